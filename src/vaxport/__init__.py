@@ -1,0 +1,3 @@
+"""vaxport: a national vaccination platform."""
+
+__version__ = "0.1.0"

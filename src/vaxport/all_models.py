@@ -1,0 +1,5 @@
+"""Imports every context's tables so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+import vaxport.tenancy.models  # noqa: F401

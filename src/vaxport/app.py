@@ -1,0 +1,137 @@
+"""ASGI application factory: middleware stack, error mapping, context routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from vaxport import __version__
+from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core.db import Database, database_from_settings
+from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
+from vaxport.core.http import Context
+from vaxport.core.logging import configure_logging, get_logger
+from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from vaxport.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+def problem_response(problem: Problem, request: Request) -> Response:
+    """Render a :class:`Problem` as ``application/problem+json``."""
+    return Response(
+        orjson.dumps(problem.to_dict(request.url.path)),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error, ours and the framework's, to problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)
+        return problem_response(exc, request)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"field": _loc_to_field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
+        return problem_response(ValidationFailed(detail, errors=errors), request)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        problem = problem_for_status(exc.status_code, str(exc.detail) if exc.detail else None)
+        if exc.headers:
+            problem.headers.update(exc.headers)
+        return problem_response(problem, request)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.error("request.unhandled", path=request.url.path, exc_info=exc)
+        return problem_response(problem_for_status(500, "internal error"), request)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    cache: Cache | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own database/cache; processes use the settings."""
+    settings = settings or get_settings()
+    settings.check_safe()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    owns_db = database is None
+    owns_cache = cache is None
+    db = database or database_from_settings()
+    kv = cache or cache_from_url(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_cache:
+                await kv.close()
+            if owns_db:
+                await db.dispose()
+
+    app = FastAPI(
+        title="vaxport",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = Context(db=db, cache=kv, settings=settings)
+    install_error_handlers(app)
+    _include_routers(app, settings)
+
+    # Added innermost first: Starlette wraps in reverse order of addition.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        limits={"/api/v1/": settings.max_body_bytes},
+    )
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _include_routers(app: FastAPI, settings: Settings) -> None:
+    from vaxport.core import ops
+    from vaxport.tenancy.api import router as tenancy_router
+
+    app.include_router(ops.router)
+    app.include_router(tenancy_router)
+    if settings.bench_mode:
+        app.include_router(ops.bench_router)
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` in server processes."""
+    return create_app()

@@ -1,0 +1,83 @@
+"""The ``vaxport`` command: serve, worker, demo, db, tenant, keys, audit, bench...
+
+Each context contributes its own sub-commands (``<context>/cli.py``); this module only
+assembles them and holds the process-level commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vaxport.core import migrate
+from vaxport.core.cli_support import run_with_db
+from vaxport.settings import UnsafeConfigurationError, get_settings
+
+app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _check_settings() -> None:
+    try:
+        get_settings().check_safe()
+    except UnsafeConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Server processes."),
+    certfile: Path | None = typer.Option(None, help="TLS certificate (PEM) to serve HTTPS."),
+    keyfile: Path | None = typer.Option(None, help="TLS private key (PEM)."),
+) -> None:
+    """Serve the HTTP API and pages."""
+    import uvicorn
+
+    _check_settings()
+    settings = get_settings()
+    uvicorn.run(
+        "vaxport.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
+        server_header=False,
+        date_header=True,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the schema up (to the newest by default)."""
+    run_with_db(lambda db: migrate.upgrade(db, revision))
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1.")) -> None:
+    """Migrate the schema down."""
+    run_with_db(lambda db: migrate.downgrade(db, revision))
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and of this code."""
+    rev = run_with_db(migrate.current)
+    typer.echo(f"database: {rev or 'empty'}; code head: {migrate.head()}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Cross-cutting machinery that knows no domain: db, cache, errors, logging, outbox..."""

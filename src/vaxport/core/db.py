@@ -1,0 +1,192 @@
+"""Database engine, declarative base and the unit of work.
+
+The unit of work is the only place that commits (``.commit()`` appears only here). A use
+case opens one with :meth:`Database.transaction`; it commits when the block ends without
+an exception and rolls back otherwise, then runs the after-commit hooks (side effects
+happen only once the data is durable). Read-only use cases use :meth:`Database.read`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite has no time zones; without this, values read back would be naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JSONDoc = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table of every context."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    """One transaction of one use case: a session plus hooks to run after commit."""
+
+    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self._after_commit: list[AfterCommit] = []
+
+    def after_commit(self, hook: AfterCommit) -> None:
+        """Run ``hook`` once the transaction is durable (never if it rolls back)."""
+        self._after_commit.append(hook)
+
+
+class Database:
+    """The engine and the two ways into it: a writing and a reading unit of work."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.is_postgres = url.startswith("postgresql")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(
+            self.engine.execution_options(vaxport_readonly=True), expire_on_commit=False
+        )
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self, *, tenant_id: uuid.UUID | None = None) -> AsyncIterator[UnitOfWork]:
+        """A writing unit of work: commits on success, rolls back on any exception."""
+        async with self._writer() as session:
+            uow = UnitOfWork(session, tenant_id)
+            await self._scope(session, tenant_id)
+            try:
+                yield uow
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        for hook in uow._after_commit:
+            await hook()
+
+    @asynccontextmanager
+    async def read(self, *, tenant_id: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: always rolled back."""
+        async with self._reader() as session:
+            await self._scope(session, tenant_id)
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+    async def _scope(self, session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+        # PostgreSQL row-level security filters on this setting (second wall behind the
+        # application scope); SET LOCAL semantics: it ends with the transaction.
+        if self.is_postgres and tenant_id is not None:
+            from sqlalchemy import text
+
+            await session.execute(
+                text("SELECT set_config('vaxport.tenant', :t, true)"), {"t": str(tenant_id)}
+            )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for writers.
+
+    pysqlite's own BEGIN handling defers the write lock; two writers that both read first
+    then deadlock with SQLITE_BUSY. Taking the lock at BEGIN makes them queue instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        readonly = conn.get_execution_options().get("vaxport_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def database_from_settings() -> Database:
+    """Build a :class:`Database` from the process settings."""
+    from vaxport.settings import get_settings
+
+    s = get_settings()
+    if s.is_sqlite:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(
+        s.effective_database_url,
+        pool_size=s.database_pool_size,
+        max_overflow=s.database_max_overflow,
+        echo=s.database_echo,
+    )

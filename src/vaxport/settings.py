@@ -1,0 +1,111 @@
+"""Process configuration, read once from ``VAXPORT_*`` environment variables.
+
+Every setting is documented in the README. ``VAXPORT_ENV=production`` refuses to start
+on unsafe defaults and names each problem, so a misconfigured replica never serves.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"", "change-me", "changeme", "secret", "dev", "development", "insecure"}
+
+
+class UnsafeConfigurationError(RuntimeError):
+    """Raised when production settings would be unsafe; lists every problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "refusing to start in production:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database, local keys and console outbox live by default."""
+    return Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    """All runtime settings; see README 'Settings' for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="VAXPORT_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    debug: bool = False
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=10, ge=0, le=500)
+    database_echo: bool = False
+    redis_url: str = ""
+    key_provider: Literal["local", "aws-kms", "vault", ""] = ""
+    allow_local_keys_in_production: bool = False
+    secret_key: SecretStr = SecretStr("")
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    upload_max_bytes: int = Field(default=200 * 1_048_576, ge=1024)
+    bench_mode: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    countries_dir: Path = Path("countries")
+    config_cache_seconds: int = Field(default=60, ge=0)
+    outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
+    outbox_max_attempts: int = Field(default=10, ge=1, le=100)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_lease_seconds: int = Field(default=60, ge=5)
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    force_https: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'vaxport.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def unsafe_problems(self) -> list[str]:
+        """Everything that would make this configuration unsafe in production."""
+        problems: list[str] = []
+        if self.is_sqlite:
+            problems.append("VAXPORT_DATABASE_URL is unset or SQLite; production needs PostgreSQL")
+        if not self.key_provider:
+            problems.append("VAXPORT_KEY_PROVIDER is unset; choose local, aws-kms or vault")
+        elif self.key_provider == "local" and not self.allow_local_keys_in_production:
+            problems.append(
+                "VAXPORT_KEY_PROVIDER=local needs VAXPORT_ALLOW_LOCAL_KEYS_IN_PRODUCTION=true"
+            )
+        if self.debug:
+            problems.append("VAXPORT_DEBUG is on")
+        secret = self.secret_key.get_secret_value()
+        if secret.lower() in _PLACEHOLDERS or len(secret) < 32:
+            problems.append("VAXPORT_SECRET_KEY is a placeholder or shorter than 32 characters")
+        if not self.redis_url:
+            problems.append("VAXPORT_REDIS_URL is unset; replicas would not share limits/cache")
+        if self.bench_mode:
+            problems.append("VAXPORT_BENCH_MODE is on; it exposes no-op endpoints")
+        return problems
+
+    def check_safe(self) -> None:
+        """Raise :class:`UnsafeConfigurationError` if production runs on unsafe defaults."""
+        if self.env == "production":
+            problems = self.unsafe_problems()
+            if problems:
+                raise UnsafeConfigurationError(problems)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Country configuration: regions, ID types, vaccine catalogue, schedules, rules."""

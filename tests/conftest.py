@@ -1,0 +1,167 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when configured), a real cache.
+
+``VAXPORT_TEST_DATABASE_URL`` (postgresql+asyncpg://...) runs the whole suite on
+PostgreSQL in a freshly created database dropped afterwards; unset, a SQLite file.
+``VAXPORT_TEST_REDIS_URL`` does the same for the cache (keys under a unique prefix).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from vaxport.core import migrate
+from vaxport.core.cache import Cache, MemoryBackend, RedisBackend
+from vaxport.core.db import Base, Database
+from vaxport.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_TESTDATA = ROOT.parent / "shared" / "testdata"
+
+PG_URL = os.environ.get("VAXPORT_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("VAXPORT_TEST_REDIS_URL", "")
+
+requires_postgres = pytest.mark.skipif(
+    not PG_URL, reason="VAXPORT_TEST_DATABASE_URL is not set (PostgreSQL leg only)"
+)
+requires_redis = pytest.mark.skipif(
+    not REDIS_URL, reason="VAXPORT_TEST_REDIS_URL is not set (Redis leg only)"
+)
+
+
+async def _create_pg_database(url: str) -> str:
+    """Create a uniquely named database on the server of ``url``; return its URL."""
+    import asyncpg
+
+    base = make_url(url)
+    name = f"vaxport_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username,
+        database="postgres",
+        password=base.password,
+    )
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_pg_database(url: str) -> None:
+    import asyncpg
+
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        host=u.host,
+        port=u.port or 5432,
+        user=u.username,
+        database="postgres",
+        password=u.password,
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The URL of an empty database for this test session."""
+    if PG_URL:
+        url = await _create_pg_database(PG_URL)
+        yield url
+        await _drop_pg_database(url)
+    else:
+        path = tmp_path_factory.mktemp("db") / "vaxport.db"
+        yield f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The session's database, migrated to head by the real migrations."""
+    database = Database(database_url, pool_size=20, max_overflow=20)
+    await migrate.upgrade(database)
+    yield database
+    await database.dispose()
+
+
+async def truncate_all(database: Database) -> None:
+    """Empty every table (keeps the schema)."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with database.engine.begin() as conn:
+        if database.is_postgres:
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                await conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+async def clean_db(db: Database) -> AsyncIterator[Database]:
+    """The database, emptied after the test."""
+    yield db
+    await truncate_all(db)
+
+
+@pytest.fixture
+async def cache() -> AsyncIterator[Cache]:
+    """A real cache: Redis under a unique prefix when configured, else in-process."""
+    prefix = f"vaxport-test-{uuid.uuid4().hex[:8]}"
+    if REDIS_URL:
+        backend = RedisBackend(REDIS_URL)
+        c = Cache(backend, prefix=prefix)
+        yield c
+        async for key in backend.client.scan_iter(match=f"{prefix}:*"):
+            await backend.client.delete(key)
+        await c.close()
+    else:
+        c = Cache(MemoryBackend(), prefix=prefix)
+        yield c
+        await c.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for an app under test (development-like, data in a temp dir)."""
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        log_json=True,
+        countries_dir=ROOT / "countries",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, clean_db: Database, cache: Cache):  # type: ignore[no-untyped-def]
+    """The ASGI app wired to the test database and cache."""
+    from vaxport.app import create_app
+
+    return create_app(settings, database=clean_db, cache=cache)
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """An HTTP client talking to the app in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def shared_testdata() -> Path:
+    """``../shared/testdata`` (standards' schemas, value sets and examples)."""
+    if not SHARED_TESTDATA.is_dir():
+        pytest.skip("../shared/testdata is not present beside the checkout")
+    return SHARED_TESTDATA
