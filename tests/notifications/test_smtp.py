@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.notifications.peers import Mailbox, TlsFiles, authenticator, start_smtp
-from vaxport.notifications.channels.base import ChannelConfigError, OutgoingMessage, Outcome
+from vaxport.notifications.channels.base import ChannelConfigError, Outcome, OutgoingMessage
 from vaxport.notifications.channels.smtp import SmtpChannel, message_id_for
 from vaxport.notifications.config import SmtpOptions
 
@@ -67,8 +67,10 @@ async def test_sends_multipart_text_and_html_with_message_id_from_dedup_key(
     assert parsed.get_content_type() == "multipart/alternative"
     text = parsed.get_body(preferencelist=("plain",))
     html = parsed.get_body(preferencelist=("html",))
-    assert text is not None and "482913" in text.get_content()
-    assert html is not None and "<b>482913</b>" in html.get_content()
+    assert text is not None
+    assert "482913" in text.get_content()
+    assert html is not None
+    assert "<b>482913</b>" in html.get_content()
 
 
 def test_message_id_is_stable_per_dedup_key_and_differs_between_keys() -> None:
@@ -188,7 +190,9 @@ async def test_a_connection_closed_by_the_server_while_idle_is_replaced(
     assert len(mailbox.messages) == 2
 
 
-async def test_non_ascii_local_part_is_refused_permanently(smtp_server: tuple[Mailbox, int]) -> None:
+async def test_non_ascii_local_part_is_refused_permanently(
+    smtp_server: tuple[Mailbox, int],
+) -> None:
     _, port = smtp_server
     channel = SmtpChannel("mail", options(port))
     result = await channel.send(mail(to="amína@example.org"))

@@ -34,7 +34,8 @@ _SECRET_KEYS = frozenset(
 )
 # Placeholders a generic SMS gateway body may use.
 SMS_PLACEHOLDERS = frozenset({"to", "text", "sender", "dedup_key", "tenant", "event", "locale"})
-_PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Any brace group counts, so that '{text.upper}' is refused rather than sent verbatim.
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
 def _is_loopback(host: str) -> bool:

@@ -9,13 +9,14 @@ empty list means the section is usable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from vaxport.notifications.config import CHANNEL_TYPES, NotificationsConfig
+from vaxport.notifications.config import CHANNEL_TYPES, LocaleTemplates, NotificationsConfig
 from vaxport.notifications.sms import first_non_gsm7, sms_segments
 from vaxport.notifications.templates import (
     EVENTS,
@@ -24,6 +25,11 @@ from vaxport.notifications.templates import (
     TemplateSet,
     compile_sources,
     normalize_locale,
+)
+
+_SUBPATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_-]+)+$")
+_SOURCES: TypeAdapter[dict[str, dict[str, LocaleTemplates]]] = TypeAdapter(
+    dict[str, dict[str, LocaleTemplates]]
 )
 
 
@@ -53,7 +59,12 @@ def _pydantic_problems(exc: ValidationError, prefix: str) -> list[str]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
         reason = str(err["msg"]).removeprefix("Value error, ")
-        out.append(f"{_loc(prefix, err['loc'])}: {reason}")
+        where = _loc(prefix, err["loc"])
+        # Cross-field checks name their own sub-path ("routes.sms: ..."): join it on.
+        head, sep, rest = reason.partition(": ")
+        if sep and _SUBPATH.match(head):
+            where, reason = f"{where}.{head}", rest
+        out.append(f"{where}: {reason}")
     return out
 
 
@@ -73,6 +84,7 @@ def check_notification_config(
             cfg = NotificationsConfig.model_validate(section or {})
         except ValidationError as exc:
             report.problems.extend(_pydantic_problems(exc, path))
+            report.problems.extend(_template_syntax_problems(section, path))
             return report
     report.config = cfg
     compiled, problems = compile_sources(cfg.templates, prefix=f"{path}.templates")
@@ -97,6 +109,17 @@ def check_notification_config(
                     sample=spec.sample,
                 )
     return report
+
+
+def _template_syntax_problems(section: Mapping[str, Any] | None, path: str) -> list[str]:
+    """Syntax errors of the templates, reported even when another part is invalid."""
+    if not isinstance(section, Mapping) or "templates" not in section:
+        return []
+    try:
+        sources = _SOURCES.validate_python(section["templates"])
+    except ValidationError:
+        return []  # already reported by the full validation
+    return compile_sources(sources, prefix=f"{path}.templates")[1]
 
 
 def _check_event_names(report: ConfigReport, cfg: NotificationsConfig, path: str) -> None:
