@@ -178,3 +178,28 @@ def test_dev_route_declares_its_permission() -> None:
     [route] = [r for r in dev_router.routes if isinstance(r, APIRoute)]
     assert route.path == "/dev/messages"
     assert route_permission(route) == ("dev:messages", True)
+
+
+def test_channel_set_names_the_channel_whose_secret_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_UNSET_TOKEN", raising=False)
+    config = NotificationsConfig.model_validate(
+        {
+            "channels": [
+                {
+                    "name": "gw",
+                    "type": "sms-http",
+                    "options": {
+                        "url": "https://gw.example.org/send",
+                        "body": {"to": "{to}", "text": "{text}"},
+                        "auth": {"type": "bearer", "token_env": "TEST_UNSET_TOKEN"},
+                    },
+                }
+            ],
+            "routes": {"sms": "gw"},
+        }
+    )
+    settings = Settings(env="development", data_dir=tmp_path)
+    with pytest.raises(ChannelConfigError, match=r"channel 'gw'.*TEST_UNSET_TOKEN"):
+        ChannelSet(config, settings=settings, pool=HttpPool())
