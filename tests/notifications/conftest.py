@@ -36,7 +36,7 @@ async def http_peer(_http_server: RunningHttpPeer) -> AsyncIterator[RunningHttpP
 
 @pytest.fixture
 async def pool() -> AsyncIterator[HttpPool]:
-    p = HttpPool()
+    p = HttpPool(trust_env=False)  # loopback peers: never via a proxy from the environment
     yield p
     await p.aclose()
 

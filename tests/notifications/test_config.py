@@ -97,3 +97,19 @@ def test_channel_names_are_unique() -> None:
     console = {"name": "c", "type": "console"}
     with pytest.raises(ValidationError, match="unique"):
         NotificationsConfig.model_validate({"channels": [console, console]})
+
+
+def test_the_documented_example_is_valid() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from vaxport.notifications.validation import check_notification_config
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    example = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert example is not None
+    section = yaml.safe_load(example.group(1))["notifications"]
+    report = check_notification_config(section, default_locale="fr", locales=["fr", "en"])
+    assert report.problems == []

@@ -289,3 +289,8 @@ def test_unsafe_or_incomplete_options_are_refused(extra: dict[str, Any], reason:
     data.update(extra)
     with pytest.raises(ValueError, match=reason):
         SmtpOptions.model_validate(data)
+
+
+def test_an_unreadable_ca_file_fails_at_build(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ChannelConfigError, match="ca_file"):
+        SmtpChannel("mail", options(25, security="tls", ca_file=str(tmp_path / "none.pem")))

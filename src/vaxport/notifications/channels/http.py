@@ -23,7 +23,11 @@ _MAX_RETRY_AFTER = 24 * 3600.0
 class HttpPool:
     """The process's shared HTTP client for providers (created on first use)."""
 
-    def __init__(self, *, max_connections: int = 100, max_keepalive: int = 20) -> None:
+    def __init__(
+        self, *, max_connections: int = 100, max_keepalive: int = 20, trust_env: bool = True
+    ) -> None:
+        # trust_env: honour HTTPS_PROXY / NO_PROXY, as egress often goes through a proxy.
+        self._trust_env = trust_env
         self._limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive,
@@ -39,7 +43,7 @@ class HttpPool:
                 follow_redirects=False,
                 timeout=httpx.Timeout(10, connect=5),
                 headers={"User-Agent": "vaxport-notifications"},
-                trust_env=False,
+                trust_env=self._trust_env,
             )
         return self._client
 

@@ -24,7 +24,13 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from vaxport.core.clock import utcnow
-from vaxport.notifications.channels.base import Channel, OutgoingMessage, SendResult, read_secret
+from vaxport.notifications.channels.base import (
+    Channel,
+    ChannelConfigError,
+    OutgoingMessage,
+    SendResult,
+    read_secret,
+)
 from vaxport.notifications.config import SmtpOptions
 from vaxport.notifications.destinations import parse_sender
 
@@ -89,7 +95,10 @@ class SmtpChannel(Channel):
         self._domain = self._envelope_from.rpartition("@")[2]
         self._tls_context: ssl.SSLContext | None = None
         if options.security != "plain":
-            ctx = ssl.create_default_context(cafile=options.ca_file)
+            try:
+                ctx = ssl.create_default_context(cafile=options.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ChannelConfigError(f"ca_file: cannot load {options.ca_file}") from exc
             if not options.validate_certs:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
+from vaxport.core.clock import utcnow
 from vaxport.notifications.channels.base import Channel, OutgoingMessage, SendResult, read_secret
 from vaxport.notifications.channels.http import (
     HttpPool,
@@ -99,7 +100,7 @@ def webhook_body(message: OutgoingMessage, *, at: dt.datetime | None = None) -> 
         "id": message.dedup_key,
         "event": message.event,
         "tenant": message.tenant,
-        "sent_at": (at or dt.datetime.now(dt.UTC)).isoformat(),
+        "sent_at": (at or utcnow()).isoformat(),
         "data": dict(message.data),
     }
     if message.to:
