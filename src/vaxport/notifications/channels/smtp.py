@@ -105,6 +105,7 @@ class SmtpChannel(Channel):
             self._tls_context = ctx
         self._slots = asyncio.Semaphore(options.max_connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._closed = False
 
     def build_email(self, message: OutgoingMessage) -> tuple[str, bytes]:
         """(envelope recipient, RFC 5322 bytes) for ``message``."""
@@ -201,7 +202,10 @@ class SmtpChannel(Channel):
                 smtp, status = await self._deliver(smtp, rcpt, payload)
             except _SendFailedError as failure:
                 return failure.result
-            self._idle.append((smtp, time.monotonic()))
+            if self._closed:  # aclose() ran while this message was in flight
+                smtp.close()
+            else:
+                self._idle.append((smtp, time.monotonic()))
         return SendResult.sent(message_id, provider_status=status)
 
     async def _deliver(
@@ -237,6 +241,7 @@ class SmtpChannel(Channel):
             raise
 
     async def aclose(self) -> None:
+        self._closed = True
         idle, self._idle = self._idle, []
         for smtp, _ in idle:
             try:
