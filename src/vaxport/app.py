@@ -130,6 +130,10 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(tenancy_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
+    if settings.env == "development":
+        from vaxport.notifications.api import dev_router as notifications_dev_router
+
+        app.include_router(notifications_dev_router)
 
 
 def app_from_env() -> FastAPI:

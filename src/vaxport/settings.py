@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
     force_https: bool = False
+    console_outbox: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
