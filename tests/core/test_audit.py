@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -478,3 +479,46 @@ async def test_cli_verify_names_the_first_broken_entry(
     assert f"position 2, entry {ids[1]}" in out
     code, _ = await _cli(app_database_url, "audit", "verify", "--tenant", "nope")
     assert code == 2
+
+
+async def test_the_worker_sealer_loop_seals_every_tenant_until_stopped(
+    clean_db: Database,
+) -> None:
+    from vaxport.core.audit.runner import run_sealer
+
+    tenants = [await make_tenant(clean_db), await make_tenant(clean_db)]
+    for t in tenants:
+        await _record(clean_db, t.id, n=2)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(run_sealer(db=clean_db, stop=stop, interval_seconds=0.01))
+    try:
+        for t in tenants:
+            while (await verify(db=clean_db, tenant_id=t.id)).sealed < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)  # the loop has no event to await: poll the data
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, timeout=30)
+    assert loop.done()
+    for t in tenants:
+        result = await verify(db=clean_db, tenant_id=t.id)
+        assert (result.ok, result.sealed, result.unsealed) == (True, 2, 0)
+
+
+def test_audit_route_declares_the_audit_read_permission(settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.routing import APIRoute
+
+    from vaxport.app import create_app
+    from vaxport.core.http import route_permission
+
+    def walk(routes: list[Any]) -> list[Any]:
+        # FastAPI >= 0.160 nests included routers instead of copying their routes.
+        out = []
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            out += walk(inner.routes) if inner is not None else [r]
+        return out
+
+    app = create_app(settings)
+    [route] = [r for r in walk(app.routes) if isinstance(r, APIRoute) and r.path.endswith("/audit")]
+    assert route.path == "/api/v1/{tenant}/audit"
+    assert route_permission(route) == ("audit:read", False)

@@ -51,3 +51,104 @@ async def test_audit_revision_upgrades_and_downgrades(fresh_db: Database) -> Non
 
     await migrate.upgrade(fresh_db, "0005")
     assert await migrate.current(fresh_db) == "0005"
+
+
+def test_migration_plan_separates_owner_and_app_roles() -> None:
+    from vaxport.settings import Settings
+
+    app_url = "postgresql+asyncpg://vaxport_app:pw@db/vaxport"
+    owner_url = "postgresql+asyncpg://vaxport_owner:opw@db/vaxport"
+    plan = migrate.migration_plan(
+        Settings(database_url=app_url, database_migration_url=owner_url)  # type: ignore[arg-type]
+    )
+    assert (plan.owner_url, plan.app_role, plan.app_password, plan.problem) == (
+        owner_url,
+        "vaxport_app",
+        "pw",
+        None,
+    )
+    named = migrate.migration_plan(
+        Settings(
+            database_url=app_url,
+            database_migration_url=owner_url,
+            database_app_role="app2",  # type: ignore[arg-type]
+        )
+    )
+    assert named.app_role == "app2"
+    same = migrate.migration_plan(Settings(database_url=app_url))
+    assert same.app_role is None
+    assert same.problem is not None
+    assert "same database role" in same.problem
+    sqlite = migrate.migration_plan(Settings(database_url="sqlite+aiosqlite:///x.db"))
+    assert (sqlite.app_role, sqlite.problem) == (None, None)
+
+
+async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    import asyncio
+    import os
+    import sys
+
+    from tests.conftest import ROOT
+
+    full = {**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from vaxport.cli import main; main()",
+        *args,
+        env=full,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_db_upgrade_refuses_one_role_for_both_in_production(fresh_db: Database) -> None:
+    if not fresh_db.is_postgres:
+        pytest.skip("the owner/app split exists only on PostgreSQL")
+    env = {"VAXPORT_ENV": "production", "VAXPORT_DATABASE_URL": fresh_db.url}
+    code, out = await _cli(env, "db", "upgrade")
+    assert code == 2
+    assert "same database role" in out
+    assert await migrate.current(fresh_db) is None  # nothing ran
+
+
+async def test_db_upgrade_migrates_as_owner_and_secures_the_app_role(
+    fresh_db: Database,
+) -> None:
+    if not fresh_db.is_postgres:
+        pytest.skip("the owner/app split exists only on PostgreSQL")
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import APP_ROLE
+
+    app_url = make_url(fresh_db.url).set(username=APP_ROLE).render_as_string(False)
+    env = {"VAXPORT_DATABASE_URL": app_url, "VAXPORT_DATABASE_MIGRATION_URL": fresh_db.url}
+    code, out = await _cli(env, "db", "upgrade")
+    assert code == 0, out
+    async with fresh_db.engine.connect() as conn:
+        owners = set(
+            (
+                await conn.execute(
+                    text(
+                        "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+                    )
+                )
+            ).scalars()
+        )
+        may = (
+            await conn.execute(
+                text(
+                    "SELECT has_table_privilege(:r, 'audit_entries', 'INSERT'), "
+                    "has_table_privilege(:r, 'audit_entries', 'UPDATE'), "
+                    "has_table_privilege(:r, 'tenant_config_versions', 'UPDATE')"
+                ),
+                {"r": APP_ROLE},
+            )
+        ).one()
+    assert APP_ROLE not in owners
+    assert tuple(may) == (True, False, True)
+    code, out = await _cli(env, "db", "upgrade")  # a second release: nothing to do, no error
+    assert code == 0, out

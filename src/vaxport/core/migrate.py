@@ -103,6 +103,11 @@ async def _run(db: Database, action: Any) -> None:
     cfg = alembic_config()
 
     def run(sync_conn: Any) -> None:
+        if sync_conn.dialect.name == "postgresql":
+            # A data migration must see every tenant's rows or fail loudly: with forced
+            # RLS and no tenant set it would otherwise silently change nothing. (The
+            # owner needs BYPASSRLS for such migrations; see docs/database.md.)
+            sync_conn.exec_driver_sql("SET LOCAL row_security = off")
         cfg.attributes["connection"] = sync_conn
         action(cfg)
 

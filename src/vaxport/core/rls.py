@@ -180,6 +180,14 @@ def check_app_role(conn: Connection, *, role: str) -> None:
         problems.append(f"ALTER ROLE {role} NOCREATEROLE")
     if r.is_owner_member and role != _current_user(conn):
         problems.append(f"REVOKE {_current_user(conn)} FROM {role}  -- it inherits the owner")
+    broad = conn.execute(
+        text(
+            "SELECT g.rolname FROM pg_roles g WHERE g.rolname IN "
+            "('pg_write_all_data', 'pg_database_owner') AND pg_has_role(:r, g.oid, 'USAGE')"
+        ),
+        {"r": role},
+    ).scalars()
+    problems += [f"REVOKE {g} FROM {role}  -- it could change the audit log" for g in broad]
     owned = conn.execute(
         text(
             "SELECT c.relname FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner "
