@@ -123,17 +123,18 @@ async def test_record_refuses_malformed_slugs_outcome_and_foreign_tenant(
     for bad in ({"action": "Dose Record"}, {"outcome": "maybe"}, {"object_id": "a@b.example"}):
         with pytest.raises(ValueError, match="audit"):
             await _record(clean_db, tenant.id, **bad)
-    with pytest.raises(ValueError, match="another tenant"):
-        async with clean_db.transaction(tenant_id=tenant.id) as uow:
-            await audit.record(
-                uow,
-                actor_id=None,
-                actor_role="system",
-                action="x.y",
-                object_type="x",
-                object_id=None,
-                tenant_id=other.id,
-            )
+    for scope in (other.id, None):
+        with pytest.raises(ValueError, match="scoped to its own tenant"):
+            async with clean_db.transaction(tenant_id=scope) as uow:
+                await audit.record(
+                    uow,
+                    actor_id=None,
+                    actor_role="system",
+                    action="x.y",
+                    object_type="x",
+                    object_id=None,
+                    tenant_id=tenant.id,
+                )
 
 
 async def test_sealing_links_entries_in_order_and_verify_accepts_the_chain(

@@ -143,7 +143,7 @@ async def test_writes_into_another_tenant_are_refused(clean_db: Database) -> Non
 
     async def write_b_entry_under_a() -> None:
         async with clean_db.transaction(tenant_id=a) as uow:
-            uow.tenant_id = None  # slip past the application's own check: RLS must hold
+            uow.tenant_id = b  # fool the application's own check: the database's holds
             await audit.record(
                 uow,
                 actor_id=None,

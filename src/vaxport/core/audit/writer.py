@@ -62,8 +62,9 @@ async def record(
     ``request_id`` defaults to the current request's; ``client_ip`` is stored only as a
     keyed hash. Raises ValueError on malformed input or anything that looks personal.
     """
-    if uow.tenant_id is not None and uow.tenant_id != tenant_id:
-        raise ValueError("audit entry for another tenant than the unit of work's")
+    if uow.tenant_id != tenant_id:
+        # Same rule on every database: PostgreSQL's RLS would refuse the insert anyway.
+        raise ValueError("audit entry needs a unit of work scoped to its own tenant")
     hashing.check_slug("actor_role", actor_role)
     hashing.check_slug("action", action)
     hashing.check_slug("object_type", object_type)
