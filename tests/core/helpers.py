@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from vaxport.core import audit
 from vaxport.core.db import Database
 from vaxport.core.ids import short_code, uuid7
 from vaxport.tenancy.models import Tenant
@@ -57,3 +58,23 @@ async def tamper(owner: Database, table: str, statement: Any) -> int:
 def new_id() -> uuid.UUID:
     """A fresh UUIDv7."""
     return uuid7()
+
+
+async def record_entries(
+    db: Database, tenant_id: uuid.UUID, n: int = 1, **kw: object
+) -> list[uuid.UUID]:
+    """``n`` audit entries of a tenant in one transaction; their ids."""
+    ids = []
+    async with db.transaction(tenant_id=tenant_id) as uow:
+        for _ in range(n):
+            args: dict[str, object] = {
+                "actor_id": new_id(),
+                "actor_role": "vaccinator",
+                "action": "dose.record",
+                "object_type": "dose",
+                "object_id": new_id(),
+                "tenant_id": tenant_id,
+            }
+            args.update(kw)
+            ids.append(await audit.record(uow, **args))  # type: ignore[arg-type]
+    return ids
