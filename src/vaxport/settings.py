@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_echo: bool = False
+    database_migration_url: SecretStr = SecretStr("")
+    database_app_role: str = ""
     redis_url: str = ""
     key_provider: Literal["local", "aws-kms", "vault", ""] = ""
     allow_local_keys_in_production: bool = False
