@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, insert, select, update
 
+from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.outbox import Event
+from vaxport.core.outbox import PENDING, Event, Worker, emit
 from vaxport.core.outbox.models import OutboxEvent
 
 test_metadata = MetaData()
@@ -89,3 +91,32 @@ async def wait_for(predicate: Any, *, limit: float = 20.0, every: float = 0.05) 
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
         await asyncio.sleep(every)
+
+
+async def emit_one(db: Database, event_type: str = "test.thing", **payload: object) -> uuid.UUID:
+    async with db.transaction(tenant_id=uuid.uuid4()) as uow:
+        return await emit(uow, event_type, dict(payload))
+
+
+async def drain(worker: Worker, *, rounds: int = 200) -> None:
+    """Run batches until nothing is pending (retries are due within milliseconds)."""
+    for _ in range(rounds):
+        if await worker.run_batch() == 0:
+            async with worker.db.read() as session:
+                left = await session.scalar(
+                    select(func.count()).where(OutboxEvent.state == PENDING)
+                )
+            if not left:
+                return
+            await asyncio.sleep(0.005)
+    raise AssertionError("outbox did not drain")
+
+
+async def make_due(db: Database, event_id: uuid.UUID) -> None:
+    """Move an event's schedule into the past (what waiting would do)."""
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(available_at=utcnow() - dt.timedelta(seconds=1))
+        )

@@ -1,4 +1,4 @@
-"""Delivery: retries with backoff, RetryLater, dead letters, re-drive, leases, housekeeping."""
+"""Delivery outcomes: retries with backoff, RetryLater, dead letters, re-drive, registry."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert
 
-from tests.core.outbox_support import count, effects, get_event
+from tests.core.outbox_support import count, drain, effects, emit_one, get_event, make_due
 from vaxport.core import outbox
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
@@ -20,42 +20,11 @@ from vaxport.core.outbox import (
     PENDING,
     Event,
     HandlerContext,
-    OutboxEvent,
     PermanentFailure,
     RetryLater,
     Worker,
-    emit,
 )
 from vaxport.settings import Settings
-
-
-async def _emit(db: Database, event_type: str = "test.thing", **payload: object) -> uuid.UUID:
-    async with db.transaction(tenant_id=uuid.uuid4()) as uow:
-        return await emit(uow, event_type, dict(payload))
-
-
-async def _drain(worker: Worker, *, rounds: int = 200) -> None:
-    """Run batches until nothing is pending (retries are due within milliseconds)."""
-    for _ in range(rounds):
-        if await worker.run_batch() == 0:
-            async with worker.db.read() as session:
-                left = await session.scalar(
-                    select(func.count()).where(OutboxEvent.state == PENDING)
-                )
-            if not left:
-                return
-            await asyncio.sleep(0.005)
-    raise AssertionError("outbox did not drain")
-
-
-async def _make_due(db: Database, event_id: uuid.UUID) -> None:
-    """Move an event's schedule into the past (what waiting would do)."""
-    async with db.transaction() as uow:
-        await uow.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id)
-            .values(available_at=utcnow() - dt.timedelta(seconds=1))
-        )
 
 
 async def test_handler_failing_twice_then_succeeding_takes_effect_once(
@@ -71,8 +40,8 @@ async def test_handler_failing_twice_then_succeeding_takes_effect_once(
             if event.attempts < 3:
                 raise ConnectionError("provider unreachable")  # the effect rolls back
 
-    event_id = await _emit(odb, "test.flaky", dose_id=str(uuid.uuid4()))
-    await _drain(worker)
+    event_id = await emit_one(odb, "test.flaky", dose_id=str(uuid.uuid4()))
+    await drain(worker)
     for _ in range(3):  # more rounds deliver nothing more
         assert await worker.run_batch() == 0
 
@@ -93,7 +62,7 @@ async def test_transient_failure_backs_off_and_dead_letters_after_max_attempts(
     async def broken(event: Event, ctx: HandlerContext) -> None:
         raise ValueError("line one\nline two " + "x" * 1000)
 
-    event_id = await _emit(odb, "test.broken", national_id="SECRET-123")
+    event_id = await emit_one(odb, "test.broken", national_id="SECRET-123")
     before = utcnow()
     assert await worker.run_batch() == 1
     row = await get_event(odb, event_id)
@@ -101,7 +70,7 @@ async def test_transient_failure_backs_off_and_dead_letters_after_max_attempts(
     assert row.attempts == 1
     # Full jitter: somewhere in [0, base] after the failure.
     assert before <= row.available_at <= utcnow() + dt.timedelta(seconds=0.001)
-    await _drain(worker)
+    await drain(worker)
 
     row = await get_event(odb, event_id)
     assert row.state == DEAD
@@ -126,21 +95,21 @@ async def test_dead_letter_can_be_redriven_and_then_delivered(
             raise RuntimeError("bug")
         delivered.append(event.id)
 
-    first = await _emit(odb, "test.needs_fix")
-    second = await _emit(odb, "test.needs_fix")
-    await _drain(worker)
+    first = await emit_one(odb, "test.needs_fix")
+    second = await emit_one(odb, "test.needs_fix")
+    await drain(worker)
     assert {d.id for d in await outbox.list_dead(db=odb)} == {first, second}
 
     fixed = True
     assert await outbox.redrive(db=odb, ids=[first]) == 1
     row = await get_event(odb, first)
     assert (row.state, row.attempts) == (PENDING, 0)
-    await _drain(worker)
+    await drain(worker)
     assert delivered == [first]
     assert (await get_event(odb, second)).state == DEAD
 
     assert await outbox.redrive(db=odb, all_dead=True) == 1
-    await _drain(worker)
+    await drain(worker)
     assert delivered == [first, second]
     assert await outbox.list_dead(db=odb) == []
     # Nothing to re-drive, and a delivered event is never re-driven.
@@ -155,7 +124,7 @@ async def test_permanent_failure_dead_letters_at_once(
     async def invalid(event: Event, ctx: HandlerContext) -> None:
         raise PermanentFailure("certificate template missing")
 
-    event_id = await _emit(odb, "test.invalid")
+    event_id = await emit_one(odb, "test.invalid")
     assert await worker.run_batch() == 1
     row = await get_event(odb, event_id)
     assert (row.state, row.attempts) == (DEAD, 1)
@@ -173,7 +142,7 @@ async def test_retry_later_delays_without_using_up_attempts(
         if len(seen) == 1:
             raise RetryLater(30)
 
-    event_id = await _emit(odb, "test.rate_limited")
+    event_id = await emit_one(odb, "test.rate_limited")
     before = utcnow()
     assert await worker.run_batch() == 1
     after = utcnow()
@@ -184,7 +153,7 @@ async def test_retry_later_delays_without_using_up_attempts(
     assert row.available_at <= after + dt.timedelta(seconds=30)
     assert await worker.run_batch() == 0  # not before its time
 
-    await _make_due(odb, event_id)
+    await make_due(odb, event_id)
     assert await worker.run_batch() == 1
     assert (await get_event(odb, event_id)).state == DELIVERED
     assert seen == [1, 1]
@@ -201,7 +170,7 @@ async def test_retry_later_longer_than_backoff_wins_over_another_handler_failure
     async def fails(event: Event, ctx: HandlerContext) -> None:
         raise OSError("smtp down")
 
-    event_id = await _emit(odb, "test.mixed")
+    event_id = await emit_one(odb, "test.mixed")
     start = utcnow()
     await worker.run_batch()
     row = await get_event(odb, event_id)
@@ -226,8 +195,8 @@ async def test_every_handler_of_a_type_runs_even_when_one_fails(
         ran.append("second")
 
     outbox.register("test.fanout", second)  # registering again is a no-op
-    event_id = await _emit(odb, "test.fanout")
-    await _drain(worker)
+    event_id = await emit_one(odb, "test.fanout")
+    await drain(worker)
     # At least once: the retry runs both again; handlers are idempotent by contract.
     assert ran == ["first", "second", "first", "second"]
     assert (await get_event(odb, event_id)).state == DELIVERED
@@ -236,8 +205,8 @@ async def test_every_handler_of_a_type_runs_even_when_one_fails(
 async def test_event_without_handler_is_retried_then_dead_lettered(
     odb: Database, worker: Worker, handlers: dict[str, list[outbox.Handler]]
 ) -> None:
-    event_id = await _emit(odb, "test.nobody_listens")
-    await _drain(worker)
+    event_id = await emit_one(odb, "test.nobody_listens")
+    await drain(worker)
     row = await get_event(odb, event_id)
     assert row.state == DEAD
     assert row.last_error == "LookupError: no handler registered for test.nobody_listens"
@@ -254,144 +223,10 @@ async def test_hung_handler_times_out_as_a_transient_failure(
         await asyncio.sleep(60)
 
     worker = Worker(odb, cache, fast.model_copy(update={"outbox_handler_timeout_seconds": 0.05}))
-    event_id = await _emit(odb, "test.hangs")
+    event_id = await emit_one(odb, "test.hangs")
     await worker.run_batch()
     row = await get_event(odb, event_id)
     assert (row.state, row.attempts, row.last_error) == (PENDING, 1, "TimeoutError")
-
-
-async def test_leased_event_is_not_claimed_by_another_worker_until_the_lease_lapses(
-    odb: Database, cache: Cache, fast: Settings, handlers: dict[str, list[outbox.Handler]]
-) -> None:
-    ran: list[str] = []
-
-    @outbox.handler("test.leased")
-    async def leased(event: Event, ctx: HandlerContext) -> None:
-        ran.append("b")
-
-    a = Worker(odb, cache, fast, worker_id="a")
-    b = Worker(odb, cache, fast, worker_id="b")
-    event_id = await _emit(odb, "test.leased")
-    [claimed] = await a.claim()  # a claims, then "dies" without handling
-    assert claimed.id == event_id
-    row = await get_event(odb, event_id)
-    assert row.locked_by == "a"
-    assert row.locked_until is not None
-    if utcnow() < row.locked_until:
-        assert await b.claim() == []
-
-    async with odb.transaction() as uow:  # the lease lapses
-        await uow.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id)
-            .values(locked_until=utcnow() - dt.timedelta(seconds=1))
-        )
-    assert await b.run_batch() == 1
-    row = await get_event(odb, event_id)
-    assert (row.state, row.attempts, ran) == (DELIVERED, 2, ["b"])
-    # a's late verdict is dropped: b's outcome stands.
-    assert await a.deliver(claimed) == DELIVERED
-    assert (await get_event(odb, event_id)).delivered_at == row.delivered_at
-
-
-async def test_lease_is_renewed_while_a_slow_batch_runs(
-    odb: Database, cache: Cache, fast: Settings, handlers: dict[str, list[outbox.Handler]]
-) -> None:
-    settings = fast.model_copy(update={"outbox_lease_seconds": 1.0})
-    slow_started = asyncio.Event()
-
-    @outbox.handler("test.slow_batch")
-    async def slow(event: Event, ctx: HandlerContext) -> None:
-        slow_started.set()
-        await asyncio.sleep(1.6)  # longer than the lease
-
-    a = Worker(odb, cache, settings, worker_id="a")
-    b = Worker(odb, cache, settings, worker_id="b")
-    event_id = await _emit(odb, "test.slow_batch")
-    task = asyncio.create_task(a.run_batch())
-    await slow_started.wait()
-    await asyncio.sleep(1.2)  # past the first lease, before the handler ends
-    assert await b.claim() == []
-    assert await task == 1
-    row = await get_event(odb, event_id)
-    assert (row.state, row.attempts) == (DELIVERED, 1)
-
-
-async def test_run_worker_stops_gracefully_after_finishing_its_batch(
-    odb: Database, cache: Cache, fast: Settings, handlers: dict[str, list[outbox.Handler]]
-) -> None:
-    stop = asyncio.Event()
-    done: list[uuid.UUID] = []
-
-    @outbox.handler("test.batch")
-    async def batch(event: Event, ctx: HandlerContext) -> None:
-        stop.set()  # asked to stop while the batch is in hand
-        await asyncio.sleep(0.01)
-        done.append(event.id)
-
-    ids = {await _emit(odb, "test.batch") for _ in range(5)}
-    handled = await outbox.run_worker(odb, cache, fast, stop, concurrency=2)
-    assert handled == 5
-    assert set(done) == ids
-    for event_id in ids:
-        assert (await get_event(odb, event_id)).state == DELIVERED
-
-
-async def test_run_worker_once_delivers_what_is_due_and_returns(
-    odb: Database, cache: Cache, fast: Settings, handlers: dict[str, list[outbox.Handler]]
-) -> None:
-    @outbox.handler("test.due")
-    async def due(event: Event, ctx: HandlerContext) -> None:
-        return None
-
-    now_ids = [await _emit(odb, "test.due") for _ in range(12)]  # > one batch
-    async with odb.transaction() as uow:
-        later = await emit(uow, "test.due", {}, available_at=utcnow() + dt.timedelta(hours=1))
-    handled = await outbox.run_worker(odb, cache, fast, asyncio.Event(), once=True)
-    assert handled == 12
-    assert {(await get_event(odb, i)).state for i in now_ids} == {DELIVERED}
-    assert (await get_event(odb, later)).state == PENDING
-
-
-async def test_housekeeping_purges_old_delivered_events_only(
-    odb: Database, worker: Worker, handlers: dict[str, list[outbox.Handler]], fast: Settings
-) -> None:
-    @outbox.handler("test.kept")
-    async def kept(event: Event, ctx: HandlerContext) -> None:
-        return None
-
-    old, recent = await _emit(odb, "test.kept"), await _emit(odb, "test.kept")
-    await _drain(worker)
-    pending = await _emit(odb, "test.kept")
-    long_ago = utcnow() - dt.timedelta(days=fast.outbox_retention_days, hours=1)
-    async with odb.transaction() as uow:
-        await uow.session.execute(
-            update(OutboxEvent).where(OutboxEvent.id == old).values(delivered_at=long_ago)
-        )
-        await uow.session.execute(
-            update(OutboxEvent).where(OutboxEvent.id == pending).values(created_at=long_ago)
-        )
-    await worker.housekeep(force=True)
-    async with odb.read() as session:
-        left = set((await session.execute(select(OutboxEvent.id))).scalars())
-    assert left == {recent, pending}
-    assert await outbox.purge_delivered(db=odb, before=utcnow()) == 1
-
-
-async def test_purge_deletes_in_batches(odb: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vaxport.core.outbox import admin
-
-    monkeypatch.setattr(admin, "PURGE_BATCH", 3)
-    long_ago = utcnow() - dt.timedelta(days=30)
-    async with odb.transaction() as uow:
-        for _ in range(7):
-            await emit(uow, "test.old", {})
-    async with odb.transaction() as uow:
-        await uow.session.execute(
-            update(OutboxEvent).values(state=DELIVERED, delivered_at=long_ago)
-        )
-    assert await outbox.purge_delivered(db=odb, before=utcnow()) == 7
-    assert await count(odb, OutboxEvent) == 0
 
 
 def test_backoff_grows_exponentially_with_full_jitter_under_a_cap() -> None:
