@@ -17,7 +17,9 @@ import secrets
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -52,6 +54,15 @@ def describe_error(exc: BaseException) -> str:
     message = " ".join(str(exc).split())[:200]
     name = type(exc).__name__
     return f"{name}: {message}" if message else name
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What becomes of a handled event: its new state and the columns that change."""
+
+    event: Event
+    state: str
+    values: dict[str, Any]
 
 
 def default_worker_id() -> str:
@@ -123,6 +134,12 @@ class Worker:
 
     async def deliver(self, event: Event) -> str:
         """Run every handler of ``event`` and record the outcome; returns the new state."""
+        outcome = await self.handle(event)
+        await self.record([outcome])
+        return outcome.state
+
+    async def handle(self, event: Event) -> Outcome:
+        """Run every handler of ``event``; what should become of it (not yet recorded)."""
         fns = handlers_for(event.event_type)
         transient: Exception | None = None
         permanent: PermanentFailure | None = None
@@ -152,24 +169,24 @@ class Worker:
         if permanent is not None or transient is not None:
             OUTBOX_FAILED.labels(event.event_type).inc()
         if permanent is not None:
-            return await self._dead(event, describe_error(permanent))
+            return self._dead(event, describe_error(permanent))
         if transient is not None:
             if event.attempts >= self.settings.outbox_max_attempts:
-                return await self._dead(event, describe_error(transient))
+                return self._dead(event, describe_error(transient))
             delay = backoff_seconds(
                 event.attempts,
                 base=self.settings.outbox_backoff_base_seconds,
                 cap=self.settings.outbox_backoff_max_seconds,
             )
-            return await self._retry(
+            return self._retry(
                 event, max(delay, retry_after or 0.0), describe_error(transient), counted=True
             )
         if retry_after is not None:
-            return await self._retry(event, retry_after, "RetryLater", counted=False)
+            return self._retry(event, retry_after, "RetryLater", counted=False)
         OUTBOX_DELIVERED.labels(event.event_type).inc()
-        return await self._finish(event, state=DELIVERED, delivered_at=utcnow())
+        return Outcome(event, DELIVERED, {"delivered_at": utcnow()})
 
-    async def _dead(self, event: Event, error: str) -> str:
+    def _dead(self, event: Event, error: str) -> Outcome:
         log.error(
             "outbox.dead_lettered",
             event_id=str(event.id),
@@ -177,35 +194,50 @@ class Worker:
             attempts=event.attempts,
             error=error,
         )
-        return await self._finish(event, state=DEAD, last_error=error)
+        return Outcome(event, DEAD, {"last_error": error})
 
-    async def _retry(self, event: Event, delay: float, error: str, *, counted: bool) -> str:
+    def _retry(self, event: Event, delay: float, error: str, *, counted: bool) -> Outcome:
         values: dict[str, Any] = {
             "available_at": utcnow() + dt.timedelta(seconds=delay),
             "last_error": error,
         }
         if not counted:
             values["attempts"] = OutboxEvent.attempts - 1
-        return await self._finish(event, state=PENDING, **values)
+        return Outcome(event, PENDING, values)
 
-    async def _finish(self, event: Event, *, state: str, **values: Any) -> str:
-        # Guarded by our lease: if it lapsed and another worker took the event, its
-        # outcome wins and ours is dropped (the handlers ran twice; they are idempotent).
-        stmt = (
-            update(OutboxEvent)
-            .where(
-                OutboxEvent.id == event.id,
-                OutboxEvent.locked_by == self.worker_id,
-                IS_PENDING,
-            )
-            .values(state=state, locked_until=None, locked_by=None, **values)
-            .execution_options(synchronize_session=False)
-        )
+    async def record(self, outcomes: Sequence[Outcome]) -> int:
+        """Write outcomes in one transaction, each guarded by this worker's lease.
+
+        If a lease lapsed and another worker took the event, its outcome wins and ours is
+        dropped (the handlers ran twice; they are idempotent). Returns how many were kept.
+        """
+        mine = (OutboxEvent.locked_by == self.worker_id, IS_PENDING)
+        cleared = {"locked_until": None, "locked_by": None}
+        delivered = [o.event.id for o in outcomes if o.state == DELIVERED]
+        kept = 0
         async with self.db.transaction() as uow:
-            result: Any = await uow.session.execute(stmt)
-        if result.rowcount == 0:
-            log.warning("outbox.lease_lost", event_id=str(event.id), event_type=event.event_type)
-        return state
+            if delivered:
+                # One statement for the common case: the rate is bounded by commits.
+                result: Any = await uow.session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(delivered), *mine)
+                    .values(state=DELIVERED, delivered_at=utcnow(), **cleared)
+                    .execution_options(synchronize_session=False)
+                )
+                kept += int(result.rowcount)
+            for o in outcomes:
+                if o.state == DELIVERED:
+                    continue
+                result = await uow.session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == o.event.id, *mine)
+                    .values(state=o.state, **cleared, **o.values)
+                    .execution_options(synchronize_session=False)
+                )
+                kept += int(result.rowcount)
+        if kept < len(outcomes):
+            log.warning("outbox.lease_lost", worker=self.worker_id, lost=len(outcomes) - kept)
+        return kept
 
     async def _renew(self, pending: set[uuid.UUID]) -> None:
         interval = self.settings.outbox_lease_seconds / 3
@@ -231,33 +263,65 @@ class Worker:
                 log.warning("outbox.renew_failed", error=describe_error(exc))
 
     async def run_batch(self, *, due_by: dt.datetime | None = None) -> int:
-        """Claim one batch and deliver it; returns how many events were handled."""
+        """Claim one batch and deliver it; returns how many events were handled.
+
+        Each outcome is recorded as soon as its event is handled; outcomes that finish
+        while a write is in flight go together in the next one (group commit).
+        """
         events = await self.claim(due_by=due_by)
         if not events:
             return 0
-        pending = {e.id for e in events}
+        pending = {e.id for e in events}  # leased and not yet recorded: keep renewing
         gate = asyncio.Semaphore(self.concurrency)
+        done: list[Outcome] = []
+        ready = asyncio.Event()
+        finished = False
 
         async def one(event: Event) -> None:
             async with gate:
                 try:
-                    await self.deliver(event)
-                except Exception as exc:  # noqa: BLE001 - e.g. database gone: the lease lapses
+                    outcome = await self.handle(event)
+                except Exception as exc:  # noqa: BLE001 - never expected; the lease lapses
                     log.error(
-                        "outbox.record_failed", event_id=str(event.id), error=describe_error(exc)
+                        "outbox.handle_failed", event_id=str(event.id), error=describe_error(exc)
                     )
-                finally:
                     pending.discard(event.id)
+                    return
+            done.append(outcome)
+            ready.set()
+
+        async def committer() -> None:
+            while True:
+                await ready.wait()
+                ready.clear()
+                while done:
+                    take = done[:]
+                    done.clear()
+                    try:
+                        await self.record(take)
+                    except Exception as exc:  # noqa: BLE001 - e.g. database gone: leases lapse
+                        log.error(
+                            "outbox.record_failed", count=len(take), error=describe_error(exc)
+                        )
+                    finally:
+                        pending.difference_update(o.event.id for o in take)
+                if finished:
+                    return
 
         renewer = asyncio.create_task(self._renew(pending))
+        recorder = asyncio.create_task(committer())
         try:
             async with asyncio.TaskGroup() as group:
                 for event in events:
                     group.create_task(one(event))
+            finished = True
+            ready.set()
+            await recorder
         finally:
-            renewer.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewer
+            for task in (recorder, renewer):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         return len(events)
 
     async def housekeep(self, *, force: bool = False) -> None:
