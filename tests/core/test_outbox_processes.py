@@ -1,4 +1,8 @@
-"""Real worker processes: SIGKILL mid-batch, SIGTERM, and concurrent workers on PostgreSQL."""
+"""Real workers: SIGKILL mid-batch, SIGTERM, ``--once``, and concurrent workers.
+
+The concurrent-workers test runs on both legs: on PostgreSQL it proves the row locks
+(FOR UPDATE SKIP LOCKED) keep claimers apart, on SQLite the BEGIN IMMEDIATE writer lock.
+"""
 
 from __future__ import annotations
 

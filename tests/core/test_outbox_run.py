@@ -15,6 +15,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.outbox import (
+    DEAD,
     DELIVERED,
     PENDING,
     Event,
@@ -158,3 +159,53 @@ async def test_purge_deletes_in_batches(odb: Database, monkeypatch: pytest.Monke
         )
     assert await outbox.purge_delivered(db=odb, before=utcnow()) == 7
     assert await count(odb, OutboxEvent) == 0
+
+
+async def test_outcome_of_a_worker_whose_lease_was_taken_over_is_dropped(
+    odb: Database, cache: Cache, fast: Settings, handlers: dict[str, list[outbox.Handler]]
+) -> None:
+    @outbox.handler("test.taken_over")
+    async def taken_over(event: Event, ctx: HandlerContext) -> None:
+        raise RuntimeError("a fails late")
+
+    a = Worker(odb, cache, fast, worker_id="a")
+    b = Worker(odb, cache, fast, worker_id="b")
+    event_id = await emit_one(odb, "test.taken_over")
+    [claimed] = await a.claim()
+    async with odb.transaction() as uow:  # a stalls past its lease; b takes the event
+        await uow.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(locked_until=utcnow() - dt.timedelta(seconds=1))
+        )
+    assert [e.id for e in await b.claim()] == [event_id]
+    outcome = await a.handle(claimed)
+    assert outcome.state == PENDING
+    assert await a.record([outcome]) == 0
+    row = await get_event(odb, event_id)
+    assert (row.locked_by, row.attempts, row.last_error) == ("b", 2, None)
+
+
+async def test_one_batch_with_mixed_outcomes_records_each(
+    odb: Database, worker: Worker, handlers: dict[str, list[outbox.Handler]]
+) -> None:
+    @outbox.handler("test.mixed_ok")
+    async def ok(event: Event, ctx: HandlerContext) -> None:
+        return None
+
+    @outbox.handler("test.mixed_retry")
+    async def retry(event: Event, ctx: HandlerContext) -> None:
+        raise ConnectionError("later")
+
+    @outbox.handler("test.mixed_dead")
+    async def dead(event: Event, ctx: HandlerContext) -> None:
+        raise outbox.PermanentFailure("never")
+
+    oks = [await emit_one(odb, "test.mixed_ok") for _ in range(5)]
+    retried = await emit_one(odb, "test.mixed_retry")
+    dead_id = await emit_one(odb, "test.mixed_dead")
+    assert await worker.run_batch() == 7
+    assert {(await get_event(odb, i)).state for i in oks} == {DELIVERED}
+    row = await get_event(odb, retried)
+    assert (row.state, row.attempts, row.locked_by) == (PENDING, 1, None)
+    assert (await get_event(odb, dead_id)).state == DEAD

@@ -41,7 +41,11 @@ async def emit(
     available_at: dt.datetime | None = None,
     dedup_key: str | None = None,
 ) -> uuid.UUID:
-    """Add an event to ``uow``'s transaction; with ``dedup_key``, at most one ever exists."""
+    """Add an event to ``uow``'s transaction; with ``dedup_key``, at most one ever exists.
+
+    A dedup key is remembered as long as its event is kept: delivered events are purged
+    after ``outbox_retention_days``. The tenant defaults to the unit of work's.
+    """
     check_event_type(event_type)
     if available_at is not None and available_at.tzinfo is None:
         raise ValueError("available_at must be timezone-aware")
