@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -135,6 +136,19 @@ def fingerprint(scope: Scope, body: bytes) -> str:
     return h.hexdigest()
 
 
+_Row = Row[
+    uuid.UUID,
+    dt.datetime,
+    dt.datetime,
+    str,
+    str,
+    int | None,
+    str | None,
+    list[list[str]] | None,
+    bytes | None,
+]
+
+
 @dataclass(frozen=True, slots=True)
 class _Stored:
     fingerprint: str
@@ -195,6 +209,11 @@ class IdempotencyMiddleware:
     ) -> tuple[uuid.UUID | None, _Stored | None]:
         """(our new row id, None) when we run the request, else (None, what is there)."""
         now = utcnow()
+        # A retry finds its answer with a read: no write, no commit to flush to disk.
+        async with self.db.read() as session:
+            row = await _lookup(session, where, key)
+        if row is not None and (stored := self._live(row, now)) is not None:
+            return None, stored
         async with self.db.transaction() as uow:
             session = uow.session
             for _ in range(2):
@@ -203,37 +222,28 @@ class IdempotencyMiddleware:
                 )
                 if row_id is not None:
                     return row_id, None
-                row = (
-                    await session.execute(
-                        select(
-                            IdempotencyKey.id,
-                            IdempotencyKey.expires_at,
-                            IdempotencyKey.created_at,
-                            IdempotencyKey.fingerprint,
-                            IdempotencyKey.state,
-                            IdempotencyKey.response_status,
-                            IdempotencyKey.response_content_type,
-                            IdempotencyKey.response_headers,
-                            IdempotencyKey.response_body,
-                        ).where(IdempotencyKey.scope == where, IdempotencyKey.key == key)
-                    )
-                ).one_or_none()
+                row = await _lookup(session, where, key)
                 if row is None:  # deleted between our insert and select: try again
                     continue
-                stored = _Stored(
-                    fingerprint=row.fingerprint,
-                    state=row.state,
-                    status=row.response_status,
-                    content_type=row.response_content_type,
-                    headers=row.response_headers,
-                    body=row.response_body,
-                )
-                abandoned = row.state == IN_PROGRESS and row.created_at <= now - self.lock
-                if row.expires_at > now and not abandoned:
+                if (stored := self._live(row, now)) is not None:
                     return None, stored
                 # By id: of two requests replacing the same stale row only one deletes it.
                 await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
         return None, None
+
+    def _live(self, row: _Row, now: dt.datetime) -> _Stored | None:
+        """The row as a stored answer or claim, unless expired or left by a crashed request."""
+        abandoned = row.state == IN_PROGRESS and row.created_at <= now - self.lock
+        if row.expires_at <= now or abandoned:
+            return None
+        return _Stored(
+            fingerprint=row.fingerprint,
+            state=row.state,
+            status=row.response_status,
+            content_type=row.response_content_type,
+            headers=row.response_headers,
+            body=row.response_body,
+        )
 
     async def _run(self, row_id: uuid.UUID, scope: Scope, receive: Receive, send: Send) -> None:
         status: int | None = None
@@ -291,6 +301,21 @@ class IdempotencyMiddleware:
 
 def _bad_key(reason: str) -> ValidationFailed:
     return ValidationFailed(f"Idempotency-Key: {reason}", errors=[field_error(FIELD, reason)])
+
+
+async def _lookup(session: AsyncSession, where: str, key: str) -> _Row | None:
+    query = select(
+        IdempotencyKey.id,
+        IdempotencyKey.expires_at,
+        IdempotencyKey.created_at,
+        IdempotencyKey.fingerprint,
+        IdempotencyKey.state,
+        IdempotencyKey.response_status,
+        IdempotencyKey.response_content_type,
+        IdempotencyKey.response_headers,
+        IdempotencyKey.response_body,
+    ).where(IdempotencyKey.scope == where, IdempotencyKey.key == key)
+    return (await session.execute(query)).one_or_none()
 
 
 async def _insert(
