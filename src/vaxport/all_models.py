@@ -3,4 +3,6 @@
 from __future__ import annotations
 
 import vaxport.core.audit.models
+import vaxport.core.idempotency
+import vaxport.core.outbox.models
 import vaxport.tenancy.models  # noqa: F401

@@ -17,6 +17,7 @@ from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http import Context
+from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from vaxport.settings import Settings, get_settings
@@ -112,6 +113,8 @@ def create_app(
     _include_routers(app, settings)
 
     # Added innermost first: Starlette wraps in reverse order of addition.
+    # Idempotency sits inside the body limit so it never buffers an oversized body.
+    app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,

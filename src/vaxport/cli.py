@@ -13,12 +13,15 @@ import typer
 from vaxport.core import migrate
 from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
+from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
+app.command("worker")(worker)
 
 
 def _check_settings() -> None:
@@ -101,3 +104,7 @@ def db_current() -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()
