@@ -13,10 +13,12 @@ import typer
 from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
 from vaxport.settings import UnsafeConfigurationError, get_settings
+from vaxport.tenancy.cli import app as tenant_app
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
 
 
 def _check_settings() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaxport.core.clock import utcnow
@@ -22,6 +22,12 @@ class Tenant(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Copied out of the config so the landing page lists tenants without reading configs.
+    names: Mapped[dict[str, str]] = mapped_column(
+        JSONDoc, default=dict, server_default=text("'{}'")
+    )
+    default_locale: Mapped[str] = mapped_column(String(35), default="en", server_default="en")
+    locales: Mapped[list[str]] = mapped_column(JSONDoc, default=list, server_default=text("'[]'"))
     config: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     config_version: Mapped[int] = mapped_column(Integer, default=1)
     config_hash: Mapped[str] = mapped_column(String(64))
@@ -42,3 +48,37 @@ class TenantConfigVersion(Base):
     config_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(500))
     loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Region(Base):
+    """A node of a tenant's administrative region tree, synced from its configuration.
+
+    Regions dropped from the file are deactivated, never deleted: people, facilities and
+    doses keep referring to them. ``path`` ("/R1/R1.2/R1.2.3/") makes a subtree one prefix
+    range scan.
+    """
+
+    __tablename__ = "regions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "code"),
+        # text_pattern_ops: PostgreSQL only uses a B-tree for LIKE 'prefix%' under it (or
+        # the C collation).
+        Index(
+            "ix_regions_tenant_id_path",
+            "tenant_id",
+            "path",
+            postgresql_ops={"path": "text_pattern_ops"},
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    parent_code: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    name: Mapped[dict[str, str]] = mapped_column(JSONDoc)
+    path: Mapped[str] = mapped_column(String(1024))
+    population: Mapped[dict[str, int]] = mapped_column(JSONDoc, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
