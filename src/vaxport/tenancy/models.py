@@ -50,25 +50,24 @@ class TenantConfigVersion(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+# Byte order ("C" collation on PostgreSQL, SQLite's default) so that a subtree is the range
+# [path, path with its final "/" replaced by "0"): an index range scan that, unlike LIKE
+# 'prefix%', needs no special operator class and survives generic prepared-statement plans.
+RegionPath = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
 class Region(Base):
     """A node of a tenant's administrative region tree, synced from its configuration.
 
     Regions dropped from the file are deactivated, never deleted: people, facilities and
-    doses keep referring to them. ``path`` ("/R1/R1.2/R1.2.3/") makes a subtree one prefix
+    doses keep referring to them. ``path`` ("/R1/R1.2/R1.2.3/") makes a subtree one index
     range scan.
     """
 
     __tablename__ = "regions"
     __table_args__ = (
         UniqueConstraint("tenant_id", "code"),
-        # text_pattern_ops: PostgreSQL only uses a B-tree for LIKE 'prefix%' under it (or
-        # the C collation).
-        Index(
-            "ix_regions_tenant_id_path",
-            "tenant_id",
-            "path",
-            postgresql_ops={"path": "text_pattern_ops"},
-        ),
+        Index("ix_regions_tenant_id_path", "tenant_id", "path"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -77,7 +76,7 @@ class Region(Base):
     parent_code: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[int] = mapped_column(Integer)
     name: Mapped[dict[str, str]] = mapped_column(JSONDoc)
-    path: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str] = mapped_column(RegionPath)
     population: Mapped[dict[str, int]] = mapped_column(JSONDoc, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -219,9 +219,11 @@ async def get_region(
                 select(Region).where(Region.tenant_id == tenant_id, Region.code == code)
             )
         ).scalar_one_or_none()
-    if row is None:
+        # Converted inside the block: the read's rollback expires ORM objects.
+        found = RegionInfo.model_validate(row) if row is not None else None
+    if found is None:
         raise invalid(field, "unknown region")
-    return RegionInfo.model_validate(row)
+    return found
 
 
 async def region_subtree(
@@ -234,14 +236,17 @@ async def region_subtree(
 ) -> list[RegionInfo]:
     """The region ``code`` and every region below it, in path order."""
     root = await get_region(db=db, tenant_id=tenant_id, code=code, field=field)
+    # Paths end in "/" and "0" follows "/" in byte order: the subtree is one index range.
     query = select(Region).where(
-        Region.tenant_id == tenant_id, Region.path.startswith(root.path, autoescape=True)
+        Region.tenant_id == tenant_id,
+        Region.path >= root.path,
+        Region.path < root.path[:-1] + "0",
     )
     if not include_inactive:
         query = query.where(Region.active.is_(True))
     async with db.read(tenant_id=tenant_id) as session:
         rows = (await session.execute(query.order_by(Region.path))).scalars().all()
-    return [RegionInfo.model_validate(r) for r in rows]
+        return [RegionInfo.model_validate(r) for r in rows]
 
 
 def _id_type(config: TenantConfig, code: str, field: str) -> IdDocumentType:

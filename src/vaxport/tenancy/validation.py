@@ -12,6 +12,7 @@ named ``vaxport.<context>.config_checks``; such modules are imported before vali
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import pkgutil
@@ -181,7 +182,7 @@ def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
         path = ".".join(str(p) for p in err["loc"]) or "(document)"
         reason = _REASONS.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")
         value = err.get("input")
-        if err["type"] == "string_type" and isinstance(value, int | float | bool):
+        if err["type"] == "string_type" and isinstance(value, int | float | bool | dt.date):
             reason += f"; write {value!r} in quotes if it is meant as text"
         yield path, reason
 

@@ -2,7 +2,9 @@
 
 Differences from ``yaml.safe_load``, each closing a trap of YAML 1.1 in hand-written files:
 duplicate keys are an error (not "last one wins"); only ``true``/``false`` are booleans, so
-a region coded ``NO`` or ``ON`` stays text; alias expansion is bounded.
+a region coded ``NO`` or ``ON`` stays text; a number with a leading zero (``0114``, a
+Swedish municipality) stays text instead of becoming octal 76, and ``10:30`` is not the
+base-60 number 630; alias expansion is bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
 MAX_NODES = 500_000
 
 
@@ -26,8 +29,13 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+for _first, _resolvers in _Loader.yaml_implicit_resolvers.items():
+    _Loader.yaml_implicit_resolvers[_first] = [(t, rx) for t, rx in _resolvers if t != _INT_TAG]
 _Loader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_Loader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$"), list("-+0123456789")
 )
 
 

@@ -30,7 +30,13 @@ def upgrade() -> None:
         sa.Column("parent_code", sa.String(length=64), nullable=True),
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("name", JSONDoc, nullable=False),
-        sa.Column("path", sa.String(length=1024), nullable=False),
+        sa.Column(
+            "path",
+            sa.String(length=1024).with_variant(
+                sa.String(length=1024, collation="C"), "postgresql"
+            ),
+            nullable=False,
+        ),
         sa.Column("population", JSONDoc, nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -41,13 +47,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_regions")),
         sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_regions_tenant_id_code")),
     )
-    op.create_index(
-        "ix_regions_tenant_id_path",
-        "regions",
-        ["tenant_id", "path"],
-        unique=False,
-        postgresql_ops={"path": "text_pattern_ops"},
-    )
+    op.create_index("ix_regions_tenant_id_path", "regions", ["tenant_id", "path"], unique=False)
 
     # The server defaults carry existing rows through the NOT NULL (and stay: dropping
     # them would make SQLite rebuild a table other tables reference); the backfill then
