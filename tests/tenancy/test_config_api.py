@@ -26,7 +26,7 @@ async def test_public_config_is_served_with_cache_headers(
     assert r.headers["cache-control"] == "public, max-age=60"
     assert r.headers["etag"] == f'"{digest}"'
     body = r.json()
-    assert (body["code"], body["version"], body["default_locale"]) == ("demo", 1, "en")
+    assert (body["code"], body["default_locale"]) == ("demo", "en")
     assert len(body["regions"]["items"]) == 30
     assert body["regions"]["items"][1] == {
         "code": "NOR-01",
@@ -84,7 +84,21 @@ async def test_a_new_version_changes_the_etag(
     assert r.status_code == 200
     assert r.headers["etag"] != old
     assert r.json()["booking"]["slot_minutes"] == 15
-    assert r.json()["version"] == 2
+
+
+async def test_reverting_to_an_earlier_file_brings_back_its_etag_and_body(
+    client: httpx.AsyncClient, clean_db: Database, cache: Cache, tmp_path: Path
+) -> None:
+    await _load_demo(clean_db, cache)
+    first = await client.get("/api/v1/demo/config")
+    data = demo_config()
+    data["booking"]["slot_minutes"] = 15
+    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data))
+    reverted = await service.load(db=clean_db, cache=cache, path=DEMO)
+    assert (reverted.status, reverted.version) == ("updated", 3)
+    again = await client.get("/api/v1/demo/config")
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.content == first.content
 
 
 async def test_unknown_tenant_is_a_problem_json_404(client: httpx.AsyncClient) -> None:
@@ -93,3 +107,12 @@ async def test_unknown_tenant_is_a_problem_json_404(client: httpx.AsyncClient) -
         assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "unknown tenant"
+
+
+async def test_the_route_is_documented_in_openapi(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/api/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/{tenant}/config"]["get"]
+    assert operation["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PublicConfig"
+    }
+    assert "notifications" not in spec["components"]["schemas"]["PublicConfig"]["properties"]

@@ -247,6 +247,12 @@ def test_yes_no_on_off_stay_text_so_norway_keeps_its_code() -> None:
         ),
         (lambda d: d["booking"].update(days_ahead="28"), "booking.days_ahead", "valid integer"),
         (lambda d: d.update(code="Demo Land"), "code", "String should match pattern"),
+        (lambda d: d.update(name="D" * 201), "name", "is longer than 200 characters"),
+        (
+            lambda d: region(d, "NOR").update(name={"en": "North", "fr": " "}),
+            "regions.items.0.name",
+            "must not be empty",
+        ),
     ],
 )
 def test_each_kind_of_mistake_is_reported_on_its_field(

@@ -62,12 +62,21 @@ def _timezone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 
+MAX_TEXT = 200
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise _error("must not be empty")
+    if len(value) > MAX_TEXT:
+        raise _error(f"is longer than {MAX_TEXT} characters")
+    return value
+
+
 def _localized(value: Any, info: ValidationInfo) -> str | dict[str, str]:
     """A text, or a mapping locale -> text; checked against the tenant's locales if known."""
     if isinstance(value, str):
-        if not value.strip():
-            raise _error("must not be empty")
-        return value
+        return _text(value)
     if not isinstance(value, dict) or not value:
         raise _error("must be a text or a mapping of locale to text")
     context = info.context or {}
@@ -75,8 +84,9 @@ def _localized(value: Any, info: ValidationInfo) -> str | dict[str, str]:
     default: str | None = context.get("default_locale")
     out: dict[str, str] = {}
     for key, text in value.items():
-        if not isinstance(key, str) or not isinstance(text, str) or not text.strip():
-            raise _error(f"{key!r}: each locale needs a non-empty text")
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise _error(f"{key!r}: each locale needs a text")
+        _text(text)
         try:
             loc = canonical_locale(key)
         except ValueError as exc:

@@ -150,10 +150,13 @@ class PublicRecovery(ResponseModel):
 
 
 class PublicConfig(ResponseModel):
-    """``GET /api/v1/{tenant}/config``: what a client app needs to render forms."""
+    """``GET /api/v1/{tenant}/config``: what a client app needs to render forms.
+
+    A function of the configuration alone (no version number), so the configuration hash
+    is an exact entity tag even when an operator reverts to an earlier file.
+    """
 
     code: str
-    version: int
     name: str | dict[str, str]
     locales: list[str]
     default_locale: str

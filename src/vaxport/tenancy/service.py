@@ -176,9 +176,7 @@ async def get_public_config(*, db: Database, cache: Cache, code: str) -> PublicC
     tenant = await get_tenant_or_404(db=db, cache=cache, code=code)
     body = _public.get(tenant.hash)
     if body is None:
-        view = PublicConfig.model_validate(
-            {**tenant.config.model_dump(mode="json"), "version": tenant.version}
-        )
+        view = PublicConfig.model_validate(tenant.config.model_dump(mode="json"))
         body = orjson.dumps(view.model_dump(mode="json"))
         _remember(_public, tenant.hash, body)
     return PublicConfigDocument(etag=f'"{tenant.hash}"', body=body)
