@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -347,3 +348,38 @@ def test_runaway_alias_expansion_is_refused() -> None:
     )
     found = problems_of(bomb)
     assert found == {"(document)": "more than 500000 values (are aliases expanding?)"}
+
+
+def test_checks_in_a_contexts_config_checks_module_are_discovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from vaxport.tenancy.validation import _CHECKS, discover_checks
+
+    package = tmp_path / "fakeport"
+    (package / "certs").mkdir(parents=True)
+    (package / "plain").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "certs" / "__init__.py").write_text("")
+    (package / "plain" / "__init__.py").write_text("")
+    (package / "certs" / "config_checks.py").write_text(
+        "from vaxport.tenancy.validation import ConfigProblem, register_validator\n"
+        "@register_validator\n"
+        "def needs_pdf(config):\n"
+        "    if 'pdf' not in config.certificates.formats:\n"
+        "        yield ConfigProblem('certificates.formats', 'pdf is required here')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = list(_CHECKS)
+    try:
+        discover_checks(importlib.import_module("fakeport"))
+        discover_checks(importlib.import_module("fakeport"))  # once only
+        added = [c for c in _CHECKS if c not in before]
+        assert [c.__name__ for c in added] == ["needs_pdf"]
+        data = mutated(lambda d: d["certificates"].update(formats=["shc"]))
+        data["certificates"].pop("country")
+        assert "pdf is required here" in problems_of(data)["certificates.formats"]
+    finally:
+        for check in [c for c in _CHECKS if c not in before]:
+            unregister_validator(check)

@@ -19,6 +19,7 @@ import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
@@ -71,7 +72,7 @@ class ConfigInvalid(ValidationFailed):
 
 ConfigCheck = Callable[[TenantConfig], Iterable[ConfigProblem]]
 _CHECKS: list[ConfigCheck] = []
-_discovered = False
+_discovered: set[str] = set()
 
 
 def register_validator(fn: ConfigCheck) -> ConfigCheck:
@@ -90,17 +91,22 @@ def unregister_validator(fn: ConfigCheck) -> None:
         _CHECKS.remove(fn)
 
 
-def _discover_checks() -> None:
-    global _discovered  # noqa: PLW0603 - discover once per process
-    if _discovered:
-        return
+def discover_checks(package: ModuleType | None = None) -> None:
+    """Import ``<package>.<context>.config_checks`` for every context (once per package).
+
+    Contexts register their checks at import time there, so a CLI process that never
+    imported, say, the certificates context still runs its checks.
+    """
     import vaxport
 
-    for module in pkgutil.iter_modules(vaxport.__path__):
-        name = f"vaxport.{module.name}.config_checks"
+    root = package or vaxport
+    if root.__name__ in _discovered:
+        return
+    for module in pkgutil.iter_modules(root.__path__):
+        name = f"{root.__name__}.{module.name}.config_checks"
         if module.ispkg and importlib.util.find_spec(name) is not None:
             importlib.import_module(name)
-    _discovered = True
+    _discovered.add(root.__name__)
 
 
 def validate_file(path: Path) -> TenantConfig:
@@ -136,7 +142,7 @@ def validate_text(text: str, *, source: str) -> TenantConfig:
         found.extend(_pydantic_problems(exc))
     found.extend(cross_checks(raw))
     if config is not None and not found and not problems:
-        _discover_checks()
+        discover_checks()
         for check in list(_CHECKS):
             found.extend((p.field, p.reason) for p in check(config))
     problems.extend(ConfigProblem(f, r, parsed.line_of(f)) for f, r in _unique(found))
