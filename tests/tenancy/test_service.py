@@ -205,3 +205,20 @@ def test_get_product(demo: TenantInfo) -> None:
     with pytest.raises(ValidationFailed) as info:
         service.get_product(config=demo.config, product_id="nope", field="doses.0.product")
     assert info.value.errors == [{"field": "doses.0.product", "reason": "unknown vaccine product"}]
+
+
+async def test_a_stored_config_this_release_cannot_read_is_a_503_not_a_crash(
+    clean_db: Database, cache: Cache, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from vaxport.core.errors import ServiceUnavailable
+    from vaxport.tenancy.models import TenantConfigVersion
+
+    data = demo_config()
+    data["booking"]["days_ahead"] = 99  # a hash no earlier test left in the process memo
+    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "u.yaml", data))
+    async with clean_db.transaction() as uow:
+        await uow.session.execute(update(TenantConfigVersion).values(config={"code": "demo"}))
+    with pytest.raises(ServiceUnavailable, match="must be reloaded"):
+        await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
