@@ -23,7 +23,10 @@ from vaxport.core.db import Base, Database
 from vaxport.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_TESTDATA = ROOT.parent / "shared" / "testdata"
+# Overridable so checkouts elsewhere (e.g. git worktrees) still find the shared data.
+SHARED_TESTDATA = Path(
+    os.environ.get("VAXPORT_SHARED_TESTDATA") or ROOT.parent / "shared" / "testdata"
+)
 
 PG_URL = os.environ.get("VAXPORT_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("VAXPORT_TEST_REDIS_URL", "")

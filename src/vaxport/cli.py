@@ -15,6 +15,7 @@ from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.settings import UnsafeConfigurationError, get_settings
+from vaxport.tenancy.cli import app as tenant_app
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
+app.add_typer(tenant_app, name="tenant")
 
 
 def _check_settings() -> None:

@@ -7,24 +7,16 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tests.support.tenants import load_tenant
 from vaxport.core import audit
 from vaxport.core.db import Database
-from vaxport.core.ids import short_code, uuid7
-from vaxport.tenancy.models import Tenant
+from vaxport.core.ids import uuid7
+from vaxport.tenancy.service import TenantInfo
 
 
-async def make_tenant(db: Database, code: str | None = None) -> Tenant:
-    """A tenant row (the tenants table itself is not tenant-scoped)."""
-    tenant = Tenant(
-        id=uuid7(),
-        code=code or f"t{short_code(6).lower()}",
-        name="Test",
-        config={},
-        config_hash="0" * 64,
-    )
-    async with db.transaction() as uow:
-        uow.session.add(tenant)
-    return tenant
+async def make_tenant(db: Database, code: str | None = None) -> TenantInfo:
+    """A tenant loaded through the real configuration loader."""
+    return await load_tenant(db, code=code)
 
 
 async def tamper(owner: Database, table: str, statement: Any) -> int:

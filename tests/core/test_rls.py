@@ -10,9 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import APP_ROLE, PG_URL
-from tests.core.helpers import make_tenant, new_id
+from tests.core.helpers import new_id
 from vaxport.core import audit, migrate, rls
 from vaxport.core.db import Database
+from vaxport.core.ids import short_code
+from vaxport.tenancy.models import Tenant
 
 pytestmark = pytest.mark.skipif(
     not PG_URL, reason="row-level security and roles exist only on PostgreSQL"
@@ -40,11 +42,20 @@ async def _config_row(db: Database, tenant_id: uuid.UUID, source: str) -> None:
         )
 
 
+async def _bare_tenant(db: Database) -> uuid.UUID:
+    # A bare tenants row (that table is not tenant-scoped), so each test controls exactly
+    # which tenant-scoped rows exist.
+    tenant = Tenant(code=f"t{short_code(6).lower()}", name="T", config={}, config_hash="0" * 64)
+    async with db.transaction() as uow:
+        uow.session.add(tenant)
+    return tenant.id
+
+
 async def _two_tenants(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
-    a, b = await make_tenant(db), await make_tenant(db)
-    await _config_row(db, a.id, "a.yaml")
-    await _config_row(db, b.id, "b.yaml")
-    return a.id, b.id
+    a, b = await _bare_tenant(db), await _bare_tenant(db)
+    await _config_row(db, a, "a.yaml")
+    await _config_row(db, b, "b.yaml")
+    return a, b
 
 
 async def test_app_connects_as_a_least_privileged_role(db: Database) -> None:
