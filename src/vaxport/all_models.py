@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+import vaxport.core.crypto.models
 import vaxport.tenancy.models  # noqa: F401
