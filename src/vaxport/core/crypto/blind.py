@@ -67,7 +67,7 @@ def normalise(kind: str, value: Any, *, region: str | None = None) -> str:
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException as exc:
-            raise InvalidFieldValueError(f"not a phone number ({exc.error_type})") from None
+            raise InvalidFieldValueError(f"not a phone number: {exc}") from None
         if not phonenumbers.is_possible_number(number):
             raise InvalidFieldValueError("not a possible phone number")
         return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
