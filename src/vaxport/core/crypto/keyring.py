@@ -82,7 +82,7 @@ def key_context(tenant_id: uuid.UUID, purpose: str, version: int) -> dict[str, s
 _db_names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def _db_name(conn: Connection) -> str:
+def _db_name(conn: Connection | Engine) -> str:
     engine = conn.engine
     name = _db_names.get(engine)
     if name is None:
@@ -134,7 +134,7 @@ class Keyring:
             for k in [k for k in self._cache if len(k) > 2 and k[2] == tenant_id]:
                 del self._cache[k]
 
-    def peek(self, conn: Connection, ref: tuple[Any, ...]) -> bytes | None:
+    def peek(self, conn: Connection | Engine, ref: tuple[Any, ...]) -> bytes | None:
         """A cached key without touching the database (``None`` if not cached)."""
         value = self._get((_db_name(conn), *ref))
         return value if isinstance(value, bytes) else None

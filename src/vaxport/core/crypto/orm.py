@@ -223,9 +223,14 @@ def _do_orm_execute(state: ORMExecuteState) -> Any:
         return None
     if not state.is_select:
         return None
-    result = state.invoke_statement()
+    options = state.execution_options
+    if options.get("yield_per") or options.get("stream_results"):
+        return None  # streamed rows: keys come from the cache or fail loudly on access
+    # Buffer the rows so every object is loaded (and its keys fetched in one go) before
+    # the caller sees them; AsyncSession buffers anyway, Session.get() does not.
+    frozen = state.invoke_statement().freeze()
     prepare_loaded(session)
-    return result
+    return frozen()
 
 
 # ----------------------------------------------------------------------------- reading
@@ -335,6 +340,14 @@ def _load_key_now(obj: Any, ref: tuple[str, Any], tenant_id: uuid.UUID) -> bytes
         for k, v in tx.items():
             if k[1:] in (("subject", tenant_id, ref[1]), ("key", tenant_id, PURPOSE_DATA, ref[1])):
                 return bytes(v)
+        cached = keyring.peek(
+            session.get_bind(),
+            ("subject", tenant_id, ref[1])
+            if ref[0] == "subject"
+            else ("key", tenant_id, PURPOSE_DATA, ref[1]),
+        )
+        if cached is not None:
+            return cached
         if _can_query_now():
             if ref[0] == "subject":
                 return keyring.subject_keys(session, tenant_id, [ref[1]]).get(ref[1], _DESTROYED)
