@@ -376,7 +376,7 @@ def _retire_sync(s: Session, tenant_id: uuid.UUID, purpose: str, window: float) 
             total = sum(remaining.values())
             detail = ", ".join(f"{k}: {n}" for k, n in sorted(remaining.items()))
             raise RetireRefusedError(
-                f"{total} rows still use old data key versions ({detail}); "
+                f"{total} stored values still use old data key versions ({detail}); "
                 "run `vaxport keys reencrypt` first"
             )
     conn.execute(
