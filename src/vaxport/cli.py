@@ -12,11 +12,13 @@ import typer
 
 from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
+from vaxport.core.crypto.cli import app as keys_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 
 def _check_settings() -> None:

@@ -31,7 +31,9 @@ async def test_unique_blind_index_admits_one_of_ten_concurrent_registrations(
 ) -> None:
     # Spellings differ, the normalised ID number is the same: exactly one may win, even
     # for the very first registration of the tenant (its keys are created on the way).
-    spellings = [f"{'ab' if i % 2 else 'AB'}-12{'.' if i % 3 else ' '}345 {i % 1}" for i in range(10)]
+    spellings = [
+        f"{'ab' if i % 2 else 'AB'}-12{'.' if i % 3 else ' '}345 {i % 1}" for i in range(10)
+    ]
     results = await asyncio.gather(*(_register(people, tenant, s) for s in spellings))
     assert sum(results) == 1
     async with people.read(tenant_id=tenant) as s:
@@ -92,9 +94,7 @@ async def test_erasing_a_subject_destroys_their_key_and_fields(
         assert person.national_id == "E1"  # tenant-keyed fields are the context's choice
         survivor = (await s.execute(select(Note).where(Note.person_id == kept))).scalar_one()
         assert survivor.body == "note E2"
-        assert (
-            await s.execute(text("SELECT count(*) FROM subject_keys"))
-        ).scalar() == 1
+        assert (await s.execute(text("SELECT count(*) FROM subject_keys"))).scalar() == 1
     # A copy of the ciphertext taken before the erasure (a dump, an export) is now useless.
     async with people.transaction(tenant_id=tenant) as uow:
         await uow.session.execute(

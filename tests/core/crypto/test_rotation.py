@@ -44,9 +44,7 @@ async def _populate(db: Database, tenant: uuid.UUID, n: int) -> list[uuid.UUID]:
 
 async def _assert_all_readable(db: Database, tenant: uuid.UUID, n: int) -> None:
     async with db.read(tenant_id=tenant) as s:
-        people = (
-            (await s.execute(select(Person).where(Person.tenant_id == tenant))).scalars().all()
-        )
+        people = (await s.execute(select(Person).where(Person.tenant_id == tenant))).scalars().all()
         assert sorted(p.national_id or "" for p in people) == sorted(f"ID-{i}" for i in range(n))
         assert all(p.notes and p.given_name and p.phone for p in people)
         notes = (await s.execute(select(Note).where(Note.tenant_id == tenant))).scalars().all()
@@ -61,7 +59,9 @@ async def _versions(db: Database) -> set[int]:
     return {parse_header(r).key_version for row in raws for r in row}
 
 
-async def test_rotate_reencrypt_retire(people: Database, tenant: uuid.UUID, keyring: Keyring) -> None:
+async def test_rotate_reencrypt_retire(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
     keyring.cache_seconds = 0  # no replica can be writing with a stale key version
     await _populate(people, tenant, 7)
     assert await rotate(people, tenant_id=tenant) == 2
@@ -76,7 +76,10 @@ async def test_rotate_reencrypt_retire(people: Database, tenant: uuid.UUID, keyr
     assert result.updated == 7 + 7  # people rows + subject keys re-wrapped
     assert await _versions(people) == {2}
     assert await retire(people, tenant_id=tenant) == [1]
-    states = {(v["purpose"], v["version"]): v["state"] for v in await key_versions(people, tenant_id=tenant)}
+    states = {
+        (v["purpose"], v["version"]): v["state"]
+        for v in await key_versions(people, tenant_id=tenant)
+    }
     assert states[("data", 1)] == "retired"
     assert states[("data", 2)] == "active"
     await _assert_all_readable(people, tenant, 8)
@@ -95,7 +98,9 @@ async def _populate_more(db: Database, tenant: uuid.UUID) -> None:
         uow.session.add(Note(tenant_id=tenant, person_id=p.id, body="note 7"))
 
 
-async def test_interrupted_reencrypt_resumes(people: Database, tenant: uuid.UUID, keyring: Keyring) -> None:
+async def test_interrupted_reencrypt_resumes(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
     keyring.cache_seconds = 0
     await _populate(people, tenant, 10)
     await rotate(people, tenant_id=tenant)
@@ -143,7 +148,10 @@ async def test_rotate_index_rebuilds_blind_indexes(
     assert [await find(f"ID-{i}") for i in range(6)] == ids
     done = await rotate_index(people, tenant_id=tenant, batch=4)
     assert done.complete
-    versions = {(v["purpose"], v["version"]): v["state"] for v in await key_versions(people, tenant_id=tenant)}
+    versions = {
+        (v["purpose"], v["version"]): v["state"]
+        for v in await key_versions(people, tenant_id=tenant)
+    }
     assert versions[("index", 1)] == "retired"
     assert versions[("index", 2)] == "active"
     assert [await find(f"ID-{i}") for i in range(6)] == ids
