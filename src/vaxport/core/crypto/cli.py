@@ -43,8 +43,9 @@ async def _tenant_ids(db: Database, tenant: str | None) -> list[uuid.UUID]:
 def _run(fn: Callable[[Database], Awaitable[T]]) -> T:
     from vaxport.core.crypto.state import get_keyring
 
-    get_keyring()  # refuse a bad provider configuration before touching the database
     try:
+        # Refuse a bad provider configuration (unsafe key file, unreachable KMS) up front.
+        get_keyring().provider.current_kek_id()
         return run_with_db(fn)
     except CryptoError as exc:
         typer.echo(f"error: {exc}", err=True)
