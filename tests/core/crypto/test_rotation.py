@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.core.crypto.conftest import Note, Person
 from vaxport.core.crypto import RetireRefusedError, blind_match, set_keyring
@@ -144,8 +145,15 @@ async def test_rotate_index_rebuilds_blind_indexes(
 
     partial = await rotate_index(people, tenant_id=tenant, batch=4, max_batches=1)
     assert not partial.complete
-    # Mid-rebuild, rows on either index key are found.
+    # Mid-rebuild, rows on either index key are found...
     assert [await find(f"ID-{i}") for i in range(6)] == ids
+    # ...and a duplicate of a row not rebuilt yet is refused like the unique index would.
+    for national_id in ("ID-5", "id 0"):
+        with pytest.raises(IntegrityError):
+            async with people.transaction(tenant_id=tenant) as uow:
+                dup = Person(tenant_id=tenant)
+                dup.national_id = national_id
+                uow.session.add(dup)
     done = await rotate_index(people, tenant_id=tenant, batch=4)
     assert done.complete
     versions = {

@@ -54,6 +54,7 @@ from vaxport.core.crypto.fields import (
 from vaxport.core.crypto.keyring import TX_KEYS, _in_greenlet
 from vaxport.core.crypto.models import PURPOSE_DATA
 from vaxport.core.crypto.state import get_keyring
+from vaxport.core.crypto.uniqueness import check_unique_during_rotation
 
 LOADED = "vaxport.crypto.loaded"
 SEALED = "vaxport.crypto.sealed"
@@ -151,6 +152,16 @@ def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
         ct, bidx = _seal_value(
             session, spec, f, tenant_id=tenant_id, row_id=row_id, subject_id=sid, value=value
         )
+        if f.index:
+            check_unique_during_rotation(
+                session,
+                spec,
+                f,
+                tenant_id=tenant_id,
+                row_id=row_id,
+                value=value,
+                get=lambda attr: getattr(obj, attr),
+            )
         setattr(obj, f.enc_attr, ct)
         if f.index:
             setattr(obj, f.bidx_attr, bidx)
@@ -200,6 +211,10 @@ def _seal_params(
         ct, bidx = _seal_value(
             session, spec, f, tenant_id=tenant_id, row_id=out[pk], subject_id=sid, value=value
         )
+        if f.index:
+            check_unique_during_rotation(
+                session, spec, f, tenant_id=tenant_id, row_id=out[pk], value=value, get=out.get
+            )
         out[f.enc_attr] = ct
         if f.index:
             out[f.bidx_attr] = bidx
