@@ -16,6 +16,7 @@ Layout of a stored value (format 1)::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import struct
 import uuid
@@ -83,14 +84,18 @@ def row_id_bytes(row_id: object) -> bytes:
     raise CryptoMisuseError(f"unsupported primary key type {type(row_id).__name__}")
 
 
+@functools.lru_cache(maxsize=1024)
+def _place(table: str, field: str) -> bytes:
+    return _lp(table.encode()) + _lp(field.encode())
+
+
 def context_aad(*, tenant_id: uuid.UUID, table: str, field: str, row_id: object) -> bytes:
     """Associated data (after the header) binding a field ciphertext to its exact place."""
     return b"".join(
         (
             b"vaxport.field.v1",
             _lp(tenant_id.bytes),
-            _lp(table.encode()),
-            _lp(field.encode()),
+            _place(table, field),
             _lp(row_id_bytes(row_id)),
         )
     )

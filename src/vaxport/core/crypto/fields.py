@@ -18,6 +18,7 @@ refuse anything that is not a well-formed ciphertext / blind index.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -89,22 +90,26 @@ class BlindIndexBytes(TypeDecorator[bytes]):
         return None if value is None else bytes(value)
 
 
-@dataclass
+@dataclass(eq=False)
 class ModelSpec:
-    """The encrypted fields of one mapped class."""
+    """The encrypted fields of one mapped class (mapper lookups memoised: hot path)."""
 
     cls: type
     fields: dict[str, EncryptedField[Any]] = field(default_factory=dict)
+    _columns: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @functools.cached_property
     def table(self) -> Any:
         return inspect(self.cls).local_table
 
     def column(self, attr: str) -> Any:
         """The table column behind a mapped attribute."""
-        return inspect(self.cls).get_property(attr).columns[0]
+        col = self._columns.get(attr)
+        if col is None:
+            col = self._columns[attr] = inspect(self.cls).get_property(attr).columns[0]
+        return col
 
-    @property
+    @functools.cached_property
     def pk_attr(self) -> str:
         mapper: Any = inspect(self.cls)
         if len(mapper.primary_key) != 1:

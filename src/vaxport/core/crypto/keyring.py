@@ -53,6 +53,7 @@ T = TypeVar("T")
 DK = cast(Table, DataKey.__table__)
 SK = cast(Table, SubjectKey.__table__)
 TX_KEYS = "vaxport.crypto.tx_keys"
+DB_NAME = "vaxport.crypto.db"
 
 # `await_` since SQLAlchemy 2.1 (`await_only` before): run a coroutine from sync code
 # inside the greenlet that AsyncSession runs ORM work in.
@@ -88,6 +89,14 @@ def _db_name(conn: Connection | Engine) -> str:
     if name is None:
         name = engine.url.render_as_string(hide_password=True)
         _db_names[engine] = name
+    return name
+
+
+def _session_db(session: Session) -> str:
+    """The cache namespace of the session's database (memoised on the session)."""
+    name: str | None = session.info.get(DB_NAME)
+    if name is None:
+        name = session.info[DB_NAME] = _db_name(session.get_bind())
     return name
 
 
@@ -169,11 +178,11 @@ class Keyring:
 
     def key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
         """One version of a tenant key (any state: old rows still decrypt)."""
-        conn = session.connection()
-        ck = (_db_name(conn), "key", tenant_id, purpose, version)
+        ck = (_session_db(session), "key", tenant_id, purpose, version)
         hit = self._lookup(session, ck)
         if hit is not None:
             return bytes(hit)
+        conn = session.connection()
         row = conn.execute(
             select(DK.c.version, DK.c.wrapped_key, DK.c.provider, DK.c.provider_key_id).where(
                 DK.c.tenant_id == tenant_id, DK.c.purpose == purpose, DK.c.version == version
@@ -189,15 +198,20 @@ class Keyring:
         self, session: Session, tenant_id: uuid.UUID, purpose: str, *, create: bool = True
     ) -> tuple[int, bytes] | None:
         """The version and key new values use; created (version 1) on first use."""
-        conn = session.connection()
-        ck = (_db_name(conn), "active", tenant_id, purpose)
+        ck = (_session_db(session), "active", tenant_id, purpose)
         version = self._lookup(session, ck)
         if version is None:
-            version = conn.execute(
-                select(DK.c.version).where(
-                    DK.c.tenant_id == tenant_id, DK.c.purpose == purpose, DK.c.state == STATE_ACTIVE
+            version = (
+                session.connection()
+                .execute(
+                    select(DK.c.version).where(
+                        DK.c.tenant_id == tenant_id,
+                        DK.c.purpose == purpose,
+                        DK.c.state == STATE_ACTIVE,
+                    )
                 )
-            ).scalar()
+                .scalar()
+            )
             if version is None:
                 if not create:
                     return None
@@ -207,19 +221,22 @@ class Keyring:
 
     def live(self, session: Session, tenant_id: uuid.UUID, purpose: str) -> list[tuple[int, bytes]]:
         """Every non-retired version (active first): what lookups must try during rotation."""
-        conn = session.connection()
-        ck = (_db_name(conn), "live", tenant_id, purpose)
+        ck = (_session_db(session), "live", tenant_id, purpose)
         versions = self._lookup(session, ck)
         if versions is None:
-            rows = conn.execute(
-                select(DK.c.version, DK.c.state)
-                .where(
-                    DK.c.tenant_id == tenant_id,
-                    DK.c.purpose == purpose,
-                    DK.c.state != STATE_RETIRED,
+            rows = (
+                session.connection()
+                .execute(
+                    select(DK.c.version, DK.c.state)
+                    .where(
+                        DK.c.tenant_id == tenant_id,
+                        DK.c.purpose == purpose,
+                        DK.c.state != STATE_RETIRED,
+                    )
+                    .order_by(DK.c.version.desc())
                 )
-                .order_by(DK.c.version.desc())
-            ).all()
+                .all()
+            )
             versions = [r.version for r in rows if r.state == STATE_ACTIVE] + [
                 r.version for r in rows if r.state != STATE_ACTIVE
             ]
@@ -265,8 +282,7 @@ class Keyring:
         self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, bytes]:
         """Existing keys of several subjects (destroyed or never-created ones are absent)."""
-        conn = session.connection()
-        db = _db_name(conn)
+        db = _session_db(session)
         found: dict[uuid.UUID, bytes] = {}
         missing: list[uuid.UUID] = []
         for sid in set(subject_ids):
@@ -277,11 +293,15 @@ class Keyring:
                 missing.append(sid)
         for i in range(0, len(missing), 500):
             chunk = missing[i : i + 500]
-            rows = conn.execute(
-                select(SK.c.subject_id, SK.c.wrapped_key).where(
-                    SK.c.tenant_id == tenant_id, SK.c.subject_id.in_(chunk)
+            rows = (
+                session.connection()
+                .execute(
+                    select(SK.c.subject_id, SK.c.wrapped_key).where(
+                        SK.c.tenant_id == tenant_id, SK.c.subject_id.in_(chunk)
+                    )
                 )
-            ).all()
+                .all()
+            )
             for row in rows:
                 key = self.open_subject_key(session, tenant_id, row.subject_id, row.wrapped_key)
                 found[row.subject_id] = key
