@@ -14,7 +14,10 @@ from vaxport.core.db import Database
 
 
 async def test_migration_0004_upgrades_and_downgrades(tmp_path: Path) -> None:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
+
+    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    db = Database(url)
     try:
         await migrate.upgrade(db, "0004")
 
@@ -29,6 +32,8 @@ async def test_migration_0004_upgrades_and_downgrades(tmp_path: Path) -> None:
         assert {"data_keys", "subject_keys"} <= await tables()
     finally:
         await db.dispose()
+        if PG_URL:
+            await _drop_pg_database(url)
 
 
 @pytest.fixture
