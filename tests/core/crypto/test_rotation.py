@@ -195,3 +195,66 @@ async def test_rotate_kek_rewraps_every_data_key(
     # A fresh process (empty cache, file read anew) still reads everything.
     set_keyring(Keyring(LocalKeyFileProvider(provider.path)))
     await _assert_all_readable(people, tenant, 3)
+
+
+_JOB = """
+import asyncio, sys, time
+from pathlib import Path
+from tests.core.crypto.conftest import _SPECS
+from vaxport.core.crypto import set_keyring
+from vaxport.core.crypto.fields import _registry
+from vaxport.core.crypto.keyring import Keyring
+from vaxport.core.crypto.providers import LocalKeyFileProvider
+from vaxport.core.crypto.rotation import reencrypt
+from vaxport.core.db import Database
+import uuid
+
+_registry.update(_SPECS)
+set_keyring(Keyring(LocalKeyFileProvider(Path(sys.argv[2])), cache_seconds=0))
+
+def echo(msg):
+    print("PROGRESS", msg, flush=True)
+    time.sleep(0.3)  # slow enough to be killed mid-job
+
+async def main():
+    db = Database(sys.argv[1])
+    await reencrypt(db, tenant_id=uuid.UUID(sys.argv[3]), batch=1, echo=echo)
+
+asyncio.run(main())
+"""
+
+
+async def test_killed_reencrypt_process_resumes(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    keyring.cache_seconds = 0
+    await _populate(people, tenant, 12)
+    await rotate(people, tenant_id=tenant)
+    provider = keyring.provider
+    assert isinstance(provider, LocalKeyFileProvider)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _JOB,
+        people.url,
+        str(provider.path),
+        str(tenant),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+    assert line.startswith(b"PROGRESS"), line
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    assert await _versions(people) == {1, 2}  # stopped midway
+    result = await reencrypt(people, tenant_id=tenant, batch=5)
+    assert result.complete
+    assert await _versions(people) == {2}
+    assert await retire(people, tenant_id=tenant) == [1]
+    await _assert_all_readable(people, tenant, 12)
