@@ -22,6 +22,7 @@ from vaxport.core.crypto import (
     blind_match,
 )
 from vaxport.core.crypto.envelope import CLASS_SUBJECT, CLASS_TENANT, parse_header
+from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.db import Database
 
 PLAINTEXTS = {
@@ -76,6 +77,10 @@ def _bytes_at_rest(db_url: str) -> bytes:
             url.username or "postgres",
             "-t",
             "crypto_test_people",
+            "-t",
+            "data_keys",
+            "-t",
+            "subject_keys",
             "--data-only",
             url.database or "",
         ],
@@ -113,7 +118,9 @@ async def test_plaintext_is_readable_on_the_object_before_and_after_flush(
         assert person.__dict__["phone_bidx"] is None
 
 
-async def test_database_holds_no_plaintext(people: Database, tenant: uuid.UUID) -> None:
+async def test_database_holds_no_plaintext_and_no_usable_key(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
     for _ in range(3):
         await _add(people, tenant, national_id=f"ZX-99-{uuid.uuid4().int % 10**6:06d}")
     async with people.engine.connect() as conn:
@@ -123,11 +130,17 @@ async def test_database_holds_no_plaintext(people: Database, tenant: uuid.UUID) 
         assert needle not in dumped
     assert len(rows) == 3
 
+    async with people.read(tenant_id=tenant) as s:  # caches the subject keys too
+        assert all(p.notes for p in (await s.execute(select(Person))).scalars())
     if people.is_sqlite:
         await people.engine.dispose()  # checkpoint the WAL into the file
     blob = await asyncio.to_thread(_bytes_at_rest, people.url)
     for needle in NEEDLES:
         assert needle not in blob, needle
+    unwrapped = [v for _exp, v in keyring._cache.values() if isinstance(v, bytes)]
+    assert len(unwrapped) == 5  # data key, index key, three subject keys
+    for key in unwrapped:
+        assert key not in blob
 
 
 async def test_swapped_ciphertexts_fail_to_decrypt(people: Database, tenant: uuid.UUID) -> None:

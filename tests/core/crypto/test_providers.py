@@ -253,3 +253,23 @@ async def test_vault_transit_provider(vault_addr: str, people: Database, tenant:
     set_keyring(Keyring(provider_from_settings(settings)))
     async with people.read(tenant_id=tenant) as s:
         assert (await s.execute(select(Person))).scalar_one().email == "vault@example.org"
+
+
+def test_keyring_cache_is_bounded_in_time_and_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vaxport.core.crypto.keyring as kr_module
+
+    now = [1000.0]
+    monkeypatch.setattr(kr_module.time, "monotonic", lambda: now[0])
+    keyring = Keyring(LocalKeyFileProvider(Path("/nonexistent")), cache_seconds=60, max_entries=16)
+    keyring._put(("db", "key", 1), b"k" * 32)
+    assert keyring._get(("db", "key", 1)) == b"k" * 32
+    now[0] += 61
+    assert keyring._get(("db", "key", 1)) is None
+    for i in range(40):
+        keyring._put(("db", "subject", i), b"s" * 32)
+    assert len(keyring._cache) == 16
+    assert keyring._get(("db", "subject", 0)) is None
+    assert keyring._get(("db", "subject", 39)) is not None
+    off = Keyring(LocalKeyFileProvider(Path("/nonexistent")), cache_seconds=0)
+    off._put(("db", "key", 1), b"k" * 32)
+    assert off._get(("db", "key", 1)) is None
