@@ -244,6 +244,14 @@ async def test_misuse_fails_loudly(people: Database, tenant: uuid.UUID) -> None:
         async with people.transaction(tenant_id=tenant) as uow:
             await uow.session.execute(update(Person).values(phone="+33600000000"))
     pid = await _add(people, tenant)
+    for stmt in (
+        update(Person).where(Person.id == pid).values(tenant_id=uuid.uuid4()),
+        update(Person.__table__).values(id=uuid.uuid4()),
+        update(Note).values(person_id=pid),
+    ):
+        async with people.transaction(tenant_id=tenant) as uow:
+            with pytest.raises(CryptoMisuseError, match="would detach"):
+                await uow.session.execute(stmt)
     async with people.transaction(tenant_id=tenant) as uow:
         person = await uow.session.get(Person, pid)
         assert person is not None
@@ -269,9 +277,12 @@ async def test_orm_bulk_insert_and_update_seal_plaintext(
         )
     async with people.transaction(tenant_id=tenant) as uow:
         ids = (await uow.session.execute(select(Person.id).order_by(Person.id))).scalars().all()
-        await uow.session.execute(
-            update(Person), [{"id": ids[0], "tenant_id": tenant, "email": "bulk@example.org"}]
-        )
+        # The tenant comes from the row itself; changing it in the same breath is refused.
+        await uow.session.execute(update(Person), [{"id": ids[0], "email": "bulk@example.org"}])
+        with pytest.raises(CryptoMisuseError, match="may not change"):
+            await uow.session.execute(
+                update(Person), [{"id": ids[1], "tenant_id": uuid.uuid4(), "email": "x@y.org"}]
+            )
     async with people.read(tenant_id=tenant) as s:
         rows = (await s.execute(select(Person).order_by(Person.id))).scalars().all()
         assert sorted(p.national_id for p in rows) == [f"B{i}" for i in range(5)]

@@ -139,6 +139,16 @@ def spec_for(cls: type) -> ModelSpec | None:
     return spec
 
 
+def spec_for_table(table: object) -> ModelSpec | None:
+    """The spec of the registered model mapped to ``table`` (Core statements)."""
+    # ORM statements carry an annotated copy of the Table: match on the name.
+    name, schema = getattr(table, "name", None), getattr(table, "schema", None)
+    for spec in _registry.values():
+        if spec.table.name == name and spec.table.schema == schema:
+            return spec
+    return None
+
+
 class EncryptedField(Generic[T]):
     """A personal field stored as AES-256-GCM ciphertext (see module docstring)."""
 

@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, UOWTransaction
 
 from vaxport.core.crypto.blind import blind_index_sync
@@ -49,6 +49,7 @@ from vaxport.core.crypto.fields import (
     ModelSpec,
     Pending,
     spec_for,
+    spec_for_table,
     subject_uuid,
 )
 from vaxport.core.crypto.keyring import TX_KEYS, _in_greenlet
@@ -221,20 +222,68 @@ def _seal_params(
     return out
 
 
+def _bound_names(spec: ModelSpec) -> set[str]:
+    """Attributes (and their column names) that ciphertexts of ``spec`` are bound to."""
+    attrs = {"tenant_id", spec.pk_attr} | {f.subject for f in spec.fields.values() if f.subject}
+    return attrs | {spec.column(a).name for a in attrs}
+
+
+def _refuse_statement_rebinding(state: ORMExecuteState) -> None:
+    """Refuse ``UPDATE ... SET tenant_id/id/<subject> = ...`` on tables with ciphertexts."""
+    table = getattr(state.statement, "table", None)
+    spec = spec_for_table(table) if table is not None else None
+    values = getattr(state.statement, "_values", None)  # the statement's SET clause
+    if spec is None or not values:
+        return
+    bound = _bound_names(spec)
+    for key in values:
+        name = getattr(key, "key", None) or getattr(key, "name", None) or str(key)
+        if name in bound:
+            raise CryptoMisuseError(
+                f"UPDATE of {spec.table.name}.{name} would detach its encrypted fields"
+            )
+
+
+def _bulk_update_rows(session: Session, spec: ModelSpec, params: list[dict[str, Any]]) -> None:
+    """Bulk UPDATE by primary key: take tenant/subject from the rows, refuse changing them."""
+    pk = spec.pk_attr
+    needed = ["tenant_id", *{f.subject for f in spec.fields.values() if f.subject}]
+    ids = [p.get(pk) for p in params]
+    if any(i is None for i in ids):
+        raise CryptoMisuseError("bulk updates of encrypted fields need the primary key")
+    cols = [spec.column(pk), *(spec.column(a) for a in dict.fromkeys(needed))]
+    found = {
+        row[0]: dict(zip(dict.fromkeys(needed), row[1:], strict=True))
+        for i in range(0, len(ids), 500)
+        for row in session.connection().execute(select(*cols).where(cols[0].in_(ids[i : i + 500])))
+    }
+    for p in params:
+        current = found.get(p[pk])
+        if current is None:
+            continue  # no such row: the UPDATE matches nothing
+        for attr, value in current.items():
+            if attr in p and p[attr] != value:
+                raise CryptoMisuseError(f"bulk update may not change {spec.cls.__name__}.{attr}")
+            p[attr] = value
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _do_orm_execute(state: ORMExecuteState) -> Any:
     session = state.session
     if state.is_insert or state.is_update:
+        if state.is_update:
+            _refuse_statement_rebinding(state)
         mapper = state.bind_mapper
         spec = spec_for(mapper.class_) if mapper is not None else None
         params: Any = state.parameters
         if spec is not None and params:
-            if isinstance(params, list):
-                state.parameters = [
-                    _seal_params(session, spec, dict(p), insert=state.is_insert) for p in params
-                ]
-            else:
-                state.parameters = _seal_params(session, spec, dict(params), insert=state.is_insert)
+            rows = [dict(p) for p in params] if isinstance(params, list) else [dict(params)]
+            if not any(n in spec.fields for r in rows for n in r):
+                return None
+            if state.is_update:
+                _bulk_update_rows(session, spec, rows)
+            sealed = [_seal_params(session, spec, r, insert=state.is_insert) for r in rows]
+            state.parameters = sealed if isinstance(params, list) else sealed[0]
         return None
     if not state.is_select:
         return None
