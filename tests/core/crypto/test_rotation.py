@@ -16,14 +16,8 @@ from vaxport.core.crypto.envelope import parse_header
 from vaxport.core.crypto.kek import rotate_kek
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.providers import LocalKeyFileProvider
-from vaxport.core.crypto.rotation import (
-    key_versions,
-    reencrypt,
-    retire,
-    rotate,
-    rotate_index,
-    usage,
-)
+from vaxport.core.crypto.reencrypt import reencrypt, rotate_index
+from vaxport.core.crypto.rotation import key_versions, retire, rotate, usage
 from vaxport.core.db import Database
 
 
@@ -205,7 +199,7 @@ from vaxport.core.crypto import set_keyring
 from vaxport.core.crypto.fields import _registry
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.providers import LocalKeyFileProvider
-from vaxport.core.crypto.rotation import reencrypt
+from vaxport.core.crypto.reencrypt import reencrypt
 from vaxport.core.db import Database
 import uuid
 

@@ -108,11 +108,11 @@ def reencrypt(
     max_batches: int | None = typer.Option(None, min=1, help="Stop after this many batches."),
 ) -> None:
     """Re-encrypt values still on old data-key versions (resumable: just run it again)."""
-    from vaxport.core.crypto import rotation
+    from vaxport.core.crypto import reencrypt as jobs
 
     async def main(db: Database) -> None:
         for tid in await _tenant_ids(db, tenant):
-            result = await rotation.reencrypt(
+            result = await jobs.reencrypt(
                 db, tenant_id=tid, batch=batch, max_batches=max_batches, echo=_echo
             )
             state = "done" if result.complete else "stopped early; run again to continue"
@@ -141,11 +141,11 @@ def rotate_index(
     max_batches: int | None = typer.Option(None, min=1, help="Stop after this many batches."),
 ) -> None:
     """New blind-index key and rebuild of every blind index (resumable)."""
-    from vaxport.core.crypto import rotation
+    from vaxport.core.crypto import reencrypt as jobs
 
     async def main(db: Database) -> None:
         for tid in await _tenant_ids(db, tenant):
-            result = await rotation.rotate_index(
+            result = await jobs.rotate_index(
                 db, tenant_id=tid, batch=batch, max_batches=max_batches, echo=_echo
             )
             state = "done" if result.complete else "not finished; run again to continue"

@@ -191,7 +191,7 @@ class EncryptedField(Generic[T]):
     def __get__(self, obj: object | None, owner: type) -> EncryptedField[T] | T | None:
         if obj is None:
             return self
-        from vaxport.core.crypto.orm import read_field
+        from vaxport.core.crypto.orm_read import read_field
 
         value: T | None = read_field(obj, self)
         return value

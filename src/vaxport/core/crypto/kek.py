@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vaxport.core.crypto.keyring import DK, key_context, run_blocking
 from vaxport.core.crypto.providers import WrappedKey
-from vaxport.core.crypto.rotation import Echo, JobResult, _quiet
+from vaxport.core.crypto.rotation import Echo, JobResult, quiet
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.db import Database
 
@@ -60,7 +60,7 @@ async def rotate_kek(
     batch: int = 200,
     max_batches: int | None = None,
     keep_old: bool = False,
-    echo: Echo = _quiet,
+    echo: Echo = quiet,
 ) -> JobResult:
     """Re-wrap all data keys under a new KEK (created first unless a rotation is under way)."""
     provider = get_keyring().provider

@@ -60,12 +60,12 @@ DB_NAME = "vaxport.crypto.db"
 _await: Callable[[Any], Any] = getattr(_sa_concurrency, "await_", None) or (
     _sa_concurrency.await_only
 )
-_in_greenlet: Callable[[], bool] = getattr(_sa_concurrency, "in_greenlet", lambda: False)
+in_greenlet: Callable[[], bool] = getattr(_sa_concurrency, "in_greenlet", lambda: False)
 
 
 def run_blocking(fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking provider call; off the event loop when called from async SQLAlchemy."""
-    if _in_greenlet():
+    if in_greenlet():
         result: T = _await(asyncio.to_thread(fn, *args))
         return result
     return fn(*args)
