@@ -18,6 +18,7 @@ from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http import Context
+from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from vaxport.settings import Settings, get_settings
@@ -114,6 +115,8 @@ def create_app(
     _include_routers(app, settings)
 
     # Added innermost first: Starlette wraps in reverse order of addition.
+    # Idempotency sits inside the body limit so it never buffers an oversized body.
+    app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
@@ -126,12 +129,18 @@ def create_app(
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
+    from vaxport.core.audit.api import router as audit_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
+    app.include_router(audit_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
+    if settings.env == "development":
+        from vaxport.notifications.api import dev_router as notifications_dev_router
+
+        app.include_router(notifications_dev_router)
 
 
 def app_from_env() -> FastAPI:

@@ -11,13 +11,18 @@ from pathlib import Path
 import typer
 
 from vaxport.core import migrate
+from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
+from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
+app.command("worker")(worker)
 app.add_typer(keys_app, name="keys")
 
 
@@ -59,17 +64,35 @@ def serve(
     )
 
 
+def _migration_plan() -> migrate.MigrationPlan:
+    settings = get_settings()
+    plan = migrate.migration_plan(settings)
+    if plan.problem:
+        if settings.env == "production":
+            typer.echo(f"refusing: {plan.problem}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"warning: {plan.problem}", err=True)
+    return plan
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Migrate the schema up (to the newest by default)."""
-    run_with_db(lambda db: migrate.upgrade(db, revision))
+    """Migrate the schema up (as the owner), then secure it: app role, grants, RLS."""
+    plan = _migration_plan()
+    run_with_db(
+        lambda db: migrate.upgrade(
+            db, revision, app_role=plan.app_role, app_password=plan.app_password
+        ),
+        url=plan.owner_url,
+    )
     typer.echo(f"database at {revision}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1.")) -> None:
-    """Migrate the schema down."""
-    run_with_db(lambda db: migrate.downgrade(db, revision))
+    """Migrate the schema down (as the owner)."""
+    plan = _migration_plan()
+    run_with_db(lambda db: migrate.downgrade(db, revision), url=plan.owner_url)
     typer.echo(f"database at {revision}")
 
 
@@ -83,3 +106,7 @@ def db_current() -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=10, ge=0, le=500)
     database_echo: bool = False
+    database_migration_url: SecretStr = SecretStr("")
+    database_app_role: str = ""
     redis_url: str = ""
     key_provider: Literal["local", "aws-kms", "vault", ""] = ""
     allow_local_keys_in_production: bool = False
@@ -68,11 +70,19 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_max_attempts: int = Field(default=10, ge=1, le=100)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
-    outbox_lease_seconds: int = Field(default=60, ge=5)
+    outbox_lease_seconds: float = Field(default=60, ge=1)
+    outbox_concurrency: int = Field(default=4, ge=1, le=256)
+    outbox_handler_timeout_seconds: float = Field(default=60, gt=0)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=3600, gt=0)
+    outbox_retention_days: float = Field(default=7, ge=0)
+    outbox_housekeeping_seconds: float = Field(default=300, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_lock_seconds: float = Field(default=120, gt=0)
     trusted_proxies: list[str] = Field(default_factory=list)
     cors_origins: list[str] = Field(default_factory=list)
     force_https: bool = False
+    console_outbox: Path | None = None
 
     @property
     def effective_database_url(self) -> str:

@@ -59,9 +59,28 @@ def requires(permission: str, *, public: bool = False) -> Any:
     return Depends(check)
 
 
-def route_permission(route: Any) -> tuple[str, bool] | None:
+def iter_routes(routes: Any, prefix: str = "", inherited: tuple[Any, ...] = ()) -> Any:
+    """Yield ``(full_path, route, dependencies)`` for every endpoint, through included routers.
+
+    Recent FastAPI versions keep included routers as nodes in ``app.routes`` rather than
+    copying their routes, so a flat walk would silently miss them.
+    """
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            ctx = route.include_context
+            yield from iter_routes(
+                original.routes, prefix + ctx.prefix, (*inherited, *ctx.dependencies)
+            )
+            continue
+        path = prefix + getattr(route, "path", "")
+        yield path, route, (*inherited, *(getattr(route, "dependencies", None) or ()))
+
+
+def route_permission(route: Any, dependencies: Any = None) -> tuple[str, bool] | None:
     """The permission a route declared via :func:`requires`, if any."""
-    for dep in getattr(route, "dependencies", []) or []:
+    deps = dependencies if dependencies is not None else getattr(route, "dependencies", [])
+    for dep in deps or []:
         marker = getattr(dep.dependency, PERMISSION_ATTR, None)
         if marker is not None:
             permission, public = marker

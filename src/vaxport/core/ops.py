@@ -11,6 +11,7 @@ from starlette.responses import Response
 from vaxport.core.errors import ServiceUnavailable
 from vaxport.core.http import Ctx, requires
 from vaxport.core.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
+from vaxport.core.outbox import refresh_metrics
 
 router = APIRouter(tags=["operations"])
 bench_router = APIRouter(tags=["bench"], include_in_schema=False)
@@ -53,6 +54,7 @@ async def metrics(ctx: Ctx) -> Response:
         DB_POOL_CHECKED_OUT.set(checked_out())
     if callable(size):
         DB_POOL_SIZE.set(size())
+    await refresh_metrics(ctx.db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

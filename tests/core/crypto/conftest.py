@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tests.conftest import APP_ROLE
+from vaxport.core import migrate
 from vaxport.core.crypto import encrypted, get_keyring, set_keyring
 from vaxport.core.crypto.fields import _registry
 from vaxport.core.crypto.keyring import Keyring
@@ -72,20 +74,24 @@ def keyring(tmp_path: Path) -> Iterator[Keyring]:
 
 
 @pytest.fixture
-async def people(db: Database, keyring: Keyring) -> AsyncIterator[Database]:
-    """The session database with the test tables, registered models and key tables."""
+async def people(db: Database, owner_db: Database, keyring: Keyring) -> AsyncIterator[Database]:
+    """The database as the app sees it, with the test tables created by the owner.
+
+    On PostgreSQL the tables get the app role's grants and row-level security exactly
+    as `vaxport db upgrade` gives them to real tables.
+    """
     _registry.update(_SPECS)
-    async with db.engine.begin() as conn:
+    async with owner_db.engine.begin() as conn:
         await conn.run_sync(TestBase.metadata.create_all)
+    if owner_db.is_postgres:
+        await migrate.secure(owner_db, app_role=APP_ROLE)
     try:
         yield db
     finally:
         for cls in _SPECS:
             _registry.pop(cls, None)
-        async with db.engine.begin() as conn:
+        async with owner_db.engine.begin() as conn:
             await conn.run_sync(TestBase.metadata.drop_all)
-            from sqlalchemy import text
-
             await conn.execute(text("DELETE FROM subject_keys"))
             await conn.execute(text("DELETE FROM data_keys"))
 

@@ -80,7 +80,7 @@ async def test_erasing_a_subject_destroys_their_key_and_fields(
             uow.session.add(Note(tenant_id=tenant, person_id=person.id, body=f"note {n}"))
             ids.append(person.id)
     gone, kept = ids
-    async with people.read() as s:
+    async with people.read(tenant_id=tenant) as s:
         stolen = (
             await s.execute(select(Note.__table__.c.body_enc).where(Note.person_id == gone))
         ).scalar()

@@ -119,11 +119,11 @@ async def test_plaintext_is_readable_on_the_object_before_and_after_flush(
 
 
 async def test_database_holds_no_plaintext_and_no_usable_key(
-    people: Database, tenant: uuid.UUID, keyring: Keyring
+    people: Database, owner_db: Database, tenant: uuid.UUID, keyring: Keyring
 ) -> None:
     for _ in range(3):
         await _add(people, tenant, national_id=f"ZX-99-{uuid.uuid4().int % 10**6:06d}")
-    async with people.engine.connect() as conn:
+    async with owner_db.engine.connect() as conn:  # the owner sees past row-level security
         rows = (await conn.execute(text("SELECT * FROM crypto_test_people"))).all()
     dumped = repr(rows).encode()
     for needle in NEEDLES:
@@ -134,7 +134,7 @@ async def test_database_holds_no_plaintext_and_no_usable_key(
         assert all(p.notes for p in (await s.execute(select(Person))).scalars())
     if people.is_sqlite:
         await people.engine.dispose()  # checkpoint the WAL into the file
-    blob = await asyncio.to_thread(_bytes_at_rest, people.url)
+    blob = await asyncio.to_thread(_bytes_at_rest, owner_db.url)
     for needle in NEEDLES:
         assert needle not in blob, needle
     unwrapped = [v for _exp, v in keyring._cache.values() if isinstance(v, bytes)]
@@ -165,12 +165,14 @@ async def test_swapped_ciphertexts_fail_to_decrypt(people: Database, tenant: uui
         assert pa.email == PLAINTEXTS["email"]  # untouched fields still read
 
 
-async def test_ciphertext_of_another_tenant_fails(people: Database, tenant: uuid.UUID) -> None:
+async def test_ciphertext_of_another_tenant_fails(
+    people: Database, owner_db: Database, tenant: uuid.UUID
+) -> None:
     other = uuid.uuid4()
     a = await _add(people, tenant)
     b = await _add(people, other)
     t = Person.__table__
-    async with people.transaction() as uow:
+    async with owner_db.transaction() as uow:  # a DBA's copy across tenants
         enc = (await uow.session.execute(select(t.c.given_name_enc).where(t.c.id == b))).scalar()
         await uow.session.execute(update(t).where(t.c.id == a).values(given_name_enc=enc))
     async with people.read(tenant_id=tenant) as s:
@@ -223,7 +225,7 @@ async def test_national_phone_uses_the_tenant_region(people: Database, tenant: u
 async def test_unnormalisable_phone_fails_at_flush(people: Database, tenant: uuid.UUID) -> None:
     with pytest.raises(InvalidFieldValueError):
         await _add(people, tenant, phone="not a phone")
-    async with people.read() as s:
+    async with people.read(tenant_id=tenant) as s:
         assert (await s.execute(select(Person))).first() is None
 
 
@@ -265,7 +267,7 @@ async def test_misuse_fails_loudly(people: Database, tenant: uuid.UUID) -> None:
 
 
 async def test_orm_bulk_insert_and_update_seal_plaintext(
-    people: Database, tenant: uuid.UUID
+    people: Database, owner_db: Database, tenant: uuid.UUID
 ) -> None:
     async with people.transaction(tenant_id=tenant) as uow:
         await uow.session.execute(
@@ -291,7 +293,7 @@ async def test_orm_bulk_insert_and_update_seal_plaintext(
             s, Person.phone_bidx, tenant_id=tenant, kind="phone", value="+33612345603"
         )
         assert (await s.execute(select(Person.id).where(clause))).scalar() is not None
-    async with people.engine.connect() as conn:
+    async with owner_db.engine.connect() as conn:
         raw = repr((await conn.execute(text("SELECT * FROM crypto_test_people"))).all())
     assert "bulk@example.org" not in raw
     assert "612345603" not in raw

@@ -47,8 +47,8 @@ async def _assert_all_readable(db: Database, tenant: uuid.UUID, n: int) -> None:
         assert all(note.body for note in notes)
 
 
-async def _versions(db: Database) -> set[int]:
-    async with db.read() as s:
+async def _versions(db: Database, tenant: uuid.UUID) -> set[int]:
+    async with db.read(tenant_id=tenant) as s:
         t = Person.__table__
         raws = (await s.execute(select(t.c.given_name_enc, t.c.phone_enc))).all()
     return {parse_header(r).key_version for row in raws for r in row}
@@ -61,7 +61,7 @@ async def test_rotate_reencrypt_retire(
     await _populate(people, tenant, 7)
     assert await rotate(people, tenant_id=tenant) == 2
     await _populate_more(people, tenant)
-    assert await _versions(people) == {1, 2}  # new writes use version 2 at once
+    assert await _versions(people, tenant) == {1, 2}  # new writes use version 2 at once
 
     with pytest.raises(RetireRefusedError, match=r"values still use old data key versions"):
         await retire(people, tenant_id=tenant)
@@ -69,7 +69,7 @@ async def test_rotate_reencrypt_retire(
     result = await reencrypt(people, tenant_id=tenant, batch=3)
     assert result.complete
     assert result.updated == 7 + 7  # people rows + subject keys re-wrapped
-    assert await _versions(people) == {2}
+    assert await _versions(people, tenant) == {2}
     assert await retire(people, tenant_id=tenant) == [1]
     states = {
         (v["purpose"], v["version"]): v["state"]
@@ -102,13 +102,13 @@ async def test_interrupted_reencrypt_resumes(
     first = await reencrypt(people, tenant_id=tenant, batch=4, max_batches=1)
     assert not first.complete
     assert first.updated == 4
-    assert await _versions(people) == {1, 2}
+    assert await _versions(people, tenant) == {1, 2}
     with pytest.raises(RetireRefusedError, match=r"crypto_test_people.phone v1: 6,"):
         await retire(people, tenant_id=tenant)
     second = await reencrypt(people, tenant_id=tenant, batch=4)
     assert second.complete
     assert second.updated == 6 + 10
-    assert await _versions(people) == {2}
+    assert await _versions(people, tenant) == {2}
     assert await retire(people, tenant_id=tenant) == [1]
     await _assert_all_readable(people, tenant, 10)
 
@@ -159,7 +159,7 @@ async def test_rotate_index_rebuilds_blind_indexes(
     assert versions[("index", 1)] == "retired"
     assert versions[("index", 2)] == "active"
     assert [await find(f"ID-{i}") for i in range(6)] == ids
-    async with people.read() as s:
+    async with people.read(tenant_id=tenant) as s:
         bidx = (await s.execute(select(Person.__table__.c.national_id_bidx))).scalars().all()
     assert {b[:2] for b in bidx} == {b"\x00\x02"}
 
@@ -246,9 +246,9 @@ async def test_killed_reencrypt_process_resumes(
     assert line.startswith(b"PROGRESS"), line
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
-    assert await _versions(people) == {1, 2}  # stopped midway
+    assert await _versions(people, tenant) == {1, 2}  # stopped midway
     result = await reencrypt(people, tenant_id=tenant, batch=5)
     assert result.complete
-    assert await _versions(people) == {2}
+    assert await _versions(people, tenant) == {2}
     assert await retire(people, tenant_id=tenant) == [1]
     await _assert_all_readable(people, tenant, 12)

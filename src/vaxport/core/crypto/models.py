@@ -38,6 +38,12 @@ class DataKey(Base):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        {
+            "info": {
+                "cross_tenant": "wrapped keys only, useless without the KEK; rotate-kek must "
+                "see every tenant's keys before an old KEK may be dropped"
+            }
+        },
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)

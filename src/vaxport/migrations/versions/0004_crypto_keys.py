@@ -1,7 +1,7 @@
 """crypto keys: wrapped per-tenant data/index keys and per-subject keys
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-27 07:10:54.228404
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
