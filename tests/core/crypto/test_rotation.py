@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tests.core.crypto.conftest import Note, Person
+from vaxport.core.audit.models import AuditEntry
 from vaxport.core.crypto import RetireRefusedError, blind_match, set_keyring
 from vaxport.core.crypto.envelope import parse_header
 from vaxport.core.crypto.kek import rotate_kek
@@ -79,6 +80,19 @@ async def test_rotate_reencrypt_retire(
     assert states[("data", 2)] == "active"
     await _assert_all_readable(people, tenant, 8)
     assert (await usage(people, tenant_id=tenant))["subject_keys"] == {2: 8}
+    async with people.read(tenant_id=tenant) as s:
+        acts = (
+            (
+                await s.execute(
+                    select(AuditEntry.action)
+                    .where(AuditEntry.tenant_id == tenant)
+                    .order_by(AuditEntry.txn_seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert acts == ["keys.rotate", "keys.reencrypt", "keys.retire"]
 
 
 async def _populate_more(db: Database, tenant: uuid.UUID) -> None:

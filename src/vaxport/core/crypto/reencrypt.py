@@ -32,6 +32,7 @@ from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX, STATE_RETIRI
 from vaxport.core.crypto.rotation import (
     Echo,
     JobResult,
+    audit_key_act,
     key_versions,
     quiet,
     retire,
@@ -202,6 +203,10 @@ async def reencrypt(
         echo=echo,
     ):
         result.complete = False
+        return result
+    async with db.transaction(tenant_id=tenant_id) as uow:
+        version, _ = await uow.session.run_sync(_active_version, tenant_id, PURPOSE_DATA)
+        await audit_key_act(uow, tenant_id, "keys.reencrypt", PURPOSE_DATA, {"version": version})
     return result
 
 
