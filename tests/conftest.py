@@ -182,8 +182,22 @@ async def cache() -> AsyncIterator[Cache]:
         await c.close()
 
 
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One local KEK file for the whole session (data keys in the shared DB stay readable)."""
+    return tmp_path_factory.mktemp("keys") / "keys.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_keyring(key_file: Path) -> None:
+    """Encrypted fields use the session key file, never ./var of the checkout."""
+    from vaxport.core.crypto import configure_keyring
+
+    configure_keyring(Settings(env="test", key_file=key_file))
+
+
 @pytest.fixture
-def settings(tmp_path: Path, app_database_url: str) -> Settings:
+def settings(tmp_path: Path, app_database_url: str, key_file: Path) -> Settings:
     """Settings for an app under test (development-like, data in a temp dir)."""
     return Settings(
         env="test",
@@ -192,6 +206,7 @@ def settings(tmp_path: Path, app_database_url: str) -> Settings:
         redis_url=REDIS_URL,
         log_json=True,
         countries_dir=ROOT / "countries",
+        key_file=key_file,
     )
 
 

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from vaxport import __version__
 from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http import Context
@@ -85,6 +86,7 @@ def create_app(
     settings = settings or get_settings()
     settings.check_safe()
     configure_logging(level=settings.log_level, json=settings.log_json)
+    configure_keyring(settings)
     owns_db = database is None
     owns_cache = cache is None
     db = database or database_from_settings()

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     redis_url: str = ""
     key_provider: Literal["local", "aws-kms", "vault", ""] = ""
     allow_local_keys_in_production: bool = False
+    key_file: Path | None = None
+    key_cache_seconds: int = Field(default=300, ge=0, le=86_400)
+    key_cache_max_entries: int = Field(default=100_000, ge=16)
+    aws_kms_key_id: str = ""
+    aws_region: str = ""
+    aws_endpoint_url: str = ""
+    vault_addr: str = ""
+    vault_token: SecretStr = SecretStr("")
+    vault_transit_key: str = "vaxport"
+    vault_transit_mount: str = "transit"
     secret_key: SecretStr = SecretStr("")
     log_level: str = "INFO"
     log_json: bool = True
@@ -82,6 +92,16 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.data_dir / 'vaxport.db'}"
 
     @property
+    def effective_key_file(self) -> Path:
+        """The local key-encryption-key file (``local`` provider)."""
+        return self.key_file or self.data_dir / "keys.json"
+
+    @property
+    def effective_key_provider(self) -> str:
+        """The configured key provider; ``local`` when unset (refused in production)."""
+        return self.key_provider or "local"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
@@ -96,6 +116,12 @@ class Settings(BaseSettings):
             problems.append(
                 "VAXPORT_KEY_PROVIDER=local needs VAXPORT_ALLOW_LOCAL_KEYS_IN_PRODUCTION=true"
             )
+        if self.key_provider == "aws-kms" and not self.aws_kms_key_id:
+            problems.append("VAXPORT_KEY_PROVIDER=aws-kms needs VAXPORT_AWS_KMS_KEY_ID")
+        if self.key_provider == "vault" and not (
+            self.vault_addr and self.vault_token.get_secret_value()
+        ):
+            problems.append("VAXPORT_KEY_PROVIDER=vault needs VAXPORT_VAULT_ADDR and _TOKEN")
         if self.debug:
             problems.append("VAXPORT_DEBUG is on")
         secret = self.secret_key.get_secret_value()
