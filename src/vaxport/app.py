@@ -19,13 +19,18 @@ from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem
 from vaxport.core.http import Context
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.settings import Settings, get_settings
+from vaxport.web.errors import html_error_page
 
 log = get_logger(__name__)
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
-    """Render a :class:`Problem` as ``application/problem+json``."""
+    """Render a :class:`Problem` as ``application/problem+json`` (an HTML page for browsers)."""
+    page = html_error_page(problem, request)
+    if page is not None:
+        return page
     return Response(
         orjson.dumps(problem.to_dict(request.url.path)),
         status_code=problem.status,
@@ -86,7 +91,7 @@ def create_app(
     configure_logging(level=settings.log_level, json=settings.log_json)
     owns_db = database is None
     owns_cache = cache is None
-    db = database or database_from_settings()
+    db = database or database_from_settings(settings)
     kv = cache or cache_from_url(settings.redis_url)
 
     @asynccontextmanager
@@ -117,6 +122,11 @@ def create_app(
         default=settings.max_body_bytes,
         limits={"/api/v1/": settings.max_body_bytes},
     )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.force_https,
+        path_policies={"/api/docs": DOCS_CSP},
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -130,6 +140,11 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(tenancy_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
+
+    # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
+    from vaxport.web.router import build_router as build_web_router
+
+    app.include_router(build_web_router())
 
 
 def app_from_env() -> FastAPI:
