@@ -21,7 +21,7 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -63,9 +63,25 @@ def _catalog_dirs() -> dict[str, Path]:
     return found
 
 
+class CatalogError(RuntimeError):
+    """A message catalog is malformed or a translation breaks its placeholders."""
+
+
 def _compile(po_path: Path, tag: str) -> Translations:
-    with po_path.open("rb") as fh:
-        catalog = read_po(fh, locale=tag.replace("-", "_"), domain=DOMAIN)
+    try:
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=tag.replace("-", "_"), domain=DOMAIN, abort_invalid=True)
+    except PoFileError as exc:
+        raise CatalogError(f"{po_path}: {exc}") from exc
+    # A translation whose placeholders differ from its msgid would fail at render time,
+    # on one page in one language; refuse it up front instead.
+    problems = [
+        f"{po_path}: {message.id!r}: {error}"
+        for message, errors in catalog.check()
+        for error in errors
+    ]
+    if problems:
+        raise CatalogError("; ".join(problems))
     buf = io.BytesIO()
     write_mo(buf, catalog)  # fuzzy entries are left out, as msgfmt does
     buf.seek(0)
