@@ -101,3 +101,20 @@ async def test_a_response_that_sets_its_own_policy_keeps_it() -> None:
     assert r.headers.get_list("content-security-policy") == ["sandbox"]
     assert r.headers.get_list("x-frame-options") == ["SAMEORIGIN"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_unhandled_error_page_still_carries_its_policy(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/boom/{x}")
+    async def boom(x: str) -> None:
+        raise RuntimeError("unexpected")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/boom/1", headers=HTML)
+    assert r.status_code == 500
+    assert "Something went wrong" in r.text
+    assert "unexpected" not in r.text
+    assert r.headers["content-security-policy"] == PAGE_CSP
+    assert r.headers["x-content-type-options"] == "nosniff"

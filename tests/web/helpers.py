@@ -16,7 +16,11 @@ async def add_tenant(
     locales: Sequence[str] = ("en",),
     default_locale: str | None = None,
 ) -> None:
-    """Insert a tenant row with just the configuration pages read (its languages)."""
+    """Insert a tenant row with just the configuration pages read (its languages).
+
+    The one place tests create tenants: once the tenancy context's loader is merged, this
+    should load a minimal country file through it instead of writing the row directly.
+    """
     config = {"locales": list(locales), "default_locale": default_locale or locales[0]}
     async with db.transaction() as uow:
         uow.session.add(Tenant(code=code, name=name, config=config, config_hash="0" * 64))

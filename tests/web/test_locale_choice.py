@@ -116,3 +116,15 @@ async def test_concurrent_requests_each_get_their_own_language(
     for lang, body in await asyncio.gather(*(fetch(lang) for lang in langs)):
         assert html_lang(body) == lang
         assert {"en": "Skip to main content", "fr": "Aller au", "es": "Saltar al"}[lang] in body
+
+
+async def test_babel_style_tenant_locales_become_bcp47_on_the_page(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    await add_tenant(clean_db, code="br", name="Brasil", locales=["pt_BR", "en"])
+    r = await client.get("/br/")
+    assert html_lang(r.text) == "pt-BR"
+    assert r.headers["content-language"] == "pt-BR"
+    assert 'href="/br/?lang=pt-BR" lang="pt-BR"' in r.text
+    r = await client.get("/br/?lang=pt_br")
+    assert r.headers["set-cookie"].startswith("lang=pt-BR;")

@@ -43,6 +43,19 @@ _COMMON: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+def baseline_headers(*, html: bool) -> list[tuple[str, str]]:
+    """The headers this module adds, for responses built outside the middleware.
+
+    Starlette renders unhandled-exception (500) responses outside every user middleware;
+    the error page adds these itself so it is never served without its policy.
+    """
+    pairs = [(k.decode(), v.decode()) for k, v in _COMMON]
+    pairs.append(("content-security-policy", PAGE_CSP if html else DATA_CSP))
+    if html:
+        pairs.append(("permissions-policy", PERMISSIONS_POLICY))
+    return pairs
+
+
 class SecurityHeadersMiddleware:
     """Adds CSP, nosniff, referrer, permissions and (with ``hsts``) HSTS headers."""
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from vaxport.core.errors import Problem
 from vaxport.core.i18n import SOURCE_LOCALE, installation_languages
 from vaxport.core.logging import get_logger
+from vaxport.core.security_headers import baseline_headers
 from vaxport.web.rendering import choose_locale, render
 
 log = get_logger(__name__)
@@ -71,4 +72,6 @@ def html_error_page(problem: Problem, request: Request) -> Response | None:
         log.error("web.error_page_failed", status=problem.status, error=type(exc).__name__)
         return None
     response.headers["vary"] = "Accept, Accept-Language, Cookie"
+    for name, value in baseline_headers(html=True):
+        response.headers.setdefault(name, value)
     return response

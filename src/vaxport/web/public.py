@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 @router.api_route("/", methods=["GET", "HEAD"], dependencies=[requires("pages:read", public=True)])
 async def landing(request: Request, ctx: Ctx) -> Response:
     """Every vaccination programme (tenant) served by this installation."""
-    tenants = await list_tenants(db=ctx.db)
+    tenants = await list_tenants(db=ctx.db, cache=ctx.cache)
     page = choose_locale(request, available=installation_languages(), default=SOURCE_LOCALE)
     return render(request, "landing.html", page, tenants=tenants)
 
@@ -26,6 +26,6 @@ async def landing(request: Request, ctx: Ctx) -> Response:
 )
 async def tenant_home(tenant: str, request: Request, ctx: Ctx) -> Response:
     """A tenant's home page, in one of the tenant's languages."""
-    summary = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    page = choose_locale(request, available=summary.locales, default=summary.default_locale)
-    return render(request, "tenant_home.html", page, tenant=summary)
+    info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
+    page = choose_locale(request, available=info.config.locales, default=info.config.default_locale)
+    return render(request, "tenant_home.html", page, tenant=info)

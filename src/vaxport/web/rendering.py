@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from starlette.responses import HTMLResponse
 
-from vaxport.core.i18n import LanguageInfo, describe, negotiate, translations_for
+from vaxport.core.i18n import LanguageInfo, describe, negotiate, normalize, translations_for
 from vaxport.web.assets import static_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -87,10 +87,12 @@ def choose_locale(
     """Negotiate the page language: ``?lang=`` > ``lang`` cookie > Accept-Language > default.
 
     A valid ``?lang=`` choice is remembered in the cookie when ``remember`` is true.
+    Locales may be given as Babel writes them (``pt_BR``); pages use BCP 47 (``pt-BR``).
     """
+    tags = tuple(dict.fromkeys(normalize(t) or t for t in available))
     choice = negotiate(
-        available=available,
-        default=default,
+        available=tags,
+        default=normalize(default) or default,
         explicit=request.query_params.get(LANG_PARAM),
         cookie=request.cookies.get(LANG_COOKIE),
         accept_language=request.headers.get("accept-language"),
@@ -98,7 +100,7 @@ def choose_locale(
     return PageLocale(
         locale=choice.locale,
         info=describe(choice.locale),
-        available=tuple(available),
+        available=tags,
         translations=translations_for(choice.locale),
         remember=remember and choice.explicit,
     )
