@@ -21,13 +21,18 @@ from vaxport.core.http import Context
 from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.settings import Settings, get_settings
+from vaxport.web.errors import html_error_page
 
 log = get_logger(__name__)
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
-    """Render a :class:`Problem` as ``application/problem+json``."""
+    """Render a :class:`Problem` as ``application/problem+json`` (an HTML page for browsers)."""
+    page = html_error_page(problem, request)
+    if page is not None:
+        return page
     return Response(
         orjson.dumps(problem.to_dict(request.url.path)),
         status_code=problem.status,
@@ -89,7 +94,7 @@ def create_app(
     configure_keyring(settings)
     owns_db = database is None
     owns_cache = cache is None
-    db = database or database_from_settings()
+    db = database or database_from_settings(settings)
     kv = cache or cache_from_url(settings.redis_url)
 
     @asynccontextmanager
@@ -122,6 +127,11 @@ def create_app(
         default=settings.max_body_bytes,
         limits={"/api/v1/": settings.max_body_bytes},
     )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.force_https,
+        path_policies={"/api/docs": DOCS_CSP},
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -141,6 +151,11 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         from vaxport.notifications.api import dev_router as notifications_dev_router
 
         app.include_router(notifications_dev_router)
+
+    # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
+    from vaxport.web.router import build_router as build_web_router
+
+    app.include_router(build_web_router())
 
 
 def app_from_env() -> FastAPI:

@@ -29,8 +29,22 @@ async def load_tenant(
     data["code"] = code or f"t{short_code(6).lower()}"
     if name is not None:
         data["name"] = name
+    if changes and "locales" in changes:
+        # The demo's texts are in en + fr; a tenant with other languages keeps English.
+        data = _only_english(data)
     data.update(changes or {})
     with tempfile.TemporaryDirectory() as tmp:
         path = write_config(Path(tmp) / f"{data['code']}.yaml", data)
         await load(db=db, cache=cache, path=path)
     return await tenancy.get_tenant_or_404(db=db, cache=cache, code=data["code"])
+
+
+def _only_english(node: Any) -> Any:
+    """Replace every {en: ..., fr: ...} text with its English value."""
+    if isinstance(node, dict):
+        if "en" in node and set(node) <= {"en", "fr"}:
+            return node["en"]
+        return {k: _only_english(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_only_english(v) for v in node]
+    return node

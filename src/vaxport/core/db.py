@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, Uuid, event, text
 from sqlalchemy.dialects import postgresql
@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from vaxport.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -192,11 +195,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def database_from_settings() -> Database:
-    """Build a :class:`Database` from the process settings."""
+def database_from_settings(settings: Settings | None = None) -> Database:
+    """Build a :class:`Database` from ``settings`` (the process settings by default)."""
     from vaxport.settings import get_settings
 
-    s = get_settings()
+    s = settings or get_settings()
     if s.is_sqlite:
         s.data_dir.mkdir(parents=True, exist_ok=True)
     return Database(
