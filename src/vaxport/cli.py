@@ -77,6 +77,34 @@ def _migration_plan() -> migrate.MigrationPlan:
     return plan
 
 
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Prepare the demo country and serve it with a worker (embedded DB by default)."""
+    import asyncio
+
+    from vaxport import demo as demo_module
+
+    import os
+
+    _check_settings()
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo("refusing: the demo loads sample data; not in production", err=True)
+        raise typer.Exit(2)
+    if "VAXPORT_LOG_JSON" not in os.environ:  # a person reads this terminal
+        settings = settings.model_copy(update={"log_json": False})
+    try:
+        asyncio.run(demo_module.run(settings, host=host, port=port))
+    except KeyboardInterrupt:
+        pass
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the schema up (as the owner), then secure it: app role, grants, RLS."""
