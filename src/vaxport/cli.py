@@ -84,10 +84,9 @@ def demo(
 ) -> None:
     """Prepare the demo country and serve it with a worker (embedded DB by default)."""
     import asyncio
+    import os
 
     from vaxport import demo as demo_module
-
-    import os
 
     _check_settings()
     settings = get_settings()
