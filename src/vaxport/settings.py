@@ -19,7 +19,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from vaxport.core.rate_rules import check_limits
 
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "dev", "development", "insecure"}
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+)
 # A list from the environment: a JSON array, or comma-separated for convenience.
 EnvList = Annotated[list[str], NoDecode]
 

@@ -77,7 +77,9 @@ async def test_static_assets_get_nosniff(client: httpx.AsyncClient) -> None:
 
 
 async def test_hsts_only_on_https_answers_when_https_is_forced(
-    settings: Settings, clean_db, cache  # type: ignore[no-untyped-def]
+    settings: Settings,
+    clean_db,
+    cache,  # type: ignore[no-untyped-def]
 ) -> None:
     cases = (
         (False, "https://t", False),

@@ -135,9 +135,7 @@ def _compile(rules: Mapping[str, Mapping[str, str]]) -> dict[str, Rules]:
     for route_class in ROUTE_CLASSES:
         per_class = rules.get(route_class, {})
         compiled[route_class] = tuple(
-            (dim, items)
-            for dim in DIMENSIONS
-            if (items := parse_limits(per_class.get(dim, "")))
+            (dim, items) for dim in DIMENSIONS if (items := parse_limits(per_class.get(dim, "")))
         )
     return compiled
 
