@@ -17,7 +17,12 @@ others fail open; both are logged and counted. After a failure the store is left
 for a second, so an outage costs one timeout per second, not one per request.
 
 Limited answers carry ``RateLimit-Limit``, ``RateLimit-Remaining`` and ``RateLimit-Reset``
-(delta seconds) for the limit closest to exhaustion; a 429 adds ``Retry-After``.
+(delta seconds) of the caller's own budget (the account's when signed in, else the
+address's; of its limits, the one closest to exhaustion); a 429 carries the numbers of
+the limit that refused it, and ``Retry-After``. Each limit costs a store round trip to
+count the request and one to read the window for the headers, so classes that need no
+limit (by default ``default``, i.e. plain reads) should stay ``unlimited``: they cost
+nothing.
 """
 
 from __future__ import annotations
@@ -291,8 +296,14 @@ class RateLimiter:
                     }
                 )
                 return Decision(problem=problem)
+        # The headers describe the caller's own budget: the account's when signed in,
+        # else the address's. (Reading every window would double the store round trips;
+        # an exhausted one still answers 429 with its own numbers.)
+        shown = checks[-1][0]
         tightest: tuple[int, float, int] | None = None
-        for _dim, item, ids in checks:
+        for dim, item, ids in checks:
+            if dim != shown:
+                continue
             stats = await self.window.stats(item, *ids)
             candidate = (max(0, stats.remaining), -stats.reset_time, item.amount)
             if tightest is None or candidate < tightest:

@@ -73,6 +73,17 @@ class ProxyHeaders:
         )
         self.use_forwarded = header == "forwarded"
         self._memo: dict[str, bool] = {}
+        self._ips: dict[str, str | None] = {}
+
+    def ip(self, text: str) -> str | None:
+        """:func:`normalise_ip`, remembered (proxies and busy clients repeat)."""
+        try:
+            return self._ips[text]
+        except KeyError:
+            found = self._ips[text] = normalise_ip(text)
+            if len(self._ips) >= _TRUST_MEMO:
+                self._ips.clear()
+            return found
 
     def is_trusted(self, ip: str) -> bool:
         """True when ``ip`` (normalised) is one of the trusted proxies."""
@@ -94,7 +105,7 @@ class ProxyHeaders:
         client = scope.get("client")
         if not self.networks or not client:
             return None
-        peer = normalise_ip(str(client[0]))
+        peer = self.ip(str(client[0]))
         if peer is None or not self.is_trusted(peer):
             return None
         if self.use_forwarded:
@@ -107,7 +118,7 @@ class ProxyHeaders:
         for hop in reversed(hops):
             if not hop.strip():
                 continue
-            ip = normalise_ip(hop)
+            ip = self.ip(hop)
             if ip is None:
                 break  # "unknown", an obfuscated name or junk: nothing further is knowable
             address = ip
