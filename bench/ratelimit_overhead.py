@@ -11,6 +11,7 @@ estimate of what the code costs). Callers come from 1,000 addresses in turn, as 
 traffic does, with the default limits (a window holds at most as many entries as its
 limit, and the moving window's cost grows with that):
   off        - rate limits disabled (the ceiling);
+  unlimited  - rate limits on, the request's class unlimited (plain reads by default);
   memory     - in-process moving windows, anonymous caller (one ip limit);
   memory+acc - in-process, signed-in caller (ip + account limits);
   redis      - windows in Redis (one ip limit), when --redis is given;
@@ -114,6 +115,11 @@ async def main() -> None:
         )
         n = args.requests
         await _measure("off", base.model_copy(update={"rate_limit_enabled": False}), n)
+        unlimited = {
+            "rate_limit_default_ip": "unlimited",
+            "rate_limit_default_account": "unlimited",
+        }
+        await _measure("unlimited", base.model_copy(update=unlimited), n)
         await _measure("memory", base, n)
         await _measure("memory+acc", base, n, account=True)
         if args.redis:
