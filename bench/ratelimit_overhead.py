@@ -134,6 +134,13 @@ async def main() -> None:
             }
         )
         await _measure("proxies", proxies, n)
+        if args.redis:
+            import redis.asyncio as aioredis
+
+            r = aioredis.Redis.from_url(args.redis)
+            async for key in r.scan_iter(match=f"{base.rate_limit_prefix}:*"):
+                await r.delete(key)
+            await r.aclose()
 
 
 if __name__ == "__main__":
