@@ -18,7 +18,7 @@ from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http import Context
 from vaxport.core.logging import configure_logging, get_logger
-from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from vaxport.core.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -117,8 +117,7 @@ def create_app(
         default=settings.max_body_bytes,
         limits={"/api/v1/": settings.max_body_bytes},
     )
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestMiddleware)
     return app
 
 
