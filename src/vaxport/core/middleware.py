@@ -8,8 +8,8 @@ and rate limits are added by their own modules.
 
 from __future__ import annotations
 
-import itertools
 import os
+import random
 import re
 import time
 from typing import Any
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxport.core.errors import PROBLEM_JSON, PayloadTooLarge, Problem
 from vaxport.core.logging import request_id_var
-from vaxport.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from vaxport.core.metrics import HTTP
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -36,20 +36,20 @@ async def send_problem(send: Send, problem: Problem, *, path: str | None = None)
     await send({"type": "http.response.body", "body": body})
 
 
-# Request ids are UUIDv7-shaped (36 characters, time-ordered): a millisecond clock, 28
-# random bits fixed per process and a 48-bit counter from a random start. Unique within
-# a process by construction and across processes by chance (a collision would need the
-# same millisecond, the same 28 random bits and overlapping counters); no syscall per
-# request, unlike uuid4/uuid7, whose ``str()`` alone costs more than this whole layer.
-_RID_RANDOM = os.urandom(8).hex()
-_RID_MIDDLE = f"7{_RID_RANDOM[:3]}-{'89ab'[int(_RID_RANDOM[3], 16) & 3]}{_RID_RANDOM[4:7]}"
-_rid_counter = itertools.count(int.from_bytes(os.urandom(6), "big"))
+# Request ids are random UUIDv4s, drawn from a per-process generator seeded by the OS
+# (and reseeded in a forked child, which would otherwise repeat its parent's ids):
+# uuid.uuid4() costs a syscall and str(UUID) more than this whole layer. They need to be
+# unique (122 random bits), not secret, and reveal nothing about traffic volume.
+_rid_random = random.Random(os.urandom(32))  # noqa: S311 - ids, not secrets
+_rid_bits = _rid_random.getrandbits
+os.register_at_fork(after_in_child=lambda: _rid_random.seed(os.urandom(32)))
 
 
 def new_request_id() -> str:
-    """A fresh request id (see above)."""
-    ms = f"{time.time_ns() // 1_000_000 & 0xFFFFFFFFFFFF:012x}"
-    return f"{ms[:8]}-{ms[8:]}-{_RID_MIDDLE}-{next(_rid_counter) & 0xFFFFFFFFFFFF:012x}"
+    """A fresh request id (a UUIDv4 string)."""
+    r = _rid_bits(128)
+    h = f"{r:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[r & 3]}{h[17:20]}-{h[20:]}"
 
 
 class RequestMiddleware:
@@ -57,16 +57,12 @@ class RequestMiddleware:
 
     Every request gets an id (a sane incoming ``X-Request-ID`` is kept), carried in the
     logging context and echoed in the answer. Requests are counted and timed by route
-    *template* (bounded cardinality); the labelled metric children are looked up once
-    per (route, method[, status]) and kept, as ``Metric.labels()`` validates and locks
-    on every call. One layer instead of two: each layer costs a coroutine and a ``send``
-    wrapper per message.
+    *template* (bounded cardinality). One layer instead of two: each layer costs a
+    coroutine and a ``send`` wrapper per message.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -97,22 +93,13 @@ class RequestMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
-            self._observe(scope, status, time.perf_counter() - start)
-
-    def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
-        route: Any = scope.get("route")
-        template = getattr(route, "path", None) or "<unmatched>"
-        method = scope["method"]
-        counter = self._counters.get((template, method, status))
-        if counter is None:
-            counter = HTTP_REQUESTS.labels(template, method, str(status))
-            self._counters[(template, method, status)] = counter
-        latency = self._latencies.get((template, method))
-        if latency is None:
-            latency = HTTP_LATENCY.labels(template, method)
-            self._latencies[(template, method)] = latency
-        counter.inc()
-        latency.observe(elapsed)
+            route: Any = scope.get("route")
+            HTTP.observe(
+                getattr(route, "path", None) or "<unmatched>",
+                scope["method"],
+                status,
+                time.perf_counter() - start,
+            )
 
 
 class BodyLimitMiddleware:
