@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -139,9 +140,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What exists at start-up (modules, routes, schemas) lives as long as the process:
+        # frozen, it is no longer walked by every full collection, which otherwise adds
+        # tens of milliseconds to the unlucky request (p99) and CPU to all of them.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             if owns_cache:
                 await kv.close()
             if owns_db:
