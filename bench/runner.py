@@ -199,12 +199,14 @@ def prepare(scenario: Scenario, target: Target, cache: dict[Any, Prepared]) -> R
     return req
 
 
-def probe(base_url: str, req: Request, *, hint: str = "") -> None:
+def probe(
+    base_url: str, req: Request, *, hint: str = "", transport: httpx.BaseTransport | None = None
+) -> None:
     """Send ``req`` once; anything but a 2xx makes the scenario unavailable."""
     headers = {"Accept": "application/json", **dict(req.headers)}
     if req.body is not None:
         headers["Content-Type"] = req.content_type
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, transport=transport) as client:
         r = client.request(req.method, req.path, content=req.body, headers=headers)
     if 200 <= r.status_code < 300:
         return

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from bench.procs import process_tree, tree_cpu_seconds
 from bench.wrk import WrkOutputError, WrkResult, parse_output
@@ -226,6 +227,58 @@ def test_tenant_code_comes_from_the_country_file(tmp_path: Path) -> None:
     assert scenarios.tenant_code(undeclared) == "demo"
 
 
+def _target(tmp_path: Path, tenant_answer: subprocess.CompletedProcess[str]) -> scenarios.Target:
+    """A target whose `vaxport` migrates fine and answers `tenant ...` with ``tenant_answer``."""
+    calls: list[tuple[str, ...]] = []
+
+    def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        if args[0] == "tenant":
+            return tenant_answer
+        return subprocess.CompletedProcess(["vaxport", *args], 0, "database at head", "")
+
+    target = scenarios.Target(base_url="http://127.0.0.1:1", repo_root=tmp_path, run_cli=run_cli)
+    target.calls = calls  # type: ignore[attr-defined]
+    return target
+
+
+def test_config_setup_without_the_country_file_says_what_is_missing(tmp_path: Path) -> None:
+    ok = subprocess.CompletedProcess(["vaxport"], 0, "", "")
+    with pytest.raises(scenarios.ScenarioUnavailable, match=r"countries/demo\.yaml does not exist"):
+        scenarios.load_demo_tenant(_target(tmp_path, ok))
+
+
+def test_config_setup_without_the_tenant_command_says_so(tmp_path: Path) -> None:
+    (tmp_path / "countries").mkdir()
+    (tmp_path / "countries" / "demo.yaml").write_text("code: demo\n")
+    missing = subprocess.CompletedProcess(["vaxport"], 2, "", "Error: No such command 'tenant'.")
+    target = _target(tmp_path, missing)
+    with pytest.raises(scenarios.ScenarioUnavailable, match="tenant load` is not in this build"):
+        scenarios.load_demo_tenant(target)
+    assert target.calls[0] == ("db", "upgrade")  # type: ignore[attr-defined]
+
+
+def test_config_setup_loads_the_demo_country_and_names_the_tenant(tmp_path: Path) -> None:
+    (tmp_path / "countries").mkdir()
+    (tmp_path / "countries" / "demo.yaml").write_text("code: dm\n")
+    ok = subprocess.CompletedProcess(["vaxport"], 0, "loaded", "")
+    target = _target(tmp_path, ok)
+    assert scenarios.load_demo_tenant(target).params == {"tenant": "dm"}
+    assert target.calls == [  # type: ignore[attr-defined]
+        ("db", "upgrade"),
+        ("tenant", "load", str(tmp_path / "countries" / "demo.yaml")),
+    ]
+
+
+def test_probe_turns_a_404_into_the_scenarios_hint() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(404, json={"status": 404}))
+    req = runner.Request("GET", "/api/v1/demo/config")
+    with pytest.raises(scenarios.ScenarioUnavailable, match="answered 404: the route is missing"):
+        runner.probe("http://x", req, hint="the route is missing", transport=transport)
+    ok = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    runner.probe("http://x", req, hint="unused", transport=ok)
+
+
 def test_cpu_of_a_process_tree_includes_its_children() -> None:
     burn = (
         "import time\n"
@@ -262,24 +315,10 @@ def test_vaxport_bench_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     pythonpath = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": pythonpath}
+    argv = ["--scenarios", "noop,config", "--duration", "1", "--warmup", "0"]
+    argv += ["--connections", "8", "--json", "--output", str(out)]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vaxport",
-            "bench",
-            "--scenarios",
-            "noop",
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--connections",
-            "8",
-            "--json",
-            "--output",
-            str(out),
-        ],
+        [sys.executable, "-m", "vaxport", "bench", *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -287,18 +326,29 @@ def test_vaxport_bench_runs_end_to_end(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout, done.stderr[-3000:]
     doc = json.loads(done.stdout)
     assert doc == json.loads(out.read_text())
-    assert [(s["name"], s["method"], s["status"]) for s in doc["scenarios"]] == [
-        ("noop", "GET", "ok"),
-        ("noop", "POST", "ok"),
-    ]
-    for s in doc["scenarios"]:
+    by_name = {(s["name"], s["method"]): s for s in doc["scenarios"]}
+    assert list(by_name) == [("noop", "GET"), ("noop", "POST"), ("config", "GET")]
+    for key in [("noop", "GET"), ("noop", "POST")]:
+        s = by_name[key]
+        assert s["status"] == "ok"
         assert s["rps"] > 0
         assert s["ratio"] > 0
         assert s["non_2xx"] == 0
         assert s["cpu_s_per_1k"] > 0
     assert set(doc["stack_vs_bare"]) == {"GET", "POST"}
-    assert len(doc["runs"]) == 10
     assert "production stack / bare Starlette" in done.stderr
+    config = by_name[("config", "GET")]
+    if (ROOT / "countries" / "demo.yaml").is_file():
+        # The tenancy context is in this tree: the cached config read must run.
+        assert config["status"] == "ok", config["error"]
+        assert done.returncode == 0
+        assert len(doc["runs"]) == 12
+    else:
+        # Not yet: reported with its reason, the rest measured, exit status 1.
+        assert config["status"] == "unavailable"
+        assert "demo.yaml does not exist" in config["error"]
+        assert done.returncode == 1
+        assert len(doc["runs"]) == 10
