@@ -16,7 +16,7 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class ServerStartError(RuntimeError):
-    """A server did not come up (its log tail is in the message)."""
+    """A server did not come up or died (its log tail is in the message)."""
 
 
 def free_port() -> int:
@@ -127,6 +127,13 @@ class Server:
         )
 
     def cpu_seconds(self) -> float:
+        """CPU seconds of the server's process tree; raises if the server has died."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise ServerStartError(
+                f"{self.name} exited with {self.proc.returncode} during the bench:\n"
+                f"{self.log_tail()}"
+            )
         return tree_cpu_seconds(self.pid)
 
     def log_tail(self, lines: int = 30) -> str:
