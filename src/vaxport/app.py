@@ -22,6 +22,7 @@ from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
 from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.identity.http import install as install_identity
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
 
@@ -122,6 +123,8 @@ def create_app(
     # Added innermost first: Starlette wraps in reverse order of addition.
     # Idempotency sits inside the body limit so it never buffers an oversized body.
     app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
+    # Outside idempotency: it keys stored answers by the principal this one sets.
+    install_identity(app, db=db, cache=kv, settings=settings)
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
@@ -140,11 +143,13 @@ def create_app(
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
+    from vaxport.identity.api import router as identity_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
     app.include_router(audit_router)
+    app.include_router(identity_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

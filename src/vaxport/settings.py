@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     force_https: bool = False
     console_outbox: Path | None = None
+    access_token_seconds: int = Field(default=900, ge=60, le=3600)
+    staff_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    reauth_seconds: int = Field(default=300, ge=30, le=3600)
+    invite_hours: float = Field(default=72, gt=0, le=24 * 30)
 
     @property
     def effective_database_url(self) -> str:
