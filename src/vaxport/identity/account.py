@@ -16,8 +16,9 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Unauthorized, ValidationFailed, field_error, invalid
-from vaxport.identity import login, passwords, policy, staff, tokens
+from vaxport.identity import login, passwords, policy, staff, throttle, tokens
 from vaxport.identity.actor import Actor
+from vaxport.identity.dbutil import affected
 from vaxport.identity.models import STATUS_ACTIVE, STATUS_INVITED, Account, AuthSession
 from vaxport.identity.sessions import revoke_session
 from vaxport.identity.state import invalidate_after_commit
@@ -129,9 +130,7 @@ async def confirm_totp_change(
     return codes
 
 
-async def regenerate_recovery_codes(
-    *, db: Database, settings: Settings, actor: Actor
-) -> list[str]:
+async def regenerate_recovery_codes(*, db: Database, settings: Settings, actor: Actor) -> list[str]:
     """Void unused recovery codes and issue a new set."""
     require_recent_auth(actor, settings)
     from vaxport.identity import totp
@@ -204,7 +203,7 @@ async def reauthenticate(
             )
     if amr is None:
         raise Unauthorized(login.BAD_CREDENTIALS)
-    await login.throttle.succeeded(db, tenant_id=tenant.id, user=keys[0], address=keys[1])
+    await throttle.succeeded(db, tenant_id=tenant.id, user=keys[0], address=keys[1])
     if actor.session_id is None:
         return Reauthenticated(None, 0)
     issued = await tokens.issue_access_token(
@@ -225,6 +224,7 @@ async def reauthenticate(
 
 
 async def _password_ok(
+    *,
     db: Database,
     settings: Settings,
     tenant: TenantInfo,
@@ -236,7 +236,7 @@ async def _password_ok(
     await login.count_attempt(db, tenant, keys)
     ok, _ = await passwords.verify_password(account.password_hash, password)
     if ok:
-        await login.throttle.succeeded(db, tenant_id=tenant.id, user=keys[0], address=keys[1])
+        await throttle.succeeded(db, tenant_id=tenant.id, user=keys[0], address=keys[1])
     return ok
 
 
@@ -259,7 +259,14 @@ async def change_password(
         raise ValidationFailed(
             "; ".join(problems), errors=[field_error("new_password", p) for p in problems]
         )
-    if not await _password_ok(db, settings, tenant, account, current_password, client_ip):
+    if not await _password_ok(
+        db=db,
+        settings=settings,
+        tenant=tenant,
+        account=account,
+        password=current_password,
+        client_ip=client_ip,
+    ):
         raise invalid("current_password", "is not your current password")
     new_hash = await passwords.hash_password(new_password)
     others: list[uuid.UUID] = []
@@ -336,7 +343,7 @@ async def activate(
                 invite_expires_at=None,
             )
         )
-        if done.rowcount != 1:
+        if affected(done) != 1:
             raise invalid("token", "this link is invalid, used or expired; ask for a new one")
         await audit.record(
             uow,

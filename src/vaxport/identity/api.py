@@ -49,7 +49,7 @@ def _login_out(outcome: login.LoginOutcome) -> LoginOut:
     if outcome.tokens is not None:
         out.access_token = outcome.tokens.access_token
         out.refresh_token = outcome.tokens.refresh_token
-        out.token_type = "Bearer"
+        out.token_type = "Bearer"  # noqa: S105 - the scheme name, not a secret
         out.expires_in = outcome.tokens.expires_in
     if outcome.recovery_codes:
         out.recovery_codes = outcome.recovery_codes
@@ -66,7 +66,7 @@ async def jwks(ctx: Ctx, response: Response) -> dict[str, list[dict[str, object]
 
 @router.post(AUTH + "/login", dependencies=[requires("auth:login", public=True)])
 async def login_password(
-    body: LoginIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
+    *, body: LoginIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
     """Username and password; then a second factor (``totp_required``) or enrolment."""
     _no_store(response)
@@ -84,7 +84,7 @@ async def login_password(
 
 @router.post(AUTH + "/second-factor", dependencies=[requires("auth:login", public=True)])
 async def login_second_factor(
-    body: SecondFactorIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
+    *, body: SecondFactorIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
     """A TOTP code (or a recovery code) with the ticket of the password step."""
     _no_store(response)
@@ -103,7 +103,7 @@ async def login_second_factor(
 
 @router.post(AUTH + "/enrolment", dependencies=[requires("auth:login", public=True)])
 async def start_enrolment(
-    body: TicketIn, tenant: PathTenant, ctx: Ctx, response: Response
+    *, body: TicketIn, tenant: PathTenant, ctx: Ctx, response: Response
 ) -> EnrolmentOut:
     """A new TOTP secret for the authenticator app (confirm it with a code)."""
     _no_store(response)
@@ -115,7 +115,7 @@ async def start_enrolment(
 
 @router.post(AUTH + "/enrolment/confirm", dependencies=[requires("auth:login", public=True)])
 async def confirm_enrolment(
-    body: EnrolmentConfirmIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
+    *, body: EnrolmentConfirmIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
     """Confirm the new secret with a code: logged in, with recovery codes (shown once)."""
     _no_store(response)
@@ -134,7 +134,7 @@ async def confirm_enrolment(
 
 @router.post(AUTH + "/activate", dependencies=[requires("auth:login", public=True)])
 async def activate(
-    body: ActivateIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
+    *, body: ActivateIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
     """Follow an invitation: set the password (then enrol a second factor if needed)."""
     _no_store(response)
@@ -175,6 +175,7 @@ async def logout(tenant: str, ctx: Ctx, actor: CurrentActor) -> Response:
 
 @router.post(AUTH + "/reauthenticate", dependencies=[requires("self:write")])
 async def reauthenticate(
+    *,
     body: ReauthenticateIn,
     tenant: PathTenant,
     ctx: Ctx,
@@ -208,7 +209,7 @@ async def get_me(tenant: str, ctx: Ctx, actor: CurrentActor) -> StaffOut:
 
 @router.patch(ME, dependencies=[requires("self:write")])
 async def update_me(
-    body: MeUpdateIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor
+    *, body: MeUpdateIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor
 ) -> StaffOut:
     """Change one's name, e-mail or phone (e-mail and phone need a recent login)."""
     changes = body.model_dump(exclude_unset=True)
@@ -220,7 +221,7 @@ async def update_me(
 
 @router.post(ME + "/password", status_code=204, dependencies=[requires("self:write")])
 async def change_password(
-    body: PasswordChangeIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
+    *, body: PasswordChangeIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
     """Change one's password; one's other sessions end."""
     await account.change_password(
@@ -238,7 +239,7 @@ async def change_password(
 
 @router.post(ME + "/totp", dependencies=[requires("self:write")])
 async def begin_totp_change(
-    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, response: Response
+    *, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> EnrolmentOut:
     """A new TOTP secret to replace the current one (needs a recent login)."""
     _no_store(response)
@@ -250,7 +251,7 @@ async def begin_totp_change(
 
 @router.post(ME + "/totp/confirm", dependencies=[requires("self:write")])
 async def confirm_totp_change(
-    body: CodeIn, tenant: str, ctx: Ctx, actor: CurrentActor, response: Response
+    *, body: CodeIn, tenant: str, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> RecoveryCodesOut:
     """Switch to the new secret once a code proves it works; new recovery codes."""
     _no_store(response)
@@ -262,7 +263,7 @@ async def confirm_totp_change(
 
 @router.post(ME + "/recovery-codes", dependencies=[requires("self:write")])
 async def regenerate_recovery_codes(
-    tenant: str, ctx: Ctx, actor: CurrentActor, response: Response
+    *, tenant: str, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> RecoveryCodesOut:
     """New recovery codes; the unused old ones stop working."""
     _no_store(response)
@@ -283,7 +284,7 @@ def _invitation(made: staff.Invitation, ctx: Ctx, tenant: str) -> InvitationOut:
 
 @router.get(STAFF, dependencies=[requires("staff:read")])
 async def list_staff(
-    tenant: str, ctx: Ctx, actor: CurrentActor, query: Annotated[StaffQuery, Query()]
+    *, tenant: str, ctx: Ctx, actor: CurrentActor, query: Annotated[StaffQuery, Query()]
 ) -> StaffPageOut:
     """Staff in the caller's jurisdiction, oldest first, cursor-paginated."""
     page = await staff.list_staff(db=ctx.db, actor=actor, **query.model_dump())
@@ -292,7 +293,7 @@ async def list_staff(
 
 @router.post(STAFF, status_code=201, dependencies=[requires("staff:manage")])
 async def invite_staff(
-    body: StaffCreateIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, response: Response
+    *, body: StaffCreateIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> InvitationOut:
     """Invite a staff member; hand them the activation link (valid once)."""
     _no_store(response)
@@ -313,7 +314,7 @@ async def get_staff(tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: Current
 
 @router.patch(STAFF + "/{account_id}", dependencies=[requires("staff:manage")])
 async def change_staff(
-    account_id: uuid.UUID, body: StaffChangeIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor
+    *, account_id: uuid.UUID, body: StaffChangeIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor
 ) -> StaffOut:
     """Change role and scope; their current tokens stop working on their next request."""
     changed = await staff.change_staff(
@@ -329,7 +330,7 @@ async def change_staff(
 
 @router.post(STAFF + "/{account_id}/disable", dependencies=[requires("staff:manage")])
 async def disable_staff(
-    tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+    *, tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> StaffOut:
     """Disable an account: effective on its next request."""
     return StaffOut.model_validate(
@@ -341,7 +342,7 @@ async def disable_staff(
 
 @router.post(STAFF + "/{account_id}/enable", dependencies=[requires("staff:manage")])
 async def enable_staff(
-    tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+    *, tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> StaffOut:
     """Re-enable a disabled account."""
     return StaffOut.model_validate(
@@ -353,7 +354,7 @@ async def enable_staff(
 
 @router.post(STAFF + "/{account_id}/reset", dependencies=[requires("staff:manage")])
 async def reset_staff(
-    tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, response: Response
+    *, tenant: str, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> InvitationOut:
     """Void password, second factor and sessions; a new activation link."""
     _no_store(response)

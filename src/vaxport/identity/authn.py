@@ -56,9 +56,7 @@ def _actor(
     ).with_regions(tenant)
 
 
-async def actor_from_bearer(
-    *, db: Database, cache: Cache, settings: Settings, token: str
-) -> Actor:
+async def actor_from_bearer(*, db: Database, cache: Cache, settings: Settings, token: str) -> Actor:
     """The actor of a bearer access token; :class:`InvalidToken` if it may not be used."""
     claims = await tokens.verify_access_token(db=db, settings=settings, token=token)
     tenant = await _tenant(db, cache, claims.tenant_code, claims.tenant_id)
@@ -80,9 +78,7 @@ async def actor_from_bearer(
     return _actor(tenant, st, session_id=claims.session_id, auth_time=claims.auth_time)
 
 
-async def actor_from_cookie(
-    *, db: Database, cache: Cache, settings: Settings, value: str
-) -> Actor:
+async def actor_from_cookie(*, db: Database, cache: Cache, settings: Settings, value: str) -> Actor:
     """The actor of a browser session cookie; :class:`InvalidToken` if it may not be used."""
     parts = sessions.parse_web_cookie(value)
     if parts is None:

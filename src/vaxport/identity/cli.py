@@ -20,6 +20,7 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("create")
 def create(
+    *,
     tenant: str = typer.Option(..., help="Tenant code."),
     username: str = typer.Option(..., help="Login name (a-z 0-9 . _ -)."),
     role: str = typer.Option(..., help="national_admin, region_admin, facility_manager, ..."),

@@ -85,7 +85,9 @@ async def verify(request: Request, settings: Settings) -> None:
         return
     expected = request.cookies.get(csrf_cookie(settings), "")
     given = await submitted_token(request)
-    if not expected or len(expected) > _MAX or not hmac.compare_digest(
-        expected.encode(), given.encode()
+    if (
+        not expected
+        or len(expected) > _MAX
+        or not hmac.compare_digest(expected.encode(), given.encode())
     ):
         raise Forbidden("the form has expired or did not come from this site; reload the page")

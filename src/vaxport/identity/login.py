@@ -23,6 +23,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import TooManyRequests, Unauthorized
 from vaxport.identity import passwords, policy, sessions, throttle, tickets, totp
+from vaxport.identity.dbutil import affected
 from vaxport.identity.models import STATUS_ACTIVE, Account, RecoveryCode
 from vaxport.identity.sessions import Grant, TokenPair, WebLogin
 from vaxport.settings import Settings
@@ -32,6 +33,7 @@ Channel = Literal["api", "web"]
 Status = Literal["authenticated", "totp_required", "enrolment_required"]
 BAD_CREDENTIALS = "invalid username or password"
 BAD_CODE = "invalid or already used code"
+EXPIRED = "the login has expired; start again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +288,7 @@ async def _ticket_account(
         or account.status != STATUS_ACTIVE
         or account.token_version != found.token_version
     ):
-        raise Unauthorized("the login has expired; start again")
+        raise Unauthorized(EXPIRED)
     return account
 
 
@@ -339,9 +341,7 @@ async def use_totp(
 ) -> list[str] | None:
     if not secret:
         return None
-    step = totp.matching_step(
-        secret, code, now=clock.utcnow(), last_step=account.totp_last_step
-    )
+    step = totp.matching_step(secret, code, now=clock.utcnow(), last_step=account.totp_last_step)
     if step is None:
         return None
     # Compare-and-set on the last step: two requests with one code, only one wins.
@@ -353,7 +353,7 @@ async def use_totp(
         )
         .values(totp_last_step=step)
     )
-    return ["pwd", "otp"] if won.rowcount == 1 else None
+    return ["pwd", "otp"] if affected(won) == 1 else None
 
 
 async def _use_recovery_code(uow: UnitOfWork, account: Account, code: str) -> list[str] | None:
@@ -367,7 +367,7 @@ async def _use_recovery_code(uow: UnitOfWork, account: Account, code: str) -> li
         )
         .values(used_at=clock.utcnow())
     )
-    if used.rowcount != 1:
+    if affected(used) != 1:
         return None
     await audit.record(
         uow,
@@ -388,22 +388,25 @@ def _issuer(tenant: TenantInfo) -> str:
 async def start_enrolment(
     *, db: Database, settings: Settings, tenant: TenantInfo, ticket: str
 ) -> Enrolment:
-    """A new TOTP secret for an account that must enrol (kept pending until confirmed)."""
+    """The TOTP secret an account must enrol (kept pending until confirmed).
+
+    Asking again shows the same pending secret: a mistyped code needs no new scan.
+    """
     account = await _ticket_account(db, settings, tenant, ticket, "enrol")
-    return await new_pending_secret(db=db, tenant=tenant, account_id=account.id)
+    return await new_pending_secret(db=db, tenant=tenant, account_id=account.id, reuse=True)
 
 
 async def new_pending_secret(
-    *, db: Database, tenant: TenantInfo, account_id: uuid.UUID
+    *, db: Database, tenant: TenantInfo, account_id: uuid.UUID, reuse: bool = False
 ) -> Enrolment:
-    """Store a fresh pending TOTP secret for the account; how to add it to an app."""
-    secret = totp.new_secret()
+    """Store a pending TOTP secret for the account (``reuse``: keep one that exists)."""
     async with db.transaction(tenant_id=tenant.id) as uow:
         account = (
             await uow.session.execute(
                 select(Account).where(Account.tenant_id == tenant.id, Account.id == account_id)
             )
         ).scalar_one()
+        secret = (account.totp_pending if reuse else None) or totp.new_secret()
         account.totp_pending = secret
         name = account.username or str(account.id)
     uri = totp.provisioning_uri(secret, account_name=name, issuer=_issuer(tenant))

@@ -122,6 +122,7 @@ async def verify_password(stored: str | None, password: str) -> tuple[bool, str 
     candidate = normalise(password)[: MAX_LENGTH * 4]
     target = stored or _dummy_hash()
     async with _slot():
+        ok: bool
         try:
             ok = await asyncio.to_thread(HASHER.verify, target, candidate)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -262,20 +262,18 @@ class Resource:
 def can(actor: Subject, permission: str, resource: Resource) -> bool:
     """Whether ``actor`` may exercise ``permission`` on ``resource`` (both halves)."""
     spec = PERMISSIONS.get(permission)
-    if spec is None or not has_permission(actor.role, permission):
-        return False
-    if resource.tenant_id != actor.tenant_id:
+    if (
+        spec is None
+        or not has_permission(actor.role, permission)
+        or resource.tenant_id != actor.tenant_id
+    ):
         return False
     reach = "own" if actor.role == CITIZEN else spec.reach
     if reach == "own":
         return resource.owner_id is not None and resource.owner_id == actor.account_id
-    if reach == "tenant":
+    if reach == "tenant" or actor.is_national:
         return True
-    if actor.is_national:
-        return True
-    if reach == "national":
-        return False
-    return in_jurisdiction(actor, resource)
+    return reach == "jurisdiction" and in_jurisdiction(actor, resource)
 
 
 def in_jurisdiction(actor: Subject, resource: Resource) -> bool:

@@ -122,7 +122,7 @@ class TokenOut(ResponseModel):
 
     access_token: str
     refresh_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name
     expires_in: int
 
 
@@ -150,7 +150,7 @@ class AccessTokenOut(ResponseModel):
     """A fresh access token after re-authentication."""
 
     access_token: str | None
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name
     expires_in: int
 
 

@@ -24,6 +24,7 @@ from vaxport.core.errors import Unauthorized
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
 from vaxport.identity import tokens
+from vaxport.identity.dbutil import affected
 from vaxport.identity.models import STATUS_ACTIVE, Account, AuthSession, RefreshToken
 from vaxport.identity.state import invalidate_after_commit
 from vaxport.settings import Settings
@@ -43,7 +44,7 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     session_id: uuid.UUID
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +236,8 @@ async def refresh(
             .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
             .values(used_at=now)
         )
-        if claimed.rowcount != 1 or token.expires_at <= now:
-            if claimed.rowcount != 1:
+        if affected(claimed) != 1 or token.expires_at <= now:
+            if affected(claimed) != 1:
                 reused_session = session.id
             else:
                 raise _invalid()

@@ -124,6 +124,20 @@ def resource_of(account: Account) -> Resource:
     )
 
 
+def manageable(actor: Actor, member: StaffView) -> bool:
+    """Whether ``actor`` may disable, enable or reset ``member`` (to offer the buttons)."""
+    target = Resource(
+        tenant_id=actor.tenant_id,
+        region_code=member.region_code,
+        facility_id=member.facility_id,
+    )
+    return (
+        member.id != actor.account_id
+        and policy.may_assign(actor, member.role)
+        and policy.can(actor, "staff:manage", target)
+    )
+
+
 async def _placement(
     tenant: TenantInfo, role: str, region_code: str | None, facility_id: uuid.UUID | None
 ) -> tuple[str | None, uuid.UUID | None]:
@@ -262,7 +276,7 @@ async def _audit(
     )
 
 
-def scoped(query: Select[tuple[Account]], actor: Actor) -> Select[tuple[Account]]:
+def scoped(query: Select[Account], actor: Actor) -> Select[Account]:
     """Limit a query of accounts to the actor's jurisdiction."""
     if actor.is_national:
         return query

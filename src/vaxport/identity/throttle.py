@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from vaxport.core import clock
 from vaxport.core.db import Database
@@ -51,9 +52,7 @@ class Policy:
 
 
 USER = Policy(free=4, lock_at=10, max_delay_seconds=30, lock_seconds=900, window_seconds=3600)
-ADDRESS = Policy(
-    free=20, lock_at=100, max_delay_seconds=30, lock_seconds=900, window_seconds=3600
-)
+ADDRESS = Policy(free=20, lock_at=100, max_delay_seconds=30, lock_seconds=900, window_seconds=3600)
 _PURGE_PROBABILITY = 0.01
 
 
@@ -85,7 +84,7 @@ class Throttled(Exception):  # noqa: N818 - a refusal, not a failure
         self.retry_after = retry_after
 
 
-def _insert_missing(session: AsyncSession, tenant_id: uuid.UUID, key: str) -> object:
+def _insert_missing(session: AsyncSession, tenant_id: uuid.UUID, key: str) -> Executable:
     values = {"id": uuid7(), "tenant_id": tenant_id, "key": key, "failures": 0}
     dialect = session.get_bind().dialect.name
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -99,7 +98,7 @@ async def attempt(db: Database, *, tenant_id: uuid.UUID, keys: list[Key]) -> Non
         s = uow.session
         rows: list[tuple[Key, LoginThrottle]] = []
         for key in keys:
-            await s.execute(_insert_missing(s, tenant_id, key.value))  # type: ignore[arg-type]
+            await s.execute(_insert_missing(s, tenant_id, key.value))
             row = (
                 await s.execute(
                     select(LoginThrottle)

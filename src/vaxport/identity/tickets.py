@@ -88,8 +88,5 @@ def verify(settings: Settings, ticket: str, *, tenant_id: uuid.UUID, stage: Stag
         expires = int(data["e"])
     except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
         return None
-    if found.tenant_id != tenant_id or found.stage != stage:
-        return None
-    if expires < int(clock.utcnow().timestamp()):
-        return None
-    return found
+    fits = found.tenant_id == tenant_id and found.stage == stage
+    return found if fits and expires >= int(clock.utcnow().timestamp()) else None

@@ -33,7 +33,7 @@ from vaxport.core.ids import uuid7
 from vaxport.identity import policy, signing
 from vaxport.settings import Settings
 
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT "typ" of access tokens (RFC 9068)
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 4096
 

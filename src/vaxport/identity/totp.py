@@ -50,9 +50,7 @@ def step_at(when: dt.datetime) -> int:
     return int(when.timestamp()) // STEP_SECONDS
 
 
-def matching_step(
-    secret: str, code: str, *, now: dt.datetime, last_step: int | None
-) -> int | None:
+def matching_step(secret: str, code: str, *, now: dt.datetime, last_step: int | None) -> int | None:
     """The step ``code`` is valid for (within drift, after ``last_step``), else None."""
     code = code.strip().replace(" ", "")
     if not _CODE.match(code):

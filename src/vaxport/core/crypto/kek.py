@@ -68,10 +68,7 @@ def _rewrap_other(
     pk = next(iter(t.primary_key.columns))
     blob, kek = t.c[wt.blob], t.c[wt.kek_id]
     query = (
-        select(t)
-        .where(t.c[wt.provider] == provider.name, kek != current)
-        .order_by(pk)
-        .limit(batch)
+        select(t).where(t.c[wt.provider] == provider.name, kek != current).order_by(pk).limit(batch)
     )
     if cursor is not None:
         query = query.where(pk > cursor)
