@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from tests.identity.helpers import Staff, make_staff
-from tests.support.tenants import load_tenant
 from vaxport.core.db import Database
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -48,11 +46,6 @@ async def sign_in(client: httpx.AsyncClient, person: Staff) -> httpx.Response:
         },
         headers=HTML,
     )
-
-
-@pytest.fixture
-async def tenant(clean_db: Database) -> TenantInfo:
-    return await load_tenant(clean_db)
 
 
 async def test_staff_signs_in_with_password_and_code_and_sees_home(

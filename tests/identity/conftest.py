@@ -1,0 +1,42 @@
+"""Fixtures of the identity tests: a tenant, and a clock the test moves by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.tenants import load_tenant
+from vaxport.core import clock
+from vaxport.core.db import Database
+from vaxport.tenancy.schemas import TenantInfo
+
+
+class Clock:
+    """The time identity reads (``core.clock.utcnow``), frozen until moved."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """Freeze the clock at the start of the current TOTP step (codes stay put)."""
+    now = dt.datetime.now(dt.UTC)
+    start = now.replace(second=(now.second // 30) * 30, microsecond=0)
+    c = Clock(start)
+    monkeypatch.setattr(clock, "utcnow", c)
+    yield c
+
+
+@pytest.fixture
+async def tenant(clean_db: Database) -> TenantInfo:
+    """A tenant loaded from the demo configuration (emptied after the test)."""
+    return await load_tenant(clean_db)
