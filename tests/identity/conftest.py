@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-
 import pytest
 
 from tests.support.tenants import load_tenant
@@ -27,13 +25,13 @@ class Clock:
 
 
 @pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Freeze the clock at the start of the current TOTP step (codes stay put)."""
     now = dt.datetime.now(dt.UTC)
     start = now.replace(second=(now.second // 30) * 30, microsecond=0)
     c = Clock(start)
     monkeypatch.setattr(clock, "utcnow", c)
-    yield c
+    return c
 
 
 @pytest.fixture
