@@ -9,6 +9,7 @@ import pytest
 from tests.support.tenants import load_tenant
 from vaxport.core import clock
 from vaxport.core.db import Database
+from vaxport.identity import signing
 from vaxport.tenancy.schemas import TenantInfo
 
 
@@ -39,3 +40,9 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
 async def tenant(clean_db: Database) -> TenantInfo:
     """A tenant loaded from the demo configuration (emptied after the test)."""
     return await load_tenant(clean_db)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys(db: Database) -> None:
+    """Each test empties the tables: this process must not sign with a key it remembers."""
+    signing.forget(db)

@@ -13,6 +13,7 @@ from vaxport.core.schemas import RequestModel, ResponseModel
 _TICKET = Field(min_length=1, max_length=512)
 _SECRET = Field(min_length=1, max_length=1024)
 _CODE = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+_OPTIONAL_CODE = Field(default=None, min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
 
 
 class LoginIn(RequestModel):
@@ -26,7 +27,7 @@ class SecondFactorIn(RequestModel):
     """The ticket from the password step and a TOTP code *or* a recovery code."""
 
     ticket: str = _TICKET
-    code: str | None = _CODE
+    code: str | None = _OPTIONAL_CODE
     recovery_code: str | None = Field(default=None, min_length=8, max_length=40)
 
     @model_validator(mode="after")
@@ -66,7 +67,7 @@ class ReauthenticateIn(RequestModel):
     """Password, and a TOTP code when a second factor is enrolled."""
 
     password: str = _SECRET
-    code: str | None = _CODE
+    code: str | None = _OPTIONAL_CODE
 
 
 class PasswordChangeIn(RequestModel):

@@ -54,8 +54,9 @@ class _Keys:
     loaded_at: float = -1e18
     miss_reload_at: float = -1e18
     active: tuple[str, ECKey] | None = None
-    public: dict[str, ECKey] = field(default_factory=dict)
-    jwks: list[dict[str, Any]] = field(default_factory=list)
+    # kid -> (public key, accepted until; None while active)
+    public: dict[str, tuple[ECKey, dt.datetime | None]] = field(default_factory=dict)
+    jwks: list[tuple[dict[str, Any], dt.datetime | None]] = field(default_factory=list)
     lock: asyncio.Lock | None = None
 
 
@@ -133,8 +134,8 @@ async def _load(db: Database, keys: _Keys) -> None:
             .scalars()
             .all()
         )
-        public = {r.kid: ECKey.import_key(dict(r.public_jwk)) for r in rows}
-        jwks = [dict(r.public_jwk) for r in sorted(rows, key=lambda r: r.created_at)]
+        public = {r.kid: (ECKey.import_key(dict(r.public_jwk)), _until(r)) for r in rows}
+        jwks = [(dict(r.public_jwk), _until(r)) for r in sorted(rows, key=lambda r: r.created_at)]
         active_row = next((r for r in rows if r.state == ACTIVE), None)
         active = None
         if active_row is not None:
@@ -144,6 +145,15 @@ async def _load(db: Database, keys: _Keys) -> None:
                 active = (active_row.kid, await asyncio.to_thread(_unwrap, active_row))
     keys.public, keys.jwks, keys.active = public, jwks, active
     keys.loaded_at = time.monotonic()
+
+
+def _until(row: SigningKey) -> dt.datetime | None:
+    return row.publish_until if row.state == RETIRING else None
+
+
+def _live(until: dt.datetime | None) -> bool:
+    # Checked on use, not only at load: a cached retiring key stops at its deadline.
+    return until is None or until > clock.utcnow()
 
 
 async def _refresh(db: Database, keys: _Keys, *, force: bool = False) -> None:
@@ -186,7 +196,9 @@ async def public_key(db: Database, kid: str) -> ECKey | None:
         keys.miss_reload_at = now
         await _refresh(db, keys, force=True)
         found = keys.public.get(kid)
-    return found
+    if found is None or not _live(found[1]):
+        return None
+    return found[0]
 
 
 async def jwks(db: Database) -> dict[str, Any]:
@@ -195,7 +207,7 @@ async def jwks(db: Database) -> dict[str, Any]:
     await _refresh(db, keys)
     if keys.active is None:
         await active_key(db)
-    return {"keys": list(keys.jwks)}
+    return {"keys": [jwk for jwk, until in keys.jwks if _live(until)]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,4 +250,26 @@ async def rotate(db: Database, *, access_token_seconds: int) -> Rotation:
         s.add(row)
     forget(db)
     log.info("identity.signing_key_rotated", kid=row.kid, retiring=retiring, retired=retired)
+    await _audit_rotation(db, row.kid, retiring)
     return Rotation(new_kid=row.kid, retiring=retiring, retired=retired, publish_until=until)
+
+
+async def _audit_rotation(db: Database, kid: str, retiring: list[str]) -> None:
+    """The installation's keys sign every tenant's tokens: each tenant's chain records it."""
+    from vaxport.core import audit
+    from vaxport.core.cache import Cache, MemoryBackend
+    from vaxport.tenancy.service import get_tenant_or_404, list_tenants
+
+    cache = Cache(MemoryBackend())
+    for summary in await list_tenants(db=db):
+        tenant = await get_tenant_or_404(db=db, cache=cache, code=summary.code)
+        await audit.record_standalone(
+            db,
+            actor_id=None,
+            actor_role="operator",
+            action="keys.rotate_signing",
+            object_type="signing_key",
+            object_id=kid,
+            tenant_id=tenant.id,
+            details={"retiring": retiring},
+        )
