@@ -174,7 +174,7 @@ async def test_tampered_payload_is_refused(
 ) -> None:
     analyst = await make_staff(clean_db, settings, tenant, role="analyst")
     token = (await api_login(client, analyst))["access_token"]
-    head, body, sig = token.split(".")
+    head, _body, sig = token.split(".")
     _, claims = parts(token)
     claims["roles"] = ["national_admin"]
     tampered = f"{head}.{_b64(json.dumps(claims).encode())}.{sig}"
@@ -233,7 +233,7 @@ async def test_headers_other_than_ours_are_refused(
 ) -> None:
     token = (await api_login(client, admin))["access_token"]
     head, claims = parts(token)
-    kid, key = await signing.active_key(clean_db)
+    _kid, key = await signing.active_key(clean_db)
     fields = {**head, **header}
     fields = {k: v for k, v in fields.items() if v is not None}
     await _refused(client, tenant, sign_raw(fields, claims, key))
