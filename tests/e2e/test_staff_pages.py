@@ -52,7 +52,7 @@ async def test_admin_signs_in_with_a_code_and_manages_the_team(
     await page.goto(live_server.url + "/sn/staff/team")  # not signed in: to the login page
     assert "/sn/staff/login?next=" in page.url
     await _accessible(page, "login")
-    await page.get_by_label("Nom d’utilisateur").fill(admin.username)
+    await page.get_by_label("Nom d\u2019utilisateur").fill(admin.username)
     await page.get_by_label("Mot de passe").fill("not the password!")
     await page.get_by_role("button", name="Continuer").click()
     assert await page.get_by_role("alert").count() == 1
@@ -72,10 +72,10 @@ async def test_admin_signs_in_with_a_code_and_manages_the_team(
 
     await page.get_by_role("link", name="Inviter un membre du personnel").click()
     await _accessible(page, "invite")
-    await page.get_by_label("Nom d’utilisateur").fill("moussa.ba")
+    await page.get_by_label("Nom d\u2019utilisateur").fill("moussa.ba")
     await page.get_by_label("Rôle").select_option("analyst")
-    await page.get_by_role("button", name="Envoyer l’invitation").click()
-    link = await page.get_by_label("Lien d’activation").input_value()
+    await page.get_by_role("button", name="Envoyer l\u2019invitation").click()
+    link = await page.get_by_label("Lien d\u2019activation").input_value()
     assert "/sn/staff/activate?token=" in link
     await _accessible(page, "invited")
 
