@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -402,3 +404,47 @@ async def test_password_change_ends_other_sessions(
     me = f"/api/v1/{tenant.code}/me"
     assert (await client.get(me, headers=bearer(here["access_token"]))).status_code == 200
     assert (await client.get(me, headers=bearer(elsewhere["access_token"]))).status_code == 401
+
+
+async def test_idempotency_keys_belong_to_the_authenticated_principal(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    admin_token: str,
+) -> None:
+    other_admin = await make_staff(clean_db, settings, tenant, role="national_admin")
+    other_token = (await api_login(client, other_admin))["access_token"]
+    one = await make_staff(clean_db, settings, tenant, role="analyst", enrol=False)
+    two = await make_staff(clean_db, settings, tenant, role="analyst", enrol=False)
+    key = {"Idempotency-Key": "disable-2026-11-27-001"}
+
+    def disable(target: Staff, token: str) -> Awaitable[httpx.Response]:
+        return client.post(
+            staff_url(tenant, target.id, "disable"), headers={**bearer(token), **key}
+        )
+
+    first = await disable(one, admin_token)
+    again = await disable(one, admin_token)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("idempotent-replayed") == "true"
+    # Another admin's identical key is theirs alone: their request runs.
+    theirs = await disable(two, other_token)
+    assert theirs.status_code == 200
+    assert theirs.headers.get("idempotent-replayed") is None
+
+
+async def test_answers_carrying_secrets_are_never_kept_for_idempotent_replay(
+    client: httpx.AsyncClient, tenant: TenantInfo, admin_token: str, clean_db: Database
+) -> None:
+    from vaxport.core.idempotency import IdempotencyKey
+
+    headers = {**bearer(admin_token), "Idempotency-Key": "invite-1"}
+    body = {"username": "with.link", "role": "analyst"}
+    r = await client.post(staff_url(tenant), json=body, headers=headers)
+    assert r.status_code == 201
+    async with clean_db.read() as s:
+        stored = list((await s.execute(select(IdempotencyKey.response_body))).scalars())
+    assert stored == []  # the activation link never rests in the idempotency table
+    again = await client.post(staff_url(tenant), json=body, headers=headers)
+    assert again.status_code == 409  # ran again: the username now exists
