@@ -262,3 +262,9 @@ def test_matrix_actors_are_what_the_policy_module_describes() -> None:
             continue
         kind = "facility" if facility else "region" if region else "national"
         assert kind in policy.ROLE_SCOPES[role], role
+
+
+def test_the_operator_guide_shows_the_current_permission_table() -> None:
+    doc = (ROOT / "docs" / "identity.md").read_text()
+    block = doc.split("-->\n", 1)[1].split("\n<!-- /permission-table -->", 1)[0]
+    assert block == policy.table_markdown()

@@ -292,3 +292,27 @@ def authorize(actor: Subject, permission: str, resource: Resource, *, what: str 
 def may_assign(actor: Subject, role: str) -> bool:
     """Whether ``actor`` may give ``role`` to someone (invite or change)."""
     return role in ASSIGNABLE.get(actor.role, frozenset())
+
+
+_SHORT = {
+    NATIONAL_ADMIN: "nat",
+    REGION_ADMIN: "reg",
+    FACILITY_MANAGER: "fac",
+    VACCINATOR: "vac",
+    ANALYST: "ana",
+    AUDITOR: "aud",
+    SUPPORT: "sup",
+    CITIZEN: "cit",
+    OPERATOR: "ops",
+}
+
+
+def table_markdown() -> str:
+    """The permission table as Markdown (``docs/identity.md`` shows it; a test compares)."""
+    head = "| permission | reach | personal | " + " | ".join(_SHORT[r] for r in ROLES) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(ROLES)]
+    for name, spec in PERMISSIONS.items():
+        marks = " | ".join("✓" if name in TABLE[r] else "" for r in ROLES)
+        personal = "yes" if spec.personal else "no"
+        lines.append(f"| `{name}` | {spec.reach} | {personal} | {marks} |")
+    return "\n".join(lines)
