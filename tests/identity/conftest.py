@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 
+from tests.identity.helpers import Staff, api_login, make_staff
 from tests.support.tenants import load_tenant
 from vaxport.core import clock
 from vaxport.core.db import Database
 from vaxport.identity import signing
+from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
 
@@ -46,3 +49,15 @@ async def tenant(clean_db: Database) -> TenantInfo:
 def _fresh_signing_keys(db: Database) -> None:
     """Each test empties the tables: this process must not sign with a key it remembers."""
     signing.forget(db)
+
+
+@pytest.fixture
+async def admin(clean_db: Database, settings: Settings, tenant: TenantInfo) -> Staff:
+    """A national admin, activated and enrolled."""
+    return await make_staff(clean_db, settings, tenant, role="national_admin")
+
+
+@pytest.fixture
+async def admin_token(client: httpx.AsyncClient, admin: Staff) -> str:
+    """An access token of ``admin``."""
+    return str((await api_login(client, admin))["access_token"])

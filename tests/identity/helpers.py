@@ -11,7 +11,7 @@ import httpx
 
 from vaxport.core import clock
 from vaxport.core.db import Database
-from vaxport.identity import account, login, staff, totp
+from vaxport.identity import account, enrolment, staff, totp
 from vaxport.identity.actor import Actor
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -82,15 +82,15 @@ async def make_staff(
     )
     if outcome.status == "enrolment_required" and enrol:
         assert outcome.ticket is not None
-        enrolment = await login.start_enrolment(
+        pending = await enrolment.start_enrolment(
             db=db, settings=settings, tenant=tenant, ticket=outcome.ticket
         )
-        person.totp_secret = enrolment.secret
+        person.totp_secret = pending.secret
         # A code of an earlier step: the step used now must stay free for the test's login.
         earlier = clock.utcnow() - dt.timedelta(seconds=totp.STEP_SECONDS)
         from vaxport.core.cache import Cache, MemoryBackend
 
-        await login.confirm_enrolment(
+        await enrolment.confirm_enrolment(
             db=db,
             cache=Cache(MemoryBackend()),
             settings=settings,

@@ -25,7 +25,7 @@ from tests.support.tenants import load_tenant
 from vaxport.app import create_app
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.identity import policy, sessions, staff
+from vaxport.identity import placement, policy, sessions, staff
 from vaxport.identity.models import Account
 from vaxport.identity.policy import PERMISSIONS, ROLES, TABLE, Resource
 from vaxport.settings import Settings
@@ -171,7 +171,7 @@ async def world(
     async def facility_region(_tenant: uuid.UUID, facility: uuid.UUID) -> str | None:
         return FACILITY_REGION.get(facility)
 
-    staff.set_facility_region_resolver(facility_region)
+    placement.set_facility_region_resolver(facility_region)
     try:
         tenant, other = await load_tenant(db), await load_tenant(db)
         app = create_app(settings, database=db, cache=Cache(MemoryBackend()))
@@ -206,7 +206,7 @@ async def world(
                 targets[situation] = made.account.id
             yield World(client, tenant, other, tokens, targets)
     finally:
-        staff.set_facility_region_resolver(None)
+        placement.set_facility_region_resolver(None)
         await truncate_all(owner_db)
 
 

@@ -63,11 +63,6 @@ async def resign(db: Database, token: str, **changes: Any) -> str:
     return jwt.encode({**header, "kid": kid}, claims, key, algorithms=["ES256"])
 
 
-@pytest.fixture
-async def admin(clean_db: Database, settings: Settings, tenant: TenantInfo) -> Staff:
-    return await make_staff(clean_db, settings, tenant, role="national_admin")
-
-
 async def _me(client: httpx.AsyncClient, tenant: TenantInfo, token: str) -> httpx.Response:
     return await client.get(f"/api/v1/{tenant.code}/me", headers=bearer(token))
 

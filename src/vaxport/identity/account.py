@@ -16,7 +16,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Unauthorized, ValidationFailed, field_error, invalid
-from vaxport.identity import login, passwords, policy, staff, throttle, tokens
+from vaxport.identity import contacts, enrolment, login, passwords, policy, staff, throttle, tokens
 from vaxport.identity.actor import Actor
 from vaxport.identity.dbutil import affected
 from vaxport.identity.models import STATUS_ACTIVE, STATUS_INVITED, Account, AuthSession
@@ -98,10 +98,11 @@ async def update_me(
             account.display_name = str(display_name) if display_name else None
             changed.append("display_name")
         if email is not _UNSET:
-            account.email = staff.normalise_email(email if isinstance(email, str) else None)
+            account.email = contacts.normalise_email(email if isinstance(email, str) else None)
             changed.append("email")
         if phone is not _UNSET:
-            account.phone = staff.normalise_phone(tenant, phone if isinstance(phone, str) else None)
+            number = phone if isinstance(phone, str) else None
+            account.phone = contacts.normalise_phone(tenant, number)
             changed.append("phone")
         if changed:
             await _audit(uow, actor, "account.update", {"fields": changed})
@@ -110,10 +111,10 @@ async def update_me(
 
 async def begin_totp_change(
     *, db: Database, settings: Settings, tenant: TenantInfo, actor: Actor
-) -> login.Enrolment:
+) -> enrolment.Enrolment:
     """A new pending TOTP secret (the current one works until the new one is confirmed)."""
     require_recent_auth(actor, settings)
-    return await login.new_pending_secret(db=db, tenant=tenant, account_id=actor.account_id)
+    return await enrolment.new_pending_secret(db=db, tenant=tenant, account_id=actor.account_id)
 
 
 async def confirm_totp_change(
@@ -123,7 +124,7 @@ async def confirm_totp_change(
     require_recent_auth(actor, settings)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _own(uow, actor)
-        codes = await login.confirm_pending_secret(uow, account=account, code=code)
+        codes = await enrolment.confirm_pending_secret(uow, account=account, code=code)
         if codes is None:
             raise invalid("code", "does not match the new secret")
         invalidate_after_commit(uow, cache, tenant_id=actor.tenant_id, account_id=account.id)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from vaxport.core.http import Ctx, requires
-from vaxport.identity import account, login, sessions, signing, staff
+from vaxport.identity import account, enrolment, login, sessions, signing, staff
 from vaxport.identity.http import CurrentActor, PathTenant, client_ip
 from vaxport.identity.schemas import (
     AccessTokenOut,
@@ -107,7 +107,7 @@ async def start_enrolment(
 ) -> EnrolmentOut:
     """A new TOTP secret for the authenticator app (confirm it with a code)."""
     _no_store(response)
-    made = await login.start_enrolment(
+    made = await enrolment.start_enrolment(
         db=ctx.db, settings=ctx.settings, tenant=tenant, ticket=body.ticket
     )
     return EnrolmentOut(secret=made.secret, otpauth_uri=made.uri, qr_data_uri=made.qr_data_uri)
@@ -119,7 +119,7 @@ async def confirm_enrolment(
 ) -> LoginOut:
     """Confirm the new secret with a code: logged in, with recovery codes (shown once)."""
     _no_store(response)
-    outcome = await login.confirm_enrolment(
+    outcome = await enrolment.confirm_enrolment(
         db=ctx.db,
         cache=ctx.cache,
         settings=ctx.settings,

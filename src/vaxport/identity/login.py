@@ -19,7 +19,6 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 
 from vaxport.core import audit, clock
-from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import TooManyRequests, Unauthorized
 from vaxport.identity import passwords, policy, sessions, throttle, tickets, totp
@@ -46,15 +45,6 @@ class LoginOutcome:
     web: WebLogin | None = None
     account_id: uuid.UUID | None = None
     recovery_codes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    """A new TOTP secret awaiting confirmation, and how to put it in an authenticator."""
-
-    secret: str
-    uri: str
-    qr_data_uri: str
 
 
 def attempt_keys(
@@ -150,7 +140,7 @@ async def _finish(
     return await sessions.open_api_session(uow, settings=settings, account=account, amr=amr)
 
 
-async def _authenticated(
+async def authenticated(
     *,
     db: Database,
     settings: Settings,
@@ -208,7 +198,7 @@ async def after_first_factor(
             ticket=ticket,
             account_id=account.id,
         )
-    return await _authenticated(
+    return await authenticated(
         db=db,
         settings=settings,
         tenant=tenant,
@@ -277,7 +267,7 @@ async def login_password(
     )
 
 
-async def _ticket_account(
+async def ticket_account(
     db: Database, settings: Settings, tenant: TenantInfo, ticket: str, stage: tickets.Stage
 ) -> Account:
     found = tickets.verify(settings, ticket, tenant_id=tenant.id, stage=stage)
@@ -304,7 +294,7 @@ async def login_second_factor(
     channel: Channel,
 ) -> LoginOutcome:
     """Second factor: a TOTP code (never one already used) or a recovery code (once)."""
-    account = await _ticket_account(db, settings, tenant, ticket, "totp")
+    account = await ticket_account(db, settings, tenant, ticket, "totp")
     user_key, address_key = keys = attempt_keys(settings, tenant, account, client_ip)
     await count_attempt(db, tenant, keys)
     amr: list[str] | None = None
@@ -325,7 +315,7 @@ async def login_second_factor(
         )
         raise Unauthorized(BAD_CODE)
     await throttle.succeeded(db, tenant_id=tenant.id, user=user_key, address=address_key)
-    return await _authenticated(
+    return await authenticated(
         db=db,
         settings=settings,
         tenant=tenant,
@@ -379,117 +369,3 @@ async def _use_recovery_code(uow: UnitOfWork, account: Account, code: str) -> li
         tenant_id=account.tenant_id,
     )
     return ["pwd", "otp"]
-
-
-def _issuer(tenant: TenantInfo) -> str:
-    return f"vaxport {tenant.name}"[:60].replace(":", " ")
-
-
-async def start_enrolment(
-    *, db: Database, settings: Settings, tenant: TenantInfo, ticket: str
-) -> Enrolment:
-    """The TOTP secret an account must enrol (kept pending until confirmed).
-
-    Asking again shows the same pending secret: a mistyped code needs no new scan.
-    """
-    account = await _ticket_account(db, settings, tenant, ticket, "enrol")
-    return await new_pending_secret(db=db, tenant=tenant, account_id=account.id, reuse=True)
-
-
-async def new_pending_secret(
-    *, db: Database, tenant: TenantInfo, account_id: uuid.UUID, reuse: bool = False
-) -> Enrolment:
-    """Store a pending TOTP secret for the account (``reuse``: keep one that exists)."""
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        account = (
-            await uow.session.execute(
-                select(Account).where(Account.tenant_id == tenant.id, Account.id == account_id)
-            )
-        ).scalar_one()
-        secret = (account.totp_pending if reuse else None) or totp.new_secret()
-        account.totp_pending = secret
-        name = account.username or str(account.id)
-    uri = totp.provisioning_uri(secret, account_name=name, issuer=_issuer(tenant))
-    return Enrolment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
-
-
-async def confirm_pending_secret(
-    uow: UnitOfWork, *, account: Account, code: str
-) -> list[str] | None:
-    """Make the pending secret the account's factor if ``code`` matches; recovery codes."""
-    pending = account.totp_pending
-    if not pending:
-        return None
-    step = totp.matching_step(pending, code, now=clock.utcnow(), last_step=None)
-    if step is None:
-        return None
-    account.totp_secret = pending
-    account.totp_pending = None
-    account.totp_enabled_at = clock.utcnow()
-    account.totp_last_step = step
-    codes = totp.new_recovery_codes()
-    await uow.session.execute(
-        update(RecoveryCode)
-        .where(RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None))
-        .values(used_at=clock.utcnow())
-    )
-    for c in codes:
-        uow.session.add(
-            RecoveryCode(
-                tenant_id=account.tenant_id,
-                account_id=account.id,
-                code_hash=totp.recovery_code_hash(c),
-            )
-        )
-    await audit.record(
-        uow,
-        actor_id=account.id,
-        actor_role=account.role,
-        action="auth.totp_enrol",
-        object_type="account",
-        object_id=account.id,
-        tenant_id=account.tenant_id,
-    )
-    return codes
-
-
-async def confirm_enrolment(
-    *,
-    db: Database,
-    cache: Cache,
-    settings: Settings,
-    tenant: TenantInfo,
-    ticket: str,
-    code: str,
-    client_ip: str | None,
-    channel: Channel,
-) -> LoginOutcome:
-    """Confirm the new secret with a code from the app; the login then completes."""
-    found = await _ticket_account(db, settings, tenant, ticket, "enrol")
-    user_key, address_key = keys = attempt_keys(settings, tenant, found, client_ip)
-    await count_attempt(db, tenant, keys)
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        account = (
-            await uow.session.execute(
-                select(Account).where(Account.tenant_id == tenant.id, Account.id == found.id)
-            )
-        ).scalar_one()
-        codes = await confirm_pending_secret(uow, account=account, code=code)
-    if codes is None:
-        raise Unauthorized(BAD_CODE)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=user_key, address=address_key)
-    outcome = await _authenticated(
-        db=db,
-        settings=settings,
-        tenant=tenant,
-        account=account,
-        amr=["pwd", "otp"],
-        channel=channel,
-        client_ip=client_ip,
-        recovery_codes=codes,
-    )
-    if outcome.web is not None:
-        return LoginOutcome(
-            "authenticated", web=outcome.web, account_id=account.id, recovery_codes=codes
-        )
-    return outcome

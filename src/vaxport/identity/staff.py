@@ -14,26 +14,28 @@ import binascii
 import datetime as dt
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
-from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_error, invalid
+from vaxport.core.errors import Conflict, NotFound, field_error, invalid
 from vaxport.identity import policy, tokens
 from vaxport.identity.actor import Actor
+from vaxport.identity.contacts import normalise_email, normalise_phone
 from vaxport.identity.models import (
     STATUS_ACTIVE,
     STATUS_DISABLED,
     STATUS_INVITED,
     Account,
     RecoveryCode,
+)
+from vaxport.identity.placement import (
+    check_manage,
+    placement,
 )
 from vaxport.identity.policy import Resource
 from vaxport.identity.sessions import revoke_all_sessions
@@ -44,16 +46,6 @@ from vaxport.tenancy.schemas import TenantInfo
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 INVITE_PREFIX = "vxi"
 MAX_LIMIT = 200
-
-# Installed by the facilities context: the region a facility lies in (None: unknown).
-FacilityRegion = Callable[[uuid.UUID, uuid.UUID], Awaitable[str | None]]
-_facility_region: FacilityRegion | None = None
-
-
-def set_facility_region_resolver(resolver: FacilityRegion | None) -> None:
-    """Let staff scoped to a facility be placed in its region (and validated)."""
-    global _facility_region  # noqa: PLW0603 - one process-wide hook, installed at start-up
-    _facility_region = resolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,68 +130,6 @@ def manageable(actor: Actor, member: StaffView) -> bool:
     )
 
 
-async def _placement(
-    tenant: TenantInfo, role: str, region_code: str | None, facility_id: uuid.UUID | None
-) -> tuple[str | None, uuid.UUID | None]:
-    """Validate a role's scope; the region to store (a facility's own region if known)."""
-    if role not in policy.STAFF_ROLES:
-        raise invalid("role", f"must be one of {', '.join(policy.STAFF_ROLES)}")
-    if region_code is not None and facility_id is not None:
-        raise invalid("facility_id", "give a region or a facility, not both")
-    kind: policy.ScopeKind = (
-        "facility" if facility_id is not None else "region" if region_code else "national"
-    )
-    allowed = policy.ROLE_SCOPES[role]
-    if kind not in allowed:
-        field = "facility_id" if "facility" in allowed else "region_code"
-        raise invalid(field, f"a {role} needs a {' or '.join(allowed)} scope")
-    if region_code is not None and region_code not in tenant.config.region_index:
-        raise invalid("region_code", "unknown region")
-    if facility_id is not None and _facility_region is not None:
-        region_code = await _facility_region(tenant.id, facility_id)
-        if region_code is None:
-            raise invalid("facility_id", "unknown facility")
-    return region_code, facility_id
-
-
-def normalise_email(value: str | None, *, field: str = "email") -> str | None:
-    """A syntactically valid e-mail address, lower-cased (None stays None)."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise invalid(field, "is not a valid e-mail address") from exc
-
-
-def normalise_phone(tenant: TenantInfo, value: str | None, *, field: str = "phone") -> str | None:
-    """A possible phone number in E.164, national numbers read in the tenant's region."""
-    if value is None or not value.strip():
-        return None
-    try:
-        number = phonenumbers.parse(value.strip(), tenant.config.phone.default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise invalid(field, "is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise invalid(field, "is not a valid phone number")
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-
-
-def _check_manage(actor: Actor | None, role: str, target: Resource) -> None:
-    """An admin may give this role at this place (None: the command line, trusted)."""
-    if actor is None:
-        return
-    if not policy.may_assign(actor, role):
-        raise ValidationFailed(
-            "you may not give this role", errors=[field_error("role", "not assignable by you")]
-        )
-    if not policy.can(actor, "staff:manage", target):
-        raise ValidationFailed(
-            "outside your jurisdiction",
-            errors=[field_error("region_code", "outside your jurisdiction")],
-        )
-
-
 def _new_invite(settings: Settings) -> tuple[str, bytes, dt.datetime]:
     token, digest = tokens.new_secret_token(INVITE_PREFIX)
     return token, digest, clock.utcnow() + dt.timedelta(hours=settings.invite_hours)
@@ -223,9 +153,9 @@ async def create_staff(
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise invalid("username", "3-64 of a-z 0-9 . _ -, starting with a letter")
-    region_code, facility_id = await _placement(tenant, role, region_code, facility_id)
+    region_code, facility_id = await placement(tenant, role, region_code, facility_id)
     target = Resource(tenant_id=tenant.id, region_code=region_code, facility_id=facility_id)
-    _check_manage(actor, role, target)
+    check_manage(actor, role, target)
     token, digest, expires = _new_invite(settings)
     account = Account(
         tenant_id=tenant.id,
@@ -421,12 +351,12 @@ async def change_staff(
     facility_id: uuid.UUID | None,
 ) -> StaffView:
     """Change a staff member's role and scope (effective on their next request)."""
-    region_code, facility_id = await _placement(tenant, role, region_code, facility_id)
+    region_code, facility_id = await placement(tenant, role, region_code, facility_id)
     target = Resource(tenant_id=actor.tenant_id, region_code=region_code, facility_id=facility_id)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _load_for(uow, actor, account_id, "staff:manage")
         _manageable(actor, account)
-        _check_manage(actor, role, target)
+        check_manage(actor, role, target)
         before = {"role": account.role, "scope": _scope_label(account)}
         account.role, account.region_code, account.facility_id = role, region_code, facility_id
         after = {"role": role, "scope": _scope_label(account)}

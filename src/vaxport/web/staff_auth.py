@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from vaxport.core.errors import Problem, TooManyRequests, Unauthorized
 from vaxport.core.http import Ctx, requires
-from vaxport.identity import account, csrf, login
+from vaxport.identity import account, csrf, enrolment, login
 from vaxport.identity.http import CurrentActor, PathTenant, client_ip
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web.staff_common import (
@@ -178,13 +178,13 @@ async def setup_start(
     """A new authenticator secret, shown as a QR code and as text."""
     next_url = safe_next(tenant, next)
     try:
-        enrolment = await login.start_enrolment(
+        pending = await enrolment.start_enrolment(
             db=ctx.db, settings=ctx.settings, tenant=tenant, ticket=ticket
         )
     except Unauthorized as exc:
         return _refused(request, tenant, exc, next_url=next_url)
     return page(
-        request, tenant, "staff/enrol.html", enrolment=enrolment, ticket=ticket, next_url=next_url
+        request, tenant, "staff/enrol.html", enrolment=pending, ticket=ticket, next_url=next_url
     )
 
 
@@ -201,7 +201,7 @@ async def setup_confirm(
     """Confirm the authenticator with a code: signed in, recovery codes shown once."""
     next_url = safe_next(tenant, next)
     try:
-        outcome = await login.confirm_enrolment(
+        outcome = await enrolment.confirm_enrolment(
             db=ctx.db,
             cache=ctx.cache,
             settings=ctx.settings,
