@@ -19,7 +19,9 @@ import binascii
 import datetime as dt
 import hashlib
 import secrets
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,8 +161,51 @@ def _str(claims: dict[str, Any], name: str) -> str:
     return value
 
 
+_VERIFIED_MAX = 50_000
+_verified: OrderedDict[bytes, tuple[str, AccessClaims]] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
+def _remembered(digest: bytes) -> tuple[str, AccessClaims] | None:
+    with _verified_lock:
+        hit = _verified.get(digest)
+        if hit is not None:
+            _verified.move_to_end(digest)
+        return hit
+
+
+def _remember(digest: bytes, kid: str, claims: AccessClaims) -> None:
+    with _verified_lock:
+        _verified[digest] = (kid, claims)
+        while len(_verified) > _VERIFIED_MAX:
+            _verified.popitem(last=False)
+
+
 async def verify_access_token(*, db: Database, settings: Settings, token: str) -> AccessClaims:
-    """The claims of a valid access token; :class:`InvalidToken` otherwise."""
+    """The claims of a valid access token; :class:`InvalidToken` otherwise.
+
+    A client sends the same token on every request for its lifetime: once its signature
+    and claims are verified, this process remembers the result for those exact bytes
+    (bounded LRU) and re-checks only what can change, expiry and its key's acceptance.
+    """
+    digest = hashlib.sha256(
+        f"{issuer(settings)}\x00{audience(settings)}\x00{token}".encode("utf-8", "surrogatepass")
+    ).digest()
+    hit = _remembered(digest)
+    if hit is not None:
+        kid, claims = hit
+        now = clock.utcnow()
+        if claims.expires_at.timestamp() + LEEWAY_SECONDS < now.timestamp():
+            raise InvalidToken("ExpiredTokenError")
+        if await signing.public_key(db, kid) is None:
+            raise InvalidToken("unknown or retired key")
+        return claims
+    claims, kid = await _verify(db=db, settings=settings, token=token)
+    _remember(digest, kid, claims)
+    return claims
+
+
+async def _verify(*, db: Database, settings: Settings, token: str) -> tuple[AccessClaims, str]:
     header = _header(token)
     if header.get("alg") != signing.ALG:
         raise InvalidToken("algorithm")
@@ -202,7 +247,7 @@ async def verify_access_token(*, db: Database, settings: Settings, token: str) -
     if kind not in ("staff", "citizen"):
         raise InvalidToken("bad kind")
     exp = _int(claims, "exp")
-    return AccessClaims(
+    found = AccessClaims(
         account_id=_uuid(claims, "sub"),
         tenant_id=_uuid(claims, "tid"),
         tenant_code=_str(claims, "tenant"),
@@ -215,6 +260,7 @@ async def verify_access_token(*, db: Database, settings: Settings, token: str) -
         auth_time=dt.datetime.fromtimestamp(_int(claims, "auth_time"), dt.UTC),
         expires_at=dt.datetime.fromtimestamp(exp, dt.UTC),
     )
+    return found, kid
 
 
 def new_secret_token(prefix: str) -> tuple[str, bytes]:
