@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test setup lint typecheck check browser bench wrk clean
+.PHONY: demo test setup lint typecheck check browser bench wrk clean messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 check: lint typecheck test
+
+# Re-extract translatable strings and merge them into every catalog; translators then
+# edit src/vaxport/locales/<lang>/LC_MESSAGES/messages.po (compiled at start-up).
+messages: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg --project=vaxport --copyright-holder="vaxport contributors" \
+	  -w 88 -o src/vaxport/locales/messages.pot .
+	$(VENV)/bin/pybabel update -i src/vaxport/locales/messages.pot -d src/vaxport/locales -w 88
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

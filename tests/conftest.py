@@ -23,10 +23,16 @@ from vaxport.core.db import Base, Database
 from vaxport.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_TESTDATA = ROOT.parent / "shared" / "testdata"
+# Overridable so checkouts elsewhere (e.g. git worktrees) still find the shared data.
+SHARED_TESTDATA = Path(
+    os.environ.get("VAXPORT_SHARED_TESTDATA") or ROOT.parent / "shared" / "testdata"
+)
 
 PG_URL = os.environ.get("VAXPORT_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("VAXPORT_TEST_REDIS_URL", "")
+# The PostgreSQL leg runs the app as this role (NOSUPERUSER NOBYPASSRLS, owns nothing),
+# created by the migrations if missing; roles are cluster-wide, so runs share it.
+APP_ROLE = os.environ.get("VAXPORT_TEST_APP_ROLE", "vaxport_test_app")
 
 requires_postgres = pytest.mark.skipif(
     not PG_URL, reason="VAXPORT_TEST_DATABASE_URL is not set (PostgreSQL leg only)"
@@ -86,31 +92,77 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 @pytest.fixture(scope="session")
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """The session's database, migrated to head by the real migrations."""
-    database = Database(database_url, pool_size=20, max_overflow=20)
-    await migrate.upgrade(database)
+async def owner_db(database_url: str) -> AsyncIterator[Database]:
+    """The session's database as its owner, migrated to head by the real migrations.
+
+    On PostgreSQL the upgrade also creates the app role, its grants and RLS, exactly as
+    ``vaxport db upgrade`` does. Use it only for what the app may not do (cleanup,
+    tampering with evidence in tests); on SQLite it is the same object as ``db``.
+    """
+    database = Database(database_url, pool_size=5, max_overflow=5)
+    await migrate.upgrade(database, app_role=APP_ROLE if PG_URL else None)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_database_url(database_url: str) -> str:
+    """The URL the app uses: on PostgreSQL the least-privileged app role."""
+    if not PG_URL:
+        return database_url
+    return make_url(database_url).set(username=APP_ROLE).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def db(owner_db: Database, app_database_url: str) -> AsyncIterator[Database]:
+    """The session's database as the app sees it (PostgreSQL: the app role, under RLS)."""
+    if not PG_URL:
+        yield owner_db
+        return
+    database = Database(app_database_url, pool_size=20, max_overflow=20)
     yield database
     await database.dispose()
 
 
 async def truncate_all(database: Database) -> None:
-    """Empty every table (keeps the schema)."""
+    """Empty every table (keeps the schema); needs the owner (append-only guards)."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     async with database.engine.begin() as conn:
         if database.is_postgres:
             quoted = ", ".join(f'"{t}"' for t in tables)
+            guarded = [
+                r[0]
+                for r in await conn.execute(
+                    text(
+                        "SELECT DISTINCT c.relname FROM pg_trigger t "
+                        "JOIN pg_class c ON c.oid = t.tgrelid "
+                        "WHERE NOT t.tgisinternal AND t.tgtype & 32 <> 0"  # TRUNCATE triggers
+                    )
+                )
+            ]
+            for t in guarded:
+                await conn.execute(text(f'ALTER TABLE "{t}" DISABLE TRIGGER USER'))
             await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            for t in guarded:
+                await conn.execute(text(f'ALTER TABLE "{t}" ENABLE TRIGGER USER'))
         else:
+            # SQLite cannot disable triggers: lift the append-only guards for the cleanup.
+            triggers = (
+                await conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='trigger'"))
+            ).all()
+            for name, _sql in triggers:
+                await conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in tables:
                 await conn.execute(text(f'DELETE FROM "{t}"'))
+            for _name, sql in triggers:
+                await conn.execute(text(sql))
 
 
 @pytest.fixture
-async def clean_db(db: Database) -> AsyncIterator[Database]:
-    """The database, emptied after the test."""
+async def clean_db(db: Database, owner_db: Database) -> AsyncIterator[Database]:
+    """The database, emptied (by its owner) after the test."""
     yield db
-    await truncate_all(db)
+    await truncate_all(owner_db)
 
 
 @pytest.fixture
@@ -130,16 +182,31 @@ async def cache() -> AsyncIterator[Cache]:
         await c.close()
 
 
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One local KEK file for the whole session (data keys in the shared DB stay readable)."""
+    return tmp_path_factory.mktemp("keys") / "keys.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_keyring(key_file: Path) -> None:
+    """Encrypted fields use the session key file, never ./var of the checkout."""
+    from vaxport.core.crypto import configure_keyring
+
+    configure_keyring(Settings(env="test", key_file=key_file))
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, app_database_url: str, key_file: Path) -> Settings:
     """Settings for an app under test (development-like, data in a temp dir)."""
     return Settings(
         env="test",
         data_dir=tmp_path,
-        database_url=database_url,
+        database_url=app_database_url,
         redis_url=REDIS_URL,
         log_json=True,
         countries_dir=ROOT / "countries",
+        key_file=key_file,
     )
 
 

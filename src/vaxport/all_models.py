@@ -2,4 +2,8 @@
 
 from __future__ import annotations
 
+import vaxport.core.audit.models
+import vaxport.core.crypto.models
+import vaxport.core.idempotency
+import vaxport.core.outbox.models
 import vaxport.tenancy.models  # noqa: F401

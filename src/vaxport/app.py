@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
@@ -19,25 +20,44 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport import __version__
 from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http import Context
+from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, RequestMiddleware
+from vaxport.core.ratelimit import RateLimiter, RateLimitMiddleware
+from vaxport.core.route_policy import RouteTable
 from vaxport.core.routing import IndexedRouter, flatten_included_routers
+from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.transport import TransportMiddleware
 from vaxport.settings import Settings, get_settings
+from vaxport.web.errors import html_error_page
 
 log = get_logger(__name__)
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
-    """Render a :class:`Problem` as ``application/problem+json``."""
+    """Render a :class:`Problem` as ``application/problem+json`` (an HTML page for browsers)."""
+    page = html_error_page(problem, request)
+    if page is not None:
+        return page
     return Response(
         orjson.dumps(problem.to_dict(request.url.path)),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,
     )
+
+
+async def send_problem_response(
+    scope: Scope, receive: Receive, send: Send, problem: Problem
+) -> None:
+    """:func:`problem_response` from middleware (before routing): pages for browsers too."""
+    if "app" in scope:  # pages build links with url_for, which asks the router
+        scope.setdefault("router", scope["app"].router)
+    await problem_response(problem, Request(scope))(scope, receive, send)
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -78,6 +98,38 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+CORS_REQUEST_HEADERS = [
+    "Accept-Language",
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+]
+# Beyond the CORS-safelisted ones, what a cross-origin script needs to read.
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Idempotent-Replayed",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+]
+
+
+def _tenant_rate_limits(db: Database, cache: Cache) -> Any:
+    """The loader of every tenant's rate-limit overrides (tenancy owns the configuration)."""
+    from vaxport.tenancy.service import list_rate_limit_overrides
+
+    async def load() -> dict[str, dict[str, dict[str, str]]]:
+        return await list_rate_limit_overrides(db=db, cache=cache)
+
+    return load
 
 
 # Metrics go to Prometheus and every log line carries the request id; FastAPI's native
@@ -133,10 +185,12 @@ def create_app(
     settings = settings or get_settings()
     settings.check_safe()
     configure_logging(level=settings.log_level, json=settings.log_json)
+    configure_keyring(settings)
     owns_db = database is None
     owns_cache = cache is None
-    db = database or database_from_settings()
+    db = database or database_from_settings(settings)
     kv = cache or cache_from_url(settings.redis_url)
+    limiter = RateLimiter(settings, overrides=_tenant_rate_limits(db, kv))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -149,6 +203,7 @@ def create_app(
             yield
         finally:
             gc.unfreeze()
+            await limiter.close()
             if owns_cache:
                 await kv.close()
             if owns_db:
@@ -168,24 +223,72 @@ def create_app(
     _include_routers(app, settings)
     flatten_included_routers(app)
 
-    # Added innermost first: Starlette wraps in reverse order of addition.
-    app.add_middleware(
-        BodyLimitMiddleware,
-        default=settings.max_body_bytes,
-        limits={"/api/v1/": settings.max_body_bytes},
+    # Added innermost first: Starlette wraps in reverse order of addition. Outermost
+    # first, a request meets: request id and metrics (one layer), transport (client address, scheme,
+    # HTTPS policy), security headers, CORS, [authentication: sets the principal],
+    # rate limits, body limit, idempotency. Rate limits sit outside anything that reads
+    # the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    routes = RouteTable(
+        app.router,
+        max_body_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.upload_max_bytes,
     )
+    app.state.route_table = routes
+    app.state.rate_limiter = limiter
+    # Idempotency sits inside the body limit so it never buffers an oversized body.
+    app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, routes=routes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware, limiter=limiter, routes=routes, respond=send_problem_response
+        )
+    # Identity's authentication middleware is added here (outside rate limits).
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.force_https,
+        path_policies={"/api/docs": DOCS_CSP},
+    )
+    if settings.trusted_proxies or settings.force_https:
+        app.add_middleware(
+            TransportMiddleware,
+            trusted_proxies=settings.trusted_proxies,
+            forwarded_header=settings.forwarded_header,
+            force_https=settings.force_https,
+            public_url=settings.public_url,
+        )
     app.add_middleware(RequestMiddleware)
     return app
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
+    from vaxport.core.audit.api import router as audit_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
+    app.include_router(audit_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
+    if settings.env == "development":
+        from vaxport.notifications.api import dev_router as notifications_dev_router
+
+        app.include_router(notifications_dev_router)
+
+    # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
+    from vaxport.web.router import build_router as build_web_router
+
+    app.include_router(build_web_router())
 
 
 def app_from_env() -> FastAPI:

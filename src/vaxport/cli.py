@@ -11,12 +11,21 @@ from pathlib import Path
 import typer
 
 from vaxport.core import migrate
+from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
+from vaxport.core.crypto.cli import app as keys_app
+from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.settings import UnsafeConfigurationError, get_settings
+from vaxport.tenancy.cli import app as tenant_app
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
+app.command("worker")(worker)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(keys_app, name="keys")
 
 
 def _check_settings() -> None:
@@ -39,7 +48,6 @@ def serve(
     import uvicorn
 
     _check_settings()
-    settings = get_settings()
     uvicorn.run(
         "vaxport.app:app_from_env",
         factory=True,
@@ -50,24 +58,70 @@ def serve(
         ssl_keyfile=str(keyfile) if keyfile else None,
         server_header=False,
         date_header=True,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        # The app reads proxy headers itself, from VAXPORT_TRUSTED_PROXIES only
+        # (core/transport.py); uvicorn's own handling would trust 127.0.0.1 by default.
+        proxy_headers=False,
         access_log=False,
         log_config=None,
     )
 
 
+def _migration_plan() -> migrate.MigrationPlan:
+    settings = get_settings()
+    plan = migrate.migration_plan(settings)
+    if plan.problem:
+        if settings.env == "production":
+            typer.echo(f"refusing: {plan.problem}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"warning: {plan.problem}", err=True)
+    return plan
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Prepare the demo country and serve it with a worker (embedded DB by default)."""
+    import asyncio
+    import os
+
+    from vaxport import demo as demo_module
+
+    _check_settings()
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo("refusing: the demo loads sample data; not in production", err=True)
+        raise typer.Exit(2)
+    if "VAXPORT_LOG_JSON" not in os.environ:  # a person reads this terminal
+        settings = settings.model_copy(update={"log_json": False})
+    try:
+        asyncio.run(demo_module.run(settings, host=host, port=port))
+    except KeyboardInterrupt:
+        pass
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Migrate the schema up (to the newest by default)."""
-    run_with_db(lambda db: migrate.upgrade(db, revision))
+    """Migrate the schema up (as the owner), then secure it: app role, grants, RLS."""
+    plan = _migration_plan()
+    run_with_db(
+        lambda db: migrate.upgrade(
+            db, revision, app_role=plan.app_role, app_password=plan.app_password
+        ),
+        url=plan.owner_url,
+    )
     typer.echo(f"database at {revision}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1.")) -> None:
-    """Migrate the schema down."""
-    run_with_db(lambda db: migrate.downgrade(db, revision))
+    """Migrate the schema down (as the owner)."""
+    plan = _migration_plan()
+    run_with_db(lambda db: migrate.downgrade(db, revision), url=plan.owner_url)
     typer.echo(f"database at {revision}")
 
 
@@ -122,3 +176,7 @@ def bench(  # noqa: PLR0917 - Typer maps each option to a parameter
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

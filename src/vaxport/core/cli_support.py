@@ -11,11 +11,11 @@ from vaxport.core.db import Database, database_from_settings
 T = TypeVar("T")
 
 
-def run_with_db(fn: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the configured database, run ``fn(db)`` to completion, close the pool."""
+def run_with_db(fn: Callable[[Database], Awaitable[T]], *, url: str | None = None) -> T:
+    """Open the configured database (or ``url``), run ``fn(db)`` to completion, close it."""
 
     async def main() -> T:
-        db = database_from_settings()
+        db = Database(url, pool_size=2, max_overflow=0) if url else database_from_settings()
         try:
             return await fn(db)
         finally:

@@ -12,9 +12,9 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event
+from sqlalchemy import JSON, DateTime, MetaData, Uuid, event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -25,6 +25,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from vaxport.settings import Settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -81,6 +84,15 @@ class UnitOfWork:
         self.session = session
         self.tenant_id = tenant_id
         self._after_commit: list[AfterCommit] = []
+
+    async def enter_tenant(self, tenant_id: uuid.UUID) -> None:
+        """Scope the rest of this transaction to ``tenant_id``.
+
+        For use cases that learn their tenant inside the transaction (creating a tenant,
+        a worker handling one tenant's event); PostgreSQL RLS then admits its rows.
+        """
+        self.tenant_id = tenant_id
+        await set_tenant_scope(self.session, tenant_id)
 
     def after_commit(self, hook: AfterCommit) -> None:
         """Run ``hook`` once the transaction is durable (never if it rolls back)."""
@@ -144,14 +156,20 @@ class Database:
                 await session.rollback()
 
     async def _scope(self, session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-        # PostgreSQL row-level security filters on this setting (second wall behind the
-        # application scope); SET LOCAL semantics: it ends with the transaction.
-        if self.is_postgres and tenant_id is not None:
-            from sqlalchemy import text
+        if tenant_id is not None:
+            await set_tenant_scope(session, tenant_id)
 
-            await session.execute(
-                text("SELECT set_config('vaxport.tenant', :t, true)"), {"t": str(tenant_id)}
-            )
+
+async def set_tenant_scope(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Set the transaction-local tenant that PostgreSQL row-level security filters on.
+
+    The second wall behind the application's own scoping; ``set_config(..., true)`` has
+    SET LOCAL semantics, so it ends with the transaction and never leaks across the pool.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT set_config('vaxport.tenant', :t, true)"), {"t": str(tenant_id)}
+        )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -177,11 +195,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def database_from_settings() -> Database:
-    """Build a :class:`Database` from the process settings."""
+def database_from_settings(settings: Settings | None = None) -> Database:
+    """Build a :class:`Database` from ``settings`` (the process settings by default)."""
     from vaxport.settings import get_settings
 
-    s = get_settings()
+    s = settings or get_settings()
     if s.is_sqlite:
         s.data_dir.mkdir(parents=True, exist_ok=True)
     return Database(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from typing import Any
+from typing import IO, Any
 
 import structlog
+
+from vaxport.core.scrub import scrub_event
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "vaxport_request_id", default=None
@@ -25,7 +27,9 @@ def _add_request_id(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str
     return event
 
 
-def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
+def configure_logging(
+    *, level: str = "INFO", json: bool = True, stream: IO[str] | None = None
+) -> None:
     """Configure structlog and the stdlib root logger to emit one JSON object per line."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -34,6 +38,8 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         _add_request_id,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        # Last before rendering: sees the formatted traceback and every stdlib record.
+        scrub_event,
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -46,12 +52,13 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # httpx logs every request URL at INFO; provider URLs can carry destinations.
+    for noisy in ("uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vaxport.core.errors import PROBLEM_JSON, PayloadTooLarge, Problem
 from vaxport.core.logging import request_id_var
 from vaxport.core.metrics import HTTP
+
+if TYPE_CHECKING:
+    from vaxport.core.route_policy import RouteTable
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -105,15 +108,28 @@ class RequestMiddleware:
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413, by Content-Length or while streaming.
 
-    ``limits`` maps a path prefix to its own ceiling (uploads get more than JSON).
+    With ``routes`` (a :class:`~vaxport.core.route_policy.RouteTable`) the ceiling is the
+    matched route's: uploads (``requires(..., upload=True)``) get more than JSON.
+    ``limits`` maps a path prefix to its own ceiling instead, for apps without a table.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        limits: dict[str, int] | None = None,
+        routes: RouteTable | None = None,
+    ):
         self.app = app
         self.default = default
         self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
+        self.routes = routes
 
-    def _limit_for(self, path: str) -> int:
+    def _limit_for(self, scope: Scope) -> int:
+        if self.routes is not None:
+            return self.routes.policy(scope).body_limit
+        path = scope["path"]
         for prefix, limit in self.limits:
             if path.startswith(prefix):
                 return limit
@@ -123,7 +139,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope["path"])
+        limit = self._limit_for(scope)
         for key, value in scope["headers"]:
             if key == b"content-length":
                 try:

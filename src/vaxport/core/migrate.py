@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -9,8 +10,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 
 from vaxport.core.db import Database
+from vaxport.settings import Settings
 
 
 def alembic_config() -> Config:
@@ -20,9 +23,64 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
-    """Migrate the schema up to ``revision``."""
+async def upgrade(
+    db: Database,
+    revision: str = "head",
+    *,
+    app_role: str | None = None,
+    app_password: str | None = None,
+) -> None:
+    """Migrate the schema up to ``revision``; on PostgreSQL then secure it (core/rls.py).
+
+    ``db`` connects as the owner. ``app_role`` (PostgreSQL) is the role the app runs as:
+    created if missing, granted its privileges; RLS is applied to every tenant table.
+    """
     await _run(db, lambda cfg: command.upgrade(cfg, revision))
+    if db.is_postgres:
+        await secure(db, app_role=app_role, app_password=app_password)
+
+
+async def secure(
+    db: Database, *, app_role: str | None, app_password: str | None = None
+) -> list[str]:
+    """Apply the app role, its grants and row-level security; the RLS-protected tables."""
+    from vaxport.core import rls
+
+    async with db.engine.begin() as conn:
+        protected: list[str] = await conn.run_sync(
+            lambda c: rls.secure(c, app_role=app_role, app_password=app_password)
+        )
+    return protected
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationPlan:
+    """Who migrates (the owner's URL) and who the app runs as (PostgreSQL)."""
+
+    owner_url: str
+    app_role: str | None
+    app_password: str | None
+    problem: str | None
+
+
+def migration_plan(settings: Settings) -> MigrationPlan:
+    """Derive the owner connection and the app role from the settings."""
+    app_url = settings.effective_database_url
+    owner_url = settings.database_migration_url.get_secret_value() or app_url
+    if not owner_url.startswith("postgresql"):
+        return MigrationPlan(owner_url, None, None, None)
+    app = make_url(app_url)
+    owner = make_url(owner_url)
+    role = settings.database_app_role or app.username
+    problem = None
+    if not role or role == owner.username:
+        problem = (
+            "the app and the migrations use the same database role, so the app owns its "
+            "tables and could lift row-level security; set VAXPORT_DATABASE_MIGRATION_URL "
+            "to an owner role (see docs/database.md)"
+        )
+        role = None
+    return MigrationPlan(owner_url, role, app.password if role else None, problem)
 
 
 async def downgrade(db: Database, revision: str) -> None:
@@ -45,6 +103,11 @@ async def _run(db: Database, action: Any) -> None:
     cfg = alembic_config()
 
     def run(sync_conn: Any) -> None:
+        if sync_conn.dialect.name == "postgresql":
+            # A data migration must see every tenant's rows or fail loudly: with forced
+            # RLS and no tenant set it would otherwise silently change nothing. (The
+            # owner needs BYPASSRLS for such migrations; see docs/database.md.)
+            sync_conn.exec_driver_sql("SET LOCAL row_security = off")
         cfg.attributes["connection"] = sync_conn
         action(cfg)
 

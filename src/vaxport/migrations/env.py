@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 
 import vaxport.all_models  # noqa: F401 - registers every table on Base.metadata
+from vaxport.core.crypto.fields import BlindIndexBytes, Ciphertext
 from vaxport.core.db import Base, UTCDateTime
 
 
@@ -14,6 +15,8 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
     # Our column types render as plain SQLAlchemy types so migrations never import app code.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, Ciphertext | BlindIndexBytes):
+        return "sa.LargeBinary()"
     if (
         type_ == "type"
         and type(obj).__name__ == "JSON"

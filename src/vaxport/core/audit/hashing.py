@@ -1,0 +1,181 @@
+"""What an audit entry's hash covers, and how links chain: RFC 8785 JSON + SHA-256.
+
+An entry's ``entry_hash`` is SHA-256 over the RFC 8785 (JCS) canonical JSON of its
+content document; a chain link's ``chain_hash`` is SHA-256 over the canonical JSON of
+(tenant, position, entry id, entry hash, previous link's hash). Changing any hashed field
+of an entry, or the order, or removing a link, breaks verification from that point on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import ipaddress
+import re
+import uuid
+from typing import Any
+
+import rfc8785
+
+from vaxport.core.scrub import contains_personal_data, is_personal_key
+
+FORMAT = 1
+GENESIS = "0" * 64
+_SLUG = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_MAX_DETAILS_BYTES = 2048
+_MAX_INT = 2**53 - 1
+OUTCOMES = frozenset({"success", "failure", "denied"})
+
+
+def _iso(ts: dt.datetime) -> str:
+    # Microseconds, always: what PostgreSQL and SQLite both store and give back.
+    return ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def content_document(
+    *,
+    format: int,
+    id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    occurred_at: dt.datetime,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+    action: str,
+    object_type: str,
+    object_id: str | None,
+    outcome: str,
+    request_id: str | None,
+    client_ip_hash: str | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """The hashed content of an entry, as plain JSON values."""
+    if format != FORMAT:
+        raise ValueError(f"unknown audit entry format {format}")
+    return {
+        "format": format,
+        "id": str(id),
+        "tenant_id": str(tenant_id),
+        "occurred_at": _iso(occurred_at),
+        "actor_id": str(actor_id) if actor_id is not None else None,
+        "actor_role": actor_role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "outcome": outcome,
+        "request_id": request_id,
+        "client_ip_hash": client_ip_hash,
+        "details": details,
+    }
+
+
+def sha256_jcs(document: Any) -> str:
+    """Hex SHA-256 of the RFC 8785 canonical JSON of ``document``."""
+    return hashlib.sha256(rfc8785.dumps(document)).hexdigest()
+
+
+def entry_hash(**content: Any) -> str:
+    """The content hash of an entry (keyword arguments as :func:`content_document`)."""
+    return sha256_jcs(content_document(**content))
+
+
+def row_entry_hash(row: Any) -> str:
+    """Recompute the content hash from a row carrying the entry's columns."""
+    return entry_hash(
+        format=row.format,
+        id=row.id,
+        tenant_id=row.tenant_id,
+        occurred_at=row.occurred_at,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        outcome=row.outcome,
+        request_id=row.request_id,
+        client_ip_hash=row.client_ip_hash,
+        details=row.details,
+    )
+
+
+def chain_hash(
+    *, tenant_id: uuid.UUID, position: int, entry_id: uuid.UUID, entry_hash: str, prev_hash: str
+) -> str:
+    """The hash of chain link ``position``, binding it to the link before."""
+    return sha256_jcs(
+        {
+            "tenant_id": str(tenant_id),
+            "position": position,
+            "entry_id": str(entry_id),
+            "entry_hash": entry_hash,
+            "prev_hash": prev_hash,
+        }
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _ip_key(secret: str) -> bytes:
+    # A sub-key, so the process secret itself never keys anything stored.
+    base = secret.encode() or b"vaxport-development-only"  # production demands a secret
+    return hmac.new(base, b"vaxport/audit/client-ip/v1", hashlib.sha256).digest()
+
+
+def client_ip_hash(ip: str, secret: str) -> str:
+    """HMAC-SHA256 of the normalised client IP under a key derived from ``secret``.
+
+    Entries from the same address correlate; the address itself cannot be read back
+    (an unkeyed hash of the 2^32 IPv4 space would be reversed in minutes).
+    """
+    text = ip.strip()
+    try:
+        text = ipaddress.ip_address(text).compressed
+    except ValueError:
+        text = text[:64]
+    return hmac.new(_ip_key(secret), text.encode(), hashlib.sha256).hexdigest()
+
+
+def check_slug(field: str, value: str) -> None:
+    """Actions, object types and roles are short lower-case slugs, never free text."""
+    if not _SLUG.match(value):
+        raise ValueError(f"audit {field} must match {_SLUG.pattern}: {value!r}")
+
+
+def check_details(details: dict[str, Any]) -> None:
+    """Details are small, JSON-exact (no floats), and carry no personal data."""
+    _check_detail_value("details", details, 0)
+    if len(rfc8785.dumps(details)) > _MAX_DETAILS_BYTES:
+        raise ValueError(f"audit details exceed {_MAX_DETAILS_BYTES} bytes")
+
+
+def _check_detail_value(path: str, value: Any, depth: int) -> None:
+    if depth > 3:
+        raise ValueError(f"audit {path}: nested too deeply")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str) or not _DETAIL_KEY.match(k):
+                raise ValueError(f"audit {path}: keys must match {_DETAIL_KEY.pattern}")
+            if is_personal_key(k):
+                raise ValueError(f"audit {path}.{k}: personal data has no place in the audit")
+            _check_detail_value(f"{path}.{k}", v, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_detail_value(f"{path}.{i}", v, depth + 1)
+    else:
+        _check_detail_scalar(path, value)
+
+
+def _check_detail_scalar(path: str, value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > _MAX_INT:
+            raise ValueError(f"audit {path}: integer out of the exact JSON range")
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"audit {path}: {type(value).__name__} is not allowed (no floats)")
+    if "\x00" in value or len(value) > 200:
+        raise ValueError(f"audit {path}: strings must be short and without NUL")
+    if contains_personal_data(value):
+        raise ValueError(f"audit {path}: looks like personal data")

@@ -1,0 +1,109 @@
+"""Appending audit entries inside the act's own transaction.
+
+Writers never contend: an entry is a plain INSERT carrying its own content hash and the
+transaction's commit-order key; linking entries into the tenant's hash chain is the
+sealer's job (``chain.py``), done later in batches. So a surge of writes of one tenant
+serialises on nothing here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, Text, cast, func, insert, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from vaxport.core.audit import hashing
+from vaxport.core.audit.models import AuditEntry
+from vaxport.core.clock import utcnow
+from vaxport.core.db import Database, UnitOfWork
+from vaxport.core.ids import uuid7
+from vaxport.core.logging import request_id_var
+from vaxport.core.scrub import contains_personal_data
+
+
+def _secret() -> str:
+    from vaxport.settings import get_settings
+
+    return get_settings().secret_key.get_secret_value()
+
+
+def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
+        # transaction shares it and becomes visible at the same instant.
+        return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+    # SQLite: writers hold the database write lock from BEGIN IMMEDIATE to COMMIT, so a
+    # per-tenant max+1 taken now is already in commit order.
+    return (
+        select(func.coalesce(func.max(AuditEntry.txn_seq), 0) + 1)
+        .where(AuditEntry.tenant_id == tenant_id)
+        .scalar_subquery()
+    )
+
+
+async def record(
+    uow: UnitOfWork,
+    *,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+    action: str,
+    object_type: str,
+    object_id: str | uuid.UUID | None,
+    outcome: str = "success",
+    tenant_id: uuid.UUID,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Append an audit entry in ``uow``'s transaction (it commits or vanishes with the act).
+
+    ``request_id`` defaults to the current request's; ``client_ip`` is stored only as a
+    keyed hash. Raises ValueError on malformed input or anything that looks personal.
+    """
+    if uow.tenant_id != tenant_id:
+        # Same rule on every database: PostgreSQL's RLS would refuse the insert anyway.
+        raise ValueError("audit entry needs a unit of work scoped to its own tenant")
+    hashing.check_slug("actor_role", actor_role)
+    hashing.check_slug("action", action)
+    hashing.check_slug("object_type", object_type)
+    if outcome not in hashing.OUTCOMES:
+        raise ValueError(f"audit outcome must be one of {sorted(hashing.OUTCOMES)}")
+    oid = str(object_id) if object_id is not None else None
+    if oid is not None and (len(oid) > 128 or contains_personal_data(oid)):
+        raise ValueError("audit object_id must be a short identifier, never personal data")
+    details = dict(details or {})
+    hashing.check_details(details)
+    rid = request_id if request_id is not None else request_id_var.get()
+    content: dict[str, Any] = {
+        "format": hashing.FORMAT,
+        "id": uuid7(),
+        "tenant_id": tenant_id,
+        "occurred_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "object_type": object_type,
+        "object_id": oid,
+        "outcome": outcome,
+        "request_id": rid[:64] if rid else None,
+        "client_ip_hash": hashing.client_ip_hash(client_ip, _secret()) if client_ip else None,
+        "details": details,
+    }
+    dialect = uow.session.get_bind().dialect.name
+    await uow.session.execute(
+        insert(AuditEntry).values(
+            **content,
+            entry_hash=hashing.entry_hash(**content),
+            txn_seq=_txn_seq(dialect, tenant_id),
+        )
+    )
+    entry_id: uuid.UUID = content["id"]
+    return entry_id
+
+
+async def record_standalone(db: Database, **kwargs: Any) -> uuid.UUID:
+    """Record in a transaction of its own: for refusals and failures whose act rolls back."""
+    async with db.transaction(tenant_id=kwargs["tenant_id"]) as uow:
+        return await record(uow, **kwargs)

@@ -1,0 +1,20 @@
+"""All page routes, assembled; include it after every other router (``/{tenant}/``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from vaxport.core.i18n import catalogs
+from vaxport.web import assets, public
+from vaxport.web.rendering import environment
+
+
+def build_router() -> APIRouter:
+    """The pages and static files; compiles catalogs now so a broken one fails start-up."""
+    catalogs()
+    assets.manifest()
+    environment()
+    router = APIRouter(include_in_schema=False)
+    router.include_router(assets.router)
+    router.include_router(public.router)
+    return router
