@@ -225,10 +225,10 @@ def create_app(
     flatten_included_routers(app)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
-    # first, a request meets: request id and metrics (one layer), transport (client address, scheme,
-    # HTTPS policy), security headers, CORS, [authentication: sets the principal],
-    # rate limits, body limit, idempotency. Rate limits sit outside anything that reads
-    # the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    # first, a request meets: request id and metrics (one layer), transport (client
+    # address, scheme, HTTPS policy), security headers, CORS, [authentication: sets the
+    # principal], rate limits, body limit, idempotency. Rate limits sit outside anything
+    # that reads the body, and inside CORS so a browser can read a 429 and its Retry-After.
     routes = RouteTable(
         app.router,
         max_body_bytes=settings.max_body_bytes,
