@@ -77,7 +77,6 @@ register_event(
     "test_message",
     sample={"tenant_name": "Ministry of Health of Demoland"},
     description="operator-triggered check that a channel works",
-    essential=True,
 )
 
 
