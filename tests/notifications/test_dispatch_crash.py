@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -88,9 +87,7 @@ async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
         await asyncio.wait_for(accepted.wait(), timeout=30)
     finally:
         proc.send_signal(signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(proc.wait, 20)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else b""
     http_peer.peer.release.set()
 

@@ -117,12 +117,10 @@ async def test_bad_input_is_refused_and_nothing_is_written(clean_db: Database) -
     with pytest.raises(ValueError, match="cannot be rendered"):
         await queue(clean_db, tenant, to=PHONE, data={})  # tenant_name missing
     with pytest.raises(ValueError, match="timezone-aware"):
-        await queue(clean_db, tenant, to=PHONE, due_at=dt.datetime(2030, 1, 1))  # noqa: DTZ001
+        await queue(clean_db, tenant, to=PHONE, due_at=dt.datetime(2030, 1, 1))
     async with clean_db.transaction(tenant_id=uuid.uuid4()) as uow:
         with pytest.raises(ValueError, match="scoped"):
-            await service.notify(
-                uow, tenant_id=tenant.id, event="test_message", to=PHONE, data={}
-            )
+            await service.notify(uow, tenant_id=tenant.id, event="test_message", to=PHONE, data={})
     async with clean_db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
 

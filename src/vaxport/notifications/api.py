@@ -42,10 +42,14 @@ _PAGES = jinja2.Environment(
 
 
 def _actor(request: Request) -> tuple[uuid.UUID | None, str]:
-    """Who is acting, as the identity context records it on the request."""
-    actor_id = getattr(request.state, "actor_id", None)
-    role = getattr(request.state, "actor_role", None)
-    return (actor_id if isinstance(actor_id, uuid.UUID) else None), str(role or "unknown")
+    """Who is acting, as the identity context records it on the request state."""
+    principal = getattr(request.state, "principal_id", None)
+    role = getattr(request.state, "principal_role", None)
+    try:
+        actor_id = uuid.UUID(str(principal)) if principal else None
+    except ValueError:
+        actor_id = None
+    return actor_id, str(role or "unknown")
 
 
 @router.get(
