@@ -155,7 +155,7 @@ async def test_quiet_hours_that_begin_after_queueing_hold_the_message_at_send_ti
     message_id = await queue(clean_db, tenant, to=PHONE)
     # The ministry adds quiet hours before the worker gets to the message.
     section = gateway(http_peer, quiet_hours=_quiet_now("America/Toronto"))
-    await load_tenant(clean_db, code=tenant.code, changes={"notifications": section})
+    await load_tenant(clean_db, cache, code=tenant.code, changes={"notifications": section})
 
     await run_worker(clean_db, cache, fast)
 

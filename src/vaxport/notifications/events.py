@@ -69,6 +69,7 @@ async def send_message(event: Event, ctx: HandlerContext) -> None:
         return  # messages always belong to a tenant; nothing to do for a malformed event
     await deliver(
         db=ctx.db,
+        cache=ctx.cache,
         settings=ctx.settings,
         tenant_id=event.tenant_id,
         message_id=uuid.UUID(str(event.payload["message_id"])),

@@ -44,6 +44,7 @@ __all__ = [
     "get_product",
     "get_public_config",
     "get_region",
+    "get_tenant_by_id",
     "get_tenant_in",
     "get_tenant_or_404",
     "is_in_subtree",
@@ -66,6 +67,7 @@ _public: OrderedDict[str, bytes] = OrderedDict()
 # Each tenant's default phone region, noted whenever its configuration is read; the
 # crypto layer asks during flushes (it must answer from memory), see the end of the file.
 _phone_regions: dict[uuid.UUID, str] = {}
+_codes: dict[uuid.UUID, str] = {}
 
 
 def _ttl() -> float:
@@ -124,6 +126,18 @@ async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantI
         version=pointer["version"],
         hash=pointer["hash"],
     )
+
+
+async def get_tenant_by_id(*, db: Database, cache: Cache, tenant_id: uuid.UUID) -> TenantInfo:
+    """The tenant with ``tenant_id`` through the cache (a worker handling its events)."""
+    code = _codes.get(tenant_id)
+    if code is None:
+        async with db.read() as session:
+            code = await session.scalar(select(Tenant.code).where(Tenant.id == tenant_id))
+        if code is None:
+            raise NotFound("unknown tenant")
+        _codes[tenant_id] = code  # a tenant's code never changes: no expiry needed
+    return await get_tenant_or_404(db=db, cache=cache, code=code)
 
 
 async def get_tenant_in(*, session: AsyncSession, tenant_id: uuid.UUID) -> TenantInfo:
