@@ -27,9 +27,10 @@ from tests.notifications.dispatch_support import (
     tenant_with,
     twilio,
 )
-from tests.notifications.peers import Reply, RunningHttpPeer
+from tests.notifications.peers import Recorded, Reply, RunningHttpPeer
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
+from vaxport.notifications import service
 from vaxport.notifications.callbacks import twilio_signature
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -239,3 +240,43 @@ async def test_a_generic_gateway_report_signed_with_the_shared_secret(
     raw, headers = _signed({"ref": str(uuid.uuid4()), "state": "DELIVRD"})
     assert (await client.post(path, content=raw, headers=headers)).status_code == 404
     assert (await row_of(clean_db, tenant, delivered)).status == "delivered"
+
+
+async def test_a_report_that_arrives_before_the_send_is_recorded_still_counts(
+    clean_db: Database,
+    cache: Cache,
+    fast: Settings,
+    http_peer: RunningHttpPeer,
+    client: httpx.AsyncClient,
+) -> None:
+    code = f"t{uuid.uuid4().hex[:6]}"
+    callback = f"{CALLBACK_HOST}/api/v1/{code}/notifications/callbacks/twilio"
+    tenant = await tenant_with(
+        clean_db,
+        notifications(twilio(http_peer.url, status_callback=callback), sms="twilio"),
+        code=code,
+    )
+    reports: list[int] = []
+
+    async def report_first(req: Recorded) -> Reply:
+        # The provider delivers and reports before our worker has read its answer.
+        sent_to = dict(urllib.parse.parse_qsl(req.body.decode()))["StatusCallback"]
+        query = sent_to.split("?", 1)[1]
+        fields = {"MessageSid": "SM0009", "MessageStatus": "delivered"}
+        resp = await _twilio_report(client, tenant, fields, query=query, signed_url=sent_to)
+        reports.append(resp.status_code)
+        return Reply(201, {"sid": "SM0009"})
+
+    http_peer.peer.inspector = report_first
+    message_id = await queue(clean_db, tenant, to=PHONE)
+
+    await run_worker(clean_db, cache, fast)
+
+    assert reports == [204]
+    row = await row_of(clean_db, tenant, message_id)
+    assert (row.status, row.provider_message_id) == ("delivered", "SM0009")
+    status = await service.get_message_or_404(
+        db=clean_db, tenant_id=tenant.id, message_id=message_id
+    )
+    assert status.sent_at is not None
+    assert status.delivered_at is not None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.notifications.dispatch_support import (
     PHONE,
@@ -40,6 +41,7 @@ class Gateway:
     """One HTTP SMS channel type and how its provider answers."""
 
     name: str
+    type: str
     section: Callable[[str], dict[str, Any]]
     accepted: Reply
     provider_id: str
@@ -60,6 +62,7 @@ class Gateway:
 
 GATEWAY = Gateway(
     name="gateway",
+    type="sms-http",
     section=lambda url: notifications(sms_http(url), sms="gateway"),
     accepted=Reply(200, {"id": "gw-1"}),
     provider_id="gw-1",
@@ -69,6 +72,7 @@ GATEWAY = Gateway(
 )
 TWILIO = Gateway(
     name="twilio",
+    type="twilio",
     section=lambda url: notifications(twilio(url), sms="twilio"),
     accepted=Reply(201, {"sid": "SM0001", "status": "queued"}),
     provider_id="SM0001",
@@ -76,6 +80,14 @@ TWILIO = Gateway(
     refused_reason="twilio_21211",
     idempotent=False,
 )
+
+
+def _sample(name: str, channel_type: str | None = None, outcome: str | None = None) -> float:
+    labels = {"channel_type": channel_type, "kind": "sms", "outcome": outcome}
+    value = REGISTRY.get_sample_value(
+        name, {k: v for k, v in labels.items() if v is not None} if channel_type else {}
+    )
+    return value or 0.0
 
 
 @pytest.fixture(params=[GATEWAY, TWILIO], ids=lambda g: g.name)
@@ -90,6 +102,8 @@ async def test_a_message_is_rendered_sent_and_recorded(
 ) -> None:
     tenant = await tenant_with(clean_db, gateway.section(http_peer.url))
     message_id = await queue(clean_db, tenant, to=PHONE, data={"tenant_name": "Demoland"})
+    sent_before = _sample("vaxport_notification_messages_total", gateway.type, "sent")
+    aged_before = _sample("vaxport_notification_queue_age_seconds_count")
 
     assert await run_worker(clean_db, cache, fast) == 1
 
@@ -103,6 +117,8 @@ async def test_a_message_is_rendered_sent_and_recorded(
     if gateway.idempotent:
         assert keys_seen([req]) == [str(message_id)]
         assert req.json()["ref"] == str(message_id)
+    assert _sample("vaxport_notification_messages_total", gateway.type, "sent") == sent_before + 1
+    assert _sample("vaxport_notification_queue_age_seconds_count") == aged_before + 1
     # Delivered again (a lapsed lease, a redrive): nothing more is sent.
     assert await run_worker(clean_db, cache, fast) == 0
     assert len(http_peer.peer.requests) == 1

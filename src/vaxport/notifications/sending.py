@@ -347,18 +347,30 @@ async def _record(
             retry_in = None
         else:
             values.update(status=QUEUED)
+    ours = (
+        Message.tenant_id == tenant_id,
+        Message.id == step.message_id,
+        Message.attempt_id == step.attempt_id,
+    )
     async with db.transaction(tenant_id=tenant_id) as uow:
         result_rows: Any = await uow.session.execute(
             update(Message)
-            .where(
-                Message.tenant_id == tenant_id,
-                Message.id == step.message_id,
-                Message.attempt_id == step.attempt_id,
-                Message.status == SENDING,
-            )
+            .where(*ours, Message.status == SENDING)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        if result_rows.rowcount == 0 and result.outcome is Outcome.SENT:
+            # The provider's delivery report beat us to it (it found the message by our
+            # reference): keep its verdict, add what only the send knows.
+            result_rows = await uow.session.execute(
+                update(Message)
+                .where(*ours, Message.status.in_((DELIVERED, FAILED)), Message.sent_at.is_(None))
+                .values(sent_at=now, provider_message_id=result.provider_message_id)
+                .execution_options(synchronize_session=False)
+            )
+            if result_rows.rowcount:
+                MESSAGES.labels(step.channel.type, step.outgoing.kind, SENT).inc()
+                return SENT
     status = str(values["status"])
     if result_rows.rowcount == 0:
         # Another attempt took the message over (our lease lapsed): its outcome stands.
