@@ -97,6 +97,16 @@ async def fast_forward(db: Database) -> list[float]:
     return delays
 
 
+async def redeliver_all(db: Database) -> None:
+    """Make every outbox event pending and due again, as a lost outcome or a redrive would."""
+    async with db.transaction() as uow:
+        await uow.session.execute(
+            update(OutboxEvent).values(
+                state=PENDING, available_at=utcnow(), locked_by=None, locked_until=None
+            )
+        )
+
+
 async def pending_delays(db: Database) -> list[float]:
     """Seconds until each pending outbox event is due (negative: overdue)."""
     now = utcnow()
