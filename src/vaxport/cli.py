@@ -50,7 +50,6 @@ def serve(
     import uvicorn
 
     _check_settings()
-    settings = get_settings()
     uvicorn.run(
         "vaxport.app:app_from_env",
         factory=True,
@@ -61,8 +60,9 @@ def serve(
         ssl_keyfile=str(keyfile) if keyfile else None,
         server_header=False,
         date_header=True,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        # The app reads proxy headers itself, from VAXPORT_TRUSTED_PROXIES only
+        # (core/transport.py); uvicorn's own handling would trust 127.0.0.1 by default.
+        proxy_headers=False,
         access_log=False,
         log_config=None,
     )
@@ -77,6 +77,33 @@ def _migration_plan() -> migrate.MigrationPlan:
             raise typer.Exit(2)
         typer.echo(f"warning: {plan.problem}", err=True)
     return plan
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8000, help="TCP port."),
+) -> None:
+    """Prepare the demo country and serve it with a worker (embedded DB by default)."""
+    import asyncio
+    import os
+
+    from vaxport import demo as demo_module
+
+    _check_settings()
+    settings = get_settings()
+    if settings.env == "production":
+        typer.echo("refusing: the demo loads sample data; not in production", err=True)
+        raise typer.Exit(2)
+    if "VAXPORT_LOG_JSON" not in os.environ:  # a person reads this terminal
+        settings = settings.model_copy(update={"log_json": False})
+    try:
+        asyncio.run(demo_module.run(settings, host=host, port=port))
+    except KeyboardInterrupt:
+        pass
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
 
 
 @db_app.command("upgrade")
@@ -105,6 +132,47 @@ def db_current() -> None:
     """Print the schema revision of the database and of this code."""
     rev = run_with_db(migrate.current)
     typer.echo(f"database: {rev or 'empty'}; code head: {migrate.head()}")
+
+
+@app.command()
+def bench(  # noqa: PLR0917 - Typer maps each option to a parameter
+    scenarios: str = typer.Option(
+        "", help="Comma-separated scenario names (default: all; see bench/README.md)."
+    ),
+    duration: float = typer.Option(10.0, min=1, help="Seconds per measured run."),
+    warmup: float = typer.Option(2.0, min=0, help="Seconds of warm-up before each run."),
+    connections: int = typer.Option(64, min=1, help="Open connections (wrk -c)."),
+    threads: int = typer.Option(1, min=1, help="wrk threads (one drives ~50k req/s)."),
+    workers: int = typer.Option(1, min=1, help="Server processes (vaxport serve --workers)."),
+    database_url: str = typer.Option("", help="Database to use (default: temporary SQLite)."),
+    redis_url: str = typer.Option("", help="Redis to use (default: in-process cache)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON result on stdout."),
+    output: Path | None = typer.Option(None, help="JSON path (default: bench/results/)."),
+) -> None:
+    """Measure throughput, latency and CPU per request against same-run ceilings."""
+    import importlib
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "runner.py").is_file():
+        typer.echo("vaxport bench runs from a source checkout (bench/ not found)", err=True)
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    runner = importlib.import_module("bench.runner")
+    options = runner.Options(
+        scenarios=[s.strip() for s in scenarios.split(",") if s.strip()] or None,
+        duration_s=duration,
+        warmup_s=warmup,
+        connections=connections,
+        threads=threads,
+        workers=workers,
+        database_url=database_url,
+        redis_url=redis_url,
+        as_json=as_json,
+        output=output,
+    )
+    raise typer.Exit(runner.run(options))
 
 
 def main() -> None:

@@ -66,7 +66,8 @@ async def get_message(tenant: str, message_id: uuid.UUID, ctx: Ctx) -> MessageSt
 
 @router.post(
     "/api/v1/{tenant}/notifications/test",
-    dependencies=[requires("notifications:test")],
+    # Each test costs an SMS or e-mail: limited like sending a one-time code.
+    dependencies=[requires("notifications:test", rate="code_request")],
     status_code=202,
     summary="Send a test message through the tenant's channel",
 )
@@ -125,7 +126,9 @@ async def put_preferences(
 
 @router.post(
     "/api/v1/{tenant}/notifications/callbacks/{channel_name}",
-    dependencies=[requires("notifications:callbacks", public=True)],
+    # Providers report from a few addresses at the rate they deliver: not the per-address
+    # "write" budget meant for people. Unsigned reports cost one HMAC and are refused.
+    dependencies=[requires("notifications:callbacks", public=True, rate="default")],
     status_code=204,
     summary="A provider's delivery report (signed by the provider)",
 )

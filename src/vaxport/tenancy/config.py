@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from vaxport.notifications.config import NotificationsConfig
+from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_types import (
     Age,
     Code,
@@ -305,6 +306,8 @@ class TenantConfig(ConfigModel):
     notifications: NotificationsConfig
     retention: RetentionRule
     recovery: RecoverySettings
+    # Left out of the document when absent, so existing configurations keep their hash.
+    rate_limits: RateLimitOverrides | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("locales")
     @classmethod

@@ -1,0 +1,115 @@
+"""``vaxport demo``: one process that prepares a demo country and serves it with a worker.
+
+It migrates the database (the embedded SQLite file by default, or
+``VAXPORT_DATABASE_URL``), loads ``countries/demo.yaml`` and whatever sample data the
+contexts provide, prints how to log in, then serves the app and runs an outbox worker in
+the same event loop until Ctrl-C. Running it again reuses the data: every step is
+idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaxport.core import migrate
+from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core.db import Database, database_from_settings
+from vaxport.settings import Settings
+
+DEMO_TENANT = "demo"
+
+
+@dataclass
+class DemoReport:
+    """What the demo prepared, printed for the person trying it."""
+
+    url: str
+    tenant_status: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+# Contexts that ship sample data append a step here: (db, cache, settings, report).
+DemoStep = Callable[[Database, Cache, Settings, DemoReport], Awaitable[None]]
+DEMO_STEPS: list[DemoStep] = []
+
+
+async def prepare(settings: Settings, db: Database, cache: Cache, report: DemoReport) -> None:
+    """Migrate, load the demo country and run every context's sample-data step."""
+    from vaxport.tenancy.loader import load
+
+    plan = migrate.migration_plan(settings)
+    owner = db if plan.owner_url == settings.effective_database_url else Database(plan.owner_url)
+    try:
+        await migrate.upgrade(owner, app_role=plan.app_role, app_password=plan.app_password)
+    finally:
+        if owner is not db:
+            await owner.dispose()
+    path = Path(settings.countries_dir) / f"{DEMO_TENANT}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: run the demo from the project checkout "
+            "(or set VAXPORT_COUNTRIES_DIR)"
+        )
+    result = await load(db=db, cache=cache, path=path)
+    report.tenant_status = f"{result.code} v{result.version} ({result.status})"
+    for step in DEMO_STEPS:
+        await step(db, cache, settings, report)
+
+
+async def run(settings: Settings, *, host: str, port: int) -> None:
+    """Prepare, print the banner, then serve + work until interrupted."""
+    import uvicorn
+
+    from vaxport.app import create_app
+    from vaxport.core.outbox.worker import run_worker
+
+    db = database_from_settings(settings)
+    cache = cache_from_url(settings.redis_url)
+    report = DemoReport(url=f"http://{host}:{port}")
+    try:
+        app = create_app(settings, database=db, cache=cache)
+        await prepare(settings, db, cache, report)
+        print(banner(report), flush=True)  # noqa: T201 - the demo talks to a person
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            server_header=False,
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(db, cache, settings, stop))
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(worker, timeout=30)
+    finally:
+        await cache.close()
+        await db.dispose()
+
+
+def banner(report: DemoReport) -> str:
+    """The text a person sees once the demo is ready."""
+    rule = "=" * 72
+    lines = [
+        rule,
+        "vaxport demo is ready",
+        f"  open        {report.url}/",
+        f"  tenant      {report.tenant_status}",
+        f"  config API  {report.url}/api/v1/{DEMO_TENANT}/config",
+        f"  API docs    {report.url}/api/docs",
+        f"  messages    {report.url}/dev/messages   (one-time codes sent in the demo)",
+        *report.lines,
+        "  stop        Ctrl-C (data stays in the data directory for the next run)",
+        rule,
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""`vaxport demo`: prepares the demo country idempotently and serves it with a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from vaxport.core.cache import Cache, MemoryBackend
+from vaxport.core.db import Database
+from vaxport.demo import DemoReport, prepare
+from vaxport.settings import Settings
+
+
+async def test_prepare_is_idempotent_and_reuses_the_data(tmp_path: Path) -> None:
+    settings = Settings(env="development", data_dir=tmp_path, countries_dir=ROOT / "countries")
+    db = Database(settings.effective_database_url)
+    try:
+        first, again = DemoReport(url="x"), DemoReport(url="x")
+        await prepare(settings, db, Cache(MemoryBackend()), first)
+        await prepare(settings, db, Cache(MemoryBackend()), again)
+    finally:
+        await db.dispose()
+    assert first.tenant_status == "demo v1 (created)"
+    assert again.tenant_status == "demo v1 (unchanged)"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(bool(os.environ.get("VAXPORT_TEST_DATABASE_URL")), reason="SQLite leg only")
+def test_demo_serves_the_landing_page_and_config_then_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "VAXPORT_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+    env.pop("VAXPORT_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from vaxport.cli import main; main()", "demo", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert time.monotonic() < deadline, "demo did not become ready"
+            time.sleep(0.2)
+        landing = httpx.get(f"http://127.0.0.1:{port}/")
+        assert landing.status_code == 200
+        assert "Demoland" in landing.text
+        config = httpx.get(f"http://127.0.0.1:{port}/api/v1/demo/config")
+        assert config.status_code == 200
+        assert config.json()["code"] == "demo"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out.decode()
+    assert "vaxport demo is ready" in out.decode()
