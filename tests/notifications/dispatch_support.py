@@ -16,7 +16,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.outbox import PENDING, OutboxEvent, Worker
-from vaxport.notifications import service
+from vaxport.notifications import service, support
 from vaxport.notifications.models import Message
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -120,7 +120,7 @@ async def pending_delays(db: Database) -> list[float]:
 
 
 async def status_of(db: Database, tenant: TenantInfo, message_id: uuid.UUID) -> str:
-    found = await service.get_message_or_404(db=db, tenant_id=tenant.id, message_id=message_id)
+    found = await support.get_message_or_404(db=db, tenant_id=tenant.id, message_id=message_id)
     return found.status
 
 

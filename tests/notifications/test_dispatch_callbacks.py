@@ -30,7 +30,7 @@ from tests.notifications.dispatch_support import (
 from tests.notifications.peers import Recorded, Reply, RunningHttpPeer
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.notifications import service
+from vaxport.notifications import support
 from vaxport.notifications.callbacks import twilio_signature
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -275,7 +275,7 @@ async def test_a_report_that_arrives_before_the_send_is_recorded_still_counts(
     assert reports == [204]
     row = await row_of(clean_db, tenant, message_id)
     assert (row.status, row.provider_message_id) == ("delivered", "SM0009")
-    status = await service.get_message_or_404(
+    status = await support.get_message_or_404(
         db=clean_db, tenant_id=tenant.id, message_id=message_id
     )
     assert status.sent_at is not None

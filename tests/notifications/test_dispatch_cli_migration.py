@@ -18,7 +18,7 @@ from vaxport.cli import app as cli
 from vaxport.core import migrate
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.notifications import service
+from vaxport.notifications import support
 from vaxport.settings import Settings, get_settings
 
 pytestmark = pytest.mark.usefixtures("dispatch_env")
@@ -80,7 +80,7 @@ async def test_notify_test_queues_and_reports_what_the_worker_did(
     code, output = waiting.result()
     assert code == 0, output
     assert "sent via channel console" in output
-    shown = await service.list_console_messages(settings=console)
+    shown = await support.list_console_messages(settings=console)
     assert [m.to for m in shown] == ["+14165550199", "+14165550199"]
 
 

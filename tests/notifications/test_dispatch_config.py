@@ -18,7 +18,7 @@ from tests.notifications.dispatch_support import (
 from tests.tenancy.helpers import COUNTRIES, demo_config
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.notifications import service
+from vaxport.notifications import support
 from vaxport.settings import Settings
 from vaxport.tenancy.validation import ConfigInvalid, validate_file, validate_text
 
@@ -88,6 +88,6 @@ async def test_a_locale_without_templates_falls_back_at_send_time(
 
     await run_worker(clean_db, cache, fast)
 
-    shown = {m.locale: m.text for m in await service.list_console_messages(settings=fast)}
+    shown = {m.locale: m.text for m in await support.list_console_messages(settings=fast)}
     assert shown["en"].startswith("This is a test message from Demoland")
     assert shown["fr"] == "Test de Demoland (modèle du pays)"

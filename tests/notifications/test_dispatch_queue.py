@@ -26,7 +26,7 @@ from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import ValidationFailed
 from vaxport.core.outbox import OutboxEvent
-from vaxport.notifications import preferences, service
+from vaxport.notifications import preferences, service, support
 from vaxport.notifications.models import Message
 from vaxport.notifications.recipients import (
     Contact,
@@ -161,7 +161,7 @@ async def test_a_person_is_reached_by_their_preferred_kind_at_their_current_cont
 
     await run_worker(clean_db, cache, fast)
 
-    shown = {m.kind: m for m in await service.list_console_messages(settings=fast)}
+    shown = {m.kind: m for m in await support.list_console_messages(settings=fast)}
     assert shown["email"].to == "new.address@example.org"
     assert shown["email"].locale == "fr"
     assert shown["sms"].to == PHONE
@@ -209,4 +209,4 @@ async def test_a_person_without_a_usable_contact_gets_a_cancelled_message(
     del contacts[gone]  # the account was closed meanwhile
     await run_worker(clean_db, cache, fast)
     assert (await row_of(clean_db, tenant, later)).reason == "no_destination"
-    assert await service.list_console_messages(settings=fast) == []
+    assert await support.list_console_messages(settings=fast) == []

@@ -29,7 +29,7 @@ from tests.notifications.peers import Mailbox, free_port
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.notifications import service
+from vaxport.notifications import service, support
 from vaxport.notifications.channels.smtp import message_id_for
 from vaxport.notifications.channels.sns import boto3_available
 from vaxport.notifications.models import Message
@@ -132,7 +132,7 @@ async def test_a_login_code_reaches_the_console_outbox_the_dev_page_reads(
     await run_worker(clean_db, cache, fast)
 
     assert (await row_of(clean_db, tenant, message_id)).status == "sent"
-    [shown] = await service.list_console_messages(settings=fast)
+    [shown] = await support.list_console_messages(settings=fast)
     assert (shown.to, shown.event, shown.locale) == (PHONE, "login_code", "fr")
     assert "482913" in shown.text
     assert "10 minutes" in shown.text
@@ -163,7 +163,7 @@ async def test_an_expired_login_code_is_not_sent(
     row = await row_of(clean_db, tenant, message_id)
     assert (row.status, row.reason, row.attempts) == ("cancelled", "expired", 0)
     assert row.data_enc is None
-    assert await service.list_console_messages(settings=fast) == []
+    assert await support.list_console_messages(settings=fast) == []
 
 
 try:

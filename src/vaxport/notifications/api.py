@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 
 from vaxport.core.errors import NotFound
 from vaxport.core.http import Ctx, requires
-from vaxport.notifications import callbacks, preferences, service
+from vaxport.notifications import callbacks, preferences, support
 from vaxport.notifications.schemas import (
     MessageStatusOut,
     PreferencesIn,
@@ -60,7 +60,7 @@ def _actor(request: Request) -> tuple[uuid.UUID | None, str]:
 async def get_message(tenant: str, message_id: uuid.UUID, ctx: Ctx) -> MessageStatusOut:
     """Status, channel, event, timestamps and reason code; never destination or body."""
     found = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    status = await service.get_message_or_404(db=ctx.db, tenant_id=found.id, message_id=message_id)
+    status = await support.get_message_or_404(db=ctx.db, tenant_id=found.id, message_id=message_id)
     return MessageStatusOut.model_validate(status)
 
 
@@ -76,7 +76,7 @@ async def send_test(
 ) -> MessageStatusOut:
     """Queue the ``test_message`` template to ``to``; poll the returned message for its fate."""
     actor_id, actor_role = _actor(request)
-    status = await service.send_test_message(
+    status = await support.send_test_message(
         db=ctx.db,
         cache=ctx.cache,
         tenant=tenant,
@@ -153,7 +153,7 @@ async def dev_messages(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> HTMLRe
     """The console channel's latest messages (development only)."""
     if ctx.settings.env != "development":
         raise NotFound()
-    messages = await service.list_console_messages(settings=ctx.settings, limit=limit)
+    messages = await support.list_console_messages(settings=ctx.settings, limit=limit)
     html = _PAGES.get_template("dev_messages.html").render(messages=messages, limit=limit)
     return HTMLResponse(
         html, headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}

@@ -10,7 +10,7 @@ from vaxport.core.cache import cache_from_url
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed
-from vaxport.notifications import service
+from vaxport.notifications import support
 from vaxport.settings import get_settings
 
 app = typer.Typer(help="Notifications: check a tenant's channels.", no_args_is_help=True)
@@ -34,16 +34,16 @@ def send_test(
         "sms" if kind == "sms" else ("email" if kind == "email" else None)
     )
 
-    async def run(db: Database) -> service.MessageStatus:
+    async def run(db: Database) -> support.MessageStatus:
         cache = cache_from_url(get_settings().redis_url)
         try:
-            status = await service.send_test_message(
+            status = await support.send_test_message(
                 db=db, cache=cache, tenant=tenant, to=to, kind=chosen, locale=locale
             )
             typer.echo(f"message {status.id}: {status.status} ({status.kind})")
             if wait <= 0:
                 return status
-            return await service.wait_for_message(
+            return await support.wait_for_message(
                 db=db, cache=cache, tenant=tenant, message_id=status.id, wait_seconds=wait
             )
         finally:
