@@ -15,6 +15,8 @@ from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import outbox_app, worker
+from vaxport.identity.cli import app as user_app
+from vaxport.identity.cli import rotate_signing
 from vaxport.notifications.cli import app as notify_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
@@ -27,6 +29,8 @@ app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
+app.add_typer(user_app, name="user")
+keys_app.command("rotate-signing")(rotate_signing)
 app.add_typer(notify_app, name="notify")
 
 

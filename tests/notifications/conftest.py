@@ -15,6 +15,8 @@ from tests.notifications.peers import (
     make_tls_files,
     start_smtp,
 )
+from vaxport.core.db import Database
+from vaxport.identity import signing
 from vaxport.notifications.channels.http import HttpPool
 from vaxport.notifications.runtime import close_channels
 from vaxport.settings import Settings
@@ -97,3 +99,10 @@ async def dispatch_env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
     monkeypatch.setenv("TEST_GATEWAY_SECRET", "gateway-secret")
     yield
     await close_channels()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys(db: Database) -> None:
+    """Tests empty the tables: staff tokens must not be signed with a key remembered from
+    an earlier test (identity keeps its signing key in memory)."""
+    signing.forget(db)

@@ -1,4 +1,8 @@
-"""The notifications API: message status for support, test messages, preferences."""
+"""The notifications API: message status for support, test messages, preferences.
+
+Callers log in for real (identity: password + TOTP); the permission table decides who may
+call which route, the policy which objects they reach.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +10,40 @@ import uuid
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 
+from tests.identity.helpers import Staff, actor_for, api_login, bearer, make_staff
 from tests.notifications.dispatch_support import EMAIL, PHONE, notifications, queue, tenant_with
 from vaxport.core.audit.service import list_entries
 from vaxport.core.db import Database
+from vaxport.core.errors import NotFound
+from vaxport.notifications import preferences, support
+from vaxport.settings import Settings
+from vaxport.tenancy.schemas import TenantInfo
 
 pytestmark = pytest.mark.usefixtures("dispatch_env")
-STAFF = uuid.uuid4()
 
 
 @pytest.fixture
-def granted(app: FastAPI) -> list[str]:
-    """A stand-in for identity: every permission granted, each check recorded."""
-    asked: list[str] = []
+async def tenant(clean_db: Database) -> TenantInfo:
+    return await tenant_with(clean_db, notifications())
 
-    async def check(request: Request, permission: str) -> None:
-        asked.append(permission)
-        request.state.principal_id = str(STAFF)
-        request.state.principal_role = "support"
 
-    app.state.permission_check = check
-    return asked
+async def _token(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: TenantInfo, role: str
+) -> dict[str, str]:
+    person: Staff = await make_staff(db, settings, tenant, role=role)
+    return bearer(str((await api_login(client, person))["access_token"]))
 
 
 async def test_support_sees_status_and_timestamps_never_destination_or_content(
-    clean_db: Database, client: httpx.AsyncClient, granted: list[str]
+    clean_db: Database, client: httpx.AsyncClient, settings: Settings, tenant: TenantInfo
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
     message_id = await queue(clean_db, tenant, to=PHONE, data={"tenant_name": "Demoland"})
+    auth = await _token(client, clean_db, settings, tenant, "support")
 
-    resp = await client.get(f"/api/v1/{tenant.code}/messages/{message_id}")
+    resp = await client.get(f"/api/v1/{tenant.code}/messages/{message_id}", headers=auth)
 
-    assert resp.status_code == 200
+    assert resp.status_code == 200, resp.text
     body = resp.json()
     assert set(body) == {
         "id",
@@ -62,28 +67,30 @@ async def test_support_sees_status_and_timestamps_never_destination_or_content(
     )
     for secret in (PHONE, PHONE.lstrip("+"), "Demoland"):
         assert secret not in resp.text
-    assert granted == ["messages:read"]
 
 
 async def test_unknown_or_foreign_messages_are_404_and_bad_ids_422(
-    clean_db: Database, client: httpx.AsyncClient, granted: list[str]
+    clean_db: Database, client: httpx.AsyncClient, settings: Settings, tenant: TenantInfo
 ) -> None:
-    mine = await tenant_with(clean_db, notifications())
     other = await tenant_with(clean_db, notifications())
     theirs = await queue(clean_db, other, to=PHONE)
+    auth = await _token(client, clean_db, settings, tenant, "support")
+    base = f"/api/v1/{tenant.code}/messages"
 
-    assert (await client.get(f"/api/v1/{mine.code}/messages/{theirs}")).status_code == 404
-    assert (await client.get(f"/api/v1/{mine.code}/messages/{uuid.uuid4()}")).status_code == 404
-    resp = await client.get(f"/api/v1/{mine.code}/messages/not-a-uuid")
+    assert (await client.get(f"{base}/{theirs}", headers=auth)).status_code == 404
+    assert (await client.get(f"{base}/{uuid.uuid4()}", headers=auth)).status_code == 404
+    resp = await client.get(f"{base}/not-a-uuid", headers=auth)
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"].endswith("message_id")
-    assert (await client.get(f"/api/v1/nosuch/messages/{theirs}")).status_code == 404
+    # Another tenant's path: as if it did not exist.
+    foreign = await client.get(f"/api/v1/{other.code}/messages/{theirs}", headers=auth)
+    assert foreign.status_code == 404
 
 
-async def test_routes_refuse_callers_identity_has_not_authorised(
-    clean_db: Database, client: httpx.AsyncClient
+async def test_roles_without_the_permission_are_refused(
+    clean_db: Database, client: httpx.AsyncClient, settings: Settings, tenant: TenantInfo
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
+    auth = await _token(client, clean_db, settings, tenant, "auditor")
     subject = uuid.uuid4()
     for method, path, body in (
         ("GET", f"/api/v1/{tenant.code}/messages/{uuid.uuid4()}", None),
@@ -91,26 +98,72 @@ async def test_routes_refuse_callers_identity_has_not_authorised(
         ("GET", f"/api/v1/{tenant.code}/notifications/preferences/{subject}", None),
         ("PUT", f"/api/v1/{tenant.code}/notifications/preferences/{subject}", {}),
     ):
-        resp = await client.request(method, path, json=body)
-        assert resp.status_code == 401, (method, path)
+        anonymous = await client.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, path)
+        refused = await client.request(method, path, json=body, headers=auth)
+        assert refused.status_code == 403, (method, path)
+
+
+async def test_objects_out_of_the_actors_reach_look_missing(
+    clean_db: Database, tenant: TenantInfo
+) -> None:
+    person, stranger = uuid.uuid4(), uuid.uuid4()
+    message_id = await queue(clean_db, tenant, to=PHONE, subject_id=person)
+    citizen = actor_for(tenant, "citizen", account_id=person, kind="citizen")
+    intruder = actor_for(tenant, "citizen", account_id=stranger, kind="citizen")
+    regional = actor_for(tenant, "support", region_code="NOR")
+
+    national = actor_for(tenant, "support")
+    seen = await support.get_message_or_404(
+        db=clean_db, tenant_id=tenant.id, message_id=message_id, actor=national
+    )
+    assert seen.id == message_id
+    for actor in (intruder, regional):  # someone else's; a person has no region: fail closed
+        with pytest.raises(NotFound):
+            await support.get_message_or_404(
+                db=clean_db, tenant_id=tenant.id, message_id=message_id, actor=actor
+            )
+        with pytest.raises(NotFound):
+            await preferences.get_preferences(
+                db=clean_db, tenant_id=tenant.id, subject_id=person, actor=actor
+            )
+    saved = await preferences.update_preferences(
+        db=clean_db,
+        tenant_id=tenant.id,
+        subject_id=person,
+        preferred_kind="sms",
+        opt_out_non_essential=True,
+        actor=citizen,
+    )
+    assert saved.opt_out_non_essential  # one's own preferences
+    mine = await preferences.get_preferences(
+        db=clean_db, tenant_id=tenant.id, subject_id=person, actor=citizen
+    )
+    assert mine.preferred_kind == "sms"
 
 
 async def test_an_admin_queues_a_test_message_and_it_is_audited(
-    clean_db: Database, client: httpx.AsyncClient, granted: list[str]
+    clean_db: Database, client: httpx.AsyncClient, settings: Settings, tenant: TenantInfo
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
+    admin = await make_staff(clean_db, settings, tenant, role="national_admin")
+    auth = bearer(str((await api_login(client, admin))["access_token"]))
 
     resp = await client.post(
-        f"/api/v1/{tenant.code}/notifications/test", json={"to": EMAIL, "locale": "fr"}
+        f"/api/v1/{tenant.code}/notifications/test",
+        json={"to": EMAIL, "locale": "fr"},
+        headers=auth,
     )
 
     assert resp.status_code == 202, resp.text
     body = resp.json()
     assert (body["status"], body["kind"], body["event"]) == ("queued", "email", "test_message")
-    assert granted == ["notifications:test"]
-    page = await list_entries(db=clean_db, tenant_id=tenant.id)
+    page = await list_entries(db=clean_db, actor=actor_for(tenant, "auditor"))
     [entry] = [e for e in page.items if e.action == "notifications.test_message"]
-    assert (entry.actor_id, entry.actor_role, entry.object_id) == (STAFF, "support", body["id"])
+    assert (entry.actor_id, entry.actor_role, entry.object_id) == (
+        admin.id,
+        "national_admin",
+        body["id"],
+    )
     assert entry.details == {"kind": "email"}
 
 
@@ -126,47 +179,48 @@ async def test_an_admin_queues_a_test_message_and_it_is_audited(
 async def test_a_bad_test_request_is_a_422_naming_the_field(
     clean_db: Database,
     client: httpx.AsyncClient,
-    granted: list[str],
+    settings: Settings,
+    tenant: TenantInfo,
     body: dict[str, str],
     field: str,
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
-    resp = await client.post(f"/api/v1/{tenant.code}/notifications/test", json=body)
+    auth = await _token(client, clean_db, settings, tenant, "national_admin")
+    url = f"/api/v1/{tenant.code}/notifications/test"
+    resp = await client.post(url, json=body, headers=auth)
     assert resp.status_code == 422
     assert field in [e["field"] for e in resp.json()["errors"]]
     assert "555" not in resp.text  # the refused value is not echoed
 
 
 async def test_preferences_read_defaults_then_replace_with_audit(
-    clean_db: Database,
-    client: httpx.AsyncClient,
-    granted: list[str],
+    clean_db: Database, client: httpx.AsyncClient, settings: Settings, tenant: TenantInfo
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
+    helper = await make_staff(clean_db, settings, tenant, role="support")
+    auth = bearer(str((await api_login(client, helper))["access_token"]))
     subject = uuid.uuid4()
     url = f"/api/v1/{tenant.code}/notifications/preferences/{subject}"
 
-    first = await client.get(url)
-    assert first.status_code == 200
+    first = await client.get(url, headers=auth)
+    assert first.status_code == 200, first.text
     assert first.json() == {
         "subject_id": str(subject),
         "preferred_kind": None,
         "opt_out_non_essential": False,
         "updated_at": None,
     }
-    put = await client.put(url, json={"preferred_kind": "email", "opt_out_non_essential": True})
-    assert put.status_code == 200
-    again = (await client.get(url)).json()
+    body = {"preferred_kind": "email", "opt_out_non_essential": True}
+    put = await client.put(url, json=body, headers=auth)
+    assert put.status_code == 200, put.text
+    again = (await client.get(url, headers=auth)).json()
     assert (again["preferred_kind"], again["opt_out_non_essential"]) == ("email", True)
-    assert granted == [
-        "notifications:preferences:read",
-        "notifications:preferences:write",
-        "notifications:preferences:read",
-    ]
-    page = await list_entries(db=clean_db, tenant_id=tenant.id)
+    page = await list_entries(db=clean_db, actor=actor_for(tenant, "auditor"))
     [entry] = [e for e in page.items if e.action == "notifications.preferences_update"]
-    assert entry.object_id == str(subject)
-    assert entry.details == {"preferred_kind": "email", "opt_out_non_essential": True}
+    assert (entry.object_id, entry.actor_id, entry.actor_role) == (
+        str(subject),
+        helper.id,
+        "support",
+    )
+    assert entry.details == body
 
 
 bad_preferences: list[tuple[dict[str, object], str]] = [
@@ -180,13 +234,14 @@ bad_preferences: list[tuple[dict[str, object], str]] = [
 async def test_bad_preferences_are_refused_and_change_nothing(
     clean_db: Database,
     client: httpx.AsyncClient,
-    granted: list[str],
+    settings: Settings,
+    tenant: TenantInfo,
     body: dict[str, object],
     field: str,
 ) -> None:
-    tenant = await tenant_with(clean_db, notifications())
+    auth = await _token(client, clean_db, settings, tenant, "support")
     url = f"/api/v1/{tenant.code}/notifications/preferences/{uuid.uuid4()}"
-    resp = await client.put(url, json=body)
+    resp = await client.put(url, json=body, headers=auth)
     assert resp.status_code == 422
     assert field in [e["field"] for e in resp.json()["errors"]]
-    assert (await client.get(url)).json()["updated_at"] is None
+    assert (await client.get(url, headers=auth)).json()["updated_at"] is None

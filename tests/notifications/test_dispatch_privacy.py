@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
+from tests.identity.helpers import api_login, bearer, make_staff
 from tests.notifications.dispatch_support import (
     notifications,
     run_worker,
@@ -64,6 +65,7 @@ async def test_a_full_dispatch_logs_no_destination_body_or_code(
     smtp_server: tuple[Mailbox, int],
     app: FastAPI,
     client: httpx.AsyncClient,
+    settings: Settings,
 ) -> None:
     mailbox, port = smtp_server
     code = "tpriv01"
@@ -96,12 +98,11 @@ async def test_a_full_dispatch_logs_no_destination_body_or_code(
                 minutes=10,
             )
 
-    async def allow(request: Request, permission: str) -> None:
-        return None
-
-    app.state.permission_check = allow
-    ok = await client.post(f"/api/v1/{code}/notifications/test", json={"to": EMAIL})
-    bad = await client.post(f"/api/v1/{code}/notifications/test", json={"to": "+1 416 555"})
+    admin = await make_staff(clean_db, settings, tenant, role="national_admin")
+    auth = bearer(str((await api_login(client, admin))["access_token"]))
+    url = f"/api/v1/{code}/notifications/test"
+    ok = await client.post(url, json={"to": EMAIL}, headers=auth)
+    bad = await client.post(url, json={"to": "+1 416 555"}, headers=auth)
     assert (ok.status_code, bad.status_code) == (202, 422)
     await run_worker(clean_db, cache, fast)
     report = {"MessageSid": "SM0042", "MessageStatus": "delivered", "To": PHONE}

@@ -151,8 +151,7 @@ async def test_a_person_is_reached_by_their_preferred_kind_at_their_current_cont
         subject_id=person,
         preferred_kind="email",
         opt_out_non_essential=False,
-        actor_id=person,
-        actor_role="citizen",
+        actor=None,
     )
     by_email = await queue(clean_db, tenant, to=person)
     by_sms = await queue(clean_db, tenant, to=person, kind="sms")
@@ -185,8 +184,7 @@ async def test_opting_out_stops_non_essential_messages_but_not_login_codes(
         subject_id=person,
         preferred_kind=None,
         opt_out_non_essential=True,
-        actor_id=person,
-        actor_role="citizen",
+        actor=None,
     )
 
     await run_worker(clean_db, cache, fast)

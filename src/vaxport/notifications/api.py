@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 
 from vaxport.core.errors import NotFound
 from vaxport.core.http import Ctx, requires
+from vaxport.identity.http import CurrentActor
 from vaxport.notifications import callbacks, preferences, support
 from vaxport.notifications.schemas import (
     MessageStatusOut,
@@ -29,7 +30,6 @@ from vaxport.notifications.schemas import (
     PreferencesOut,
     TestMessageIn,
 )
-from vaxport.tenancy.service import get_tenant_or_404
 
 router = APIRouter(tags=["notifications"])
 dev_router = APIRouter(tags=["development"], include_in_schema=False)
@@ -41,26 +41,18 @@ _PAGES = jinja2.Environment(
 )
 
 
-def _actor(request: Request) -> tuple[uuid.UUID | None, str]:
-    """Who is acting, as the identity context records it on the request state."""
-    principal = getattr(request.state, "principal_id", None)
-    role = getattr(request.state, "principal_role", None)
-    try:
-        actor_id = uuid.UUID(str(principal)) if principal else None
-    except ValueError:
-        actor_id = None
-    return actor_id, str(role or "unknown")
-
-
 @router.get(
     "/api/v1/{tenant}/messages/{message_id}",
     dependencies=[requires("messages:read")],
     summary="A message's delivery status",
 )
-async def get_message(tenant: str, message_id: uuid.UUID, ctx: Ctx) -> MessageStatusOut:
+async def get_message(
+    tenant: str, message_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+) -> MessageStatusOut:
     """Status, channel, event, timestamps and reason code; never destination or body."""
-    found = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    status = await support.get_message_or_404(db=ctx.db, tenant_id=found.id, message_id=message_id)
+    status = await support.get_message_or_404(
+        db=ctx.db, tenant_id=actor.tenant_id, message_id=message_id, actor=actor
+    )
     return MessageStatusOut.model_validate(status)
 
 
@@ -72,10 +64,9 @@ async def get_message(tenant: str, message_id: uuid.UUID, ctx: Ctx) -> MessageSt
     summary="Send a test message through the tenant's channel",
 )
 async def send_test(
-    tenant: str, body: TestMessageIn, request: Request, ctx: Ctx
+    tenant: str, body: TestMessageIn, ctx: Ctx, actor: CurrentActor
 ) -> MessageStatusOut:
     """Queue the ``test_message`` template to ``to``; poll the returned message for its fate."""
-    actor_id, actor_role = _actor(request)
     status = await support.send_test_message(
         db=ctx.db,
         cache=ctx.cache,
@@ -83,8 +74,7 @@ async def send_test(
         to=body.to,
         kind=body.kind,
         locale=body.locale,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor=actor,
     )
     return MessageStatusOut.model_validate(status)
 
@@ -94,10 +84,13 @@ async def send_test(
     dependencies=[requires("notifications:preferences:read")],
     summary="A person's notification preferences",
 )
-async def get_preferences(tenant: str, subject_id: uuid.UUID, ctx: Ctx) -> PreferencesOut:
+async def get_preferences(
+    tenant: str, subject_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+) -> PreferencesOut:
     """Preferred kind and opt-out of non-essential messages (defaults if never set)."""
-    found = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    prefs = await preferences.get_preferences(db=ctx.db, tenant_id=found.id, subject_id=subject_id)
+    prefs = await preferences.get_preferences(
+        db=ctx.db, tenant_id=actor.tenant_id, subject_id=subject_id, actor=actor
+    )
     return PreferencesOut.model_validate(prefs)
 
 
@@ -107,19 +100,16 @@ async def get_preferences(tenant: str, subject_id: uuid.UUID, ctx: Ctx) -> Prefe
     summary="Replace a person's notification preferences",
 )
 async def put_preferences(
-    tenant: str, subject_id: uuid.UUID, body: PreferencesIn, request: Request, ctx: Ctx
+    tenant: str, subject_id: uuid.UUID, body: PreferencesIn, ctx: Ctx, actor: CurrentActor
 ) -> PreferencesOut:
     """Login codes and certificate notices are sent whatever the opt-out says."""
-    found = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    actor_id, actor_role = _actor(request)
     prefs = await preferences.update_preferences(
         db=ctx.db,
-        tenant_id=found.id,
+        tenant_id=actor.tenant_id,
         subject_id=subject_id,
         preferred_kind=body.preferred_kind,
         opt_out_non_essential=body.opt_out_non_essential,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor=actor,
     )
     return PreferencesOut.model_validate(prefs)
 

@@ -1,8 +1,9 @@
 """Each person's notification preferences: preferred kind, opt-out of non-essential messages.
 
-Who may read or change whose preferences is the identity context's decision (the routes
-declare ``notifications:preferences:read`` / ``:write``); these use cases trust their
-caller. Changes are audited.
+Routes declare ``notifications:preferences:read`` / ``:write``; these use cases check
+the object half with the identity policy: a citizen reaches only their own preferences,
+support staff those of the people of their tenant (a person has no place here, so staff
+limited to a region do not reach them: fail closed). Changes are audited.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
 from vaxport.core.ids import uuid7
+from vaxport.identity.actor import Actor
+from vaxport.identity.policy import Resource, authorize
 from vaxport.notifications.models import NotificationPreference
 from vaxport.notifications.recipients import KINDS
 
@@ -61,9 +64,16 @@ async def read_preferences(
 
 
 async def get_preferences(
-    *, db: Database, tenant_id: uuid.UUID, subject_id: uuid.UUID
+    *, db: Database, tenant_id: uuid.UUID, subject_id: uuid.UUID, actor: Actor | None = None
 ) -> Preferences:
-    """A person's preferences (defaults if never set)."""
+    """A person's preferences (defaults if never set); NotFound if ``actor`` may not."""
+    if actor is not None:
+        authorize(
+            actor,
+            "notifications:preferences:read",
+            Resource(tenant_id, owner_id=subject_id),
+            what="person",
+        )
     async with db.read(tenant_id=tenant_id) as session:
         return await read_preferences(session, tenant_id=tenant_id, subject_id=subject_id)
 
@@ -75,10 +85,16 @@ async def update_preferences(
     subject_id: uuid.UUID,
     preferred_kind: str | None,
     opt_out_non_essential: bool,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    actor: Actor | None,
 ) -> Preferences:
-    """Replace a person's preferences; audited."""
+    """Replace a person's preferences; audited (``actor`` None: a trusted internal caller)."""
+    if actor is not None:
+        authorize(
+            actor,
+            "notifications:preferences:write",
+            Resource(tenant_id, owner_id=subject_id),
+            what="person",
+        )
     if preferred_kind is not None and preferred_kind not in KINDS:
         raise invalid("preferred_kind", "must be 'sms', 'email' or null")
     now = utcnow()
@@ -99,8 +115,8 @@ async def update_preferences(
         )
         await audit.record(
             uow,
-            actor_id=actor_id,
-            actor_role=actor_role,
+            actor_id=actor.account_id if actor is not None else None,
+            actor_role=actor.role if actor is not None else "system",
             action="notifications.preferences_update",
             object_type="subject",
             object_id=subject_id,

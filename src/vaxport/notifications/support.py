@@ -20,6 +20,8 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, invalid
 from vaxport.core.ids import uuid7
+from vaxport.identity.actor import Actor
+from vaxport.identity.policy import Resource, authorize
 from vaxport.notifications.channels.console import console_outbox_path, read_console_outbox
 from vaxport.notifications.models import DONE, Message
 from vaxport.notifications.recipients import Kind, infer_kind
@@ -48,13 +50,18 @@ class MessageStatus:
 
 
 async def get_message_or_404(
-    *, db: Database, tenant_id: uuid.UUID, message_id: uuid.UUID
+    *, db: Database, tenant_id: uuid.UUID, message_id: uuid.UUID, actor: Actor | None = None
 ) -> MessageStatus:
-    """A message's delivery status; NotFound if the tenant has no such message."""
+    """A message's delivery status; NotFound if there is none (or ``actor`` may not see it).
+
+    A message is the person's it is for (citizens see their own); it has no place, so
+    staff limited to a region or facility do not reach it (fail closed).
+    """
     async with db.read(tenant_id=tenant_id) as session:
         row = (
             await session.execute(
                 select(
+                    Message.subject_id,
                     Message.id,
                     Message.event,
                     Message.kind,
@@ -73,7 +80,12 @@ async def get_message_or_404(
         ).one_or_none()
     if row is None:
         raise NotFound("unknown message")
-    return MessageStatus(**row._asdict())
+    found = row._asdict()
+    owner = found.pop("subject_id")
+    if actor is not None:
+        resource = Resource(tenant_id, owner_id=owner)
+        authorize(actor, "messages:read", resource, what="message")
+    return MessageStatus(**found)
 
 
 async def send_test_message(
@@ -84,11 +96,15 @@ async def send_test_message(
     to: str,
     kind: Kind | None = None,
     locale: str | None = None,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "operator",
+    actor: Actor | None = None,
 ) -> MessageStatus:
-    """Queue a ``test_message`` to ``to`` through the tenant's channel; audited."""
+    """Queue a ``test_message`` to ``to`` through the tenant's channel; audited.
+
+    ``actor``: the administrator asking (None: an operator at the command line).
+    """
     found = await get_tenant_or_404(db=db, cache=cache, code=tenant)
+    if actor is not None:
+        authorize(actor, "notifications:test", Resource(found.id), what="tenant")
     if kind is not None and kind not in ("sms", "email"):
         raise invalid("kind", "must be 'sms' or 'email'")
     async with db.transaction(tenant_id=found.id) as uow:
@@ -105,8 +121,8 @@ async def send_test_message(
         )
         await audit.record(
             uow,
-            actor_id=actor_id,
-            actor_role=actor_role,
+            actor_id=actor.account_id if actor is not None else None,
+            actor_role=actor.role if actor is not None else "operator",
             action="notifications.test_message",
             object_type="message",
             object_id=message_id,

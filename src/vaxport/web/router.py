@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
-from vaxport.web import assets, public
+from vaxport.web import assets, public, staff_auth, staff_team
 from vaxport.web.rendering import environment
 
 
@@ -16,5 +16,7 @@ def build_router() -> APIRouter:
     environment()
     router = APIRouter(include_in_schema=False)
     router.include_router(assets.router)
+    router.include_router(staff_auth.router)
+    router.include_router(staff_team.router)
     router.include_router(public.router)
     return router

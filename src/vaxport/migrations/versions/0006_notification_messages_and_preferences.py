@@ -1,7 +1,7 @@
 """notification messages and preferences
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0008
 Create Date: 2026-11-27 07:47:25.573027
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
