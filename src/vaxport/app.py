@@ -277,12 +277,14 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
     from vaxport.identity.api import router as identity_router
+    from vaxport.notifications.api import router as notifications_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
     app.include_router(audit_router)
     app.include_router(identity_router)
+    app.include_router(notifications_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

@@ -17,6 +17,7 @@ from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
+from vaxport.notifications.cli import app as notify_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
 
@@ -30,6 +31,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
 app.add_typer(user_app, name="user")
 keys_app.command("rotate-signing")(rotate_signing)
+app.add_typer(notify_app, name="notify")
 
 
 def _check_settings() -> None:
