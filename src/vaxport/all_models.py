@@ -6,4 +6,5 @@ import vaxport.core.audit.models
 import vaxport.core.crypto.models
 import vaxport.core.idempotency
 import vaxport.core.outbox.models
+import vaxport.facilities.models
 import vaxport.tenancy.models  # noqa: F401

@@ -125,7 +125,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_bytes,
-        limits={"/api/v1/": settings.max_body_bytes},
+        limits={
+            "/api/v1/": settings.max_body_bytes,
+            "/api/v1/*/facilities/import": settings.upload_max_bytes,
+        },
     )
     app.add_middleware(
         SecurityHeadersMiddleware,
@@ -140,11 +143,13 @@ def create_app(
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
+    from vaxport.facilities.api import router as facilities_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
     app.include_router(audit_router)
+    app.include_router(facilities_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

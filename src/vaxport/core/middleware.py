@@ -99,17 +99,22 @@ class MetricsMiddleware:
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413, by Content-Length or while streaming.
 
-    ``limits`` maps a path prefix to its own ceiling (uploads get more than JSON).
+    ``limits`` maps a path prefix to its own ceiling (uploads get more than JSON); a
+    ``*`` in a prefix stands for one path segment (``/api/v1/*/facilities/import``).
+    The longest matching prefix wins.
     """
 
     def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int] | None = None):
         self.app = app
         self.default = default
-        self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
+        self.limits = [
+            (re.compile(re.escape(prefix).replace(r"\*", "[^/]+")), limit)
+            for prefix, limit in sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
+        ]
 
     def _limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
-            if path.startswith(prefix):
+            if prefix.match(path):
                 return limit
         return self.default
 

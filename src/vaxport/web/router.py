@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
-from vaxport.web import assets, public
+from vaxport.web import assets, facilities, public
 from vaxport.web.rendering import environment
 
 
@@ -17,4 +17,5 @@ def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(assets.router)
     router.include_router(public.router)
+    router.include_router(facilities.router)
     return router
