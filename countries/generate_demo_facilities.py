@@ -97,7 +97,7 @@ def _row(rng: random.Random, region: dict[str, Any], leaf_index: int, n: int) ->
     vaccines = ["covid-mrna", "covid-protein", "mmr", "hpv"]
     offered = sorted(rng.sample(vaccines, rng.randint(1 if kind != "public" else 2, 4)))
     weekday = WEEKDAY_HOURS.get(kind, "09:00-15:00")
-    days = {d: weekday for d in ("mon", "tue", "wed", "thu", "fri")}
+    days = dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), weekday)
     if kind == "mobile":  # on the road two days a week
         days = {d: (weekday if d in rng.sample(sorted(days), 2) else "") for d in days}
     days["sat"] = "09:00-13:00" if kind != "outreach" and rng.random() < 0.4 else ""

@@ -30,7 +30,8 @@ async def test_create_stores_normalised_values_with_an_event_and_an_audit_entry(
 ) -> None:
     created = await _create(clean_db, cache, tenant)
     assert created.code == "HC-001"
-    assert created.version == 1 and created.active
+    assert created.version == 1
+    assert created.active
     assert created.phone == "+16135550142"  # E.164, from the tenant's numbering plan
     assert created.postal_code == "D1A 2B3"
     assert created.accessibility == {"en": "Step-free entrance."}
@@ -56,7 +57,8 @@ async def test_a_code_is_made_up_when_none_is_given(
 ) -> None:
     a = await _create(clean_db, cache, tenant, code=None)
     b = await _create(clean_db, cache, tenant, code=None)
-    assert a.code.startswith("F-") and len(a.code) == 8
+    assert a.code.startswith("F-")
+    assert len(a.code) == 8
     assert a.code != b.code
 
 
@@ -73,8 +75,10 @@ async def test_update_changes_only_what_is_given_and_bumps_the_version(
     assert updated.version == 2
     assert updated.phone is None
     assert updated.vaccines == ["hpv"]
-    assert updated.location is not None and updated.location.lat == 48.5
-    assert updated.name == created.name and updated.email == created.email
+    assert updated.location is not None
+    assert updated.location.lat == 48.5
+    assert updated.name == created.name
+    assert updated.email == created.email
     assert updated.updated_at > created.updated_at
     assert [e[0] for e in await events(clean_db, tenant.id)] == [
         "facility.created",
@@ -101,7 +105,9 @@ async def test_a_stale_version_is_a_conflict(
 ) -> None:
     created = await _create(clean_db, cache, tenant)
     first = FacilityUpdate.model_validate({"version": 1, "stations": 5})
-    await service.update(db=clean_db, cache=cache, tenant=tenant, facility_id=created.id, changes=first)
+    await service.update(
+        db=clean_db, cache=cache, tenant=tenant, facility_id=created.id, changes=first
+    )
     with pytest.raises(Conflict) as caught:
         await service.deactivate(
             db=clean_db, cache=cache, tenant=tenant, facility_id=created.id, version=1
@@ -118,14 +124,18 @@ async def test_deactivation_keeps_the_facility_and_its_history(
     again = await service.deactivate(
         db=clean_db, cache=cache, tenant=tenant, facility_id=created.id
     )
-    assert not off.active and off.deactivated_at is not None and off.version == 2
+    assert not off.active
+    assert off.deactivated_at is not None
+    assert off.version == 2
     assert again == off  # deactivating twice is a no-op
     with pytest.raises(NotFound):
         await service.get_public(db=clean_db, tenant=tenant, facility_id=created.id)
     kept = await service.get(db=clean_db, tenant=tenant, facility_id=created.id)
     assert kept.name == created.name
     on = await service.reactivate(db=clean_db, cache=cache, tenant=tenant, facility_id=created.id)
-    assert on.active and on.deactivated_at is None and on.version == 3
+    assert on.active
+    assert on.deactivated_at is None
+    assert on.version == 3
     assert [e[0] for e in await events(clean_db, tenant.id)] == [
         "facility.created",
         "facility.deactivated",
@@ -194,9 +204,7 @@ async def test_the_api_takes_the_region_scope_from_the_principal(
     r = await client.post(f"/api/v1/{tenant.code}/facilities", json=body())
     assert r.status_code == 403
     assert r.json()["errors"][0]["field"] == "region_code"
-    r = await client.post(
-        f"/api/v1/{tenant.code}/facilities", json=body(region_code="SOU-02-01")
-    )
+    r = await client.post(f"/api/v1/{tenant.code}/facilities", json=body(region_code="SOU-02-01"))
     assert r.status_code == 201
     assert r.headers["location"] == f"/api/v1/{tenant.code}/admin/facilities/{r.json()['id']}"
 
@@ -214,12 +222,15 @@ async def test_the_http_lifecycle_with_conditional_changes(
     assert stale.status_code == 409
     assert stale.json()["current_version"] == 2
     off = await client.post(f"{url}/deactivate", json={"version": 2})
-    assert off.status_code == 200 and off.json()["active"] is False
+    assert off.status_code == 200
+    assert off.json()["active"] is False
     assert (await client.get(url)).status_code == 404  # public view
     admin_view = await client.get(f"{base}/admin/facilities/{created['id']}")
-    assert admin_view.status_code == 200 and admin_view.json()["version"] == 3
+    assert admin_view.status_code == 200
+    assert admin_view.json()["version"] == 3
     on = await client.post(f"{url}/reactivate")  # the body is optional
-    assert on.status_code == 200 and on.json()["active"] is True
+    assert on.status_code == 200
+    assert on.json()["active"] is True
     missing = await client.patch(f"{base}/facilities/{uuid.uuid4()}", json={"stations": 1})
     assert missing.status_code == 404
 

@@ -120,9 +120,7 @@ async def test_a_duplicate_code_is_a_409_naming_the_code_and_stores_nothing_more
     assert await counts(clean_db, tenant.id) == before
 
 
-async def test_a_withdrawn_product_cannot_be_offered(
-    clean_db: Database, cache: Cache
-) -> None:
+async def test_a_withdrawn_product_cannot_be_offered(clean_db: Database, cache: Cache) -> None:
     from tests.support.tenants import load_tenant
     from tests.tenancy.helpers import demo_config
 
@@ -134,7 +132,7 @@ async def test_a_withdrawn_product_cannot_be_offered(
             db=clean_db, cache=cache, tenant=withdrawn, data=FacilityCreate.model_validate(body())
         )
     assert caught.value.errors == [
-        {"field": "vaccines.0", "reason": "is withdrawn from the vaccine catalogue"}
+        {"field": "vaccines.0", "reason": "is withdrawn from the vaccine catalogue (mmr)"}
     ]
 
 

@@ -165,9 +165,14 @@ async def update_facility(
 
 
 async def _set_active(
-    tenant: str, facility_id: uuid.UUID, body: VersionedChange | None, request: Request, ctx: Ctx,
-    *, active: bool,
-) -> FacilityOut:  # fmt: skip
+    tenant: str,
+    facility_id: uuid.UUID,
+    body: VersionedChange | None,
+    request: Request,
+    ctx: Ctx,
+    *,
+    active: bool,
+) -> FacilityOut:
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
     who = actor(request)
     change = service.reactivate if active else service.deactivate

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class _Run:
     unchanged: int = 0
     invalid: int = 0
     error_count: int = 0
+    complete: bool = True
     first_errors: list[ImportErrorOut] = field(default_factory=list)
     # Code -> the row it first appeared on: the one structure that grows with the file
     # (tens of bytes per row), the price of refusing duplicates within it.
@@ -80,7 +82,7 @@ class _Run:
             if len(self.first_errors) < ERRORS_KEPT:
                 self.first_errors.append(ImportErrorOut(row=row, **e))
 
-    def summary(self, *, complete: bool) -> ImportSummary:
+    def summary(self) -> ImportSummary:
         return ImportSummary(
             rows=self.rows,
             created=self.created,
@@ -88,7 +90,7 @@ class _Run:
             unchanged=self.unchanged,
             invalid=self.invalid,
             error_count=self.error_count,
-            complete=complete,
+            complete=self.complete,
             errors=self.first_errors,
         )
 
@@ -102,20 +104,26 @@ def _read_batch(
 ) -> tuple[list[RowData], bool]:
     """Up to BATCH_SIZE valid rows (invalid ones reported) and whether the file ended."""
     batch: list[RowData] = []
-    for number, record in source.rows:
-        if not any(cell.strip() for cell in record):
-            continue  # blank lines are not rows
-        run.rows += 1
-        parsed = parse_row(number, header, record, tenant, within_region)
-        if not isinstance(parsed, RowData):
-            run.fail(number, parsed)
-        elif (first := run.seen.get(parsed.code)) is not None:
-            run.fail(number, [field_error("code", f"appears earlier in this file (row {first})")])
-        else:
-            run.seen[parsed.code] = number
-            batch.append(parsed)
-            if len(batch) >= BATCH_SIZE:
-                return batch, False
+    try:
+        for number, record in source.rows:
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines are not rows
+            run.rows += 1
+            parsed = parse_row(number, header, record, tenant, within_region)
+            if not isinstance(parsed, RowData):
+                run.fail(number, parsed)
+            elif (first := run.seen.get(parsed.code)) is not None:
+                reason = f"appears earlier in this file (row {first})"
+                run.fail(number, [field_error("code", reason)])
+            else:
+                run.seen[parsed.code] = number
+                batch.append(parsed)
+                if len(batch) >= BATCH_SIZE:
+                    return batch, False
+    except SourceError as exc:
+        # The rows read so far are still imported; the report says where reading stopped.
+        run.fail(exc.row, [field_error("file", exc.reason + "; reading stopped here")])
+        run.complete = False
     return batch, True
 
 
@@ -127,6 +135,27 @@ class _Batch:
     updated: int = 0
     unchanged: int = 0
     refused: list[tuple[int, list[dict[str, str]]]] = field(default_factory=list)
+
+
+async def _update_existing(
+    changes: writes.Changes, facility: Facility, row: RowData, *, now: dt.datetime
+) -> bool:
+    """Bring an existing facility to the row's values; False if it already had them."""
+    changed = writes.changed_fields(facility, row.cols)
+    if not changed and facility.active == row.active:
+        return False
+    if changed:
+        writes.apply(facility, row.cols, now=now)
+        if "vaccines" in changed:
+            await writes.replace_vaccines(changes.uow, facility)
+        changes.add("facility.update", events.CHANGED, facility, {"changed": changed})
+    if facility.active != row.active:
+        writes.set_active(facility, row.active, now=now)
+        if row.active:
+            changes.add("facility.reactivate", events.REACTIVATED, facility)
+        else:
+            changes.add("facility.deactivate", events.DEACTIVATED, facility)
+    return True
 
 
 async def _write(
@@ -141,6 +170,7 @@ async def _write(
     """Upsert one batch in ``uow``."""
     now = utcnow()
     result = _Batch()
+    changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="import")
     found = await uow.session.scalars(
         select(Facility)
         .where(Facility.tenant_id == tenant.id, Facility.code.in_([r.code for r in batch]))
@@ -154,58 +184,23 @@ async def _write(
             new.append(
                 writes.new_facility(tenant.id, row.code, row.cols, now=now, active=row.active)
             )
-            continue
-        if within_region is not None and not is_in_subtree(
+        elif within_region is not None and not is_in_subtree(
             tenant=tenant, region_code=facility.region_code, ancestor_code=within_region
         ):
             reason = "belongs to a facility outside your region"
             result.refused.append((row.row, [field_error("code", reason)]))
-            continue
-        changed = writes.changed_fields(facility, row.cols)
-        if not changed and facility.active == row.active:
+        elif await _update_existing(changes, facility, row, now=now):
+            result.updated += 1
+        else:
             result.unchanged += 1
-            continue
-        details = {"source": "import"}
-        if changed:
-            writes.apply(facility, row.cols, now=now)
-            if "vaccines" in changed:
-                await writes.replace_vaccines(uow, facility)
-            await writes.record(
-                uow,
-                action="facility.update",
-                event_type=events.CHANGED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details={**details, "changed": changed},
-            )
-        if facility.active != row.active:
-            writes.set_active(facility, row.active, now=now)
-            await writes.record(
-                uow,
-                action="facility.reactivate" if row.active else "facility.deactivate",
-                event_type=events.REACTIVATED if row.active else events.DEACTIVATED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details=details,
-            )
-        result.updated += 1
     if new:
         uow.session.add_all(new)
         await uow.session.flush()
         await writes.add_vaccines(uow, [(f.id, f.vaccines) for f in new])
         for facility in new:
-            await writes.record(
-                uow,
-                action="facility.create",
-                event_type=events.CREATED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details={"source": "import"},
-            )
+            changes.add("facility.create", events.CREATED, facility)
         result.created = len(new)
+    await changes.flush()
     return result
 
 
@@ -270,20 +265,15 @@ async def import_file(
     """
     source = await asyncio.to_thread(open_source, path, kind)
     run = _Run(report=report)
-    complete = True
     try:
         header, problems = check_header(source.header, tenant)
         if problems:
             raise ValidationFailed("the file's columns are not the import format", errors=problems)
         done = False
         while not done:
-            try:
-                batch, done = await asyncio.to_thread(
-                    _read_batch, source, header, run, tenant, within_region
-                )
-            except SourceError as exc:
-                run.fail(exc.row, [field_error("file", exc.reason + "; reading stopped here")])
-                batch, done, complete = [], True, False
+            batch, done = await asyncio.to_thread(
+                _read_batch, source, header, run, tenant, within_region
+            )
             written = batch and await _write_batch(
                 db,
                 batch=batch,
@@ -299,7 +289,7 @@ async def import_file(
                 progress(Progress(rows=run.rows, fraction=1.0 if done else source.fraction()))
     finally:
         source.close()
-    summary = run.summary(complete=complete)
+    summary = run.summary()
     await _record_import(db, tenant, summary, actor_id, actor_role)
     log.info(
         "facilities.imported",

@@ -1,7 +1,7 @@
 """Streaming readers of import files: CSV (UTF-8) and XLSX (first sheet).
 
-Neither ever holds the whole file: CSV goes through the ``csv`` module over a text
-stream read line by line (each line capped, so a file without newlines cannot fill
+Neither ever holds the whole file: CSV goes through the ``csv`` module over the file
+read and decoded line by line (each line capped, so a file without newlines cannot fill
 memory); XLSX through openpyxl's read-only mode, which parses the sheet as a stream (its
 shared-strings table, one copy of each distinct text, is the only part it keeps).
 Rows come out as ``(row number, {column: text})``, numbered as a spreadsheet shows them:
@@ -10,9 +10,9 @@ the header is row 1.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from typing import IO, Any, Literal
 from vaxport.core.errors import ValidationFailed, field_error
 
 Kind = Literal["csv", "xlsx"]
-MAX_LINE_CHARS = 65_536
+MAX_LINE_BYTES = 65_536
 MAX_COLUMNS = 200
 # A zip that inflates beyond this is refused before parsing (a "zip bomb").
 MAX_XLSX_INFLATED_BYTES = 1 << 30
@@ -72,14 +72,19 @@ class Source:
         self._close()
 
 
-def _lines(text: IO[str]) -> Iterator[str]:
+def _lines(raw: IO[bytes]) -> Iterator[str]:
+    # Decoded line by line (not by the 8 KiB chunk a TextIOWrapper takes), so text that
+    # is not UTF-8 is reported on its own row and every row before it still imports.
+    first = True
     while True:
-        line = text.readline(MAX_LINE_CHARS)
+        line = raw.readline(MAX_LINE_BYTES)
         if not line:
             return
-        if len(line) == MAX_LINE_CHARS and not line.endswith("\n"):
-            raise ValueError(f"a line is longer than {MAX_LINE_CHARS} characters")
-        yield line
+        if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise ValueError(f"a line is longer than {MAX_LINE_BYTES} bytes")
+        if first:
+            line, first = line.removeprefix(codecs.BOM_UTF8), False
+        yield line.decode("utf-8")
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
@@ -101,21 +106,20 @@ def open_csv(path: Path) -> Source:
     """A CSV file (UTF-8, with or without the BOM spreadsheet programs write)."""
     raw = path.open("rb")
     size = max(1, path.stat().st_size)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(_lines(text))
+    reader = csv.reader(_lines(raw))
     try:
         header = next(reader)
     except StopIteration:
-        text.close()
+        raw.close()
         raise refused("is empty; the first row must name the columns") from None
     except (UnicodeDecodeError, csv.Error, ValueError) as exc:
-        text.close()
+        raw.close()
         raise refused("is not a UTF-8 CSV file with a header row") from exc
     return Source(
         header=header,
         rows=_csv_rows(reader),
         _fraction=lambda: raw.tell() / size if not raw.closed else 1.0,
-        _close=text.close,
+        _close=raw.close,
     )
 
 

@@ -50,6 +50,8 @@ PLAIN = (
     "active",
 )
 _LOCALIZED = ("name", "accessibility")
+# Plain-typed fields whose tenant checks can run even when other fields failed.
+_TENANT_CHECKED = ("name", "accessibility", "region_code", "vaccines", "phone", "email")
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
 
@@ -103,15 +105,21 @@ def _texts(cells: dict[str, str], base: str) -> str | dict[str, str] | None:
     return texts
 
 
-def _number(cells: dict[str, str], name: str, errors: Errors, *, whole: bool) -> Any:
+def _number(
+    cells: dict[str, str], name: str, errors: Errors, *, whole: bool, bound: float | None = None
+) -> Any:
     text = cells.get(name, "")
     if not text:
         return None
     try:
-        return int(text) if whole else float(text)
+        value = int(text) if whole else float(text)
     except ValueError:
         errors.append(field_error(name, "is not a whole number" if whole else "is not a number"))
         return None
+    if bound is not None and not -bound <= value <= bound:  # also refuses nan
+        errors.append(field_error(name, f"must be between -{bound:g} and {bound:g}"))
+        return None
+    return value
 
 
 def _field_to_column(field: str) -> str:
@@ -141,8 +149,8 @@ def _model_input(cells: dict[str, str], default_locale: str, errors: Errors) -> 
         data[base] = texts
     for name in ("address", "postal_code", "phone", "email"):
         data[name] = cells.get(name) or None
-    lat = _number(cells, "latitude", errors, whole=False)
-    lon = _number(cells, "longitude", errors, whole=False)
+    lat = _number(cells, "latitude", errors, whole=False, bound=90)
+    lon = _number(cells, "longitude", errors, whole=False, bound=180)
     if bool(cells.get("latitude")) != bool(cells.get("longitude")):
         missing = "latitude" if not cells.get("latitude") else "longitude"
         errors.append(field_error(missing, "give both latitude and longitude, or neither"))
@@ -175,6 +183,16 @@ def _active(cells: dict[str, str], errors: Errors) -> bool:
     return True
 
 
+def _in_column_order(errors: Errors) -> Errors:
+    order = {name: i for i, name in enumerate(PLAIN)}
+
+    def key(error: dict[str, str]) -> int:
+        base = error["field"].split("_")[0] if error["field"] not in order else error["field"]
+        return order.get(base, len(order))
+
+    return sorted(errors, key=key)
+
+
 def parse_row(
     number: int,
     header: list[str],
@@ -192,11 +210,18 @@ def parse_row(
     try:
         model = FacilityCreate.model_validate(data)
     except ValidationError as exc:
+        failed = set()
         for e in exc.errors():
+            failed.add(str(e["loc"][0]) if e["loc"] else "")
             column = _field_to_column(".".join(str(p) for p in e["loc"]))
             if not any(x["field"] == column for x in errors):
                 errors.append(field_error(column, e["msg"]))
-        return errors
+        # Still check what the tenant knows about, so one pass reports every problem.
+        rest = {k: data[k] for k in _TENANT_CHECKED if k not in failed and data[k] is not None}
+        errors += [
+            field_error(_field_to_column(p["field"]), p["reason"]) for p in columns(tenant, rest)[1]
+        ]
+        return _in_column_order(errors)
     if model.code is None:
         errors.append(field_error("code", "is required"))
     cols, problems = columns(tenant, {f: getattr(model, f) for f in FacilityFields.model_fields})
@@ -210,5 +235,5 @@ def parse_row(
     ):
         errors.append(field_error("region_code", f"is outside your region ({within_region})"))
     if errors or model.code is None:
-        return errors
+        return _in_column_order(errors)
     return RowData(row=number, code=model.code, active=active, cols=cols)

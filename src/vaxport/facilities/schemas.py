@@ -37,11 +37,26 @@ def _error(message: str) -> PydanticCustomError:
     return PydanticCustomError("facility", message)
 
 
-class Location(RequestModel):
-    """A point in WGS 84 degrees."""
+def _to_centimetres(value: float) -> float:
+    # Seven decimals of a degree is about a centimetre: more is noise, and rounding keeps
+    # the distance arithmetic clear of float underflow (which PostgreSQL reports as an
+    # error) whatever tiny numbers a client sends.
+    return round(value, 7) + 0.0  # + 0.0: no negative zero
 
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+Latitude = Annotated[
+    float, Field(ge=-90, le=90, allow_inf_nan=False), AfterValidator(_to_centimetres)
+]
+Longitude = Annotated[
+    float, Field(ge=-180, le=180, allow_inf_nan=False), AfterValidator(_to_centimetres)
+]
+
+
+class Location(RequestModel):
+    """A point in WGS 84 degrees (kept to seven decimals, about a centimetre)."""
+
+    lat: Latitude
+    lon: Longitude
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -140,10 +155,8 @@ class DirectoryQuery(RequestModel):
     vaccine: ProductId | None = None
     q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     postal_code: PostalCode | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
-    lon: float | None = Field(
-        default=None, ge=-180, le=180, allow_inf_nan=False, validate_default=True
-    )
+    lat: Latitude | None = None
+    lon: Longitude | None = Field(default=None, validate_default=True)
     radius_km: float | None = Field(
         default=None, gt=0, le=20_100, allow_inf_nan=False, validate_default=True
     )

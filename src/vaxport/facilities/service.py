@@ -107,15 +107,9 @@ async def create(
             uow.session.add(facility)
             await uow.session.flush()
             await writes.add_vaccines(uow, [(facility.id, facility.vaccines)])
-            await writes.record(
-                uow,
-                action="facility.create",
-                event_type=events.CREATED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details={"source": "api"},
-            )
+            changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            changes.add("facility.create", events.CREATED, facility)
+            await changes.flush()
             _after_write(uow, cache, tenant.id)
     except IntegrityError as exc:
         # The code was taken by a concurrent create between our check and our insert.
@@ -170,15 +164,9 @@ async def update(
             writes.apply(facility, cols, now=utcnow())
             if "vaccines" in changed:
                 await writes.replace_vaccines(uow, facility)
-            await writes.record(
-                uow,
-                action="facility.update",
-                event_type=events.CHANGED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details={"source": "api", "changed": changed},
-            )
+            noted = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            noted.add("facility.update", events.CHANGED, facility, {"changed": changed})
+            await noted.flush()
             _after_write(uow, cache, tenant.id)
     return writes.to_out(facility)
 
@@ -201,15 +189,12 @@ async def _set_active(
         writes.check_scope(tenant, facility.region_code, within_region)
         if facility.active != active:
             writes.set_active(facility, active, now=utcnow())
-            await writes.record(
-                uow,
-                action="facility.reactivate" if active else "facility.deactivate",
-                event_type=events.REACTIVATED if active else events.DEACTIVATED,
-                facility=facility,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                details={"source": "api"},
-            )
+            noted = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            if active:
+                noted.add("facility.reactivate", events.REACTIVATED, facility)
+            else:
+                noted.add("facility.deactivate", events.DEACTIVATED, facility)
+            await noted.flush()
             _after_write(uow, cache, tenant.id)
     return writes.to_out(facility)
 

@@ -71,9 +71,10 @@ def _vaccines(tenant: TenantInfo, value: list[str], errors: Errors) -> list[str]
     for i, product_id in enumerate(value):
         product = products.get(product_id)
         if product is None:
-            errors.append(field_error(f"vaccines.{i}", "unknown vaccine product"))
+            errors.append(field_error(f"vaccines.{i}", f"unknown vaccine product ({product_id})"))
         elif not product.active:
-            errors.append(field_error(f"vaccines.{i}", "is withdrawn from the vaccine catalogue"))
+            reason = f"is withdrawn from the vaccine catalogue ({product_id})"
+            errors.append(field_error(f"vaccines.{i}", reason))
     return sorted(value)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+import phonenumbers
 from babel.dates import format_date, get_day_names
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
@@ -111,6 +112,7 @@ def _view(
             if distance is None
             else format_decimal(distance, format="#,##0.0", locale=page.locale.replace("-", "_"))
         ),
+        "phone_display": _phone(item["phone"]),
         "vaccine_names": [
             config.products[p].name if p in config.products else p for p in item["vaccines"]
         ],
@@ -122,6 +124,16 @@ def _view(
         "hours": _hours_rows(item, page),
         "exceptions": _exceptions(item, page, today),
     }
+
+
+def _phone(e164: str | None) -> str | None:
+    if not e164:
+        return None
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _form_values(request: Request) -> dict[str, str]:
@@ -201,7 +213,8 @@ async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
     scope = "private" if "set-cookie" in response.headers else "public"
     response.headers["cache-control"] = f"{scope}, max-age={ctx.settings.directory_cache_seconds}"
     if not errors and etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers={k: v for k, v in response.headers.items()
-                                                  if k in ("etag", "cache-control", "vary",
-                                                           "content-language")})  # fmt: skip
+        kept = ("etag", "cache-control", "vary", "content-language")
+        return Response(
+            status_code=304, headers={k: v for k, v in response.headers.items() if k in kept}
+        )
     return response
