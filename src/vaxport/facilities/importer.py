@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +54,37 @@ class Progress:
     fraction: float | None
 
 
+class _SeenCodes:
+    """The codes met so far in the file, with the row of each.
+
+    Kept in a throwaway SQLite file, not a dict: a dict grows by ~170 bytes a row (the
+    one thing that would make memory depend on the file's length), while SQLite holds a
+    bounded page cache and spills to disk. Used from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="vaxport-import-")
+        self._db = sqlite3.connect(
+            Path(self._dir.name) / "seen.db", check_same_thread=False, isolation_level=None
+        )
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (code TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def first_row(self, code: str, row: int) -> int | None:
+        """The row ``code`` first appeared on, or None (and remember ``row``) if new."""
+        found = self._db.execute("SELECT row FROM seen WHERE code = ?", (code,)).fetchone()
+        if found is not None:
+            return int(found[0])
+        self._db.execute("INSERT INTO seen (code, row) VALUES (?, ?)", (code, row))
+        return None
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
 @dataclass
 class _Run:
     """The state of one import: counts, the report and the codes seen so far."""
@@ -66,9 +99,7 @@ class _Run:
     error_count: int = 0
     complete: bool = True
     first_errors: list[ImportErrorOut] = field(default_factory=list)
-    # Code -> the row it first appeared on: the one structure that grows with the file
-    # (tens of bytes per row), the price of refusing duplicates within it.
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: _SeenCodes = field(default_factory=_SeenCodes)
 
     def __post_init__(self) -> None:
         self.writer = csv.DictWriter(self.report, fieldnames=REPORT_HEADER)
@@ -112,11 +143,10 @@ def _read_batch(
             parsed = parse_row(number, header, record, tenant, within_region)
             if not isinstance(parsed, RowData):
                 run.fail(number, parsed)
-            elif (first := run.seen.get(parsed.code)) is not None:
+            elif (first := run.seen.first_row(parsed.code, number)) is not None:
                 reason = f"appears earlier in this file (row {first})"
                 run.fail(number, [field_error("code", reason)])
             else:
-                run.seen[parsed.code] = number
                 batch.append(parsed)
                 if len(batch) >= BATCH_SIZE:
                     return batch, False
@@ -289,6 +319,7 @@ async def import_file(
                 progress(Progress(rows=run.rows, fraction=1.0 if done else source.fraction()))
     finally:
         source.close()
+        run.seen.close()
     summary = run.summary()
     await _record_import(db, tenant, summary, actor_id, actor_role)
     log.info(
