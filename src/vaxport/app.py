@@ -10,7 +10,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from vaxport import __version__
 from vaxport.core.cache import Cache, cache_from_url
@@ -21,7 +23,10 @@ from vaxport.core.http import Context
 from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.core.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from vaxport.core.ratelimit import RateLimiter, RateLimitMiddleware
+from vaxport.core.route_policy import RouteTable
 from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.transport import TransportMiddleware
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
 
@@ -39,6 +44,15 @@ def problem_response(problem: Problem, request: Request) -> Response:
         media_type=PROBLEM_JSON,
         headers=problem.headers,
     )
+
+
+async def send_problem_response(
+    scope: Scope, receive: Receive, send: Send, problem: Problem
+) -> None:
+    """:func:`problem_response` from middleware (before routing): pages for browsers too."""
+    if "app" in scope:  # pages build links with url_for, which asks the router
+        scope.setdefault("router", scope["app"].router)
+    await problem_response(problem, Request(scope))(scope, receive, send)
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -81,6 +95,38 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+CORS_REQUEST_HEADERS = [
+    "Accept-Language",
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-None-Match",
+    "X-Request-ID",
+]
+# Beyond the CORS-safelisted ones, what a cross-origin script needs to read.
+CORS_EXPOSED_HEADERS = [
+    "ETag",
+    "Idempotent-Replayed",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+]
+
+
+def _tenant_rate_limits(db: Database, cache: Cache) -> Any:
+    """The loader of every tenant's rate-limit overrides (tenancy owns the configuration)."""
+    from vaxport.tenancy.service import list_rate_limit_overrides
+
+    async def load() -> dict[str, dict[str, dict[str, str]]]:
+        return await list_rate_limit_overrides(db=db, cache=cache)
+
+    return load
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -96,12 +142,14 @@ def create_app(
     owns_cache = cache is None
     db = database or database_from_settings(settings)
     kv = cache or cache_from_url(settings.redis_url)
+    limiter = RateLimiter(settings, overrides=_tenant_rate_limits(db, kv))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await limiter.close()
             if owns_cache:
                 await kv.close()
             if owns_db:
@@ -119,22 +167,49 @@ def create_app(
     install_error_handlers(app)
     _include_routers(app, settings)
 
-    # Added innermost first: Starlette wraps in reverse order of addition.
+    # Added innermost first: Starlette wraps in reverse order of addition. Outermost
+    # first, a request meets: request id, metrics, transport (client address, scheme,
+    # HTTPS policy), security headers, CORS, [authentication: sets the principal],
+    # rate limits, body limit, idempotency. Rate limits sit outside anything that reads
+    # the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    routes = RouteTable(
+        app.router,
+        max_body_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.upload_max_bytes,
+    )
+    app.state.route_table = routes
+    app.state.rate_limiter = limiter
     # Idempotency sits inside the body limit so it never buffers an oversized body.
     app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
-    app.add_middleware(
-        BodyLimitMiddleware,
-        default=settings.max_body_bytes,
-        limits={
-            "/api/v1/": settings.max_body_bytes,
-            "/api/v1/*/facilities/import": settings.upload_max_bytes,
-        },
-    )
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, routes=routes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware, limiter=limiter, routes=routes, respond=send_problem_response
+        )
+    # Identity's authentication middleware is added here (outside rate limits).
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
     app.add_middleware(
         SecurityHeadersMiddleware,
         hsts=settings.force_https,
         path_policies={"/api/docs": DOCS_CSP},
     )
+    if settings.trusted_proxies or settings.force_https:
+        app.add_middleware(
+            TransportMiddleware,
+            trusted_proxies=settings.trusted_proxies,
+            forwarded_header=settings.forwarded_header,
+            force_https=settings.force_https,
+            public_url=settings.public_url,
+        )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -50,7 +50,6 @@ def serve(
     import uvicorn
 
     _check_settings()
-    settings = get_settings()
     uvicorn.run(
         "vaxport.app:app_from_env",
         factory=True,
@@ -61,8 +60,9 @@ def serve(
         ssl_keyfile=str(keyfile) if keyfile else None,
         server_header=False,
         date_header=True,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        # The app reads proxy headers itself, from VAXPORT_TRUSTED_PROXIES only
+        # (core/transport.py); uvicorn's own handling would trust 127.0.0.1 by default.
+        proxy_headers=False,
         access_log=False,
         log_config=None,
     )

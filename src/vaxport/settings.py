@@ -7,13 +7,32 @@ on unsafe defaults and names each problem, so a misconfigured replica never serv
 from __future__ import annotations
 
 import functools
+import ipaddress
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vaxport.core.rate_rules import check_limits
 
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "dev", "development", "insecure"}
+_ORIGIN = re.compile(
+    r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$"
+)
+# A list from the environment: a JSON array, or comma-separated for convenience.
+EnvList = Annotated[list[str], NoDecode]
+
+
+def _env_list(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return orjson.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
 
 class UnsafeConfigurationError(RuntimeError):
@@ -80,10 +99,87 @@ class Settings(BaseSettings):
     outbox_housekeeping_seconds: float = Field(default=300, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     idempotency_lock_seconds: float = Field(default=120, gt=0)
-    trusted_proxies: list[str] = Field(default_factory=list)
-    cors_origins: list[str] = Field(default_factory=list)
+    trusted_proxies: EnvList = Field(default_factory=list)
+    forwarded_header: Literal["x-forwarded", "forwarded"] = "x-forwarded"
+    cors_origins: EnvList = Field(default_factory=list)
+    cors_allow_credentials: bool = False
     force_https: bool = False
+    rate_limit_enabled: bool = True
+    rate_limit_prefix: str = Field(default="vaxport:rl", min_length=1, max_length=100)
+    # Per route class and dimension; see README "Rate limits" and core/rate_rules.py.
+    rate_limit_code_request_ip: str = "20/minute;200/hour"
+    rate_limit_code_request_account: str = "5/minute;30/hour"
+    rate_limit_login_ip: str = "30/minute;300/hour"
+    rate_limit_login_account: str = "10/minute"
+    rate_limit_public_search_ip: str = "300/minute"
+    rate_limit_public_search_account: str = "300/minute"
+    rate_limit_verification_ip: str = "300/minute"
+    rate_limit_verification_account: str = "1200/minute"
+    rate_limit_write_ip: str = "1200/minute"
+    rate_limit_write_account: str = "300/minute"
+    # Unlimited: each check costs two store round trips, and plain reads are the bulk
+    # of the traffic, cached and cheap; the edge (load balancer, WAF) guards them.
+    rate_limit_default_ip: str = "unlimited"
+    rate_limit_default_account: str = "unlimited"
     console_outbox: Path | None = None
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _env_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return [item.strip() for item in value]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        origins = [item.strip().lower() for item in value]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme://host[:port], no path or slash"
+                )
+        return origins
+
+    @field_validator(
+        "rate_limit_code_request_ip",
+        "rate_limit_code_request_account",
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+        "rate_limit_public_search_ip",
+        "rate_limit_public_search_account",
+        "rate_limit_verification_ip",
+        "rate_limit_verification_account",
+        "rate_limit_write_ip",
+        "rate_limit_write_account",
+        "rate_limit_default_ip",
+        "rate_limit_default_account",
+    )
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        return check_limits(value)
+
+    @model_validator(mode="after")
+    def _credentials_need_named_origins(self) -> Settings:
+        if self.cors_allow_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                "VAXPORT_CORS_ALLOW_CREDENTIALS needs named origins, not '*' "
+                "(any site could act with the user's credentials)"
+            )
+        return self
+
+    def rate_limit_rule(self, route_class: str, dimension: str) -> str:
+        """The default rule text of a route class for ``ip`` or ``account``."""
+        text: str = getattr(self, f"rate_limit_{route_class}_{dimension}")
+        return text
 
     @property
     def effective_database_url(self) -> str:

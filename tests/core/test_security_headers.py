@@ -76,16 +76,25 @@ async def test_static_assets_get_nosniff(client: httpx.AsyncClient) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_hsts_only_when_https_is_forced(settings: Settings, clean_db, cache) -> None:  # type: ignore[no-untyped-def]
-    for force, expected in ((False, False), (True, True)):
+async def test_hsts_only_on_https_answers_when_https_is_forced(
+    settings: Settings,
+    clean_db,
+    cache,  # type: ignore[no-untyped-def]
+) -> None:
+    cases = (
+        (False, "https://t", False),
+        (True, "https://t", True),
+        # RFC 6797: never over plain HTTP (health checks answer on either scheme).
+        (True, "http://t", False),
+    )
+    for force, base, expected in cases:
         app = create_app(
             settings.model_copy(update={"force_https": force}), database=clean_db, cache=cache
         )
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as c:
             r = await c.get("/healthz")
-        assert ("strict-transport-security" in r.headers) is expected
+        assert r.status_code == 200
+        assert ("strict-transport-security" in r.headers) is expected, (force, base)
 
 
 async def test_a_response_that_sets_its_own_policy_keeps_it() -> None:

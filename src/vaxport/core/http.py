@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Request
 
@@ -18,6 +18,12 @@ from vaxport.core.errors import Unauthorized
 from vaxport.settings import Settings
 
 PERMISSION_ATTR = "__vaxport_permission__"
+ROUTE_CLASS_ATTR = "__vaxport_route_class__"
+
+# What a route costs and risks, for rate limits and body limits (see core/route_policy.py).
+# Undeclared: "write" for POST/PUT/PATCH/DELETE, "default" otherwise.
+RouteClass = Literal["code_request", "login", "public_search", "verification", "write", "default"]
+ROUTE_CLASSES: tuple[str, ...] = get_args(RouteClass)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +46,25 @@ Ctx = Annotated[Context, Depends(_context)]
 PermissionCheck = Callable[[Request, str], Awaitable[None]]
 
 
-def requires(permission: str, *, public: bool = False) -> Any:
+def requires(
+    permission: str,
+    *,
+    public: bool = False,
+    rate: RouteClass | None = None,
+    upload: bool = False,
+) -> Any:
     """Declare (and enforce) the permission of a route: ``"<resource>:<action>"``.
 
     ``public=True`` marks routes anyone may call (health, public directory, verify).
     Every route must carry one of these; a test walks ``app.routes`` to prove it.
+    ``rate`` names the route's rate-limit class (``"login"``, ``"code_request"``,
+    ``"public_search"``, ``"verification"``...; undeclared: ``"write"`` for unsafe
+    methods, ``"default"`` otherwise); ``upload=True`` lets its body grow to
+    ``VAXPORT_UPLOAD_MAX_BYTES`` instead of ``VAXPORT_MAX_BODY_BYTES``. Both are enforced
+    by middleware before the body is read, from a table compiled from these markers.
     """
+    if rate is not None and rate not in ROUTE_CLASSES:
+        raise ValueError(f"unknown route class {rate!r}; one of {', '.join(ROUTE_CLASSES)}")
 
     async def check(request: Request) -> None:
         if public:
@@ -56,6 +75,7 @@ def requires(permission: str, *, public: bool = False) -> Any:
         await checker(request, permission)
 
     setattr(check, PERMISSION_ATTR, (permission, public))
+    setattr(check, ROUTE_CLASS_ATTR, (rate, upload))
     return Depends(check)
 
 
@@ -86,3 +106,13 @@ def route_permission(route: Any, dependencies: Any = None) -> tuple[str, bool] |
             permission, public = marker
             return str(permission), bool(public)
     return None
+
+
+def route_class_marker(dependencies: Any) -> tuple[str | None, bool]:
+    """``(rate class or None, upload)`` declared via :func:`requires` (``(None, False)``)."""
+    for dep in dependencies or []:
+        marker = getattr(dep.dependency, ROUTE_CLASS_ATTR, None)
+        if marker is not None:
+            rate, upload = marker
+            return rate, bool(upload)
+    return None, False

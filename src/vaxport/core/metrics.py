@@ -30,3 +30,14 @@ OUTBOX_DELIVERED = Counter(
 OUTBOX_FAILED = Counter(
     "vaxport_outbox_failures_total", "Outbox handler failures by type.", ["event_type"]
 )
+RATE_LIMITED = Counter(
+    "vaxport_rate_limited_total",
+    "Requests refused by a rate limit, by route class and dimension (ip, account).",
+    ["route_class", "dimension"],
+)
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "vaxport_rate_limit_store_errors_total",
+    "Requests whose rate limit could not be checked (store unreachable), by route class "
+    "and outcome: open (let through) or closed (refused with 503).",
+    ["route_class", "outcome"],
+)

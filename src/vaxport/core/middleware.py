@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +18,9 @@ from vaxport.core.errors import PROBLEM_JSON, PayloadTooLarge, Problem
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import request_id_var
 from vaxport.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+if TYPE_CHECKING:
+    from vaxport.core.route_policy import RouteTable
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -99,22 +102,30 @@ class MetricsMiddleware:
 class BodyLimitMiddleware:
     """Refuses bodies over the limit with 413, by Content-Length or while streaming.
 
-    ``limits`` maps a path prefix to its own ceiling (uploads get more than JSON); a
-    ``*`` in a prefix stands for one path segment (``/api/v1/*/facilities/import``).
-    The longest matching prefix wins.
+    With ``routes`` (a :class:`~vaxport.core.route_policy.RouteTable`) the ceiling is the
+    matched route's: uploads (``requires(..., upload=True)``) get more than JSON.
+    ``limits`` maps a path prefix to its own ceiling instead, for apps without a table.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int] | None = None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        limits: dict[str, int] | None = None,
+        routes: RouteTable | None = None,
+    ):
         self.app = app
         self.default = default
-        self.limits = [
-            (re.compile(re.escape(prefix).replace(r"\*", "[^/]+")), limit)
-            for prefix, limit in sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
-        ]
+        self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
+        self.routes = routes
 
-    def _limit_for(self, path: str) -> int:
+    def _limit_for(self, scope: Scope) -> int:
+        if self.routes is not None:
+            return self.routes.policy(scope).body_limit
+        path = scope["path"]
         for prefix, limit in self.limits:
-            if prefix.match(path):
+            if path.startswith(prefix):
                 return limit
         return self.default
 
@@ -122,7 +133,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope["path"])
+        limit = self._limit_for(scope)
         for key, value in scope["headers"]:
             if key == b"content-length":
                 try:

@@ -68,7 +68,11 @@ async def bench_noop_get() -> Empty:
     return Empty()
 
 
-@bench_router.post("/bench/noop", dependencies=[requires("bench:noop", public=True)])
+# Class "default" (not "write"): the ceiling is measured from one address at thousands of
+# requests a second; its limits are whatever VAXPORT_RATE_LIMIT_DEFAULT_* say (unlimited).
+@bench_router.post(
+    "/bench/noop", dependencies=[requires("bench:noop", public=True, rate="default")]
+)
 async def bench_noop_post() -> Empty:
     """A POST through the full production stack doing nothing: the bench ceiling."""
     return Empty()

@@ -5,6 +5,9 @@ injection that slips past autoescaping still cannot run. Everything else (JSON,
 problem+json, CSS, metrics) gets a policy that renders nothing and cannot be framed.
 A response that sets its own policy keeps it; a few paths (the OpenAPI docs page, which
 loads Swagger UI from its CDN with an inline bootstrap script) get a looser one by name.
+HSTS (with ``VAXPORT_FORCE_HTTPS``) goes on HTTPS answers only, as RFC 6797 asks; the
+scheme is the one the transport layer established (core/transport.py), so it is right
+behind a TLS-terminating proxy too.
 """
 
 from __future__ import annotations
@@ -75,16 +78,19 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         override = self.path_policies.get(scope["path"])
+        hsts = self.hsts and scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._add(list(message.get("headers", [])), override)
+                message["headers"] = self._add(
+                    list(message.get("headers", [])), override, hsts=hsts
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
     def _add(
-        self, headers: list[tuple[bytes, bytes]], override: str | None
+        self, headers: list[tuple[bytes, bytes]], override: str | None, *, hsts: bool
     ) -> list[tuple[bytes, bytes]]:
         present = {k.lower() for k, _ in headers}
         content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -95,6 +101,6 @@ class SecurityHeadersMiddleware:
             extra.append((b"content-security-policy", policy.encode()))
         if is_html and b"permissions-policy" not in present:
             extra.append((b"permissions-policy", PERMISSIONS_POLICY.encode()))
-        if self.hsts and b"strict-transport-security" not in present:
+        if hsts and b"strict-transport-security" not in present:
             extra.append((b"strict-transport-security", HSTS.encode()))
         return headers + extra

@@ -44,7 +44,9 @@ from vaxport.tenancy.service import get_tenant_or_404
 router = APIRouter(tags=["facilities"])
 
 READ = requires("facilities:read", public=True)
+SEARCH = requires("facilities:read", public=True, rate="public_search")
 WRITE = requires("facilities:write")
+UPLOAD = requires("facilities:write", upload=True)
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (the ETag still matches)"}
 }
@@ -83,7 +85,7 @@ def _cached(doc: Document, request: Request, max_age: int) -> Response:
 
 @router.get(
     "/api/v1/{tenant}/facilities",
-    dependencies=[READ],
+    dependencies=[SEARCH],
     response_model=PublicPage,
     responses=_NOT_MODIFIED,
     summary="Find vaccination centres",
@@ -262,7 +264,7 @@ async def _spool(request: Request, limit: int, directory: Path) -> Path:
 
 @router.post(
     "/api/v1/{tenant}/facilities/import",
-    dependencies=[WRITE],
+    dependencies=[UPLOAD],
     summary="Import facilities from CSV or XLSX",
     responses={200: {"content": {"text/csv": {}}, "description": "summary or error report"}},
     openapi_extra={

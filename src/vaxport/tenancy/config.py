@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_types import (
     Age,
     Code,
@@ -340,6 +341,8 @@ class TenantConfig(ConfigModel):
     notifications: NotificationSettings
     retention: RetentionRule
     recovery: RecoverySettings
+    # Left out of the document when absent, so existing configurations keep their hash.
+    rate_limits: RateLimitOverrides | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("locales")
     @classmethod

@@ -44,6 +44,7 @@ __all__ = [
     "get_region",
     "get_tenant_or_404",
     "is_in_subtree",
+    "list_rate_limit_overrides",
     "list_tenants",
     "load",
     "region_subtree",
@@ -93,6 +94,23 @@ async def list_tenants(*, db: Database, cache: Cache | None = None) -> list[Tena
     if cache is not None:
         await cache.set(TENANT_NS, LIST_KEY, [t.model_dump() for t in tenants], _ttl())
     return tenants
+
+
+async def list_rate_limit_overrides(
+    *, db: Database, cache: Cache
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Every tenant by code, with the rate limits its configuration overrides (maybe none)."""
+    overrides: dict[str, dict[str, dict[str, str]]] = {}
+    for summary in await list_tenants(db=db, cache=cache):
+        try:
+            tenant = await get_tenant_or_404(db=db, cache=cache, code=summary.code)
+        except (NotFound, ServiceUnavailable):
+            # Deleted meanwhile, or a stored config this release cannot read: defaults.
+            overrides[summary.code] = {}
+            continue
+        limits = tenant.config.rate_limits
+        overrides[summary.code] = limits.as_rules() if limits is not None else {}
+    return overrides
 
 
 async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantInfo:

@@ -147,7 +147,7 @@ def _form_values(request: Request) -> dict[str, str]:
 @router.api_route(
     "/{tenant}/facilities",
     methods=["GET", "HEAD"],
-    dependencies=[requires("facilities:read", public=True)],
+    dependencies=[requires("facilities:read", public=True, rate="public_search")],
 )
 async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
     """Search the tenant's active vaccination centres; nearest first with a location."""
