@@ -236,3 +236,34 @@ async def test_tiny_coordinates_are_rounded_not_a_server_error(
     [item] = r.json()["items"]
     assert item["location"] == {"lat": 0.0, "lon": 0.0}
     assert item["distance_km"] == 0.0
+
+
+async def test_answers_are_built_once_per_generation_and_cache_time(cache: Cache) -> None:
+    import uuid
+
+    from vaxport.facilities import directory
+    from vaxport.facilities.schemas import PublicPage
+
+    tenant_id = uuid.uuid4()
+    builds = 0
+
+    async def build() -> PublicPage:
+        nonlocal builds
+        builds += 1
+        return PublicPage(items=[], next_cursor=str(builds))
+
+    async def get(ttl: float) -> directory.Document:
+        return await directory.cached_document(
+            cache=cache, tenant_id=tenant_id, key={"q": 1}, ttl=ttl, build=build
+        )
+
+    first = await get(60)
+    assert (await get(60)) == first
+    assert builds == 1
+    await directory.invalidate(cache, tenant_id)
+    second = await get(60)
+    assert builds == 2
+    assert second.etag != first.etag
+    await get(0)
+    await get(0)
+    assert builds == 4  # no cache time: built every time, kept nowhere

@@ -11,7 +11,9 @@ cache time; with Redis, from the moment the write's transaction commits.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,11 @@ import orjson
 from vaxport.core.cache import Cache
 from vaxport.core.ids import short_code
 
+# Answers are named by (tenant, generation, query), so each process also keeps the most
+# used ones decoded (for no longer than the shared cache would) and then only asks the
+# shared cache for the generation.
+_MEMO_SIZE = 512
+_memo: OrderedDict[str, tuple[float, Document]] = OrderedDict()
 GENERATION_NS = "facility-gen"
 DIRECTORY_NS = "facility-dir"
 # A generation only has to outlive the pages cached under it.
@@ -66,12 +73,30 @@ async def cached_document(
     gen = await generation(cache, tenant_id)
     digest = hashlib.sha256(orjson.dumps(key, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
     cache_key = f"{tenant_id}:{gen}:{digest}"
-    hit = await cache.get(DIRECTORY_NS, cache_key)
+    memo = _memo.get(cache_key) if ttl > 0 else None
+    if memo is not None and memo[0] > time.monotonic():
+        _memo.move_to_end(cache_key)
+        return memo[1]
+    hit = await cache.get(DIRECTORY_NS, cache_key) if ttl > 0 else None
     if isinstance(hit, dict) and isinstance(hit.get("body"), str):
-        return Document(etag=str(hit["etag"]), body=hit["body"].encode())
-    model = await build()
-    body = orjson.dumps(model.model_dump(mode="json"))
-    doc = Document(etag=_etag(body), body=body)
-    if ttl > 0:
-        await cache.set(DIRECTORY_NS, cache_key, {"etag": doc.etag, "body": body.decode()}, ttl)
+        doc = Document(etag=str(hit["etag"]), body=hit["body"].encode())
+        # Kept here only as long as the shared entry lives, which another process made.
+        left = float(hit.get("expires", 0)) - time.time()
+    else:
+        model = await build()
+        body = orjson.dumps(model.model_dump(mode="json"))
+        doc = Document(etag=_etag(body), body=body)
+        left = ttl
+        if ttl > 0:
+            value = {"etag": doc.etag, "body": body.decode(), "expires": time.time() + ttl}
+            await cache.set(DIRECTORY_NS, cache_key, value, ttl)
+    if left > 0:
+        _remember(cache_key, doc, min(left, ttl))
     return doc
+
+
+def _remember(key: str, doc: Document, seconds: float) -> None:
+    _memo[key] = (time.monotonic() + seconds, doc)
+    _memo.move_to_end(key)
+    while len(_memo) > _MEMO_SIZE:
+        _memo.popitem(last=False)
