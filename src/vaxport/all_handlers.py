@@ -5,4 +5,6 @@ A context appends its own (``"vaxport.<context>.events"``), one line each.
 
 from __future__ import annotations
 
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = [
+    "vaxport.facilities.events",
+]

@@ -282,3 +282,29 @@ async def test_concurrent_conditional_updates_let_exactly_one_win(
     final = await service.get(db=clean_db, tenant=tenant, facility_id=created.id)
     assert final.version == 2
     assert final.stations == winners[0].stations  # type: ignore[attr-defined]
+
+
+async def test_the_worker_handles_every_facility_event_by_refreshing_the_directory(
+    clean_db: Database, cache: Cache, tenant: TenantInfo
+) -> None:
+    import datetime as dt
+
+    from vaxport.core.outbox import Event, HandlerContext, handlers_for, load_handlers
+    from vaxport.facilities import directory, events
+    from vaxport.settings import Settings
+
+    load_handlers()  # what the worker does first: no facility event may go unhandled
+    for event_type in events.EVENT_TYPES:
+        assert handlers_for(event_type) == [events.refresh_directory]
+    before = await directory.generation(cache, tenant.id)
+    event = Event(
+        id=uuid.uuid4(),
+        event_type=events.CHANGED,
+        tenant_id=tenant.id,
+        payload={"facility_id": str(uuid.uuid4())},
+        attempts=2,  # delivered again: still fine
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    ctx = HandlerContext(db=clean_db, cache=cache, settings=Settings(env="test"))
+    await events.refresh_directory(event, ctx)
+    assert await directory.generation(cache, tenant.id) != before
