@@ -229,9 +229,7 @@ async def test_tiny_coordinates_are_rounded_not_a_server_error(
         tenant=tenant,
         data=FacilityCreate.model_validate(body(location={"lat": 1e-300, "lon": -0.0})),
     )
-    r = await client.get(
-        f"/api/v1/{tenant.code}/facilities", params={"lat": 5e-324, "lon": 1e-310}
-    )
+    r = await client.get(f"/api/v1/{tenant.code}/facilities", params={"lat": 5e-324, "lon": 1e-310})
     assert r.status_code == 200
     [item] = r.json()["items"]
     assert item["location"] == {"lat": 0.0, "lon": 0.0}
