@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from vaxport.core.clock import utcnow
 from vaxport.core.errors import ValidationFailed
 from vaxport.core.http import Ctx, requires
 from vaxport.facilities import service
@@ -175,7 +176,7 @@ async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
             ]
         except ValidationFailed as exc:
             errors = exc.errors
-    today = dt.datetime.now(zoneinfo.ZoneInfo(info.config.timezone)).date()
+    today = utcnow().astimezone(zoneinfo.ZoneInfo(info.config.timezone)).date()
     regions = _region_options(info, page)
     names = {r.code: r.label for r in regions}
     items = [_view(i, info, page, today, names) for i in (results or {}).get("items", [])]
