@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test setup lint typecheck check browser clean messages
+.PHONY: demo test setup lint typecheck check browser bench wrk clean messages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,16 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  >/dev/null 2>&1 || echo "chromium not installed: browser tests will skip"; }
 
-test: setup browser
+# Debian's wrk drives the load benchmark (installed when missing and run as root).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) \
+	  >/dev/null 2>&1 || echo "wrk not installed: the bench end-to-end test will skip"; }
+
+bench: setup wrk
+	$(VENV)/bin/vaxport bench $(BENCH_ARGS)
+
+test: setup browser wrk
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -134,6 +134,47 @@ def db_current() -> None:
     typer.echo(f"database: {rev or 'empty'}; code head: {migrate.head()}")
 
 
+@app.command()
+def bench(  # noqa: PLR0917 - Typer maps each option to a parameter
+    scenarios: str = typer.Option(
+        "", help="Comma-separated scenario names (default: all; see bench/README.md)."
+    ),
+    duration: float = typer.Option(10.0, min=1, help="Seconds per measured run."),
+    warmup: float = typer.Option(2.0, min=0, help="Seconds of warm-up before each run."),
+    connections: int = typer.Option(64, min=1, help="Open connections (wrk -c)."),
+    threads: int = typer.Option(1, min=1, help="wrk threads (one drives ~50k req/s)."),
+    workers: int = typer.Option(1, min=1, help="Server processes (vaxport serve --workers)."),
+    database_url: str = typer.Option("", help="Database to use (default: temporary SQLite)."),
+    redis_url: str = typer.Option("", help="Redis to use (default: in-process cache)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON result on stdout."),
+    output: Path | None = typer.Option(None, help="JSON path (default: bench/results/)."),
+) -> None:
+    """Measure throughput, latency and CPU per request against same-run ceilings."""
+    import importlib
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "runner.py").is_file():
+        typer.echo("vaxport bench runs from a source checkout (bench/ not found)", err=True)
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    runner = importlib.import_module("bench.runner")
+    options = runner.Options(
+        scenarios=[s.strip() for s in scenarios.split(",") if s.strip()] or None,
+        duration_s=duration,
+        warmup_s=warmup,
+        connections=connections,
+        threads=threads,
+        workers=workers,
+        database_url=database_url,
+        redis_url=redis_url,
+        as_json=as_json,
+        output=output,
+    )
+    raise typer.Exit(runner.run(options))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

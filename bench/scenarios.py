@@ -1,0 +1,157 @@
+"""The scenario registry: one entry per measured request.
+
+A later context adds its load by appending to ``SCENARIOS`` here (register, facilities,
+booking...): a name, the request (method, path, body or a Lua script of its own), and
+an optional ``setup`` that prepares data through the ``vaxport`` CLI or the HTTP API
+before the first request and may fill ``{placeholders}`` in the path and add headers.
+
+A ``setup`` that cannot prepare its scenario raises :class:`ScenarioUnavailable` with a
+message an operator can act on; the bench reports it and measures the others.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ScenarioUnavailable(Exception):  # noqa: N818 - a state, reported, not a crash
+    """This scenario cannot run against this build or data; the message says why."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a setup hands to the measurement."""
+
+    params: dict[str, str] = field(default_factory=dict)  # fills {placeholders} in the path
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Authorization
+    env: dict[str, str] = field(default_factory=dict)  # read by a scenario's own Lua script
+
+
+@dataclass
+class Target:
+    """The server under test, as a setup sees it."""
+
+    base_url: str
+    repo_root: Path
+    run_cli: Callable[..., subprocess.CompletedProcess[str]]
+    _migrated: bool = False
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``vaxport <args>`` against the server's database and settings."""
+        return self.run_cli(*args)
+
+    def migrate(self) -> None:
+        """``vaxport db upgrade`` once per bench run."""
+        if self._migrated:
+            return
+        done = self.cli("db", "upgrade")
+        if done.returncode != 0:
+            raise ScenarioUnavailable(f"`vaxport db upgrade` failed:\n{_tail(done)}")
+        self._migrated = True
+
+
+Setup = Callable[[Target], Prepared]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured request and how to prepare for it."""
+
+    name: str
+    method: str
+    path: str
+    description: str
+    body: str | None = None
+    content_type: str = "application/json"
+    lua: str = "static.lua"  # a script in bench/lua; custom ones vary the request
+    setup: Setup | None = None
+    probe: bool = True  # send the request once (expecting 2xx) before measuring
+    missing_hint: str = ""  # what a 404 from the probe means
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.method}"
+
+    @property
+    def ceiling_method(self) -> str:
+        """The no-op this scenario is compared with: GET for reads, POST for writes."""
+        return "GET" if self.method in ("GET", "HEAD", "OPTIONS") else "POST"
+
+
+NOOP_BODY = '{"ping":true}'
+
+
+def load_demo_tenant(target: Target) -> Prepared:
+    """Migrate, then ``vaxport tenant load countries/demo.yaml``; the path gets its code."""
+    target.migrate()
+    path = target.repo_root / "countries" / "demo.yaml"
+    if not path.is_file():
+        raise ScenarioUnavailable(
+            f"{path} does not exist: the demo country comes with the tenancy context"
+        )
+    done = target.cli("tenant", "load", str(path))
+    if done.returncode != 0:
+        if "No such command" in done.stderr or "No such command" in done.stdout:
+            raise ScenarioUnavailable(
+                "`vaxport tenant load` is not in this build: the tenancy context has not landed"
+            )
+        raise ScenarioUnavailable(f"`vaxport tenant load {path}` failed:\n{_tail(done)}")
+    return Prepared(params={"tenant": tenant_code(path)})
+
+
+def tenant_code(path: Path) -> str:
+    """The tenant code a country file declares (``code:``), else its file name."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and code else path.stem
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="noop",
+        method="GET",
+        path="/bench/noop",
+        description="GET through the full production stack doing nothing (noise check: ~1.0)",
+    ),
+    Scenario(
+        name="noop",
+        method="POST",
+        path="/bench/noop",
+        body=NOOP_BODY,
+        description="POST with a small JSON body through the production stack, doing nothing",
+    ),
+    Scenario(
+        name="config",
+        method="GET",
+        path="/api/v1/{tenant}/config",
+        setup=load_demo_tenant,
+        description="the demo tenant's public configuration (cached read)",
+        missing_hint="the tenancy context's GET /api/v1/{tenant}/config route is not in this build",
+    ),
+]
+
+
+def names() -> list[str]:
+    """Scenario names in registry order, each once."""
+    return list(dict.fromkeys(s.name for s in SCENARIOS))
+
+
+def select(wanted: list[str] | None) -> list[Scenario]:
+    """The scenarios named (all of them for ``None``); unknown names are an error."""
+    if not wanted:
+        return list(SCENARIOS)
+    unknown = [w for w in wanted if w not in names()]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(names())}")
+    return [s for s in SCENARIOS if s.name in wanted]
+
+
+def _tail(done: subprocess.CompletedProcess[str], lines: int = 15) -> str:
+    text = (done.stderr or "") + (done.stdout or "")
+    return "\n".join(text.strip().splitlines()[-lines:])

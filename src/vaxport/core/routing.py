@@ -1,0 +1,219 @@
+"""Route dispatch: flat routes, public checks decided once, and a segment index.
+
+This FastAPI keeps an included router as a wrapper matched lazily on every request;
+:func:`flatten_included_routers` registers the routes on the app once instead.
+
+Starlette (and FastAPI) then try each route's regex in order until one matches, so a
+route near the end of a few hundred costs hundreds of regex matches per request. The
+index narrows the scan to the routes whose path could match, segment by segment, and
+runs those routes' own ``matches`` in their original order, so the first full match is
+the one the linear scan would have found. Everything else (no full match, a 405, a
+trailing-slash redirect, a mount or any route the index cannot describe coming first)
+is handed to the router itself, whose behaviour is therefore unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
+from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.types import Receive, Scope, Send
+
+from vaxport.core.http import PERMISSION_ATTR
+
+# A whole segment that is one parameter, with a convertor that never spans a "/".
+_SEGMENT_PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*(:(str|int|float|uuid))?\}$")
+
+
+@dataclass
+class _Node:
+    literal: dict[str, _Node] = field(default_factory=dict)
+    param: _Node | None = None
+    routes: list[int] = field(default_factory=list)  # routes ending here, by position
+
+
+class RouteIndex:
+    """Positions of the routes that could match a path: a superset, in route order."""
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self._root = _Node()
+        self.opaque: frozenset[int] = frozenset(
+            i for i, route in enumerate(routes) if _segments(route) is None
+        )
+        for position, route in enumerate(routes):
+            segments = _segments(route)
+            if segments is None:
+                continue
+            node = self._root
+            for segment in segments:
+                if _SEGMENT_PARAM.match(segment):
+                    node.param = node.param or _Node()
+                    node = node.param
+                else:
+                    node = node.literal.setdefault(segment, _Node())
+            node.routes.append(position)
+
+    def candidates(self, path: str) -> list[int]:
+        """Routes that could match ``path`` plus every opaque route, ascending."""
+        found = list(self.opaque)
+        level = [self._root]
+        for segment in path.split("/")[1:]:
+            following: list[_Node] = []
+            for node in level:
+                child = node.literal.get(segment)
+                if child is not None:
+                    following.append(child)
+                # A parameter never matches an empty segment (its regex needs a character).
+                if node.param is not None and segment:
+                    following.append(node.param)
+            level = following
+            if not level:
+                break
+        for node in level:
+            found.extend(node.routes)
+        found.sort()
+        return found
+
+
+def _segments(route: BaseRoute) -> list[str] | None:
+    """The "/"-separated parts of a plain HTTP route's path; None if not indexable."""
+    if type(route) is not Route and not isinstance(route, APIRoute):
+        return None
+    path = route.path
+    if not path.startswith("/"):
+        return None
+    parts = path.split("/")[1:]
+    if any("{" in p and not _SEGMENT_PARAM.match(p) for p in parts):
+        return None
+    return parts
+
+
+class IndexedRouter:
+    """ASGI app in front of a router: dispatches what the index finds, defers the rest."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._indexed: tuple[int, int] = (0, -1)
+        self._index = RouteIndex([])
+
+    def _current_index(self, routes: list[BaseRoute]) -> RouteIndex:
+        # Rebuilt when routes are added after start-up (tests do); the check is cheap.
+        if self._indexed != (id(routes), len(routes)):
+            self._index = RouteIndex(routes)
+            self._indexed = (id(routes), len(routes))
+        return self._index
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.router(scope, receive, send)
+            return
+        routes = self.router.routes
+        index = self._current_index(routes)
+        for position in index.candidates(get_route_path(scope)):
+            if position in index.opaque:
+                break  # the router's own scan decides from here on
+            route = routes[position]
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                scope.setdefault("router", self.router)
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+        await self.router(scope, receive, send)
+
+
+_ROUTE_FIELDS = (
+    "response_model",
+    "status_code",
+    "tags",
+    "dependencies",
+    "summary",
+    "description",
+    "response_description",
+    "responses",
+    "deprecated",
+    "methods",
+    "operation_id",
+    "response_model_include",
+    "response_model_exclude",
+    "response_model_by_alias",
+    "response_model_exclude_unset",
+    "response_model_exclude_defaults",
+    "response_model_exclude_none",
+    "include_in_schema",
+    "response_class",
+    "name",
+    "callbacks",
+    "openapi_extra",
+    "generate_unique_id_function",
+    "strict_content_type",
+    "max_body_size",
+)
+
+
+def flatten_included_routers(app: FastAPI) -> None:
+    """Register every included router's routes directly on the app's router.
+
+    This FastAPI keeps an included router as a wrapper matched lazily on every request
+    (each level matches twice and juggles scope keys), and ``app.routes`` then lists
+    wrappers instead of routes. Flat routes match once, and the route walk that proves
+    every route declares a permission sees them all. A router FastAPI cannot describe
+    as plain API routes (mounts, websockets, form limits) is left as it is.
+    """
+    flat: list[BaseRoute] = []
+    for route in app.router.routes:
+        contexts = _plain_api_route_contexts(route)
+        if contexts is None:
+            flat.append(route)
+            continue
+        for ctx in contexts:
+            original = ctx.original_route
+            flat.append(
+                type(original)(
+                    ctx.path,
+                    ctx.endpoint,
+                    dependency_overrides_provider=app,
+                    **{name: getattr(ctx, name) for name in _ROUTE_FIELDS},
+                )
+            )
+    for route in flat:
+        if isinstance(route, APIRoute):
+            _skip_public_permission_check(route)
+    app.router.routes = flat
+    app.router._mark_routes_changed()
+
+
+def _skip_public_permission_check(route: APIRoute) -> None:
+    """Don't solve a public route's permission dependency on every request.
+
+    ``requires(..., public=True)`` checks nothing, but as a dependency FastAPI would
+    still solve it per request (a fifth of a no-op request). The marker stays in
+    ``route.dependencies`` for the permission walk; only the runtime call goes.
+    """
+    route.dependant.dependencies = [
+        dep
+        for dep in route.dependant.dependencies
+        if not (
+            getattr(dep.call, PERMISSION_ATTR, (None, False))[1]
+            and not dep.dependencies
+            and not dep.path_params + dep.query_params + dep.header_params + dep.body_params
+        )
+    ]
+
+
+def _plain_api_route_contexts(route: BaseRoute) -> list[Any] | None:
+    effective = getattr(route, "effective_route_contexts", None)
+    include_context = getattr(route, "include_context", None)
+    if effective is None or include_context is None or include_context.form_limits:
+        return None
+    if route.effective_low_priority_routes():  # type: ignore[attr-defined]
+        return None
+    contexts = list(effective())
+    if not all(isinstance(c.original_route, APIRoute) for c in contexts):
+        return None
+    return contexts
