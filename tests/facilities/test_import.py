@@ -333,3 +333,10 @@ async def test_an_upload_beyond_its_ceiling_is_413(
     assert r.status_code == 413
     assert r.json()["limit_bytes"] == 4096
     assert (await counts(clean_db, tenant.id))["facilities"] == 0
+
+
+def test_workbooks_are_parsed_with_defusedxml() -> None:
+    import openpyxl.xml
+
+    # Uploaded .xlsx files are XML: openpyxl must use defusedxml (a declared dependency).
+    assert openpyxl.xml.DEFUSEDXML
