@@ -72,4 +72,7 @@ def test_demo_serves_the_landing_page_and_config_then_stops_on_ctrl_c(tmp_path: 
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out.decode()
-    assert "vaxport demo is ready" in out.decode()
+    text = out.decode()
+    assert "vaxport demo is ready" in text
+    assert "demo.admin" in text
+    assert "TOTP secret" in text

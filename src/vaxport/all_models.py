@@ -7,4 +7,5 @@ import vaxport.core.crypto.models
 import vaxport.core.idempotency
 import vaxport.core.outbox.models
 import vaxport.facilities.models
+import vaxport.identity.models
 import vaxport.tenancy.models  # noqa: F401

@@ -32,6 +32,8 @@ from vaxport.core.route_policy import RouteTable
 from vaxport.core.routing import IndexedRouter, flatten_included_routers
 from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.core.transport import TransportMiddleware
+from vaxport.facilities.api import install as install_facilities
+from vaxport.identity.http import install as install_identity
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
 
@@ -224,7 +226,7 @@ def create_app(
     flatten_included_routers(app)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
-    # first, a request meets: request id, metrics, transport (client address, scheme,
+    # first, a request meets: request id and metrics (one layer), transport (client address, scheme,
     # HTTPS policy), security headers, CORS, [authentication: sets the principal],
     # rate limits, body limit, idempotency. Rate limits sit outside anything that reads
     # the body, and inside CORS so a browser can read a 429 and its Retry-After.
@@ -242,7 +244,10 @@ def create_app(
         app.add_middleware(
             RateLimitMiddleware, limiter=limiter, routes=routes, respond=send_problem_response
         )
-    # Identity's authentication middleware is added here (outside rate limits).
+    # Authentication sets the principal that rate limits (per account) and idempotency
+    # (stored answers keyed by caller) read, so it sits outside both.
+    install_identity(app, db=db, cache=kv, settings=settings)
+    install_facilities(db)  # identity places facility-scoped staff in their region
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -274,12 +279,14 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
+    from vaxport.identity.api import router as identity_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
     app.include_router(tenancy_router)
     app.include_router(audit_router)
     app.include_router(facilities_router)
+    app.include_router(identity_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

@@ -16,6 +16,8 @@ from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.facilities.cli import app as facility_app
+from vaxport.identity.cli import app as user_app
+from vaxport.identity.cli import rotate_signing
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
 
@@ -28,6 +30,8 @@ app.command("worker")(worker)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
 app.add_typer(facility_app, name="facility")
+app.add_typer(user_app, name="user")
+keys_app.command("rotate-signing")(rotate_signing)
 
 
 def _check_settings() -> None:

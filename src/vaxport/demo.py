@@ -67,6 +67,25 @@ async def prepare(settings: Settings, db: Database, cache: Cache, report: DemoRe
     report.tenant_status = f"{result.code} v{result.version} ({result.status})"
     for step in DEMO_STEPS:
         await step(db, cache, settings, report)
+    await _demo_staff(db, cache, report)
+
+
+async def _demo_staff(db: Database, cache: Cache, report: DemoReport) -> None:
+    """Staff logins with fresh passwords and TOTP secrets, printed on every run."""
+    from vaxport.identity.demo import create_demo_staff
+
+    logins = await create_demo_staff(db, DEMO_TENANT, cache=cache)
+    for login in logins:
+        report.lines += [
+            f"  {login.role:<11} user {login.username}  password {login.password}",
+            f"              TOTP secret {login.totp_secret}  ({login.scope})",
+            f"              sign in at {report.url}{login.login_url_path}",
+        ]
+    if logins:
+        report.lines.append(
+            "  TOTP codes  add the secret to an authenticator app, or run: "
+            ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\""
+        )
 
 
 async def run(settings: Settings, *, host: str, port: int) -> None:

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     rate_limit_default_ip: str = "unlimited"
     rate_limit_default_account: str = "unlimited"
     console_outbox: Path | None = None
+    access_token_seconds: int = Field(default=900, ge=60, le=3600)
+    staff_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    reauth_seconds: int = Field(default=300, ge=30, le=3600)
+    invite_hours: float = Field(default=72, gt=0, le=24 * 30)
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod

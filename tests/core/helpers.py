@@ -11,6 +11,7 @@ from tests.support.tenants import load_tenant
 from vaxport.core import audit
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
+from vaxport.identity.actor import Actor
 from vaxport.tenancy.service import TenantInfo
 
 
@@ -70,3 +71,19 @@ async def record_entries(
             args.update(kw)
             ids.append(await audit.record(uow, **args))  # type: ignore[arg-type]
     return ids
+
+
+def auditor(tenant: TenantInfo) -> Actor:
+    """A national auditor of ``tenant`` (the audit log's readers)."""
+    from vaxport.core.clock import utcnow
+
+    return Actor(
+        account_id=uuid7(),
+        tenant_id=tenant.id,
+        tenant_code=tenant.code,
+        kind="staff",
+        role="auditor",
+        region_code=None,
+        facility_id=None,
+        auth_time=utcnow(),
+    )

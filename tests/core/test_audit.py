@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.conftest import ROOT
-from tests.core.helpers import make_tenant, new_id, record_entries, tamper
+from tests.core.helpers import auditor, make_tenant, new_id, record_entries, tamper
 from vaxport.core import audit
 from vaxport.core.audit import hashing
 from vaxport.core.audit.chain import verify
@@ -44,7 +44,7 @@ async def test_entry_is_written_with_the_act_and_holds_no_raw_ip(clean_db: Datab
             )
     finally:
         request_id_var.reset(token)
-    page = await list_entries(db=clean_db, tenant_id=tenant.id)
+    page = await list_entries(db=clean_db, actor=auditor(tenant))
     [entry] = page.items
     assert entry.id == entry_id
     assert (entry.actor_id, entry.action, entry.outcome) == (actor, "dose.record", "success")
@@ -74,7 +74,7 @@ async def test_entry_vanishes_when_the_act_rolls_back(clean_db: Database) -> Non
 
     with pytest.raises(RuntimeError, match="act failed"):
         await failing_act()
-    assert (await list_entries(db=clean_db, tenant_id=tenant.id)).items == []
+    assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ async def test_record_refuses_personal_or_unsafe_details(
     tenant = await make_tenant(clean_db)
     with pytest.raises(ValueError, match=fragment):
         await record_entries(clean_db, tenant.id, details=details)
-    assert (await list_entries(db=clean_db, tenant_id=tenant.id)).items == []
+    assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
 
 
 async def test_record_refuses_malformed_slugs_outcome_and_foreign_tenant(
@@ -130,7 +130,7 @@ async def test_list_filters_and_cursor_pagination(clean_db: Database) -> None:
     await record_entries(clean_db, tenant.id, actor_id=alice)
 
     async def ids(**kw: object) -> list[uuid.UUID]:
-        page = await list_entries(db=clean_db, tenant_id=tenant.id, limit=200, **kw)  # type: ignore[arg-type]
+        page = await list_entries(db=clean_db, actor=auditor(tenant), limit=200, **kw)  # type: ignore[arg-type]
         return [e.id for e in page.items]
 
     assert len(await ids()) == 7
@@ -143,7 +143,7 @@ async def test_list_filters_and_cursor_pagination(clean_db: Database) -> None:
     seen: list[uuid.UUID] = []
     cursor = None
     while True:
-        page = await list_entries(db=clean_db, tenant_id=tenant.id, limit=3, cursor=cursor)
+        page = await list_entries(db=clean_db, actor=auditor(tenant), limit=3, cursor=cursor)
         seen += [e.id for e in page.items]
         cursor = page.next_cursor
         if cursor is None:
@@ -153,7 +153,7 @@ async def test_list_filters_and_cursor_pagination(clean_db: Database) -> None:
 
     for bad in ({"cursor": "not-a-cursor"}, {"limit": 201}, {"limit": 0}):
         with pytest.raises(ValidationFailed):
-            await list_entries(db=clean_db, tenant_id=tenant.id, **bad)  # type: ignore[arg-type]
+            await list_entries(db=clean_db, actor=auditor(tenant), **bad)  # type: ignore[arg-type]
 
 
 async def test_audit_route_requires_authentication(client: httpx.AsyncClient) -> None:

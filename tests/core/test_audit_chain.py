@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import requires_postgres
-from tests.core.helpers import make_tenant, new_id, record_entries, tamper
+from tests.core.helpers import auditor, make_tenant, new_id, record_entries, tamper
 from vaxport.core import audit
 from vaxport.core.audit import hashing
 from vaxport.core.audit.chain import seal, verify
@@ -50,7 +50,7 @@ async def test_sealing_links_entries_in_order_and_verify_accepts_the_chain(
     result = await verify(db=clean_db, tenant_id=tenant.id)
     assert result.ok
     assert (result.sealed, result.unsealed) == (6, 0)
-    page = await list_entries(db=clean_db, tenant_id=tenant.id, limit=1)
+    page = await list_entries(db=clean_db, actor=auditor(tenant), limit=1)
     assert page.items[0].id == third[0]
     assert page.items[0].chain_position == 6
     # The other tenant's chain is its own.

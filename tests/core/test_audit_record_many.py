@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.core.helpers import make_tenant, new_id
+from tests.core.helpers import auditor, make_tenant, new_id
 from vaxport.core import audit
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.audit.service import list_entries
@@ -37,7 +37,7 @@ async def test_entries_are_written_together_and_seal_into_a_valid_chain(
         assert await audit.record_many(uow, []) == []
     async with clean_db.transaction(tenant_id=tenant.id) as uow:
         ids += await audit.record_many(uow, [_entry(tenant.id, 6)])
-    entries = (await list_entries(db=clean_db, tenant_id=tenant.id)).items
+    entries = (await list_entries(db=clean_db, actor=auditor(tenant))).items
     assert {e.id for e in entries} >= set(ids)
     assert sorted(e.details["n"] for e in entries) == list(range(7))
     assert await seal(db=clean_db, tenant_id=tenant.id) == 7
@@ -61,7 +61,7 @@ async def test_one_bad_entry_refuses_the_whole_call(
     with pytest.raises(ValueError, match="audit"):
         async with clean_db.transaction(tenant_id=tenant.id) as uow:
             await audit.record_many(uow, [_entry(tenant.id, 1), _entry(tenant.id, 2, **changes)])
-    assert (await list_entries(db=clean_db, tenant_id=tenant.id)).items == []
+    assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
 
 
 async def test_entries_of_another_tenant_are_refused(clean_db: Database) -> None:

@@ -71,7 +71,8 @@ def test_candidates_include_every_route_that_matches(segments: list[str]) -> Non
 
 def test_candidates_skip_routes_that_cannot_match() -> None:
     index = RouteIndex(ROUTES)
-    assert index.candidates("/api/v1/demo/config") == [2, 8, 9]  # 8, 9: opaque patterns
+    assert index.opaque == frozenset()  # every one is a plain route
+    assert index.candidates("/api/v1/demo/config") == [2, 8, 9]  # 8, 9: patterns spanning segments
     assert index.candidates("/api/v1/verify") == [7, 8, 9]
     assert 2 not in index.candidates("/api/v1//config")  # a parameter needs a character
 
@@ -117,6 +118,13 @@ async def test_first_declared_route_wins_as_in_a_linear_scan(settings) -> None: 
         missing = await c.get("/api/v1/demo/nothing/here")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
+
+
+def test_mounts_are_opaque_and_always_candidates() -> None:
+    routes = [*ROUTES[:2], Mount("/static", app=StaticFiles(directory="."))]
+    index = RouteIndex(routes)
+    assert index.opaque == frozenset({2})
+    assert index.candidates("/healthz") == [1, 2]
 
 
 async def test_routes_added_after_start_and_mounts_still_dispatch(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -80,7 +80,7 @@ def test_show_deactivate_and_reactivate_by_code(cli: CliRunner, tmp_path: Path) 
         app, ["facility", "reactivate", "C-1", "-t", "demo", "--within-region", "SOU"]
     )
     assert outside.exit_code == 1
-    assert "outside your region" in outside.stderr
+    assert "no such facility" in outside.stderr  # outside the region: not there
     on = cli.invoke(app, ["facility", "reactivate", "C-1", "-t", "demo"])
     assert "\tv3\tactive\t" in on.stdout
     missing = cli.invoke(app, ["facility", "show", "C-404", "-t", "demo"])

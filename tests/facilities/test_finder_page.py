@@ -51,7 +51,7 @@ async def test_the_empty_form_works_without_a_search(
     assert '<form id="finder" class="finder" method="get"' in r.text
     # The only script is our own file, deferred; the location button starts hidden.
     assert re.findall(r"<script[^>]*>", r.text) == [f'<script src="{_static(r.text)}" defer>']
-    assert 'id="use-location" class="button secondary" hidden' in r.text
+    assert 'id="use-location" class="button button-secondary" hidden' in r.text
 
 
 def _static(page: str) -> str:

@@ -322,7 +322,7 @@ async def test_an_upload_beyond_its_ceiling_is_413(
     app = create_app(
         settings.model_copy(update={"upload_max_bytes": 4096}), database=clean_db, cache=cache
     )
-    app.state.permission_check = Admin()
+    app.state.permission_check = Admin(tenant)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         r = await c.post(

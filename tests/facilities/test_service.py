@@ -181,10 +181,12 @@ async def test_a_regional_admin_writes_only_inside_their_region(
             changes=move,
             within_region="NOR-01",
         )
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # outside the actor's region: as if it did not exist
         await service.deactivate(
             db=clean_db, cache=cache, tenant=tenant, facility_id=north.id, within_region="SOU"
         )
+    with pytest.raises(NotFound):
+        await service.get(db=clean_db, tenant=tenant, facility_id=north.id, within_region="SOU")
     inside = FacilityUpdate.model_validate({"region_code": "NOR-01-02"})
     moved = await service.update(
         db=clean_db,

@@ -5,7 +5,9 @@ key) with an ``in_progress`` row (the unique constraint settles concurrent dupli
 runs, and stores its answer. A retry with the same request gets that answer again with
 ``Idempotent-Replayed: true``; the same key on a different request is a 422; a retry
 while the first still runs is a 409. Answers that mean "did not run, try again" (5xx,
-401, 403, 408, 425, 429) are not kept, so the retry runs.
+401, 403, 408, 425, 429) are not kept, so the retry runs; nor are answers marked
+``Cache-Control: no-store`` (tokens, one-time links, recovery codes): they must never rest
+in a table, so a retry of such a request runs again.
 
 Expiry: a kept answer lives ``idempotency_ttl_hours`` (>= 24). Expired rows are deleted
 in batches by the worker's housekeeping, and an expired row met on the request path is
@@ -248,16 +250,19 @@ class IdempotencyMiddleware:
     async def _run(self, row_id: uuid.UUID, scope: Scope, receive: Receive, send: Send) -> None:
         status: int | None = None
         content_type: str | None = None
+        no_store = False
         kept: list[list[str]] = []
         chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status, content_type, no_store
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 for name, value in message.get("headers", ()):
                     lname = bytes(name).lower()
-                    if lname == b"content-type":
+                    if lname == b"cache-control" and b"no-store" in bytes(value).lower():
+                        no_store = True
+                    elif lname == b"content-type":
                         content_type = bytes(value).decode("latin-1")
                     elif lname in _KEPT_HEADERS:
                         kept.append([lname.decode(), bytes(value).decode("latin-1")])
@@ -270,7 +275,7 @@ class IdempotencyMiddleware:
         except BaseException:
             await self._forget(row_id)
             raise
-        if status is None or status >= 500 or status in _NOT_KEPT:
+        if status is None or status >= 500 or status in _NOT_KEPT or no_store:
             await self._forget(row_id)
             return
         try:

@@ -38,16 +38,24 @@ class _Node:
 
 
 class RouteIndex:
-    """Positions of the routes that could match a path: a superset, in route order."""
+    """Positions of the routes that could match a path: a superset, in route order.
+
+    ``opaque`` routes are not plain routes (mounts, hosts, included routers): whoever
+    meets one must let the router decide. Plain routes whose pattern spans segments
+    (``{path:path}``, ``{name}.csv``) are candidates for every path.
+    """
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         self._root = _Node()
-        self.opaque: frozenset[int] = frozenset(
-            i for i, route in enumerate(routes) if _segments(route) is None
-        )
+        plain = [type(r) is Route or isinstance(r, APIRoute) for r in routes]
+        self.opaque: frozenset[int] = frozenset(i for i, ok in enumerate(plain) if not ok)
+        self._always: list[int] = []
         for position, route in enumerate(routes):
+            if not plain[position]:
+                continue
             segments = _segments(route)
             if segments is None:
+                self._always.append(position)
                 continue
             node = self._root
             for segment in segments:
@@ -59,8 +67,8 @@ class RouteIndex:
             node.routes.append(position)
 
     def candidates(self, path: str) -> list[int]:
-        """Routes that could match ``path`` plus every opaque route, ascending."""
-        found = list(self.opaque)
+        """Routes that could match ``path``, plus every opaque route, ascending."""
+        found = [*self.opaque, *self._always]
         level = [self._root]
         for segment in path.split("/")[1:]:
             following: list[_Node] = []
@@ -81,10 +89,8 @@ class RouteIndex:
 
 
 def _segments(route: BaseRoute) -> list[str] | None:
-    """The "/"-separated parts of a plain HTTP route's path; None if not indexable."""
-    if type(route) is not Route and not isinstance(route, APIRoute):
-        return None
-    path = route.path
+    """The "/"-separated parts of a plain route's path; None if a part spans segments."""
+    path: str = getattr(route, "path", "")
     if not path.startswith("/"):
         return None
     parts = path.split("/")[1:]

@@ -1,9 +1,8 @@
 """HTTP routes of the facilities context: the public directory and the administrators' API.
 
-Who is acting comes from ``request.state`` as the identity context's permission check
-leaves it: ``principal_id``, ``principal_role`` and ``principal_region`` (the root of
-the actor's region subtree; absent = national scope). Until identity enforces
-``facilities:write``, those routes answer 401 and the CLI is the write path.
+Writes and the administrators' reads need ``facilities:write`` (national and regional
+admins); the acting account comes from identity (``CurrentActor``) and its region
+subtree bounds what it reaches: a facility outside it is, to the actor, not there (404).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import contextlib
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +18,8 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
-from vaxport.core.errors import PayloadTooLarge, UnsupportedMediaType
+from vaxport.core.db import Database
+from vaxport.core.errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
 from vaxport.core.http import Ctx, requires
 from vaxport.facilities import service
 from vaxport.facilities.directory import Document
@@ -38,6 +37,9 @@ from vaxport.facilities.schemas import (
     PublicPage,
     VersionedChange,
 )
+from vaxport.identity import placement
+from vaxport.identity.actor import Actor
+from vaxport.identity.http import CurrentActor
 from vaxport.tenancy.api import etag_matches
 from vaxport.tenancy.service import get_tenant_or_404
 
@@ -57,23 +59,30 @@ _UPLOAD_TYPES: dict[str, Kind] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who makes a change, as the identity context describes them."""
+def install(db: Database) -> None:
+    """Let identity validate facility-scoped staff and place them in the facility's region.
 
-    id: uuid.UUID | None
-    role: str
-    within_region: str | None
+    Once per process: a resolver already installed (by an earlier app, or a test's
+    stand-in) is kept.
+    """
+    if placement.facility_region_resolver() is not None:
+        return
+
+    async def region_of(tenant_id: uuid.UUID, facility_id: uuid.UUID) -> str | None:
+        return await service.facility_region(db=db, tenant_id=tenant_id, facility_id=facility_id)
+
+    placement.set_facility_region_resolver(region_of)
 
 
-def actor(request: Request) -> Actor:
-    """The acting principal (set on ``request.state`` by the permission check)."""
-    state = request.state
-    return Actor(
-        id=getattr(state, "principal_id", None),
-        role=getattr(state, "principal_role", None) or "admin",
-        within_region=getattr(state, "principal_region", None),
-    )
+def acting(actor: Actor) -> dict[str, Any]:
+    """The service keywords for ``actor``: who acts, and the region subtree they reach."""
+    if actor.is_national:
+        region = None
+    elif actor.region_code is not None:
+        region = actor.region_code
+    else:  # a scope without a region (e.g. a facility not yet placed) reaches nothing
+        raise Forbidden("your scope does not cover facilities")
+    return {"actor_id": actor.account_id, "actor_role": actor.role, "within_region": region}
 
 
 def _cached(doc: Document, request: Request, max_age: int) -> Response:
@@ -125,19 +134,12 @@ async def get_directory_entry(
     "/api/v1/{tenant}/facilities", dependencies=[WRITE], status_code=201, summary="Add a facility"
 )
 async def create_facility(
-    tenant: str, body: FacilityCreate, request: Request, response: Response, ctx: Ctx
+    tenant: str, body: FacilityCreate, response: Response, ctx: Ctx, who: CurrentActor
 ) -> FacilityOut:
     """Create a facility (a code is made up when none is given)."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    who = actor(request)
     created = await service.create(
-        db=ctx.db,
-        cache=ctx.cache,
-        tenant=info,
-        data=body,
-        actor_id=who.id,
-        actor_role=who.role,
-        within_region=who.within_region,
+        db=ctx.db, cache=ctx.cache, tenant=info, data=body, **acting(who)
     )
     response.headers["Location"] = f"/api/v1/{tenant}/admin/facilities/{created.id}"
     return created
@@ -149,20 +151,17 @@ async def create_facility(
     summary="Change a facility",
 )
 async def update_facility(
-    tenant: str, facility_id: uuid.UUID, body: FacilityUpdate, request: Request, ctx: Ctx
+    tenant: str, facility_id: uuid.UUID, body: FacilityUpdate, ctx: Ctx, who: CurrentActor
 ) -> FacilityOut:
     """Change the given fields (null clears an optional one); ``version`` makes it conditional."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    who = actor(request)
     return await service.update(
         db=ctx.db,
         cache=ctx.cache,
         tenant=info,
         facility_id=facility_id,
         changes=body,
-        actor_id=who.id,
-        actor_role=who.role,
-        within_region=who.within_region,
+        **acting(who),
     )
 
 
@@ -170,13 +169,12 @@ async def _set_active(
     tenant: str,
     facility_id: uuid.UUID,
     body: VersionedChange | None,
-    request: Request,
+    who: Actor,
     ctx: Ctx,
     *,
     active: bool,
 ) -> FacilityOut:
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    who = actor(request)
     change = service.reactivate if active else service.deactivate
     return await change(
         db=ctx.db,
@@ -184,9 +182,7 @@ async def _set_active(
         tenant=info,
         facility_id=facility_id,
         version=body.version if body else None,
-        actor_id=who.id,
-        actor_role=who.role,
-        within_region=who.within_region,
+        **acting(who),
     )
 
 
@@ -198,12 +194,12 @@ async def _set_active(
 async def deactivate_facility(
     tenant: str,
     facility_id: uuid.UUID,
-    request: Request,
     ctx: Ctx,
+    who: CurrentActor,
     body: Annotated[VersionedChange | None, Body()] = None,
 ) -> FacilityOut:
     """Hide it from the public directory; it is kept, with its history."""
-    return await _set_active(tenant, facility_id, body, request, ctx, active=False)
+    return await _set_active(tenant, facility_id, body, who, ctx, active=False)
 
 
 @router.post(
@@ -214,12 +210,12 @@ async def deactivate_facility(
 async def reactivate_facility(
     tenant: str,
     facility_id: uuid.UUID,
-    request: Request,
     ctx: Ctx,
+    who: CurrentActor,
     body: Annotated[VersionedChange | None, Body()] = None,
 ) -> FacilityOut:
     """Show it in the public directory again."""
-    return await _set_active(tenant, facility_id, body, request, ctx, active=True)
+    return await _set_active(tenant, facility_id, body, who, ctx, active=True)
 
 
 @router.get(
@@ -228,12 +224,12 @@ async def reactivate_facility(
     summary="List facilities (administrators)",
 )
 async def list_facilities(
-    tenant: str, request: Request, ctx: Ctx, query: Annotated[AdminListQuery, Query()]
+    tenant: str, ctx: Ctx, who: CurrentActor, query: Annotated[AdminListQuery, Query()]
 ) -> FacilityPage:
     """Every facility in the actor's region, deactivated ones too unless ``active`` says."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
     return await service.list_facilities(
-        db=ctx.db, tenant=info, query=query, within_region=actor(request).within_region
+        db=ctx.db, tenant=info, query=query, within_region=acting(who)["within_region"]
     )
 
 
@@ -242,10 +238,14 @@ async def list_facilities(
     dependencies=[WRITE],
     summary="One facility (administrators)",
 )
-async def get_facility(tenant: str, facility_id: uuid.UUID, ctx: Ctx) -> FacilityOut:
-    """A facility with its version and timestamps, active or not."""
+async def get_facility(
+    tenant: str, facility_id: uuid.UUID, ctx: Ctx, who: CurrentActor
+) -> FacilityOut:
+    """A facility with its version and timestamps, active or not (in the actor's reach)."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    return await service.get(db=ctx.db, tenant=info, facility_id=facility_id)
+    return await service.get(
+        db=ctx.db, tenant=info, facility_id=facility_id, within_region=acting(who)["within_region"]
+    )
 
 
 async def _spool(request: Request, limit: int, directory: Path) -> Path:
@@ -274,7 +274,7 @@ async def _spool(request: Request, limit: int, directory: Path) -> Path:
         }
     },
 )
-async def import_facilities(tenant: str, request: Request, ctx: Ctx) -> Response:
+async def import_facilities(tenant: str, request: Request, ctx: Ctx, who: CurrentActor) -> Response:
     """Upsert facilities by code from the body (CSV or XLSX; see docs/facilities.md).
 
     Answers the summary as JSON, or the full error report when ``Accept: text/csv``.
@@ -284,7 +284,6 @@ async def import_facilities(tenant: str, request: Request, ctx: Ctx) -> Response
     kind = _UPLOAD_TYPES.get(media)
     if kind is None:
         raise UnsupportedMediaType("send text/csv or an .xlsx workbook (" + XLSX_MEDIA_TYPE + ")")
-    who = actor(request)
     work = Path(tempfile.mkdtemp(prefix="vaxport-import-"))
     report_path = work / "errors.csv"
     try:
@@ -297,9 +296,7 @@ async def import_facilities(tenant: str, request: Request, ctx: Ctx) -> Response
                 path=upload,
                 kind=kind,
                 report=report,
-                actor_id=who.id,
-                actor_role=who.role,
-                within_region=who.within_region,
+                **acting(who),
             )
     except BaseException:
         _remove(work)

@@ -37,7 +37,6 @@ from vaxport.facilities.readers import Kind, Source, SourceError, open_source
 from vaxport.facilities.rows import RowData, check_header, parse_row
 from vaxport.facilities.schemas import ImportErrorOut, ImportSummary
 from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import is_in_subtree
 
 log = get_logger(__name__)
 
@@ -214,9 +213,7 @@ async def _write(
             new.append(
                 writes.new_facility(tenant.id, row.code, row.cols, now=now, active=row.active)
             )
-        elif within_region is not None and not is_in_subtree(
-            tenant=tenant, region_code=facility.region_code, ancestor_code=within_region
-        ):
+        elif not writes.in_scope(tenant, facility.region_code, within_region):
             reason = "belongs to a facility outside your region"
             result.refused.append((row.row, [field_error("code", reason)]))
         elif await _update_existing(changes, facility, row, now=now):

@@ -1,4 +1,4 @@
-"""Use cases of the facilities registry: create, update, (de)activate, get, list.
+"""Use cases of the facilities registry: create, update, (de)activate (reads: ``reads.py``).
 
 Writers pass ``within_region`` (the code of the actor's region subtree root; None for
 national scope): a regional administrator can only create, change or (de)activate
@@ -19,29 +19,27 @@ from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from vaxport.core.ids import short_code
 from vaxport.facilities import directory, events, writes
-from vaxport.facilities.geo import km_for_chord2
 from vaxport.facilities.models import Facility
-from vaxport.facilities.queries import Search, encode_cursor, make_search, statement
-from vaxport.facilities.schemas import (
-    AdminListQuery,
-    DirectoryQuery,
-    FacilityCreate,
-    FacilityFields,
-    FacilityOut,
-    FacilityPage,
-    FacilityUpdate,
-    PublicFacility,
-    PublicPage,
+from vaxport.facilities.reads import (
+    directory_entry,
+    directory_page,
+    facility_region,
+    get,
+    get_by_code,
+    get_public,
+    list_facilities,
+    list_public,
 )
+from vaxport.facilities.schemas import FacilityCreate, FacilityFields, FacilityOut, FacilityUpdate
 from vaxport.facilities.validation import columns
 from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import region_subtree
 
 __all__ = [
     "create",
     "deactivate",
     "directory_entry",
     "directory_page",
+    "facility_region",
     "get",
     "get_by_code",
     "get_public",
@@ -97,7 +95,7 @@ async def create(
     cols, errors = columns(tenant, {f: getattr(data, f) for f in FacilityFields.model_fields})
     if errors:
         raise ValidationFailed(errors=errors)
-    writes.check_scope(tenant, cols["region_code"], within_region)
+    writes.check_target(tenant, cols["region_code"], within_region)
     try:
         async with db.transaction(tenant_id=tenant.id) as uow:
             if data.code is not None and await _code_exists(uow, data.code):
@@ -156,9 +154,9 @@ async def update(
     async with db.transaction(tenant_id=tenant.id) as uow:
         facility = await _locked(uow, facility_id)
         _check_version(facility, changes.version)
-        writes.check_scope(tenant, facility.region_code, within_region)
+        writes.check_reach(tenant, facility, within_region)
         if "region_code" in cols:
-            writes.check_scope(tenant, cols["region_code"], within_region)
+            writes.check_target(tenant, cols["region_code"], within_region)
         changed = writes.changed_fields(facility, cols)
         if changed:
             writes.apply(facility, cols, now=utcnow())
@@ -186,7 +184,7 @@ async def _set_active(
     async with db.transaction(tenant_id=tenant.id) as uow:
         facility = await _locked(uow, facility_id)
         _check_version(facility, version)
-        writes.check_scope(tenant, facility.region_code, within_region)
+        writes.check_reach(tenant, facility, within_region)
         if facility.active != active:
             writes.set_active(facility, active, now=utcnow())
             noted = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
@@ -246,142 +244,4 @@ async def reactivate(
         actor_id=actor_id,
         actor_role=actor_role,
         within_region=within_region,
-    )
-
-
-async def get(*, db: Database, tenant: TenantInfo, facility_id: uuid.UUID) -> FacilityOut:
-    """A facility, active or not; NotFound (404) if the tenant has none with that id."""
-    async with db.read(tenant_id=tenant.id) as session:
-        facility = await session.scalar(
-            select(Facility).where(Facility.tenant_id == tenant.id, Facility.id == facility_id)
-        )
-        if facility is None:
-            raise NotFound("no such facility")
-        return writes.to_out(facility)
-
-
-async def get_by_code(*, db: Database, tenant: TenantInfo, code: str) -> FacilityOut:
-    """A facility by its code (any case), active or not; NotFound if there is none."""
-    async with db.read(tenant_id=tenant.id) as session:
-        facility = await session.scalar(
-            select(Facility).where(
-                Facility.tenant_id == tenant.id, Facility.code == code.strip().upper()
-            )
-        )
-        if facility is None:
-            raise NotFound("no such facility")
-        return writes.to_out(facility)
-
-
-async def get_public(*, db: Database, tenant: TenantInfo, facility_id: uuid.UUID) -> PublicFacility:
-    """An active facility as the public sees it; NotFound if unknown or deactivated."""
-    async with db.read(tenant_id=tenant.id) as session:
-        facility = await session.scalar(
-            select(Facility).where(
-                Facility.tenant_id == tenant.id,
-                Facility.id == facility_id,
-                Facility.active.is_(True),
-            )
-        )
-        if facility is None:
-            raise NotFound("no such facility")
-        return writes.to_public(facility)
-
-
-async def _region_codes(
-    db: Database, tenant: TenantInfo, region: str | None, within_region: str | None
-) -> tuple[str, ...] | None:
-    codes: set[str] | None = None
-    for root, field in ((region, "region"), (within_region, "within_region")):
-        if root is None:
-            continue
-        subtree = await region_subtree(
-            db=db, tenant_id=tenant.id, code=root, include_inactive=True, field=field
-        )
-        found = {r.code for r in subtree}
-        codes = found if codes is None else codes & found
-    return None if codes is None else tuple(sorted(codes))
-
-
-async def _search(
-    db: Database,
-    tenant: TenantInfo,
-    query: DirectoryQuery,
-    *,
-    active: bool | None,
-    within: str | None,
-) -> Search:
-    return make_search(
-        tenant_id=tenant.id,
-        region_codes=await _region_codes(db, tenant, query.region, within),
-        type=query.type,
-        vaccine=query.vaccine,
-        q=query.q,
-        postal_code=query.postal_code,
-        lat=query.lat,
-        lon=query.lon,
-        radius_km=query.radius_km,
-        active=active,
-        limit=query.limit,
-    )
-
-
-async def _page(
-    db: Database, search: Search, cursor: str | None
-) -> tuple[list[tuple[Facility, float | None]], str | None]:
-    async with db.read(tenant_id=search.tenant_id) as session:
-        rows = [(f, d2) for f, d2 in (await session.execute(statement(search, cursor))).all()]
-        session.expunge_all()  # the read's rollback must not expire what we return
-    more = len(rows) > search.limit
-    rows = rows[: search.limit]
-    next_cursor = encode_cursor(search, *rows[-1]) if more and rows else None
-    return rows, next_cursor
-
-
-async def list_public(*, db: Database, tenant: TenantInfo, query: DirectoryQuery) -> PublicPage:
-    """A page of the public directory: active facilities only, nearest first with a point."""
-    search = await _search(db, tenant, query, active=True, within=None)
-    rows, next_cursor = await _page(db, search, query.cursor)
-    items = [writes.to_public(f, None if d2 is None else km_for_chord2(d2)) for f, d2 in rows]
-    return PublicPage(items=items, next_cursor=next_cursor)
-
-
-async def list_facilities(
-    *, db: Database, tenant: TenantInfo, query: AdminListQuery, within_region: str | None = None
-) -> FacilityPage:
-    """A page of facilities for administrators (deactivated ones too, unless filtered)."""
-    search = await _search(db, tenant, query, active=query.active, within=within_region)
-    rows, next_cursor = await _page(db, search, query.cursor)
-    items = []
-    for facility, d2 in rows:
-        out = writes.to_out(facility)
-        if d2 is not None:
-            out.distance_km = round(km_for_chord2(d2), 3)
-        items.append(out)
-    return FacilityPage(items=items, next_cursor=next_cursor)
-
-
-async def directory_page(
-    *, db: Database, cache: Cache, tenant: TenantInfo, query: DirectoryQuery, cache_seconds: float
-) -> directory.Document:
-    """The public list as served (JSON and its ETag), from the cache while fresh."""
-    return await directory.cached_document(
-        cache=cache,
-        tenant_id=tenant.id,
-        key={"list": query.model_dump(mode="json")},
-        ttl=cache_seconds,
-        build=lambda: list_public(db=db, tenant=tenant, query=query),
-    )
-
-
-async def directory_entry(
-    *, db: Database, cache: Cache, tenant: TenantInfo, facility_id: uuid.UUID, cache_seconds: float
-) -> directory.Document:
-    """One active facility as served (JSON and its ETag); NotFound if unknown or inactive."""
-    return await directory.cached_document(
-        cache=cache,
-        tenant_id=tenant.id,
-        key={"one": str(facility_id)},
-        ttl=cache_seconds,
-        build=lambda: get_public(db=db, tenant=tenant, facility_id=facility_id),
     )

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert
 
 from vaxport.core import audit
 from vaxport.core.db import UnitOfWork
-from vaxport.core.errors import Forbidden, field_error
+from vaxport.core.errors import Forbidden, NotFound, field_error
 from vaxport.core.ids import uuid7
 from vaxport.facilities import events
 from vaxport.facilities.models import Facility, FacilityVaccine
@@ -27,17 +27,28 @@ from vaxport.tenancy.service import is_in_subtree
 _COLUMN_FIELD = {"latitude": "location", "longitude": "location"}
 
 
-def check_scope(
+def in_scope(tenant: TenantInfo, region_code: str, within_region: str | None) -> bool:
+    """Whether ``region_code`` lies in the actor's region subtree (None: national scope)."""
+    return within_region is None or is_in_subtree(
+        tenant=tenant, region_code=region_code, ancestor_code=within_region
+    )
+
+
+def check_target(
     tenant: TenantInfo, region_code: str, within_region: str | None, field: str = "region_code"
 ) -> None:
-    """Forbidden unless ``region_code`` lies in the actor's region subtree (None: national)."""
-    if within_region is None:
-        return
-    if not is_in_subtree(tenant=tenant, region_code=region_code, ancestor_code=within_region):
+    """Forbidden to put a facility in a region outside the actor's subtree."""
+    if not in_scope(tenant, region_code, within_region):
         raise Forbidden(
-            "this facility is outside your region",
+            "you cannot place a facility outside your region",
             errors=[field_error(field, f"is outside your region ({within_region})")],
         )
+
+
+def check_reach(tenant: TenantInfo, facility: Facility, within_region: str | None) -> None:
+    """NotFound for a facility outside the actor's subtree: to them it does not exist."""
+    if not in_scope(tenant, facility.region_code, within_region):
+        raise NotFound("no such facility")
 
 
 def new_facility(

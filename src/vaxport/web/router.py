@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
-from vaxport.web import assets, facilities, public
+from vaxport.web import assets, facilities, public, staff_auth, staff_team
 from vaxport.web.rendering import environment
 
 
@@ -16,6 +16,8 @@ def build_router() -> APIRouter:
     environment()
     router = APIRouter(include_in_schema=False)
     router.include_router(assets.router)
+    router.include_router(staff_auth.router)
+    router.include_router(staff_team.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     return router

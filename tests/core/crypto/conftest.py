@@ -80,6 +80,10 @@ async def people(db: Database, owner_db: Database, keyring: Keyring) -> AsyncIte
     On PostgreSQL the tables get the app role's grants and row-level security exactly
     as `vaxport db upgrade` gives them to real tables.
     """
+    # Only the test models: the rotation jobs walk the registry in order, and real
+    # contexts' models (accounts...) must not use up a test's batch budget.
+    others = dict(_registry)
+    _registry.clear()
     _registry.update(_SPECS)
     async with owner_db.engine.begin() as conn:
         await conn.run_sync(TestBase.metadata.create_all)
@@ -90,6 +94,7 @@ async def people(db: Database, owner_db: Database, keyring: Keyring) -> AsyncIte
     finally:
         for cls in _SPECS:
             _registry.pop(cls, None)
+        _registry.update(others)
         async with owner_db.engine.begin() as conn:
             await conn.run_sync(TestBase.metadata.drop_all)
             await conn.execute(text("DELETE FROM subject_keys"))

@@ -15,6 +15,7 @@ from sqlalchemy import select, tuple_
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
+from vaxport.identity.policy import Resource, Subject, authorize
 
 MAX_LIMIT = 200
 
@@ -66,7 +67,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 async def list_entries(
     *,
     db: Database,
-    tenant_id: uuid.UUID,
+    actor: Subject,
     actor_id: uuid.UUID | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
@@ -76,7 +77,13 @@ async def list_entries(
     cursor: str | None = None,
     limit: int = 50,
 ) -> EntryPage:
-    """A tenant's audit entries, newest first, filtered; ``since`` inclusive, ``until`` not."""
+    """The actor's tenant's audit entries, newest first, filtered; ``since`` inclusive.
+
+    Only actors allowed ``audit:read`` over the whole tenant (national auditors and
+    admins) see them; anyone else gets NotFound, as if the log did not exist.
+    """
+    tenant_id = actor.tenant_id
+    authorize(actor, "audit:read", Resource(tenant_id=tenant_id), what="audit log")
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
     if since is not None and until is not None and since >= until:

@@ -3,20 +3,89 @@
 Resumable: the provider's new KEK is created only when every data key is already wrapped
 by the current one; otherwise a re-run continues the re-wrap. Old local KEK versions are
 dropped from the key file only once no data key uses them.
+
+Other tables holding keys wrapped directly by the provider (the token signing keys)
+declare it with ``__table_args__ = {"info": {"kek_wrapped": {"blob": <column>,
+"provider": <column>, "kek_id": <column>, "context": <row -> encryption context>}}}``;
+they are re-wrapped alongside, and their KEK ids count as in use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from vaxport.core.crypto.keyring import DK, key_context, run_blocking
 from vaxport.core.crypto.providers import WrappedKey
 from vaxport.core.crypto.rotation import Echo, JobResult, quiet
 from vaxport.core.crypto.state import get_keyring
-from vaxport.core.db import Database
+from vaxport.core.db import Base, Database
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedTable:
+    """A table (besides data_keys) whose rows hold provider-wrapped keys."""
+
+    table: Table
+    blob: str
+    provider: str
+    kek_id: str
+    context: Callable[[Any], Mapping[str, str]]
+
+
+def wrapped_tables() -> list[WrappedTable]:
+    """Every table declaring ``info["kek_wrapped"]`` in the application's metadata."""
+    import vaxport.all_models  # noqa: F401 - the whole metadata
+
+    found = []
+    for table in Base.metadata.sorted_tables:
+        spec = table.info.get("kek_wrapped")
+        if spec:
+            found.append(WrappedTable(table=table, **spec))
+    return found
+
+
+async def kek_ids_in_use(db: Database) -> set[str]:
+    """Every KEK id a stored wrapped key still needs."""
+    async with db.read() as s:
+        used = set((await s.execute(select(DK.c.provider_key_id).distinct())).scalars())
+        for wt in wrapped_tables():
+            col = wt.table.c[wt.kek_id]
+            used |= set((await s.execute(select(col).distinct())).scalars())
+    return used
+
+
+def _rewrap_other(
+    s: Session, wt: WrappedTable, current: str, cursor: Any, batch: int
+) -> tuple[int, int, Any]:
+    provider = get_keyring().provider
+    conn = s.connection()
+    t = wt.table
+    pk = next(iter(t.primary_key.columns))
+    blob, kek = t.c[wt.blob], t.c[wt.kek_id]
+    query = (
+        select(t).where(t.c[wt.provider] == provider.name, kek != current).order_by(pk).limit(batch)
+    )
+    if cursor is not None:
+        query = query.where(pk > cursor)
+    rows = conn.execute(query).all()
+    updated = 0
+    for row in rows:
+        context = wt.context(row)
+        old = row._mapping
+        key = run_blocking(provider.unwrap, WrappedKey(bytes(old[blob]), old[kek]), context)
+        wrapped = run_blocking(provider.wrap, key, context)
+        result = conn.execute(
+            update(t)
+            .where(pk == old[pk], kek == old[kek])
+            .values({wt.blob: wrapped.blob, wt.kek_id: wrapped.kek_id})
+        )
+        updated += int(result.rowcount or 0)
+    return len(rows), updated, rows[-1]._mapping[pk] if rows else cursor
 
 
 def _rewrap_batch(s: Session, current: str, cursor: Any, batch: int) -> tuple[int, int, Any]:
@@ -65,8 +134,7 @@ async def rotate_kek(
     """Re-wrap all data keys under a new KEK (created first unless a rotation is under way)."""
     provider = get_keyring().provider
     result = JobResult()
-    async with db.read() as s:
-        used = set((await s.execute(select(DK.c.provider_key_id).distinct())).scalars())
+    used = await kek_ids_in_use(db)
     current = await _current(provider)
     if used <= {current}:
         echo(await _begin(provider))
@@ -88,9 +156,18 @@ async def rotate_kek(
             echo(f"data keys re-wrapped so far: {result.updated}")
         if seen < batch:
             break
+    for wt in wrapped_tables():
+        cursor = None
+        while True:
+            async with db.transaction() as uow:
+                seen, updated, cursor = await uow.session.run_sync(
+                    _rewrap_other, wt, current, cursor, batch
+                )
+            result.updated += updated
+            if seen < batch:
+                break
     if not keep_old:
-        async with db.read() as s:
-            used = set((await s.execute(select(DK.c.provider_key_id).distinct())).scalars())
+        used = await kek_ids_in_use(db)
         dropped = await _finish(provider, used)
         if dropped:
             echo(f"old KEK versions removed: {', '.join(dropped)}")

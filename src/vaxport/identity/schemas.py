@@ -1,0 +1,193 @@
+"""Request and response models of the identity API (requests refuse unknown fields)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from vaxport.core.schemas import RequestModel, ResponseModel
+
+_TICKET = Field(min_length=1, max_length=512)
+_SECRET = Field(min_length=1, max_length=1024)
+_CODE = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+_OPTIONAL_CODE = Field(default=None, min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+
+
+class LoginIn(RequestModel):
+    """Username and password."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = _SECRET
+
+
+class SecondFactorIn(RequestModel):
+    """The ticket from the password step and a TOTP code *or* a recovery code."""
+
+    ticket: str = _TICKET
+    code: str | None = _OPTIONAL_CODE
+    recovery_code: str | None = Field(default=None, min_length=8, max_length=40)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecondFactorIn:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give either code or recovery_code")
+        return self
+
+
+class TicketIn(RequestModel):
+    """A login ticket."""
+
+    ticket: str = _TICKET
+
+
+class EnrolmentConfirmIn(RequestModel):
+    """The ticket and a code from the authenticator app, proving it is set up."""
+
+    ticket: str = _TICKET
+    code: str = _CODE
+
+
+class RefreshIn(RequestModel):
+    """A refresh token (used once)."""
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class ActivateIn(RequestModel):
+    """The invitation token and the chosen password."""
+
+    token: str = Field(min_length=1, max_length=200)
+    password: str = _SECRET
+
+
+class ReauthenticateIn(RequestModel):
+    """Password, and a TOTP code when a second factor is enrolled."""
+
+    password: str = _SECRET
+    code: str | None = _OPTIONAL_CODE
+
+
+class PasswordChangeIn(RequestModel):
+    """The current password and the new one."""
+
+    current_password: str = _SECRET
+    new_password: str = _SECRET
+
+
+class CodeIn(RequestModel):
+    """A TOTP code."""
+
+    code: str = _CODE
+
+
+class MeUpdateIn(RequestModel):
+    """Contact details one may change oneself (anything else, e.g. ``role``, is a 422)."""
+
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class StaffCreateIn(RequestModel):
+    """A staff member to invite: role and scope (a region, a facility, or neither)."""
+
+    username: str = Field(min_length=3, max_length=64)
+    role: str = Field(min_length=1, max_length=32)
+    region_code: str | None = Field(default=None, min_length=1, max_length=64)
+    facility_id: uuid.UUID | None = None
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class StaffChangeIn(RequestModel):
+    """A new role and scope."""
+
+    role: str = Field(min_length=1, max_length=32)
+    region_code: str | None = Field(default=None, min_length=1, max_length=64)
+    facility_id: uuid.UUID | None = None
+
+
+class StaffQuery(RequestModel):
+    """Paging of the staff list."""
+
+    cursor: str | None = Field(default=None, min_length=1, max_length=64)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class TokenOut(ResponseModel):
+    """Tokens of an API session."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name
+    expires_in: int
+
+
+class LoginOut(ResponseModel):
+    """Where the login stands: tokens, or the ticket for the next step."""
+
+    status: Literal["authenticated", "totp_required", "enrolment_required"]
+    ticket: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: Literal["Bearer"] | None = None
+    expires_in: int | None = None
+    recovery_codes: list[str] | None = None
+
+
+class EnrolmentOut(ResponseModel):
+    """A new TOTP secret, as text, as an ``otpauth://`` URI and as a QR code image."""
+
+    secret: str
+    otpauth_uri: str
+    qr_data_uri: str
+
+
+class AccessTokenOut(ResponseModel):
+    """A fresh access token after re-authentication."""
+
+    access_token: str | None
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name
+    expires_in: int
+
+
+class RecoveryCodesOut(ResponseModel):
+    """Single-use recovery codes: shown once, keep them somewhere safe."""
+
+    recovery_codes: list[str]
+
+
+class StaffOut(ResponseModel):
+    """A staff account."""
+
+    id: uuid.UUID
+    username: str
+    role: str
+    region_code: str | None
+    facility_id: uuid.UUID | None
+    status: str
+    display_name: str | None
+    email: str | None
+    phone: str | None
+    totp_enabled: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class StaffPageOut(ResponseModel):
+    """A page of staff; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[StaffOut]
+    next_cursor: str | None
+
+
+class InvitationOut(ResponseModel):
+    """The account and the single-use activation link to hand to the person."""
+
+    account: StaffOut
+    activation_url: str
+    expires_at: dt.datetime
