@@ -32,6 +32,7 @@ from vaxport.core.route_policy import RouteTable
 from vaxport.core.routing import IndexedRouter, flatten_included_routers
 from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.core.transport import TransportMiddleware
+from vaxport.facilities.api import install as install_facilities
 from vaxport.identity.http import install as install_identity
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
@@ -246,6 +247,7 @@ def create_app(
     # Authentication sets the principal that rate limits (per account) and idempotency
     # (stored answers keyed by caller) read, so it sits outside both.
     install_identity(app, db=db, cache=kv, settings=settings)
+    install_facilities(db)  # identity places facility-scoped staff in their region
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -276,6 +278,7 @@ def create_app(
 def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
+    from vaxport.facilities.api import router as facilities_router
     from vaxport.identity.api import router as identity_router
     from vaxport.notifications.api import router as notifications_router
     from vaxport.tenancy.api import router as tenancy_router
@@ -283,6 +286,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(ops.router)
     app.include_router(tenancy_router)
     app.include_router(audit_router)
+    app.include_router(facilities_router)
     app.include_router(identity_router)
     app.include_router(notifications_router)
     if settings.bench_mode:

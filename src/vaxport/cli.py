@@ -15,6 +15,7 @@ from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import outbox_app, worker
+from vaxport.facilities.cli import app as facility_app
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
 from vaxport.notifications.cli import app as notify_app
@@ -29,6 +30,7 @@ app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
+app.add_typer(facility_app, name="facility")
 app.add_typer(user_app, name="user")
 keys_app.command("rotate-signing")(rotate_signing)
 app.add_typer(notify_app, name="notify")

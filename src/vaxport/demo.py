@@ -37,6 +37,15 @@ DemoStep = Callable[[Database, Cache, Settings, DemoReport], Awaitable[None]]
 DEMO_STEPS: list[DemoStep] = []
 
 
+async def _facilities(db: Database, cache: Cache, settings: Settings, report: DemoReport) -> None:
+    from vaxport.facilities.demo import load_demo_facilities
+
+    await load_demo_facilities(db, cache, settings, report)
+
+
+DEMO_STEPS.append(_facilities)
+
+
 async def prepare(settings: Settings, db: Database, cache: Cache, report: DemoReport) -> None:
     """Migrate, load the demo country and run every context's sample-data step."""
     from vaxport.tenancy.loader import load

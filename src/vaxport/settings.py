@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     countries_dir: Path = Path("countries")
     config_cache_seconds: int = Field(default=60, ge=0)
+    directory_cache_seconds: int = Field(default=60, ge=0, le=86_400)
     outbox_batch_size: int = Field(default=100, ge=1, le=10_000)
     outbox_max_attempts: int = Field(default=10, ge=1, le=100)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

@@ -166,7 +166,7 @@ async def test_keyboard_focus_is_visible_and_skip_link_works(
         await focused.focus()
         labels.append(label)
 
-    assert labels == ["Sénégal", "Accueil", "Tous les programmes", "Français", "English"]
+    assert labels == ["Sénégal", "Accueil", "Trouver un centre", "Tous les programmes", "Français"]
 
     # The skip link moves keyboard focus past the header into <main>.
     await page.goto(live_server.url + "/sn/")

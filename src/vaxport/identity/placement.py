@@ -20,6 +20,11 @@ FacilityRegion = Callable[[uuid.UUID, uuid.UUID], Awaitable[str | None]]
 _facility_region: FacilityRegion | None = None
 
 
+def facility_region_resolver() -> FacilityRegion | None:
+    """The installed resolver, if any."""
+    return _facility_region
+
+
 def set_facility_region_resolver(resolver: FacilityRegion | None) -> None:
     """Let staff scoped to a facility be placed in its region (and validated)."""
     global _facility_region  # noqa: PLW0603 - one process-wide hook, installed at start-up

@@ -9,9 +9,11 @@ serialises on nothing here.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Text, cast, func, insert, select
+from sqlalchemy import BigInteger, Table, Text, func, insert, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnElement
 
 from vaxport.core.audit import hashing
@@ -33,7 +35,7 @@ def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
     if dialect == "postgresql":
         # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
         # transaction shares it and becomes visible at the same instant.
-        return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+        return sql_cast(sql_cast(func.pg_current_xact_id(), Text), BigInteger)
     # SQLite: writers hold the database write lock from BEGIN IMMEDIATE to COMMIT, so a
     # per-tenant max+1 taken now is already in commit order.
     return (
@@ -43,7 +45,7 @@ def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
     )
 
 
-async def record(
+def _content(
     uow: UnitOfWork,
     *,
     actor_id: uuid.UUID | None,
@@ -56,12 +58,8 @@ async def record(
     request_id: str | None = None,
     client_ip: str | None = None,
     details: dict[str, Any] | None = None,
-) -> uuid.UUID:
-    """Append an audit entry in ``uow``'s transaction (it commits or vanishes with the act).
-
-    ``request_id`` defaults to the current request's; ``client_ip`` is stored only as a
-    keyed hash. Raises ValueError on malformed input or anything that looks personal.
-    """
+) -> dict[str, Any]:
+    """The checked, hashed column values of one entry (see :func:`record`)."""
     if uow.tenant_id != tenant_id:
         # Same rule on every database: PostgreSQL's RLS would refuse the insert anyway.
         raise ValueError("audit entry needs a unit of work scoped to its own tenant")
@@ -91,16 +89,67 @@ async def record(
         "client_ip_hash": hashing.client_ip_hash(client_ip, _secret()) if client_ip else None,
         "details": details,
     }
+    return {**content, "entry_hash": hashing.entry_hash(**content)}
+
+
+async def record(
+    uow: UnitOfWork,
+    *,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+    action: str,
+    object_type: str,
+    object_id: str | uuid.UUID | None,
+    outcome: str = "success",
+    tenant_id: uuid.UUID,
+    request_id: str | None = None,
+    client_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Append an audit entry in ``uow``'s transaction (it commits or vanishes with the act).
+
+    ``request_id`` defaults to the current request's; ``client_ip`` is stored only as a
+    keyed hash. Raises ValueError on malformed input or anything that looks personal.
+    """
+    row = _content(
+        uow,
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        tenant_id=tenant_id,
+        request_id=request_id,
+        client_ip=client_ip,
+        details=details,
+    )
     dialect = uow.session.get_bind().dialect.name
     await uow.session.execute(
-        insert(AuditEntry).values(
-            **content,
-            entry_hash=hashing.entry_hash(**content),
-            txn_seq=_txn_seq(dialect, tenant_id),
-        )
+        insert(AuditEntry).values(**row, txn_seq=_txn_seq(dialect, tenant_id))
     )
-    entry_id: uuid.UUID = content["id"]
+    entry_id: uuid.UUID = row["id"]
     return entry_id
+
+
+async def record_many(uow: UnitOfWork, entries: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
+    """Append several entries (each as :func:`record`'s keyword arguments) in one round trip.
+
+    For bulk acts (imports) that audit every object they change: the same checks and
+    hashes as :func:`record`, one executemany instead of one statement per entry. Every
+    entry must be of ``uow``'s tenant.
+    """
+    rows = [_content(uow, **entry) for entry in entries]
+    if not rows:
+        return []
+    assert uow.tenant_id is not None  # _content checked every entry against it
+    dialect = uow.session.get_bind().dialect.name
+    # The Table, not the entity: a Core executemany keeps the per-row txn_seq expression
+    # (the ORM's bulk path would refuse SQL expressions beside a parameter list).
+    table = cast(Table, AuditEntry.__table__)
+    stmt = insert(table).values(txn_seq=_txn_seq(dialect, uow.tenant_id))
+    await uow.session.execute(stmt, rows)
+    return [row["id"] for row in rows]
 
 
 async def record_standalone(db: Database, **kwargs: Any) -> uuid.UUID:

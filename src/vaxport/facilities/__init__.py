@@ -1,0 +1,1 @@
+"""Facilities: the registry of vaccination centres, its public directory and bulk import."""

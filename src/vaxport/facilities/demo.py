@@ -1,0 +1,47 @@
+"""The demo's sample facilities: ``countries/demo-facilities.csv`` imported into the demo.
+
+Re-running it changes nothing (the import upserts by code and skips identical rows).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vaxport.core.cache import Cache
+from vaxport.core.db import Database
+from vaxport.facilities.importer import import_file
+from vaxport.settings import Settings
+from vaxport.tenancy.service import get_tenant_or_404
+
+if TYPE_CHECKING:
+    from vaxport.demo import DemoReport
+
+DEMO_FILE = "demo-facilities.csv"
+
+
+async def load_demo_facilities(
+    db: Database, cache: Cache, settings: Settings, report: DemoReport
+) -> None:
+    """Import the demo country's centres and say how many there are."""
+    from vaxport.demo import DEMO_TENANT
+
+    path = Path(settings.countries_dir) / DEMO_FILE
+    if not path.is_file():
+        report.lines.append(f"  facilities  none ({path} not found)")
+        return
+    tenant = await get_tenant_or_404(db=db, cache=cache, code=DEMO_TENANT)
+    summary = await import_file(
+        db=db,
+        cache=cache,
+        tenant=tenant,
+        path=path,
+        kind="csv",
+        report=io.StringIO(),
+        actor_role="system",
+    )
+    report.lines.append(
+        f"  facilities  {summary.rows} centres ({summary.created} new, "
+        f"{summary.updated} updated); {report.url}/{DEMO_TENANT}/facilities"
+    )

@@ -1,0 +1,357 @@
+"""Bulk import of facilities from CSV or XLSX, streamed and upserted by code in batches.
+
+Rows are read and checked in a worker thread, a batch at a time, so memory stays flat
+and the event loop keeps serving; each valid batch is written in one transaction (a
+crash loses at most the batch in flight, and re-running the file finishes the job).
+A row whose facility already holds exactly those values changes nothing: no new
+version, no audit entry, no event, so re-importing a file is a no-op. Every invalid row
+goes to the error report (CSV: ``row,field,reason``) and the valid rows still import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from vaxport.core import audit
+from vaxport.core.cache import Cache
+from vaxport.core.clock import utcnow
+from vaxport.core.db import Database, UnitOfWork
+from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.ids import uuid7
+from vaxport.core.logging import get_logger
+from vaxport.facilities import directory, events, writes
+from vaxport.facilities.models import Facility
+from vaxport.facilities.readers import Kind, Source, SourceError, open_source
+from vaxport.facilities.rows import RowData, check_header, parse_row
+from vaxport.facilities.schemas import ImportErrorOut, ImportSummary
+from vaxport.tenancy.schemas import TenantInfo
+
+log = get_logger(__name__)
+
+BATCH_SIZE = 500
+ERRORS_KEPT = 100
+REPORT_HEADER = ("row", "field", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far an import has got."""
+
+    rows: int
+    fraction: float | None
+
+
+class _SeenCodes:
+    """The codes met so far in the file, with the row of each.
+
+    Kept in a throwaway SQLite file, not a dict: a dict grows by ~170 bytes a row (the
+    one thing that would make memory depend on the file's length), while SQLite holds a
+    bounded page cache and spills to disk. Used from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="vaxport-import-")
+        self._db = sqlite3.connect(
+            Path(self._dir.name) / "seen.db", check_same_thread=False, isolation_level=None
+        )
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048"):
+            self._db.execute(f"PRAGMA {pragma}")
+        self._db.execute("CREATE TABLE seen (code TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
+        self._db.execute("BEGIN")
+
+    def first_row(self, code: str, row: int) -> int | None:
+        """The row ``code`` first appeared on, or None (and remember ``row``) if new."""
+        found = self._db.execute("SELECT row FROM seen WHERE code = ?", (code,)).fetchone()
+        if found is not None:
+            return int(found[0])
+        self._db.execute("INSERT INTO seen (code, row) VALUES (?, ?)", (code, row))
+        return None
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+@dataclass
+class _Run:
+    """The state of one import: counts, the report and the codes seen so far."""
+
+    report: IO[str]
+    writer: csv.DictWriter[str] = field(init=False)
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+    error_count: int = 0
+    complete: bool = True
+    first_errors: list[ImportErrorOut] = field(default_factory=list)
+    seen: _SeenCodes = field(default_factory=_SeenCodes)
+
+    def __post_init__(self) -> None:
+        self.writer = csv.DictWriter(self.report, fieldnames=REPORT_HEADER)
+        self.writer.writeheader()
+
+    def fail(self, row: int, errors: list[dict[str, str]]) -> None:
+        self.invalid += 1
+        for e in errors:
+            self.error_count += 1
+            self.writer.writerow({"row": row, "field": e["field"], "reason": e["reason"]})
+            if len(self.first_errors) < ERRORS_KEPT:
+                self.first_errors.append(ImportErrorOut(row=row, **e))
+
+    def summary(self) -> ImportSummary:
+        return ImportSummary(
+            rows=self.rows,
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            invalid=self.invalid,
+            error_count=self.error_count,
+            complete=self.complete,
+            errors=self.first_errors,
+        )
+
+
+def _read_batch(
+    source: Source,
+    header: list[str],
+    run: _Run,
+    tenant: TenantInfo,
+    within_region: str | None,
+) -> tuple[list[RowData], bool]:
+    """Up to BATCH_SIZE valid rows (invalid ones reported) and whether the file ended."""
+    batch: list[RowData] = []
+    try:
+        for number, record in source.rows:
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines are not rows
+            run.rows += 1
+            parsed = parse_row(number, header, record, tenant, within_region)
+            if not isinstance(parsed, RowData):
+                run.fail(number, parsed)
+            elif (first := run.seen.first_row(parsed.code, number)) is not None:
+                reason = f"appears earlier in this file (row {first})"
+                run.fail(number, [field_error("code", reason)])
+            else:
+                batch.append(parsed)
+                if len(batch) >= BATCH_SIZE:
+                    return batch, False
+    except SourceError as exc:
+        # The rows read so far are still imported; the report says where reading stopped.
+        run.fail(exc.row, [field_error("file", exc.reason + "; reading stopped here")])
+        run.complete = False
+    return batch, True
+
+
+@dataclass
+class _Batch:
+    """What writing one batch did (applied to the run once its transaction committed)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: list[tuple[int, list[dict[str, str]]]] = field(default_factory=list)
+
+
+async def _update_existing(
+    changes: writes.Changes, facility: Facility, row: RowData, *, now: dt.datetime
+) -> bool:
+    """Bring an existing facility to the row's values; False if it already had them."""
+    changed = writes.changed_fields(facility, row.cols)
+    if not changed and facility.active == row.active:
+        return False
+    if changed:
+        writes.apply(facility, row.cols, now=now)
+        if "vaccines" in changed:
+            await writes.replace_vaccines(changes.uow, facility)
+        changes.add("facility.update", events.CHANGED, facility, {"changed": changed})
+    if facility.active != row.active:
+        writes.set_active(facility, row.active, now=now)
+        if row.active:
+            changes.add("facility.reactivate", events.REACTIVATED, facility)
+        else:
+            changes.add("facility.deactivate", events.DEACTIVATED, facility)
+    return True
+
+
+async def _write(
+    uow: UnitOfWork,
+    *,
+    batch: list[RowData],
+    tenant: TenantInfo,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+    within_region: str | None,
+) -> _Batch:
+    """Upsert one batch in ``uow``."""
+    now = utcnow()
+    result = _Batch()
+    changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="import")
+    found = await uow.session.scalars(
+        select(Facility)
+        .where(Facility.tenant_id == tenant.id, Facility.code.in_([r.code for r in batch]))
+        .with_for_update()
+    )
+    existing = {f.code: f for f in found}
+    new: list[Facility] = []
+    for row in batch:
+        facility = existing.get(row.code)
+        if facility is None:
+            new.append(
+                writes.new_facility(tenant.id, row.code, row.cols, now=now, active=row.active)
+            )
+        elif not writes.in_scope(tenant, facility.region_code, within_region):
+            reason = "belongs to a facility outside your region"
+            result.refused.append((row.row, [field_error("code", reason)]))
+        elif await _update_existing(changes, facility, row, now=now):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    if new:
+        uow.session.add_all(new)
+        await uow.session.flush()
+        await writes.add_vaccines(uow, [(f.id, f.vaccines) for f in new])
+        for facility in new:
+            changes.add("facility.create", events.CREATED, facility)
+        result.created = len(new)
+    await changes.flush()
+    return result
+
+
+async def _write_batch(
+    db: Database,
+    *,
+    batch: list[RowData],
+    run: _Run,
+    tenant: TenantInfo,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+    within_region: str | None,
+) -> int:
+    """Write one batch (retried once on a code race); the number of facilities written."""
+    try:
+        async with db.transaction(tenant_id=tenant.id) as uow:
+            result = await _write(
+                uow,
+                batch=batch,
+                tenant=tenant,
+                actor_id=actor_id,
+                actor_role=actor_role,
+                within_region=within_region,
+            )
+    except IntegrityError:
+        # A concurrent writer created one of these codes since we looked; the batch
+        # rolled back whole. Looking again finds it, and the row becomes an update.
+        async with db.transaction(tenant_id=tenant.id) as uow:
+            result = await _write(
+                uow,
+                batch=batch,
+                tenant=tenant,
+                actor_id=actor_id,
+                actor_role=actor_role,
+                within_region=within_region,
+            )
+    run.created += result.created
+    run.updated += result.updated
+    run.unchanged += result.unchanged
+    for row, errors in result.refused:
+        run.fail(row, errors)
+    return result.created + result.updated
+
+
+async def import_file(
+    *,
+    db: Database,
+    cache: Cache,
+    tenant: TenantInfo,
+    path: Path,
+    kind: Kind,
+    report: IO[str],
+    actor_id: uuid.UUID | None = None,
+    actor_role: str = "system",
+    within_region: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> ImportSummary:
+    """Import ``path``; invalid rows go to ``report`` (CSV), valid ones are upserted.
+
+    Raises ValidationFailed (on ``file`` or column names) when the file cannot be
+    imported at all; then nothing is written.
+    """
+    source = await asyncio.to_thread(open_source, path, kind)
+    run = _Run(report=report)
+    try:
+        header, problems = check_header(source.header, tenant)
+        if problems:
+            raise ValidationFailed("the file's columns are not the import format", errors=problems)
+        done = False
+        while not done:
+            batch, done = await asyncio.to_thread(
+                _read_batch, source, header, run, tenant, within_region
+            )
+            written = batch and await _write_batch(
+                db,
+                batch=batch,
+                run=run,
+                tenant=tenant,
+                actor_id=actor_id,
+                actor_role=actor_role,
+                within_region=within_region,
+            )
+            if written:
+                await directory.invalidate(cache, tenant.id)
+            if progress is not None:
+                progress(Progress(rows=run.rows, fraction=1.0 if done else source.fraction()))
+    finally:
+        source.close()
+        run.seen.close()
+    summary = run.summary()
+    await _record_import(db, tenant, summary, actor_id, actor_role)
+    log.info(
+        "facilities.imported",
+        tenant_id=str(tenant.id),
+        rows=summary.rows,
+        created=summary.created,
+        updated=summary.updated,
+        invalid=summary.invalid,
+    )
+    return summary
+
+
+async def _record_import(
+    db: Database,
+    tenant: TenantInfo,
+    summary: ImportSummary,
+    actor_id: uuid.UUID | None,
+    actor_role: str,
+) -> None:
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        await audit.record(
+            uow,
+            actor_id=actor_id,
+            actor_role=actor_role,
+            action="facility.import",
+            object_type="facility_import",
+            object_id=uuid7(),
+            tenant_id=tenant.id,
+            details={
+                "rows": summary.rows,
+                "created": summary.created,
+                "updated": summary.updated,
+                "unchanged": summary.unchanged,
+                "invalid": summary.invalid,
+                "complete": summary.complete,
+            },
+        )

@@ -1,0 +1,142 @@
+"""Checks that need the tenant: languages, regions, vaccine catalogue, phone numbering.
+
+Input has already passed the request models (``schemas.py``); here each field becomes the
+column values it is stored as, or a ``{field, reason}`` error. Every problem is reported,
+not only the first, so an import's error report lists them all at once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from vaxport.core.errors import field_error
+from vaxport.facilities.geo import unit_vector
+from vaxport.facilities.hours import OpeningHours
+from vaxport.facilities.schemas import Location
+from vaxport.tenancy.config_types import canonical_locale
+from vaxport.tenancy.schemas import TenantInfo
+
+Errors = list[dict[str, str]]
+
+
+def _texts(
+    tenant: TenantInfo, field: str, value: str | dict[str, str], errors: Errors
+) -> dict[str, str]:
+    config = tenant.config
+    if isinstance(value, str):
+        return {config.default_locale: value}
+    out: dict[str, str] = {}
+    for key, text in value.items():
+        try:
+            locale = canonical_locale(key)
+        except ValueError:
+            errors.append(field_error(f"{field}.{key}", "is not a language code"))
+            continue
+        if locale not in config.locales:
+            errors.append(field_error(f"{field}.{key}", "is not one of the tenant's languages"))
+            continue
+        out[locale] = text
+    if config.default_locale not in out and not any(e["field"].startswith(field) for e in errors):
+        errors.append(
+            field_error(field, f"needs a text in the default language ({config.default_locale})")
+        )
+    return out
+
+
+def _phone(tenant: TenantInfo, value: str, errors: Errors) -> str | None:
+    try:
+        number = phonenumbers.parse(value, tenant.config.phone.default_region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        errors.append(field_error("phone", "is not a valid phone number"))
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _email(value: str, errors: Errors) -> str | None:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors.append(field_error("email", "is not a valid e-mail address"))
+        return None
+
+
+def _vaccines(tenant: TenantInfo, value: list[str], errors: Errors) -> list[str]:
+    products = tenant.config.products
+    for i, product_id in enumerate(value):
+        product = products.get(product_id)
+        if product is None:
+            errors.append(field_error(f"vaccines.{i}", f"unknown vaccine product ({product_id})"))
+        elif not product.active:
+            reason = f"is withdrawn from the vaccine catalogue ({product_id})"
+            errors.append(field_error(f"vaccines.{i}", reason))
+    return sorted(value)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what the text filter compares."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_text(code: str, names: dict[str, str]) -> str:
+    """The folded code and names of a facility, as the text filter searches them."""
+    return fold(" ".join([code, *names.values()]))[:2000]
+
+
+def postal_key(postal_code: str | None) -> str | None:
+    """A postal code without spaces or dashes, for matching however it was typed."""
+    if postal_code is None:
+        return None
+    return "".join(c for c in postal_code.upper() if c.isalnum())
+
+
+def location_columns(location: Location | None) -> dict[str, float | None]:
+    """Latitude, longitude and their unit vector (all None without a location)."""
+    if location is None:
+        return {"latitude": None, "longitude": None, "ux": None, "uy": None, "uz": None}
+    ux, uy, uz = unit_vector(location.lat, location.lon)
+    return {"latitude": location.lat, "longitude": location.lon, "ux": ux, "uy": uy, "uz": uz}
+
+
+def columns(tenant: TenantInfo, values: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
+    """The stored column values of the given (request-model) fields, and every problem.
+
+    Only the fields present in ``values`` are checked and returned, so an update that
+    does not touch, say, the vaccines is not refused over a product withdrawn since.
+    """
+    errors: Errors = []
+    out: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "name":
+            out["name"] = _texts(tenant, "name", value, errors)
+        elif field == "accessibility":
+            out["accessibility"] = (
+                None if value is None else _texts(tenant, "accessibility", value, errors)
+            )
+        elif field == "region_code":
+            if value not in tenant.config.region_index:
+                errors.append(field_error("region_code", "unknown region"))
+            out["region_code"] = value
+        elif field == "vaccines":
+            out["vaccines"] = _vaccines(tenant, value, errors)
+        elif field == "phone":
+            out["phone"] = None if value is None else _phone(tenant, value, errors)
+        elif field == "email":
+            out["email"] = None if value is None else _email(value, errors)
+        elif field == "location":
+            out.update(location_columns(value))
+        elif field == "postal_code":
+            out["postal_code"] = value
+            out["postal_key"] = postal_key(value)
+        elif field == "opening_hours":
+            hours = value if isinstance(value, OpeningHours) else OpeningHours()
+            out["opening_hours"] = hours.model_dump(mode="json")
+        elif field in ("type", "address", "daily_capacity", "stations"):
+            out[field] = value
+    return out, errors
