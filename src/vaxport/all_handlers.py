@@ -7,4 +7,5 @@ from __future__ import annotations
 
 HANDLER_MODULES: list[str] = [
     "vaxport.facilities.events",
+    "vaxport.notifications.events",
 ]

@@ -8,4 +8,5 @@ import vaxport.core.idempotency
 import vaxport.core.outbox.models
 import vaxport.facilities.models
 import vaxport.identity.models
+import vaxport.notifications.models
 import vaxport.tenancy.models  # noqa: F401

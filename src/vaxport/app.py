@@ -226,10 +226,10 @@ def create_app(
     flatten_included_routers(app)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
-    # first, a request meets: request id and metrics (one layer), transport (client address, scheme,
-    # HTTPS policy), security headers, CORS, [authentication: sets the principal],
-    # rate limits, body limit, idempotency. Rate limits sit outside anything that reads
-    # the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    # first, a request meets: request id and metrics (one layer), transport (client
+    # address, scheme, HTTPS policy), security headers, CORS, [authentication: sets the
+    # principal], rate limits, body limit, idempotency. Rate limits sit outside anything
+    # that reads the body, and inside CORS so a browser can read a 429 and its Retry-After.
     routes = RouteTable(
         app.router,
         max_body_bytes=settings.max_body_bytes,
@@ -280,6 +280,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
     from vaxport.identity.api import router as identity_router
+    from vaxport.notifications.api import router as notifications_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
@@ -287,6 +288,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(audit_router)
     app.include_router(facilities_router)
     app.include_router(identity_router)
+    app.include_router(notifications_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

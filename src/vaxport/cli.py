@@ -18,6 +18,7 @@ from vaxport.core.outbox.cli import outbox_app, worker
 from vaxport.facilities.cli import app as facility_app
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
+from vaxport.notifications.cli import app as notify_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
 
@@ -32,6 +33,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(facility_app, name="facility")
 app.add_typer(user_app, name="user")
 keys_app.command("rotate-signing")(rotate_signing)
+app.add_typer(notify_app, name="notify")
 
 
 def _check_settings() -> None:

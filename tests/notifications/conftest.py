@@ -15,7 +15,11 @@ from tests.notifications.peers import (
     make_tls_files,
     start_smtp,
 )
+from vaxport.core.db import Database
+from vaxport.identity import signing
 from vaxport.notifications.channels.http import HttpPool
+from vaxport.notifications.runtime import close_channels
+from vaxport.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +76,33 @@ def closed_port() -> int:
 @pytest.fixture
 def outbox_path(tmp_path: Path) -> Path:
     return tmp_path / "console-outbox.jsonl"
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    """Settings with short backoff and few attempts, so retries happen within a test."""
+    return settings.model_copy(
+        update={
+            "outbox_max_attempts": 3,
+            "outbox_backoff_base_seconds": 0.01,
+            "outbox_backoff_max_seconds": 0.05,
+            "outbox_lease_seconds": 10.0,
+            "outbox_batch_size": 50,
+        }
+    )
+
+
+@pytest.fixture
+async def dispatch_env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Provider secrets in the environment; the process's channels closed after the test."""
+    monkeypatch.setenv("TEST_TWILIO_TOKEN", "twilio-secret")
+    monkeypatch.setenv("TEST_GATEWAY_SECRET", "gateway-secret")
+    yield
+    await close_channels()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys(db: Database) -> None:
+    """Tests empty the tables: staff tokens must not be signed with a key remembered from
+    an earlier test (identity keeps its signing key in memory)."""
+    signing.forget(db)

@@ -212,14 +212,19 @@ def test_yes_no_on_off_stay_text_so_norway_keeps_its_code() -> None:
             "write 12 in quotes if it is meant as text",
         ),
         (
-            lambda d: d["notifications"]["channels"][1]["options"].update(api_token="abc"),
-            "notifications.channels.1.options",
-            "'api_token' looks like a secret",
+            lambda d: d["notifications"]["channels"][0].update(options={"token": "abc"}),
+            "notifications.channels.0.options",
+            "'token' would put a secret in the configuration file",
         ),
         (
-            lambda d: d["notifications"]["channels"][1]["secrets"].update(api_key="lower-case"),
-            "notifications.channels.1.secrets.api_key",
-            "String should match pattern",
+            lambda d: d["notifications"]["routes"].update(sms="gateway"),
+            "notifications.routes.sms",
+            "no channel named 'gateway'",
+        ),
+        (
+            lambda d: d["notifications"].update(quiet_hours={"start": "21:00", "end": "21:00"}),
+            "notifications.quiet_hours",
+            "start and end must differ",
         ),
         (
             lambda d: d["certificates"].update(formats=["eu-dcc", "pdf", "pdf"]),

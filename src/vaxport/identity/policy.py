@@ -81,6 +81,13 @@ PERMISSIONS: dict[str, Permission] = {
     "staff:read": Permission("jurisdiction", True, "list and read staff accounts"),
     "staff:manage": Permission("jurisdiction", True, "invite, disable, reset staff"),
     "messages:read": Permission("jurisdiction", True, "read notifications sent"),
+    "notifications:preferences:read": Permission(
+        "jurisdiction", True, "read a person's notification preferences"
+    ),
+    "notifications:preferences:write": Permission(
+        "jurisdiction", True, "change a person's notification preferences"
+    ),
+    "notifications:test": Permission("national", False, "send a test message via a channel"),
     "reports:read": Permission("jurisdiction", False, "aggregate dashboards and reports"),
     "config:read": Permission("tenant", False, "read the tenant's configuration"),
     "config:write": Permission("national", False, "load the tenant's configuration"),
@@ -107,6 +114,8 @@ TABLE: dict[str, frozenset[str]] = {
             "staff:read",
             "staff:manage",
             "messages:read",
+            "notifications:preferences:read",
+            "notifications:test",
             "reports:read",
             "config:read",
             "config:write",
@@ -172,6 +181,8 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:write",
             "certificates:read",
             "messages:read",
+            "notifications:preferences:read",
+            "notifications:preferences:write",
             "facilities:read",
             "config:read",
         }
@@ -184,10 +195,14 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:read",
             "appointments:write",
             "certificates:read",
+            "notifications:preferences:read",
+            "notifications:preferences:write",
             "config:read",
         }
     ),
-    OPERATOR: frozenset(_SELF | {"tenants:manage", "config:read", "config:write"}),
+    OPERATOR: frozenset(
+        _SELF | {"tenants:manage", "config:read", "config:write", "notifications:test"}
+    ),
 }
 
 # Which roles an account of a role may give (invite, change to); nobody grants more

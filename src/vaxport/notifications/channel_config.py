@@ -144,6 +144,37 @@ def _placeholders(value: Any) -> set[str]:
     return set()
 
 
+class DeliveryCallbackOptions(_Options):
+    """How a generic gateway reports delivery to ``/api/v1/{tenant}/notifications/
+    callbacks/{channel}``: a JSON body signed with a shared secret.
+
+    The signature header carries the hex HMAC-SHA256 of the raw body (``sha256=`` prefix
+    allowed), or of ``"<timestamp>.<body>"`` when ``timestamp_header`` is set, in which
+    case reports older or newer than ``tolerance_seconds`` are refused (no replays).
+    """
+
+    secret_env: EnvName
+    signature_header: str = "X-Signature"
+    timestamp_header: str | None = None
+    tolerance_seconds: int = Field(default=300, ge=10, le=86_400)
+    # Where the report names the message: the gateway's id (as the send response gave
+    # it), or our reference echoed back (the {dedup_key} placeholder of the send body).
+    message_id_json_path: str | None = "id"
+    reference_json_path: str | None = None
+    status_json_path: str = "status"
+    delivered_values: list[str] = Field(default_factory=lambda: ["delivered"], min_length=1)
+    failed_values: list[str] = Field(
+        default_factory=lambda: ["failed", "undelivered", "rejected", "expired"], min_length=1
+    )
+    error_json_path: str | None = None
+
+    @model_validator(mode="after")
+    def _names_a_message(self) -> DeliveryCallbackOptions:
+        if not (self.message_id_json_path or self.reference_json_path):
+            raise ValueError("set message_id_json_path or reference_json_path (or both)")
+        return self
+
+
 class SmsHttpOptions(_HttpOptions):
     method: Literal["POST", "PUT", "GET"] = "POST"
     body_format: Literal["json", "form", "query"] = "json"
@@ -156,6 +187,7 @@ class SmsHttpOptions(_HttpOptions):
     success_json_values: list[Any] = Field(default_factory=list)
     message_id_json_path: str | None = None
     message_id_header: str | None = None
+    delivery_callback: DeliveryCallbackOptions | None = None
 
     @model_validator(mode="after")
     def _body(self) -> SmsHttpOptions:
@@ -186,12 +218,16 @@ class TwilioOptions(_HttpOptions):
     auth_token_env: EnvName
     sender: str | None = None
     messaging_service_sid: str | None = None
+    # Where Twilio reports delivery: this tenant's
+    # https://<public host>/api/v1/<tenant>/notifications/callbacks/<channel name>
     status_callback: str | None = None
 
     @model_validator(mode="after")
     def _from(self) -> TwilioOptions:
         if (self.sender is None) == (self.messaging_service_sid is None):
             raise ValueError("set exactly one of sender and messaging_service_sid")
+        if self.status_callback is not None:
+            check_http_url(self.status_callback, allow_insecure_http=self.allow_insecure_http)
         return self
 
 

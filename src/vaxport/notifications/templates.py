@@ -49,20 +49,29 @@ class EventSpec:
     name: str
     sample: Mapping[str, Any]
     description: str = ""
+    # Sent even to people who opted out of non-essential messages (login codes,
+    # certificate notices); reminders and campaigns are not essential.
+    essential: bool = False
 
 
 EVENTS: dict[str, EventSpec] = {}
 
 
-def register_event(name: str, *, sample: Mapping[str, Any], description: str = "") -> None:
-    """Declare an event that has templates (contexts call this at import)."""
-    EVENTS[name] = EventSpec(name=name, sample=dict(sample), description=description)
+def register_event(
+    name: str, *, sample: Mapping[str, Any], description: str = "", essential: bool = False
+) -> None:
+    """Declare an event that has templates (contexts call this at import of the module
+    that sends it, which is listed in :mod:`vaxport.all_handlers`)."""
+    EVENTS[name] = EventSpec(
+        name=name, sample=dict(sample), description=description, essential=essential
+    )
 
 
 register_event(
     "login_code",
     sample={"code": "12345678", "minutes": 15},
     description="one-time login code (OTP)",
+    essential=True,
 )
 register_event(
     "test_message",

@@ -55,15 +55,24 @@ def _loc(prefix: str, loc: Sequence[int | str]) -> str:
     return ".".join(parts)
 
 
+def locate(loc: Sequence[int | str], reason: str, *, prefix: str) -> tuple[str, str]:
+    """(dotted path, reason) of a pydantic error inside a ``notifications:`` section.
+
+    Drops the channel type pydantic inserts after a list index (discriminated union),
+    and joins the sub-path a cross-field check names (``routes.sms: ...``) onto the path.
+    """
+    reason = reason.removeprefix("Value error, ")
+    where = _loc(prefix, loc)
+    head, sep, rest = reason.partition(": ")
+    if sep and _SUBPATH.match(head):
+        where, reason = f"{where}.{head}", rest
+    return where, reason
+
+
 def _pydantic_problems(exc: ValidationError, prefix: str) -> list[str]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
-        reason = str(err["msg"]).removeprefix("Value error, ")
-        where = _loc(prefix, err["loc"])
-        # Cross-field checks name their own sub-path ("routes.sms: ..."): join it on.
-        head, sep, rest = reason.partition(": ")
-        if sep and _SUBPATH.match(head):
-            where, reason = f"{where}.{head}", rest
+        where, reason = locate(err["loc"], str(err["msg"]), prefix=prefix)
         out.append(f"{where}: {reason}")
     return out
 

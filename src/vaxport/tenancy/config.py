@@ -24,12 +24,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vaxport.notifications.config import NotificationsConfig
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_types import (
     Age,
     Code,
     CountryAlpha2,
-    EnvVarName,
     LocaleId,
     LocalizedText,
     ShortText,
@@ -45,10 +45,7 @@ NormaliseRule = Literal[
     "strip-spaces", "strip-dashes", "strip-dots", "strip-slashes", "strip-plus-signs", "uppercase"
 ]
 CertificateFormat = Literal["eu-dcc", "shc", "pdf"]
-ChannelKind = Literal["sms", "email", "webhook", "console"]
 RecoveryMethod = Literal["email-code", "id-dob"]
-# Option names that are secrets by nature; they must come from the environment.
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "private")
 
 
 def _error(message: str) -> PydanticCustomError:
@@ -267,39 +264,6 @@ class CertificateSettings(ConfigModel):
         return self
 
 
-def _option_value(value: object) -> str | int | float | bool:
-    if isinstance(value, str | int | float | bool):
-        return value
-    raise _error("option values must be text, numbers or true/false")
-
-
-class Channel(ConfigModel):
-    """A notification channel: its non-secret options and the env vars holding secrets."""
-
-    name: Code
-    kind: ChannelKind
-    enabled: bool = True
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    secrets: dict[str, EnvVarName] = Field(default_factory=dict)
-
-    @field_validator("options", mode="before")
-    @classmethod
-    def _no_inline_secrets(cls, value: object) -> object:
-        if isinstance(value, dict):
-            for key in value:
-                if any(word in str(key).lower().replace("-", "_") for word in _SECRET_WORDS):
-                    raise _error(
-                        f"{key!r} looks like a secret: name the environment variable that "
-                        "holds it under 'secrets' instead"
-                    )
-                _option_value(value[key])
-        return value
-
-
-class NotificationSettings(ConfigModel):
-    channels: list[Channel] = Field(default_factory=list)
-
-
 class RetentionRule(ConfigModel):
     vaccinated_records_years: int = Field(ge=1, le=150)
 
@@ -338,7 +302,8 @@ class TenantConfig(ConfigModel):
     family: FamilySettings
     booking: BookingRules
     certificates: CertificateSettings
-    notifications: NotificationSettings
+    # Owned by the notifications context: channels, routes, templates, quiet hours, caps.
+    notifications: NotificationsConfig
     retention: RetentionRule
     recovery: RecoverySettings
     # Left out of the document when absent, so existing configurations keep their hash.

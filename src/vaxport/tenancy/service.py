@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core.cache import Cache
+from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.db import Database, set_tenant_scope
 from vaxport.core.errors import NotFound, ServiceUnavailable, invalid
 from vaxport.core.logging import get_logger
@@ -42,11 +44,14 @@ __all__ = [
     "get_product",
     "get_public_config",
     "get_region",
+    "get_tenant_by_id",
+    "get_tenant_in",
     "get_tenant_or_404",
     "is_in_subtree",
     "list_rate_limit_overrides",
     "list_tenants",
     "load",
+    "phone_region",
     "region_subtree",
     "register_validator",
     "validate_file",
@@ -60,6 +65,10 @@ _MISSING_TTL = 10.0
 _MEMO_SIZE = 32
 _configs: OrderedDict[str, TenantConfig] = OrderedDict()
 _public: OrderedDict[str, bytes] = OrderedDict()
+# Each tenant's default phone region, noted whenever its configuration is read; the
+# crypto layer asks during flushes (it must answer from memory), see the end of the file.
+_phone_regions: dict[uuid.UUID, str] = {}
+_codes: dict[uuid.UUID, str] = {}
 
 
 def _ttl() -> float:
@@ -126,6 +135,7 @@ async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantI
         raise NotFound("unknown tenant")
     tenant_id = uuid.UUID(pointer["id"])
     config = await _config(db, cache, tenant_id, pointer["hash"])
+    _phone_regions[tenant_id] = config.phone.default_region
     return TenantInfo(
         id=tenant_id,
         code=code,
@@ -133,6 +143,54 @@ async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantI
         config=config,
         version=pointer["version"],
         hash=pointer["hash"],
+    )
+
+
+async def get_tenant_by_id(*, db: Database, cache: Cache, tenant_id: uuid.UUID) -> TenantInfo:
+    """The tenant with ``tenant_id`` through the cache (a worker handling its events)."""
+    code = _codes.get(tenant_id)
+    if code is None:
+        async with db.read() as session:
+            code = await session.scalar(select(Tenant.code).where(Tenant.id == tenant_id))
+        if code is None:
+            raise NotFound("unknown tenant")
+        _codes[tenant_id] = code  # a tenant's code never changes: no expiry needed
+    return await get_tenant_or_404(db=db, cache=cache, code=code)
+
+
+async def get_tenant_in(*, session: AsyncSession, tenant_id: uuid.UUID) -> TenantInfo:
+    """The tenant with ``tenant_id``, read in the caller's transaction; NotFound if none.
+
+    For use cases and workers that hold a tenant id, not a code (an outbox event).
+    """
+    row = (
+        await session.execute(
+            select(Tenant.code, Tenant.name, Tenant.config_version, Tenant.config_hash).where(
+                Tenant.id == tenant_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("unknown tenant")
+    digest = row.config_hash
+    config = _configs.get(digest)
+    if config is None:
+        # Document and hash in one read, so a concurrent load cannot pair them wrongly.
+        document, digest = (
+            await session.execute(
+                select(Tenant.config, Tenant.config_hash).where(Tenant.id == tenant_id)
+            )
+        ).one()
+        config = _parse_config(document, tenant_id)
+        _remember(_configs, digest, config)
+    _phone_regions[tenant_id] = config.phone.default_region
+    return TenantInfo(
+        id=tenant_id,
+        code=row.code,
+        name=row.name,
+        config=config,
+        version=row.config_version,
+        hash=digest,
     )
 
 
@@ -177,16 +235,20 @@ async def _config(db: Database, cache: Cache, tenant_id: uuid.UUID, digest: str)
             raise ServiceUnavailable("tenant configuration is being replaced; retry")
         # Content-addressed: it can live longer than the pointer without going stale.
         await cache.set(CONFIG_NS, digest, document, max(_ttl(), 3600.0))
+    config = _parse_config(document, tenant_id)
+    _remember(_configs, digest, config)
+    return config
+
+
+def _parse_config(document: Any, tenant_id: uuid.UUID) -> TenantConfig:
     try:
-        config = TenantConfig.model_validate(document)
+        return TenantConfig.model_validate(document)
     except ValidationError as exc:
         # Stored by an older release whose schema this one no longer accepts.
         log.error(
             "tenant.stored_config_invalid", tenant_id=str(tenant_id), errors=exc.error_count()
         )
         raise ServiceUnavailable("tenant configuration must be reloaded") from exc
-    _remember(_configs, digest, config)
-    return config
 
 
 async def get_public_config(*, db: Database, cache: Cache, code: str) -> PublicConfigDocument:
@@ -297,3 +359,15 @@ def get_product(
     if product is None:
         raise invalid(field, "unknown vaccine product")
     return product
+
+
+def phone_region(tenant_id: uuid.UUID) -> str | None:
+    """The default phone region of a tenant this process has read (None if not yet)."""
+    return _phone_regions.get(tenant_id)
+
+
+# National-format phone numbers in encrypted fields normalise with the tenant's region.
+# Installed when the tenancy context is loaded: every process that serves or handles a
+# tenant's data imports it (the app's routers, the worker's handlers), and the regions it
+# answers with are noted as each tenant's configuration is read.
+set_phone_region_resolver(phone_region)

@@ -184,9 +184,14 @@ _REASONS = {
 
 
 def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
+    from vaxport.notifications.validation import locate
+
     for err in exc.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or "(document)"
         reason = _REASONS.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")
+        if err["loc"] and err["loc"][0] == "notifications":
+            # The notifications context owns that section and knows its union tags.
+            path, reason = locate(err["loc"][1:], reason, prefix="notifications")
         value = err.get("input")
         if err["type"] == "string_type" and isinstance(value, int | float | bool | dt.date):
             reason += f"; write {value!r} in quotes if it is meant as text"

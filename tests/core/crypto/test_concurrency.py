@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.core.crypto.conftest import Note, Person
 from vaxport.core.crypto import SubjectKeyDestroyedError, blind_match, erase_subject
+from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.db import Database
 
 
@@ -43,6 +44,32 @@ async def test_unique_blind_index_admits_one_of_ten_concurrent_registrations(
         assert (
             await s.execute(text("SELECT count(*) FROM data_keys WHERE purpose = 'data'"))
         ).scalar() == 1
+
+
+async def test_concurrent_first_writes_of_a_new_tenant_all_succeed_under_one_key(
+    people: Database, tenant: uuid.UUID
+) -> None:
+    # Each transaction looks for the tenant's active key, finds none, and races to create
+    # it: the losers must use the winner's key, not fail.
+    results = await asyncio.gather(*(_register(people, tenant, f"ID-{i}") for i in range(8)))
+    assert all(results)
+    async with people.read(tenant_id=tenant) as s:
+        assert len((await s.execute(select(Person))).scalars().all()) == 8
+        assert (
+            await s.execute(text("SELECT count(*) FROM data_keys WHERE purpose = 'data'"))
+        ).scalar() == 1
+
+
+async def test_a_key_created_by_another_transaction_after_our_lookup_is_used(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
+    # The interleaving above made deterministic: our look for an active key found none,
+    # then another transaction committed one before we went to create it.
+    assert await _register(people, tenant, "ID-first")
+    async with people.transaction(tenant_id=tenant) as uow:
+        found = await uow.session.run_sync(lambda s: keyring._create_first(s, tenant, "data"))
+    assert found is not None
+    assert found[0] == 1
 
 
 async def test_a_failed_savepoint_does_not_leave_data_under_a_vanished_key(

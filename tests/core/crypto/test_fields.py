@@ -206,10 +206,11 @@ async def test_blind_index_lookup_finds_the_record(people: Database, tenant: uui
 
 
 async def test_national_phone_uses_the_tenant_region(people: Database, tenant: uuid.UUID) -> None:
-    from vaxport.core.crypto import set_phone_region_resolver
+    from vaxport.core.crypto import blind, set_phone_region_resolver
 
     with pytest.raises(InvalidFieldValueError):  # national format, no region known
         await _add(people, tenant, phone="06 12 34 56 78")
+    installed = blind._region_resolver  # the tenancy context's, when it is loaded
     set_phone_region_resolver(lambda t: "FR" if t == tenant else None)
     try:
         pid = await _add(people, tenant, phone="06 12 34 56 79", national_id="R1")
@@ -219,7 +220,7 @@ async def test_national_phone_uses_the_tenant_region(people: Database, tenant: u
             )
             assert (await s.execute(select(Person.id).where(clause))).scalar() == pid
     finally:
-        set_phone_region_resolver(None)
+        set_phone_region_resolver(installed)
 
 
 async def test_unnormalisable_phone_fails_at_flush(people: Database, tenant: uuid.UUID) -> None:

@@ -253,6 +253,11 @@ class Keyring:
             .limit(1)
         ).first()
         if exists is not None:
+            # Usually a concurrent first use that committed after we looked for the active
+            # key (READ COMMITTED: this statement sees it, the earlier one did not).
+            again = self.active(session, tenant_id, purpose, create=False)
+            if again is not None:
+                return again
             raise CryptoError(f"tenant {tenant_id} has {purpose} keys but none is active")
         key, wrapped = run_blocking(self.provider.generate, key_context(tenant_id, purpose, 1))
         values = {

@@ -1,7 +1,7 @@
 """facilities registry: facilities and the vaccines each offers
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0006
 Create Date: 2026-11-27 07:50:05.761222
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

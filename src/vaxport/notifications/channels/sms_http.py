@@ -126,6 +126,12 @@ class HttpSmsChannel(Channel):
         return SendResult.sent(message_id, provider_status=status)
 
 
+def with_reference(url: str, reference: str) -> str:
+    """``url`` with ``ref=<reference>`` added to its query."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_merge_params({"ref": reference}))
+
+
 class TwilioChannel(Channel):
     """Twilio's Messages API (and compatible ones): form POST with HTTP basic auth.
 
@@ -155,7 +161,9 @@ class TwilioChannel(Channel):
             assert o.sender is not None
             form["From"] = o.sender
         if o.status_callback:
-            form["StatusCallback"] = o.status_callback
+            # Our reference rides along, so a report that arrives before the send is
+            # recorded (Twilio answers fast) still finds its message.
+            form["StatusCallback"] = with_reference(o.status_callback, message.dedup_key)
         try:
             resp = await self._pool.client.post(
                 self._url,

@@ -1,0 +1,76 @@
+"""Outbox events of the notifications context, and the hooks other contexts register.
+
+``notifications.send`` carries only a message id; the worker's handler
+(:func:`vaxport.notifications.sending.deliver`) reads the message, re-checks that it
+should still go out, renders it and sends it.
+
+Contexts that schedule messages about something (an appointment, a dose due) register a
+relevance check for their event: called at send time in the sending transaction, it
+says whether the reason still holds, so a reminder for an appointment cancelled after it
+was queued is not sent even if nobody called ``cancel_for_reason``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from vaxport.core.db import UnitOfWork
+from vaxport.core.outbox import Event, HandlerContext, handler
+
+SEND = "notifications.send"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """What a relevance check learns about a message (no destination, no content)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    event: str
+    subject_id: uuid.UUID | None
+    reason_type: str
+    reason_id: str
+    due_at: dt.datetime
+
+
+RelevanceCheck = Callable[[UnitOfWork, MessageRef], Awaitable[bool]]
+_RELEVANCE: dict[str, RelevanceCheck] = {}
+
+
+def register_relevance_check(event: str, check: RelevanceCheck) -> RelevanceCheck:
+    """Ask ``check`` before sending any ``event`` message that names a reason.
+
+    It returns False when the reason no longer holds (the message is then cancelled);
+    it runs in the sending transaction, scoped to the message's tenant.
+    """
+    _RELEVANCE[event] = check
+    return check
+
+
+def unregister_relevance_check(event: str) -> None:
+    """Stop checking ``event`` messages (tests, plugins being unloaded)."""
+    _RELEVANCE.pop(event, None)
+
+
+def relevance_check(event: str) -> RelevanceCheck | None:
+    """The check registered for ``event``, if any."""
+    return _RELEVANCE.get(event)
+
+
+@handler(SEND)
+async def send_message(event: Event, ctx: HandlerContext) -> None:
+    """Send one queued message (idempotent: a message already sent is left alone)."""
+    from vaxport.notifications.sending import deliver
+
+    if event.tenant_id is None:
+        return  # messages always belong to a tenant; nothing to do for a malformed event
+    await deliver(
+        db=ctx.db,
+        cache=ctx.cache,
+        settings=ctx.settings,
+        tenant_id=event.tenant_id,
+        message_id=uuid.UUID(str(event.payload["message_id"])),
+    )
