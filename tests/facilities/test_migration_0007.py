@@ -39,7 +39,7 @@ async def test_upgrade_creates_the_tables_and_downgrade_drops_them(empty_db: Dat
             lambda c: {i["name"] for i in sa.inspect(c).get_indexes("facilities")}
         )
     assert {"ix_facilities_tenant_id_uz", "ix_facilities_tenant_id_region_code"} <= indexes
-    await migrate.downgrade(empty_db, "0008")
+    await migrate.downgrade(empty_db, "0006")
     assert not TABLES & await _tables(empty_db)
     await migrate.upgrade(empty_db, "head")
     assert await _tables(empty_db) >= TABLES
