@@ -232,3 +232,14 @@ def shared_testdata() -> Path:
     if not SHARED_TESTDATA.is_dir():
         pytest.skip("../shared/testdata is not present beside the checkout")
     return SHARED_TESTDATA
+
+
+@pytest.fixture
+async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A database of its own, not migrated (the session one is already at head)."""
+    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
+    database = Database(url, pool_size=2, max_overflow=0)
+    yield database
+    await database.dispose()
+    if PG_URL:
+        await _drop_pg_database(url)

@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import inspect
 
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
 from vaxport.core import migrate
 from vaxport.core.db import Database
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    if PG_URL:
-        url = await _create_pg_database(PG_URL)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
-    db = Database(url)
-    yield db
-    await db.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables_and_indexes(db: Database) -> tuple[set[str], set[str]]:

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import inspect, text
 
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
 from vaxport.core import migrate
 from vaxport.core.db import Database
-
-
-@pytest.fixture
-async def fresh_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
-    database = Database(url, pool_size=2, max_overflow=0)
-    yield database
-    await database.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables(db: Database) -> set[str]:
@@ -39,18 +25,18 @@ async def _guards(db: Database) -> int:
         return int((await conn.execute(text(sql))).scalar_one())
 
 
-async def test_audit_revision_upgrades_and_downgrades(fresh_db: Database) -> None:
-    await migrate.upgrade(fresh_db, "0005")
-    assert {"audit_entries", "audit_chain"} <= await _tables(fresh_db)
-    assert await _guards(fresh_db) == (3 if fresh_db.is_postgres else 4)  # + the function
+async def test_audit_revision_upgrades_and_downgrades(empty_db: Database) -> None:
+    await migrate.upgrade(empty_db, "0005")
+    assert {"audit_entries", "audit_chain"} <= await _tables(empty_db)
+    assert await _guards(empty_db) == (3 if empty_db.is_postgres else 4)  # + the function
 
-    await migrate.downgrade(fresh_db, "0001")
-    assert await migrate.current(fresh_db) == "0001"
-    assert not {"audit_entries", "audit_chain"} & await _tables(fresh_db)
-    assert await _guards(fresh_db) == 0
+    await migrate.downgrade(empty_db, "0001")
+    assert await migrate.current(empty_db) == "0001"
+    assert not {"audit_entries", "audit_chain"} & await _tables(empty_db)
+    assert await _guards(empty_db) == 0
 
-    await migrate.upgrade(fresh_db, "0005")
-    assert await migrate.current(fresh_db) == "0005"
+    await migrate.upgrade(empty_db, "0005")
+    assert await migrate.current(empty_db) == "0005"
 
 
 def test_migration_plan_separates_owner_and_app_roles() -> None:
@@ -104,30 +90,30 @@ async def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
-async def test_db_upgrade_refuses_one_role_for_both_in_production(fresh_db: Database) -> None:
-    if not fresh_db.is_postgres:
+async def test_db_upgrade_refuses_one_role_for_both_in_production(empty_db: Database) -> None:
+    if not empty_db.is_postgres:
         pytest.skip("the owner/app split exists only on PostgreSQL")
-    env = {"VAXPORT_ENV": "production", "VAXPORT_DATABASE_URL": fresh_db.url}
+    env = {"VAXPORT_ENV": "production", "VAXPORT_DATABASE_URL": empty_db.url}
     code, out = await _cli(env, "db", "upgrade")
     assert code == 2
     assert "same database role" in out
-    assert await migrate.current(fresh_db) is None  # nothing ran
+    assert await migrate.current(empty_db) is None  # nothing ran
 
 
 async def test_db_upgrade_migrates_as_owner_and_secures_the_app_role(
-    fresh_db: Database,
+    empty_db: Database,
 ) -> None:
-    if not fresh_db.is_postgres:
+    if not empty_db.is_postgres:
         pytest.skip("the owner/app split exists only on PostgreSQL")
     from sqlalchemy.engine import make_url
 
     from tests.conftest import APP_ROLE
 
-    app_url = make_url(fresh_db.url).set(username=APP_ROLE).render_as_string(False)
-    env = {"VAXPORT_DATABASE_URL": app_url, "VAXPORT_DATABASE_MIGRATION_URL": fresh_db.url}
+    app_url = make_url(empty_db.url).set(username=APP_ROLE).render_as_string(False)
+    env = {"VAXPORT_DATABASE_URL": app_url, "VAXPORT_DATABASE_MIGRATION_URL": empty_db.url}
     code, out = await _cli(env, "db", "upgrade")
     assert code == 0, out
-    async with fresh_db.engine.connect() as conn:
+    async with empty_db.engine.connect() as conn:
         owners = set(
             (
                 await conn.execute(

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import vaxport.all_models  # noqa: F401 - the whole metadata
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
 from vaxport.core import migrate
 from vaxport.core.db import Base, Database
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/e.db"
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 def test_history_is_linear_with_one_head() -> None:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
+from tests.conftest import PG_URL
 from vaxport.core import migrate
 from vaxport.core.db import Database
 
 TABLES = {"facilities", "facility_vaccines"}
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A database of its own (the session one is already at head)."""
-    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables(db: Database) -> set[str]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import inspect
 
-from tests.conftest import PG_URL, ROOT, _create_pg_database, _drop_pg_database
+from tests.conftest import PG_URL, ROOT
 from tests.identity.helpers import PASSWORD
 from vaxport.core import clock, migrate
 from vaxport.core.db import Database
@@ -28,18 +27,6 @@ TABLES = {
     "login_throttles",
     "signing_keys",
 }
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = (
-        await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    )
-    db = Database(url)
-    yield db
-    await db.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables(db: Database) -> set[str]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 from typer.testing import CliRunner, Result
 
-from tests.conftest import PG_URL, ROOT, _create_pg_database, _drop_pg_database
+from tests.conftest import ROOT
 from tests.notifications.dispatch_support import PHONE, notifications, run_worker, tenant_with
 from vaxport.cli import app as cli
 from vaxport.core import migrate
@@ -102,18 +102,6 @@ async def test_notify_test_explains_refusals_and_a_missing_worker(
     )
     assert alone.exit_code == 3
     assert "is a worker running" in alone.output
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = (
-        await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    )
-    db = Database(url)
-    yield db
-    await db.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables(db: Database) -> tuple[set[str], set[str]]:

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PG_URL, _create_pg_database, _drop_pg_database
 from vaxport.core import migrate
 from vaxport.core.db import Database
-
-
-@pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A database of its own (the session one is already at head)."""
-    url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
-    database = Database(url)
-    yield database
-    await database.dispose()
-    if PG_URL:
-        await _drop_pg_database(url)
 
 
 async def _tables(db: Database) -> set[str]:

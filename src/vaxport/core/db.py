@@ -208,3 +208,22 @@ def database_from_settings(settings: Settings | None = None) -> Database:
         max_overflow=s.database_max_overflow,
         echo=s.database_echo,
     )
+
+
+async def delete_in_batches(db: Database, model: Any, *criteria: Any, batch: int = 1000) -> int:
+    """Delete ``model`` rows matching ``criteria`` in short transactions; the count.
+
+    Housekeeping on large tables: each batch commits on its own so locks stay brief and
+    a purge never holds one transaction over millions of rows.
+    """
+    from sqlalchemy import delete, select
+
+    ids = select(model.id).where(*criteria).limit(batch).scalar_subquery()
+    stmt = delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+    total = 0
+    while True:
+        async with db.transaction() as uow:
+            result: Any = await uow.session.execute(stmt)
+        total += int(result.rowcount)
+        if result.rowcount < batch:
+            return total

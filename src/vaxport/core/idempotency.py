@@ -27,7 +27,6 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -47,7 +46,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxport.core.clock import utcnow
-from vaxport.core.db import Base, Database, JSONDoc
+from vaxport.core.db import Base, Database, JSONDoc, delete_in_batches
 from vaxport.core.errors import Conflict, ValidationFailed, field_error
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
@@ -392,18 +391,6 @@ async def _replay(stored: _Stored, send: Send) -> None:
 async def purge_expired(*, db: Database, now: dt.datetime | None = None) -> int:
     """Delete expired keys in small transactions; returns how many."""
     cutoff = now or utcnow()
-    total = 0
-    while True:
-        batch = (
-            select(IdempotencyKey.id).where(IdempotencyKey.expires_at < cutoff).limit(PURGE_BATCH)
-        )
-        stmt = (
-            delete(IdempotencyKey)
-            .where(IdempotencyKey.id.in_(batch.scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        )
-        async with db.transaction() as uow:
-            result: Any = await uow.session.execute(stmt)
-        total += int(result.rowcount)
-        if result.rowcount < PURGE_BATCH:
-            return total
+    return await delete_in_batches(
+        db, IdempotencyKey, IdempotencyKey.expires_at < cutoff, batch=PURGE_BATCH
+    )

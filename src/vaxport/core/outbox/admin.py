@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 
 from vaxport.core.clock import utcnow
-from vaxport.core.db import Database
+from vaxport.core.db import Database, delete_in_batches
 from vaxport.core.logging import get_logger
 from vaxport.core.metrics import OUTBOX_BACKLOG, OUTBOX_DEAD, OUTBOX_OLDEST_AGE
 from vaxport.core.outbox.models import IS_DEAD, IS_DELIVERED, IS_PENDING, PENDING, OutboxEvent
@@ -180,20 +180,6 @@ async def redrive(
 
 async def purge_delivered(*, db: Database, before: dt.datetime) -> int:
     """Delete events delivered before ``before``, in small transactions; returns the count."""
-    total = 0
-    while True:
-        batch = (
-            select(OutboxEvent.id)
-            .where(IS_DELIVERED, OutboxEvent.delivered_at < before)
-            .limit(PURGE_BATCH)
-        )
-        stmt = (
-            delete(OutboxEvent)
-            .where(OutboxEvent.id.in_(batch.scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        )
-        async with db.transaction() as uow:
-            result: Any = await uow.session.execute(stmt)
-        total += int(result.rowcount)
-        if result.rowcount < PURGE_BATCH:
-            return total
+    return await delete_in_batches(
+        db, OutboxEvent, IS_DELIVERED, OutboxEvent.delivered_at < before, batch=PURGE_BATCH
+    )
