@@ -9,4 +9,5 @@ import vaxport.core.outbox.models
 import vaxport.facilities.models
 import vaxport.identity.models
 import vaxport.notifications.models
+import vaxport.registration.models
 import vaxport.tenancy.models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Registration: beneficiaries (people), family accounts, de-duplication, walk-ins,
+bulk imports and corrections."""
