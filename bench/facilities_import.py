@@ -92,8 +92,8 @@ async def child(path: Path, url: str) -> None:
     from vaxport.core import migrate
     from vaxport.core.cache import Cache, MemoryBackend
     from vaxport.core.db import Database
+    from vaxport.core.imports.readers import kind_of
     from vaxport.facilities.importer import import_file
-    from vaxport.facilities.readers import kind_of
     from vaxport.tenancy.loader import load
     from vaxport.tenancy.service import get_tenant_or_404
 

@@ -16,9 +16,9 @@ from tests.facilities.helpers import counts, events
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import ValidationFailed
+from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
 from vaxport.facilities import service
 from vaxport.facilities.importer import BATCH_SIZE, Progress, import_file
-from vaxport.facilities.readers import XLSX_MEDIA_TYPE
 from vaxport.facilities.schemas import AdminListQuery, ImportSummary
 from vaxport.tenancy.schemas import TenantInfo
 

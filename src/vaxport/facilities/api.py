@@ -7,8 +7,6 @@ subtree bounds what it reaches: a facility outside it is, to the actor, not ther
 
 from __future__ import annotations
 
-import contextlib
-import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,12 +17,13 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
 from vaxport.core.db import Database
-from vaxport.core.errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
+from vaxport.core.errors import Forbidden
 from vaxport.core.http import Ctx, requires
+from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
+from vaxport.core.imports.upload import remove_tree, spool, upload_kind
 from vaxport.facilities import service
 from vaxport.facilities.directory import Document
 from vaxport.facilities.importer import import_file
-from vaxport.facilities.readers import XLSX_MEDIA_TYPE, Kind
 from vaxport.facilities.schemas import (
     AdminListQuery,
     DirectoryQuery,
@@ -51,11 +50,6 @@ WRITE = requires("facilities:write")
 UPLOAD = requires("facilities:write", upload=True)
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (the ETag still matches)"}
-}
-_UPLOAD_TYPES: dict[str, Kind] = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    XLSX_MEDIA_TYPE: "xlsx",
 }
 
 
@@ -248,20 +242,6 @@ async def get_facility(
     )
 
 
-async def _spool(request: Request, limit: int, directory: Path) -> Path:
-    """The request body in a temporary file (never whole in memory); 413 beyond ``limit``."""
-    fd, name = tempfile.mkstemp(prefix="upload-", dir=directory)
-    path = Path(name)
-    size = 0
-    with os.fdopen(fd, "wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:  # the caller removes the partial file
-                raise PayloadTooLarge(f"uploads are limited to {limit} bytes", limit_bytes=limit)
-            out.write(chunk)
-    return path
-
-
 @router.post(
     "/api/v1/{tenant}/facilities/import",
     dependencies=[UPLOAD],
@@ -280,14 +260,11 @@ async def import_facilities(tenant: str, request: Request, ctx: Ctx, who: Curren
     Answers the summary as JSON, or the full error report when ``Accept: text/csv``.
     """
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    kind = _UPLOAD_TYPES.get(media)
-    if kind is None:
-        raise UnsupportedMediaType("send text/csv or an .xlsx workbook (" + XLSX_MEDIA_TYPE + ")")
+    kind = upload_kind(request)
     work = Path(tempfile.mkdtemp(prefix="vaxport-import-"))
     report_path = work / "errors.csv"
     try:
-        upload = await _spool(request, ctx.settings.upload_max_bytes, work)
+        upload = await spool(request, ctx.settings.upload_max_bytes, work)
         with report_path.open("w", encoding="utf-8", newline="") as report:
             summary: ImportSummary = await import_file(
                 db=ctx.db,
@@ -299,22 +276,14 @@ async def import_facilities(tenant: str, request: Request, ctx: Ctx, who: Curren
                 **acting(who),
             )
     except BaseException:
-        _remove(work)
+        remove_tree(work)
         raise
     if "text/csv" in request.headers.get("accept", ""):
         return FileResponse(
             report_path,
             media_type="text/csv; charset=utf-8",
             filename="facility-import-errors.csv",
-            background=BackgroundTask(_remove, work),
+            background=BackgroundTask(remove_tree, work),
         )
-    _remove(work)
+    remove_tree(work)
     return Response(summary.model_dump_json(), media_type="application/json")
-
-
-def _remove(directory: Path) -> None:
-    for child in directory.iterdir():
-        with contextlib.suppress(OSError):
-            child.unlink()
-    with contextlib.suppress(OSError):
-        directory.rmdir()

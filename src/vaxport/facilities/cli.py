@@ -15,9 +15,10 @@ from vaxport.core.cache import cache_from_url
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.db import Database
 from vaxport.core.errors import Problem
+from vaxport.core.imports.engine import Progress
+from vaxport.core.imports.readers import kind_of
 from vaxport.facilities import service
-from vaxport.facilities.importer import Progress, import_file
-from vaxport.facilities.readers import kind_of
+from vaxport.facilities.importer import import_file
 from vaxport.facilities.schemas import FacilityOut, ImportSummary
 from vaxport.settings import get_settings
 from vaxport.tenancy.service import get_tenant_or_404

@@ -6,15 +6,13 @@ crash loses at most the batch in flight, and re-running the file finishes the jo
 A row whose facility already holds exactly those values changes nothing: no new
 version, no audit entry, no event, so re-importing a file is a no-op. Every invalid row
 goes to the error report (CSV: ``row,field,reason``) and the valid rows still import.
+The reading, batching and report are the shared engine's (``core/imports``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
-import sqlite3
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +28,11 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.core.ids import uuid7
+from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_batches
+from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.logging import get_logger
 from vaxport.facilities import directory, events, writes
 from vaxport.facilities.models import Facility
-from vaxport.facilities.readers import Kind, Source, SourceError, open_source
 from vaxport.facilities.rows import RowData, check_header, parse_row
 from vaxport.facilities.schemas import ImportErrorOut, ImportSummary
 from vaxport.tenancy.schemas import TenantInfo
@@ -41,119 +40,32 @@ from vaxport.tenancy.schemas import TenantInfo
 log = get_logger(__name__)
 
 BATCH_SIZE = 500
-ERRORS_KEPT = 100
-REPORT_HEADER = ("row", "field", "reason")
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """How far an import has got."""
-
-    rows: int
-    fraction: float | None
-
-
-class _SeenCodes:
-    """The codes met so far in the file, with the row of each.
-
-    Kept in a throwaway SQLite file, not a dict: a dict grows by ~170 bytes a row (the
-    one thing that would make memory depend on the file's length), while SQLite holds a
-    bounded page cache and spills to disk. Used from one thread at a time.
-    """
-
-    def __init__(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="vaxport-import-")
-        self._db = sqlite3.connect(
-            Path(self._dir.name) / "seen.db", check_same_thread=False, isolation_level=None
-        )
-        for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2048"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.execute("CREATE TABLE seen (code TEXT PRIMARY KEY, row INTEGER) WITHOUT ROWID")
-        self._db.execute("BEGIN")
-
-    def first_row(self, code: str, row: int) -> int | None:
-        """The row ``code`` first appeared on, or None (and remember ``row``) if new."""
-        found = self._db.execute("SELECT row FROM seen WHERE code = ?", (code,)).fetchone()
-        if found is not None:
-            return int(found[0])
-        self._db.execute("INSERT INTO seen (code, row) VALUES (?, ?)", (code, row))
-        return None
-
-    def close(self) -> None:
-        self._db.close()
-        self._dir.cleanup()
+__all__ = ["BATCH_SIZE", "Progress", "import_file"]
 
 
 @dataclass
 class _Run:
-    """The state of one import: counts, the report and the codes seen so far."""
+    """The state of one import: the tally (rows, problems) and what the batches wrote."""
 
-    report: IO[str]
-    writer: csv.DictWriter[str] = field(init=False)
-    rows: int = 0
+    tally: Tally
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    invalid: int = 0
-    error_count: int = 0
-    complete: bool = True
-    first_errors: list[ImportErrorOut] = field(default_factory=list)
-    seen: _SeenCodes = field(default_factory=_SeenCodes)
-
-    def __post_init__(self) -> None:
-        self.writer = csv.DictWriter(self.report, fieldnames=REPORT_HEADER)
-        self.writer.writeheader()
-
-    def fail(self, row: int, errors: list[dict[str, str]]) -> None:
-        self.invalid += 1
-        for e in errors:
-            self.error_count += 1
-            self.writer.writerow({"row": row, "field": e["field"], "reason": e["reason"]})
-            if len(self.first_errors) < ERRORS_KEPT:
-                self.first_errors.append(ImportErrorOut(row=row, **e))
 
     def summary(self) -> ImportSummary:
+        t = self.tally
         return ImportSummary(
-            rows=self.rows,
+            rows=t.rows,
             created=self.created,
             updated=self.updated,
             unchanged=self.unchanged,
-            invalid=self.invalid,
-            error_count=self.error_count,
-            complete=self.complete,
-            errors=self.first_errors,
+            invalid=t.invalid,
+            error_count=t.error_count,
+            complete=t.complete,
+            errors=[
+                ImportErrorOut(row=p.row, field=p.field, reason=p.reason) for p in t.first_problems
+            ],
         )
-
-
-def _read_batch(
-    source: Source,
-    header: list[str],
-    run: _Run,
-    tenant: TenantInfo,
-    within_region: str | None,
-) -> tuple[list[RowData], bool]:
-    """Up to BATCH_SIZE valid rows (invalid ones reported) and whether the file ended."""
-    batch: list[RowData] = []
-    try:
-        for number, record in source.rows:
-            if not any(cell.strip() for cell in record):
-                continue  # blank lines are not rows
-            run.rows += 1
-            parsed = parse_row(number, header, record, tenant, within_region)
-            if not isinstance(parsed, RowData):
-                run.fail(number, parsed)
-            elif (first := run.seen.first_row(parsed.code, number)) is not None:
-                reason = f"appears earlier in this file (row {first})"
-                run.fail(number, [field_error("code", reason)])
-            else:
-                batch.append(parsed)
-                if len(batch) >= BATCH_SIZE:
-                    return batch, False
-    except SourceError as exc:
-        # The rows read so far are still imported; the report says where reading stopped.
-        run.fail(exc.row, [field_error("file", exc.reason + "; reading stopped here")])
-        run.complete = False
-    return batch, True
 
 
 @dataclass
@@ -268,7 +180,7 @@ async def _write_batch(
     run.updated += result.updated
     run.unchanged += result.unchanged
     for row, errors in result.refused:
-        run.fail(row, errors)
+        run.tally.fail(row, errors)
     return result.created + result.updated
 
 
@@ -291,32 +203,33 @@ async def import_file(
     imported at all; then nothing is written.
     """
     source = await asyncio.to_thread(open_source, path, kind)
-    run = _Run(report=report)
-    try:
-        header, problems = check_header(source.header, tenant)
-        if problems:
-            raise ValidationFailed("the file's columns are not the import format", errors=problems)
-        done = False
-        while not done:
-            batch, done = await asyncio.to_thread(
-                _read_batch, source, header, run, tenant, within_region
-            )
-            written = batch and await _write_batch(
-                db,
-                batch=batch,
-                run=run,
-                tenant=tenant,
-                actor_id=actor_id,
-                actor_role=actor_role,
-                within_region=within_region,
-            )
-            if written:
-                await directory.invalidate(cache, tenant.id)
-            if progress is not None:
-                progress(Progress(rows=run.rows, fraction=1.0 if done else source.fraction()))
-    finally:
+    header, problems = check_header(source.header, tenant)
+    if problems:
         source.close()
-        run.seen.close()
+        raise ValidationFailed("the file's columns are not the import format", errors=problems)
+    run = _Run(tally=Tally(sink=CsvReport(report)))
+    reader: Reader[RowData] = Reader(
+        source=source,
+        parse=lambda number, record: parse_row(number, header, record, tenant, within_region),
+        key=lambda row: ("code", row.code),
+        tally=run.tally,
+        batch_size=BATCH_SIZE,
+    )
+
+    async def write(batch: list[RowData], _last: bool) -> None:
+        written = batch and await _write_batch(
+            db,
+            batch=batch,
+            run=run,
+            tenant=tenant,
+            actor_id=actor_id,
+            actor_role=actor_role,
+            within_region=within_region,
+        )
+        if written:
+            await directory.invalidate(cache, tenant.id)
+
+    await run_batches(reader, write, progress)
     summary = run.summary()
     await _record_import(db, tenant, summary, actor_id, actor_role)
     log.info(

@@ -4,8 +4,8 @@ Neither ever holds the whole file: CSV goes through the ``csv`` module over the 
 read and decoded line by line (each line capped, so a file without newlines cannot fill
 memory); XLSX through openpyxl's read-only mode, which parses the sheet as a stream (its
 shared-strings table, one copy of each distinct text, is the only part it keeps).
-Rows come out as ``(row number, {column: text})``, numbered as a spreadsheet shows them:
-the header is row 1.
+Rows come out as ``(row number, [cell text, ...])``, numbered as a spreadsheet shows
+them: the header is row 1. Knows no domain: each context maps the cells itself.
 """
 
 from __future__ import annotations
