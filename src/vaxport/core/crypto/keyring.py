@@ -240,7 +240,8 @@ class Keyring:
             versions = [r.version for r in rows if r.state == STATE_ACTIVE] + [
                 r.version for r in rows if r.state != STATE_ACTIVE
             ]
-            self._put(ck, versions)
+            if versions:  # "no key yet" must not be remembered: the first write creates one
+                self._put(ck, versions)
         return [(v, self.key(session, tenant_id, purpose, v)) for v in versions]
 
     def _create_first(

@@ -1,0 +1,295 @@
+"""Writing one batch of imported people: one transaction, new people only.
+
+A row whose ID document is already registered in the tenant changes nothing and counts as
+``existing`` (so re-running a file creates no duplicates). New people get their record and
+document (personal fields encrypted under their own key, the number blind-indexed), an
+audit entry each, and the batch's problems and the import's counters are written in the
+same transaction: a crash loses the batch whole and a re-run redoes exactly it.
+
+Two imports racing on the same ID (or a reference collision) make the batch's insert fail
+on a unique index; the batch is then redone row by row, each row in a savepoint, and a row
+whose document appeared meanwhile becomes ``existing``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from vaxport.core import audit
+from vaxport.core.clock import utcnow
+from vaxport.core.crypto import get_keyring
+from vaxport.core.crypto.blind import blind_index_candidates_sync
+from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
+from vaxport.core.db import Database, UnitOfWork
+from vaxport.core.ids import short_code, uuid7
+from vaxport.core.imports.engine import RowProblem
+from vaxport.registration.import_rows import ImportRow
+from vaxport.registration.models import Beneficiary, BeneficiaryDocument, RegistrationImport
+from vaxport.registration.models import ImportProblem as ProblemRow
+
+REFERENCE_LENGTH = 10
+_DOCS = BeneficiaryDocument.__table__
+_ROW_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Who runs which import of which tenant."""
+
+    tenant_id: uuid.UUID
+    import_id: uuid.UUID
+    actor_id: uuid.UUID | None
+    actor_role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The import's totals: read, invalid and complete after this batch (the reader's),
+    created and existing before it."""
+
+    rows_read: int
+    rows_invalid: int
+    complete: bool
+    created_before: int
+    existing_before: int
+
+
+async def _existing(
+    session: AsyncSession, tenant_id: uuid.UUID, rows: Sequence[ImportRow]
+) -> set[int]:
+    """Indexes (into ``rows``) of rows whose ID document is already registered."""
+    if not rows:
+        return set()
+
+    def candidates(s: Session) -> dict[tuple[str, bytes], int]:
+        out: dict[tuple[str, bytes], int] = {}
+        for i, row in enumerate(rows):
+            id_type, number = row.document
+            for bidx in blind_index_candidates_sync(
+                s, tenant_id=tenant_id, kind="id_number", value=number
+            ):
+                out[(id_type, bidx)] = i
+        return out
+
+    wanted = await session.run_sync(candidates)
+    if not wanted:
+        return set()
+    found = await session.execute(
+        select(_DOCS.c.id_type, _DOCS.c.number_bidx).where(
+            _DOCS.c.tenant_id == tenant_id,
+            _DOCS.c.number_bidx.in_([bidx for _, bidx in wanted]),
+        )
+    )
+    return {wanted[(t, b)] for t, b in found if (t, b) in wanted}
+
+
+def _new(job: Job, row: ImportRow) -> tuple[Beneficiary, BeneficiaryDocument]:
+    m = row.member
+    person = Beneficiary(
+        id=uuid7(),
+        tenant_id=job.tenant_id,
+        account_id=None,
+        reference=short_code(REFERENCE_LENGTH),
+        given_name=m.given_name,
+        family_name=m.family_name,
+        birth_date=m.birth_date,
+        birth_year=m.birth_year,
+        sex=m.sex,
+        phone=m.phone,
+        email=m.email,
+        match=m.match,
+        region_code=m.region_code,
+        preferred_locale=m.preferred_locale,
+        guardian_relation=m.guardian_relation,
+        created_via="import",
+        created_by=job.actor_id,
+    )
+    id_type, number = row.document
+    document = BeneficiaryDocument(
+        tenant_id=job.tenant_id, beneficiary_id=person.id, id_type=id_type, number=number
+    )
+    return person, document
+
+
+async def _insert_all(uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]) -> list[uuid.UUID]:
+    skip = await _existing(uow.session, job.tenant_id, rows)
+    made = [_new(job, row) for i, row in enumerate(rows) if i not in skip]
+    uow.session.add_all([person for person, _ in made])
+    await uow.session.flush()  # people first: documents point at them
+    uow.session.add_all([document for _, document in made])
+    await uow.session.flush()
+    return [person.id for person, _ in made]
+
+
+async def _insert_one_by_one(
+    uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]
+) -> list[uuid.UUID]:
+    session = uow.session
+
+    def warm(s: Session) -> None:
+        # Keys a savepoint might otherwise create and then roll back under our feet.
+        keyring = get_keyring()
+        keyring.active(s, job.tenant_id, PURPOSE_DATA)
+        keyring.active(s, job.tenant_id, PURPOSE_INDEX)
+
+    await session.run_sync(warm)
+    created: list[uuid.UUID] = []
+    for row in rows:
+        for attempt in range(_ROW_ATTEMPTS):
+            if await _existing(session, job.tenant_id, [row]):
+                break
+            person, document = _new(job, row)
+            try:
+                async with session.begin_nested():
+                    session.add(person)
+                    await session.flush()
+                    session.add(document)
+                    await session.flush()
+            except IntegrityError:
+                if attempt == _ROW_ATTEMPTS - 1:
+                    raise
+                continue  # the document arrived meanwhile, or the reference was taken
+            created.append(person.id)
+            break
+    return created
+
+
+async def _finish_batch(
+    uow: UnitOfWork,
+    job: Job,
+    *,
+    created: list[uuid.UUID],
+    existing: int,
+    problems: Sequence[RowProblem],
+    counts: Counts,
+    last: bool,
+) -> None:
+    if created:
+        await audit.record_many(
+            uow,
+            [
+                {
+                    "actor_id": job.actor_id,
+                    "actor_role": job.actor_role,
+                    "action": "beneficiary.create",
+                    "object_type": "beneficiary",
+                    "object_id": person_id,
+                    "tenant_id": job.tenant_id,
+                    "details": {"via": "import", "import_id": str(job.import_id)},
+                }
+                for person_id in created
+            ],
+        )
+    if problems:
+        uow.session.add_all(
+            [
+                ProblemRow(
+                    tenant_id=job.tenant_id,
+                    import_id=job.import_id,
+                    row=p.row,
+                    field=p.field[:64],
+                    reason=p.reason[:300],
+                )
+                for p in problems
+            ]
+        )
+    values: dict[str, Any] = {
+        "rows_read": counts.rows_read,
+        "rows_invalid": counts.rows_invalid,
+        "rows_created": RegistrationImport.rows_created + len(created),
+        "rows_existing": RegistrationImport.rows_existing + existing,
+    }
+    if last:
+        values.update(status="done", finished_at=utcnow())
+        await audit.record(
+            uow,
+            actor_id=job.actor_id,
+            actor_role=job.actor_role,
+            action="beneficiary.import.finish",
+            object_type="registration_import",
+            object_id=job.import_id,
+            tenant_id=job.tenant_id,
+            details={
+                "rows": counts.rows_read,
+                "created": counts.created_before + len(created),
+                "existing": counts.existing_before + existing,
+                "invalid": counts.rows_invalid,
+                "complete": counts.complete,
+            },
+        )
+    await uow.session.execute(
+        update(RegistrationImport)
+        .where(
+            RegistrationImport.id == job.import_id, RegistrationImport.tenant_id == job.tenant_id
+        )
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def write_batch(
+    db: Database,
+    job: Job,
+    *,
+    rows: Sequence[ImportRow],
+    problems: Sequence[RowProblem],
+    counts: Counts,
+    last: bool,
+) -> tuple[int, int]:
+    """Write one batch and its bookkeeping in one transaction: ``(created, existing)``."""
+    try:
+        async with db.transaction(tenant_id=job.tenant_id) as uow:
+            created = await _insert_all(uow, job, rows)
+            existing = len(rows) - len(created)
+            await _finish_batch(
+                uow, job, created=created, existing=existing, problems=problems, counts=counts,
+                last=last,
+            )  # fmt: skip
+    except IntegrityError:
+        async with db.transaction(tenant_id=job.tenant_id) as uow:
+            created = await _insert_one_by_one(uow, job, rows)
+            existing = len(rows) - len(created)
+            await _finish_batch(
+                uow, job, created=created, existing=existing, problems=problems, counts=counts,
+                last=last,
+            )  # fmt: skip
+    return len(created), existing
+
+
+async def mark_failed(db: Database, job: Job, reason: str) -> None:
+    """End the import as failed with one ``file`` problem (row 1), audited."""
+    async with db.transaction(tenant_id=job.tenant_id) as uow:
+        uow.session.add(
+            ProblemRow(
+                tenant_id=job.tenant_id, import_id=job.import_id, row=1, field="file",
+                reason=reason[:300],
+            )
+        )  # fmt: skip
+        await uow.session.execute(
+            update(RegistrationImport)
+            .where(
+                RegistrationImport.id == job.import_id,
+                RegistrationImport.tenant_id == job.tenant_id,
+                RegistrationImport.status == "running",
+            )
+            .values(status="failed", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        await audit.record(
+            uow,
+            actor_id=job.actor_id,
+            actor_role=job.actor_role,
+            action="beneficiary.import.fail",
+            object_type="registration_import",
+            object_id=job.import_id,
+            tenant_id=job.tenant_id,
+            details={"reason": reason},
+        )
