@@ -340,3 +340,23 @@ def test_workbooks_are_parsed_with_defusedxml() -> None:
 
     # Uploaded .xlsx files are XML: openpyxl must use defusedxml (a declared dependency).
     assert openpyxl.xml.DEFUSEDXML
+
+
+async def test_an_uploaded_workbook_imports(
+    client: httpx.AsyncClient, admin: Admin, tenant: TenantInfo, tmp_path: Path
+) -> None:
+    # The spooled upload keeps the .xlsx suffix: openpyxl refuses files without it.
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(HEADER)
+    for r in MIXED:
+        sheet.append([r[c] for c in HEADER])
+    path = tmp_path / "mixed.xlsx"
+    book.save(path)
+    r = await client.post(
+        f"/api/v1/{tenant.code}/facilities/import",
+        content=path.read_bytes(),
+        headers={"Content-Type": XLSX_MEDIA_TYPE},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["invalid"]) == (2, 6)

@@ -264,7 +264,7 @@ async def import_facilities(tenant: str, request: Request, ctx: Ctx, who: Curren
     work = Path(tempfile.mkdtemp(prefix="vaxport-import-"))
     report_path = work / "errors.csv"
     try:
-        upload = await spool(request, ctx.settings.upload_max_bytes, work)
+        upload = await spool(request, ctx.settings.upload_max_bytes, work, kind)
         with report_path.open("w", encoding="utf-8", newline="") as report:
             summary: ImportSummary = await import_file(
                 db=ctx.db,

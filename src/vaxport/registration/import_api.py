@@ -51,7 +51,7 @@ async def start_import(tenant: str, request: Request, ctx: Ctx, who: CurrentActo
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     work = Path(tempfile.mkdtemp(prefix="incoming-", dir=directory))
     try:
-        upload = await spool(request, ctx.settings.upload_max_bytes, work)
+        upload = await spool(request, ctx.settings.upload_max_bytes, work, kind)
         out = await imports.create(
             db=ctx.db,
             settings=ctx.settings,

@@ -7,7 +7,7 @@ and another's import reads as missing (404), as out-of-scope objects do everywhe
 
 Accepting checks the header at once (a file that is not the format is a 422 naming the
 unknown and missing columns, and nothing is kept), keeps the file under
-``<data_dir>/imports/<import id>.upload`` (mode 0600), records the import and emits
+``<data_dir>/imports/<import id>.<csv|xlsx>`` (mode 0600), records the import and emits
 ``registration.import_requested`` in one transaction. The outbox worker does the rows
 (``import_events``); the file is deleted when the import ends. API and worker must
 therefore share ``VAXPORT_DATA_DIR`` (one host, or a shared volume).
@@ -54,9 +54,9 @@ def uploads_dir(settings: Settings) -> Path:
     return settings.data_dir / "imports"
 
 
-def upload_path(settings: Settings, import_id: uuid.UUID) -> Path:
-    """The kept file of one import."""
-    return uploads_dir(settings) / f"{import_id}.upload"
+def upload_path(settings: Settings, import_id: uuid.UUID, kind: str) -> Path:
+    """The kept file of one import (its suffix is its format: readers go by it)."""
+    return uploads_dir(settings) / f"{import_id}.{'xlsx' if kind == 'xlsx' else 'csv'}"
 
 
 def importer_region(actor: Actor) -> str | None:
@@ -116,7 +116,7 @@ async def create(
         rows_invalid=0,
         created_at=utcnow(),
     )
-    kept = upload_path(settings, imp.id)
+    kept = upload_path(settings, imp.id, kind)
     if queue:
         await asyncio.to_thread(_keep, upload, kept)
     try:
@@ -136,7 +136,7 @@ async def create(
                 await emit(
                     uow,
                     IMPORT_REQUESTED,
-                    {"import_id": str(imp.id), "actor_role": actor_role},
+                    {"import_id": str(imp.id), "actor_role": actor_role, "file_kind": kind},
                     dedup_key=f"registration-import:{imp.id}",
                 )
     except BaseException:

@@ -28,12 +28,13 @@ def upload_kind(request: Request) -> Kind:
     return kind
 
 
-async def spool(request: Request, limit: int, directory: Path) -> Path:
-    """The request body in a new file in ``directory``; 413 beyond ``limit`` bytes.
+async def spool(request: Request, limit: int, directory: Path, kind: Kind) -> Path:
+    """The request body in a new ``.csv``/``.xlsx`` file in ``directory`` (readers go by
+    the suffix); 413 beyond ``limit`` bytes.
 
     The caller removes the partial file (or its directory) when this raises.
     """
-    fd, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=f".{kind}", dir=directory)
     size = 0
     with os.fdopen(fd, "wb") as out:
         async for chunk in request.stream():
