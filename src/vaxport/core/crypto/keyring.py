@@ -240,7 +240,12 @@ class Keyring:
             versions = [r.version for r in rows if r.state == STATE_ACTIVE] + [
                 r.version for r in rows if r.state != STATE_ACTIVE
             ]
-            if versions:  # "no key yet" must not be remembered: the first write creates one
+            # "No key yet" is not remembered (the first write creates one), and a list
+            # holding a key this transaction created stays with it: it may roll back.
+            tx = session.info.get(TX_KEYS) or {}
+            if any((ck[0], "key", tenant_id, purpose, v) in tx for v in versions):
+                self._tx(session)[ck] = versions
+            elif versions:
                 self._put(ck, versions)
         return [(v, self.key(session, tenant_id, purpose, v)) for v in versions]
 
@@ -357,6 +362,38 @@ class Keyring:
         if subject_id not in again:
             raise CryptoError("subject key vanished while being created")
         return again[subject_id]
+
+    def create_subject_keys(
+        self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
+    ) -> None:
+        """Create keys for several new subjects in one statement (bulk inserts of people).
+
+        The subjects must be new (fresh ids): one key each is inserted and kept on the
+        transaction, so sealing their fields then needs no lookup per subject.
+        """
+        ids = list(subject_ids)
+        if not ids:
+            return
+        conn = session.connection()
+        db = _db_name(conn)
+        tx = self._tx(session)
+        now = utcnow()
+        rows = []
+        for sid in ids:
+            key = os.urandom(KEY_BYTES)
+            version, sealed = self.seal_subject_key(session, tenant_id, sid, key)
+            rows.append(
+                {
+                    "id": uuid7(),
+                    "tenant_id": tenant_id,
+                    "subject_id": sid,
+                    "wrapped_key": sealed,
+                    "data_key_version": version,
+                    "created_at": now,
+                }
+            )
+            tx[(db, "subject", tenant_id, sid)] = key
+        conn.execute(SK.insert(), rows)
 
     def forget_subject(self, conn: Connection, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
         """Evict one subject's key from this process's cache."""
