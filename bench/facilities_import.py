@@ -6,7 +6,7 @@ tenant, and reports the process's peak RSS before and after the import, and rows
 Memory should stay flat as N grows: compare 10,000 with 100,000 rows. A re-import of the
 same file (every row unchanged) is timed too. Not a test: run it by hand.
 
-    PYTHONPATH=src python bench/facilities_import.py [ROWS ...] [--xlsx]
+    PYTHONPATH=src:. python bench/facilities_import.py [ROWS ...] [--xlsx]
         [--database-url postgresql+asyncpg://...]   # default: a temporary SQLite file
 """
 
@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import io
 import json
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+
+from bench.import_files import rss_mib, run_child, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = [
@@ -66,25 +65,8 @@ def _rows(n: int) -> Iterator[list[str]]:
 
 
 def write_file(path: Path, n: int, xlsx: bool) -> None:
-    """The file, written as a stream (this process's memory does not matter here)."""
-    if xlsx:
-        import openpyxl
-
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet()
-        sheet.append(HEADER)
-        for r in _rows(n):
-            sheet.append(r)
-        book.save(path)
-        return
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(_rows(n))
-
-
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """The file of ``n`` generated rows."""
+    write_table(path, HEADER, _rows(n), xlsx)
 
 
 async def child(path: Path, url: str) -> None:
@@ -102,7 +84,7 @@ async def child(path: Path, url: str) -> None:
     await migrate.upgrade(db)
     await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml")
     tenant = await get_tenant_or_404(db=db, cache=cache, code="demo")
-    before = _rss_mib()
+    before = rss_mib()
     out: dict[str, float] = {"rss_before_mib": before}
     for label in ("first", "again"):
         start = time.perf_counter()
@@ -120,7 +102,7 @@ async def child(path: Path, url: str) -> None:
         out[f"{label}_rows_per_s"] = summary.rows / seconds
         out[f"{label}_created"] = summary.created
         out[f"{label}_unchanged"] = summary.unchanged
-        out[f"rss_after_{label}_mib"] = _rss_mib()
+        out[f"rss_after_{label}_mib"] = rss_mib()
     await db.dispose()
     print(json.dumps(out))
 
@@ -130,13 +112,7 @@ def measure(n: int, xlsx: bool, database_url: str | None) -> dict[str, float]:
         path = Path(tmp) / ("facilities.xlsx" if xlsx else "facilities.csv")
         write_file(path, n, xlsx)
         url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", str(path), url],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        result = run_child(__file__, str(path), url)
         result["file_mib"] = path.stat().st_size / 2**20
         return result
 

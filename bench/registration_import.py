@@ -8,7 +8,7 @@ reports the process's peak RSS before and after, and rows/s. A re-import of the 
 (every row ``existing``) is timed too. Memory should stay flat as N grows: compare 20,000
 with 200,000 rows. Not a test (minutes on a busy machine): run it by hand.
 
-    PYTHONPATH=src python bench/registration_import.py [ROWS ...] [--xlsx] [--no-again]
+    PYTHONPATH=src:. python bench/registration_import.py [ROWS ...] [--xlsx] [--no-again]
         [--database-url postgresql+asyncpg://...]   # default: a temporary SQLite file
 """
 
@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+
+from bench.import_files import rss_mib, run_child, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = [
@@ -68,25 +67,8 @@ def rows(n: int) -> Iterator[list[str]]:
 
 
 def write_file(path: Path, n: int, xlsx: bool) -> None:
-    """The file, written as a stream (this process's memory does not matter here)."""
-    if xlsx:
-        import openpyxl
-
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet()
-        sheet.append(HEADER)
-        for r in rows(n):
-            sheet.append(r)
-        book.save(path)
-        return
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(HEADER)
-        writer.writerows(rows(n))
-
-
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """The file of ``n`` generated rows."""
+    write_table(path, HEADER, rows(n), xlsx)
 
 
 async def child(path: Path, url: str, again: bool) -> None:
@@ -108,7 +90,7 @@ async def child(path: Path, url: str, again: bool) -> None:
     await migrate.upgrade(db)
     await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml")
     tenant = await get_tenant_or_404(db=db, cache=cache, code="demo")
-    out: dict[str, float] = {"rss_before_mib": _rss_mib()}
+    out: dict[str, float] = {"rss_before_mib": rss_mib()}
     for label in ("first", "again") if again else ("first",):
         start = time.perf_counter()
         started = await imports.create(
@@ -124,7 +106,7 @@ async def child(path: Path, url: str, again: bool) -> None:
         out[f"{label}_rows_per_s"] = done.rows_read / seconds
         out[f"{label}_created"] = done.rows_created
         out[f"{label}_existing"] = done.rows_existing
-        out[f"rss_after_{label}_mib"] = _rss_mib()
+        out[f"rss_after_{label}_mib"] = rss_mib()
     await db.dispose()
     print(json.dumps(out))
 
@@ -134,9 +116,7 @@ def measure(n: int, xlsx: bool, database_url: str | None, again: bool) -> dict[s
         path = Path(tmp) / ("people.xlsx" if xlsx else "people.csv")
         write_file(path, n, xlsx)
         url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
-        args = [sys.executable, __file__, "--child", str(path), url, "1" if again else "0"]
-        done = subprocess.run(args, capture_output=True, text=True, check=True)
-        result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        result = run_child(__file__, str(path), url, "1" if again else "0")
         result["file_mib"] = path.stat().st_size / 2**20
         return result
 

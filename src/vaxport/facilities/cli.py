@@ -15,7 +15,7 @@ from vaxport.core.cache import cache_from_url
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.db import Database
 from vaxport.core.errors import Problem
-from vaxport.core.imports.engine import Progress
+from vaxport.core.imports.engine import show_progress
 from vaxport.core.imports.readers import kind_of
 from vaxport.facilities import service
 from vaxport.facilities.importer import import_file
@@ -37,12 +37,6 @@ def _fail(problem: Problem) -> typer.Exit:
     for e in problem.errors:
         typer.echo(f"  {e['field']}: {e['reason']}", err=True)
     return typer.Exit(1)
-
-
-def _show_progress(p: Progress) -> None:
-    share = f" ({p.fraction:.0%})" if p.fraction is not None else ""
-    sys.stderr.write(f"\r  {p.rows:,} rows read{share}")
-    sys.stderr.flush()
 
 
 @app.command("import")
@@ -72,7 +66,7 @@ def import_cmd(
                     report=report,
                     actor_role=ROLE,
                     within_region=within_region,
-                    progress=None if quiet else _show_progress,
+                    progress=None if quiet else show_progress,
                 )
         finally:
             await cache.close()

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vaxport.core.errors import field_error
+from vaxport.core.imports.engine import cells_of, check_columns
 from vaxport.facilities.hours import WEEKDAYS, parse_day, parse_exceptions
 from vaxport.facilities.schemas import FacilityCreate, FacilityFields
 from vaxport.facilities.validation import Errors, columns
@@ -79,19 +80,9 @@ def _localized_column(name: str, tenant: TenantInfo) -> str | None:
 
 def check_header(header: list[str], tenant: TenantInfo) -> tuple[list[str], Errors]:
     """The normalised column names, and every problem with them (row 1)."""
-    names: list[str] = []
-    errors: Errors = []
-    for raw in header:
-        lower = raw.strip().lower()
-        name = lower if lower in PLAIN else _localized_column(lower, tenant)
-        if name is None:
-            errors.append(field_error(raw or "(empty)", "is not a column of the import format"))
-            name = ""
-        elif name in names:
-            errors.append(field_error(raw, "appears more than once"))
-        names.append(name)
-    errors += [field_error(c, "is a required column") for c in REQUIRED if c not in names]
-    return names, errors
+    return check_columns(
+        header, lambda name: name if name in PLAIN else _localized_column(name, tenant), REQUIRED
+    )
 
 
 def _texts(cells: dict[str, str], base: str) -> str | dict[str, str] | None:
@@ -201,9 +192,9 @@ def parse_row(
     within_region: str | None,
 ) -> RowData | Errors:
     """The row's checked values, or every problem found in it (fields are column names)."""
-    if len(record) > len(header):
-        return [field_error("row", f"has {len(record)} cells; the header names {len(header)}")]
-    cells = {name: value.strip() for name, value in zip(header, record, strict=False)}
+    cells = cells_of(header, record)
+    if isinstance(cells, list):
+        return cells
     errors: Errors = []
     data = _model_input(cells, tenant.config.default_locale, errors)
     active = _active(cells, errors)

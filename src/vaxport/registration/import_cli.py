@@ -16,7 +16,7 @@ from vaxport.core.cache import cache_from_url
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.db import Database
 from vaxport.core.errors import Problem
-from vaxport.core.imports.engine import Progress
+from vaxport.core.imports.engine import show_progress
 from vaxport.core.imports.readers import kind_of
 from vaxport.registration import importer, imports
 from vaxport.registration.import_schemas import ImportOut
@@ -25,12 +25,6 @@ from vaxport.tenancy.service import get_tenant_or_404
 
 app = typer.Typer(help="Beneficiaries (people to vaccinate).", no_args_is_help=True)
 ROLE = "operator"
-
-
-def _show_progress(p: Progress) -> None:
-    share = f" ({p.fraction:.0%})" if p.fraction is not None else ""
-    sys.stderr.write(f"\r  {p.rows:,} rows read{share}")
-    sys.stderr.flush()
 
 
 @app.command("import")
@@ -72,7 +66,7 @@ def import_cmd(
                 import_id=started.id,
                 path=file,
                 actor_role=ROLE,
-                progress=None if quiet else _show_progress,
+                progress=None if quiet else show_progress,
             )
             errors = 0
             with report_path.open("w", encoding="utf-8", newline="") as out:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.imports.engine import cells_of, check_columns
 from vaxport.registration.schemas import MemberIn
 from vaxport.registration.validation import Errors, NormalisedMember, validate_member
 from vaxport.tenancy.schemas import TenantInfo
@@ -74,17 +75,7 @@ class ImportRow:
 
 def check_header(header: list[str], tenant: TenantInfo) -> tuple[list[str], Errors]:
     """The normalised column names, and every problem with them (unknown, repeated, missing)."""
-    names: list[str] = []
-    errors: Errors = []
-    for raw in header:
-        name = raw.strip().lower()
-        if name not in _ORDER:
-            errors.append(field_error(raw or "(empty)", "is not a column of the import format"))
-            name = ""
-        elif name in names:
-            errors.append(field_error(raw, "appears more than once"))
-        names.append(name)
-    errors += [field_error(c, "is a required column") for c in REQUIRED if c not in names]
+    names, errors = check_columns(header, lambda name: name if name in _ORDER else None, REQUIRED)
     if tenant.config.birth_precision == "date":
         if "birth_date" not in names:
             errors.append(field_error("birth_date", "is a required column"))
@@ -125,9 +116,9 @@ def parse_row(
     within_region: str | None,
 ) -> ImportRow | Errors:
     """The row's person, or every problem found in it (fields are column names)."""
-    if len(record) > len(header):
-        return [field_error("row", f"has {len(record)} cells; the header names {len(header)}")]
-    cells = {name: value.strip() for name, value in zip(header, record, strict=False) if name}
+    cells = cells_of(header, record)
+    if isinstance(cells, list):
+        return cells
     try:
         member = MemberIn.model_validate(_member_input(cells))
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import IO, Generic, TypeVar
@@ -63,6 +64,43 @@ class Tally:
             self.sink(row, e["field"], e["reason"])
             if len(self.first_problems) < PROBLEMS_KEPT:
                 self.first_problems.append(RowProblem(row, e["field"], e["reason"]))
+
+
+def check_columns(
+    header: list[str], resolve: Callable[[str], str | None], required: tuple[str, ...]
+) -> tuple[list[str], Errors]:
+    """A header's column names as ``resolve`` normalises them (lower-cased input; None:
+    unknown), and every problem: unknown, repeated and missing required columns.
+
+    Unknown columns are kept as ``""`` so the names stay aligned with the cells.
+    """
+    names: list[str] = []
+    errors: Errors = []
+    for raw in header:
+        name = resolve(raw.strip().lower())
+        if name is None:
+            errors.append(field_error(raw or "(empty)", "is not a column of the import format"))
+            name = ""
+        elif name in names:
+            errors.append(field_error(raw, "appears more than once"))
+        names.append(name)
+    errors += [field_error(c, "is a required column") for c in required if c not in names]
+    return names, errors
+
+
+def cells_of(header: list[str], record: list[str]) -> dict[str, str] | Errors:
+    """A row's trimmed cells by column name, or its error when it has more cells than
+    the header names (unknown columns, named ``""``, are left out)."""
+    if len(record) > len(header):
+        return [field_error("row", f"has {len(record)} cells; the header names {len(header)}")]
+    return {name: value.strip() for name, value in zip(header, record, strict=False) if name}
+
+
+def show_progress(p: Progress) -> None:
+    """The command line's progress line (``12,500 rows read (25%)``), redrawn in place."""
+    share = f" ({p.fraction:.0%})" if p.fraction is not None else ""
+    sys.stderr.write(f"\r  {p.rows:,} rows read{share}")
+    sys.stderr.flush()
 
 
 class CsvReport:
