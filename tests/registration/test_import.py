@@ -250,3 +250,45 @@ async def test_an_interrupted_import_resumes_after_its_last_batch(
         db=clean_db, tenant=tenant, import_id=started.id, path=path, actor_role="operator"
     )
     assert await people(clean_db, tenant) == (n - 2, n - 2)
+
+
+async def test_two_deliveries_running_one_import_at_once_count_each_row_once(
+    clean_db: Database, settings: Settings, tenant: TenantInfo, tmp_path: Path
+) -> None:
+    n = importer.BATCH_SIZE * 3
+    path = write_csv(tmp_path / "twice.csv", [person() for _ in range(n)])
+    started = await imports.create(
+        db=clean_db, settings=settings, tenant=tenant, upload=path, kind="csv",
+        actor_id=None, actor_role="operator", within_region=None, queue=False,
+    )  # fmt: skip
+
+    async def deliver() -> bool:
+        return await importer.run(
+            db=clean_db, tenant=tenant, import_id=started.id, path=path, actor_role="operator"
+        )
+
+    assert await asyncio.gather(deliver(), deliver()) == [True, True]
+    done = await imports.status(db=clean_db, tenant=tenant, import_id=started.id)
+    assert (done.status, done.rows_read, done.rows_created, done.rows_existing) == (
+        "done", n, n, 0,
+    )  # fmt: skip
+    assert await people(clean_db, tenant) == (n, n)
+
+
+async def test_an_import_whose_file_is_gone_fails_with_a_file_problem(
+    clean_db: Database, settings: Settings, tenant: TenantInfo, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "gone.csv", [person()])
+    started = await imports.create(
+        db=clean_db, settings=settings, tenant=tenant, upload=path, kind="csv",
+        actor_id=None, actor_role="operator", within_region=None, queue=False,
+    )  # fmt: skip
+    path.unlink()
+    assert await importer.run(
+        db=clean_db, tenant=tenant, import_id=started.id, path=path, actor_role="operator"
+    )
+    done = await imports.status(db=clean_db, tenant=tenant, import_id=started.id)
+    assert (done.status, done.rows_read) == ("failed", 0)
+    assert [(r["field"], r["reason"]) for r in await report(clean_db, tenant, started.id)] == [
+        ("file", "the uploaded file is no longer available; upload it again")
+    ]

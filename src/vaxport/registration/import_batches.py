@@ -50,11 +50,17 @@ class Job:
     actor_role: str
 
 
+class ImportMovedOn(Exception):  # noqa: N818 - a state, not a failure
+    """The import is no longer where this run left it (another delivery of its event is
+    working on it, or it ended): this run's batch rolls back and the run stops."""
+
+
 @dataclass(frozen=True, slots=True)
 class Counts:
     """The import's totals: read, invalid and complete after this batch (the reader's),
-    created and existing before it."""
+    read, created and existing before it."""
 
+    read_before: int
     rows_read: int
     rows_invalid: int
     complete: bool
@@ -233,14 +239,19 @@ async def _finish_batch(
                 "complete": counts.complete,
             },
         )
-    await uow.session.execute(
+    moved: Any = await uow.session.execute(
         update(RegistrationImport)
         .where(
-            RegistrationImport.id == job.import_id, RegistrationImport.tenant_id == job.tenant_id
+            RegistrationImport.id == job.import_id,
+            RegistrationImport.tenant_id == job.tenant_id,
+            RegistrationImport.status == "running",
+            RegistrationImport.rows_read == counts.read_before,
         )
         .values(values)
         .execution_options(synchronize_session=False)
     )
+    if moved.rowcount != 1:
+        raise ImportMovedOn
 
 
 async def write_batch(

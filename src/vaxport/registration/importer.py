@@ -21,10 +21,10 @@ from pathlib import Path
 from vaxport.core.db import Database
 from vaxport.core.errors import ValidationFailed
 from vaxport.core.imports.engine import Progress, Reader, RowProblem, Tally, run_batches
-from vaxport.core.imports.readers import Kind, open_source
+from vaxport.core.imports.readers import Kind, Source, open_source
 from vaxport.core.logging import get_logger
 from vaxport.registration import imports
-from vaxport.registration.import_batches import Counts, Job, mark_failed, write_batch
+from vaxport.registration.import_batches import Counts, ImportMovedOn, Job, mark_failed, write_batch
 from vaxport.registration.import_rows import ImportRow, check_header, parse_row
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -39,8 +39,31 @@ class _SliceOver(Exception):  # noqa: N818 - control flow, never escapes this mo
 
 @dataclass
 class _State:
+    read: int
     created: int
     existing: int
+
+
+async def _open(
+    db: Database, job: Job, tenant: TenantInfo, path: Path, file_kind: str
+) -> tuple[Source, list[str]] | None:
+    """The file and its column names; None after failing the import when it cannot be read
+    (checked at upload: only a file removed or replaced since gets here)."""
+    if not await asyncio.to_thread(path.is_file):
+        await mark_failed(db, job, "the uploaded file is no longer available; upload it again")
+        return None
+    kind: Kind = "xlsx" if file_kind == "xlsx" else "csv"
+    try:
+        source = await asyncio.to_thread(open_source, path, kind)
+    except ValidationFailed as exc:
+        await mark_failed(db, job, exc.errors[0]["reason"] if exc.errors else "unreadable file")
+        return None
+    header, problems = check_header(source.header, tenant)
+    if problems:
+        source.close()
+        await mark_failed(db, job, "the file's columns are not the import format")
+        return None
+    return source, header
 
 
 async def run(
@@ -64,20 +87,10 @@ async def run(
     if imp.status != "running":
         return True
     job = Job(tenant.id, import_id, imp.created_by, actor_role)
-    if not await asyncio.to_thread(path.is_file):
-        await mark_failed(db, job, "the uploaded file is no longer available; upload it again")
+    opened = await _open(db, job, tenant, path, imp.file_kind)
+    if opened is None:
         return True
-    kind: Kind = "xlsx" if imp.file_kind == "xlsx" else "csv"
-    try:
-        source = await asyncio.to_thread(open_source, path, kind)
-    except ValidationFailed as exc:  # checked at upload; only a replaced file gets here
-        await mark_failed(db, job, exc.errors[0]["reason"] if exc.errors else "unreadable file")
-        return True
-    header, problems = check_header(source.header, tenant)
-    if problems:  # checked at upload; only a replaced file gets here
-        source.close()
-        await mark_failed(db, job, "the file's columns are not the import format")
-        return True
+    source, header = opened
     pending: list[RowProblem] = []
     tally = Tally(
         sink=lambda row, field, reason: pending.append(RowProblem(row, field, reason)),
@@ -93,7 +106,7 @@ async def run(
         batch_size=BATCH_SIZE,
         skip=imp.rows_read,
     )
-    state = _State(created=imp.rows_created, existing=imp.rows_existing)
+    state = _State(read=imp.rows_read, created=imp.rows_created, existing=imp.rows_existing)
 
     async def write(batch: list[ImportRow], last: bool) -> None:
         problems = list(pending)
@@ -104,6 +117,7 @@ async def run(
             rows=batch,
             problems=problems,
             counts=Counts(
+                read_before=state.read,
                 rows_read=tally.rows,
                 rows_invalid=tally.invalid,
                 complete=tally.complete,
@@ -112,6 +126,7 @@ async def run(
             ),
             last=last,
         )
+        state.read = tally.rows
         state.created += created
         state.existing += existing
         if not last and deadline is not None and time.monotonic() >= deadline:
@@ -121,6 +136,9 @@ async def run(
         await run_batches(reader, write, progress)
     except _SliceOver:
         return False
+    except ImportMovedOn:
+        log.info("registration.import_moved_on", import_id=str(import_id))
+        return True
     log.info(
         "registration.imported",
         tenant_id=str(tenant.id),
