@@ -8,11 +8,14 @@ for an ID number.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from vaxport.core import clock
 from vaxport.core.errors import invalid
 from vaxport.registration.models import CORRECTABLE_FIELDS, Beneficiary, BeneficiaryDocument
+from vaxport.registration.schemas import NAME_MAX
+from vaxport.registration.validation import MAX_AGE_YEARS, match_key
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import validate_id_number
 
@@ -41,34 +44,36 @@ def check_text(value: str | None, *, field: str, maximum: int, required: bool) -
     return text
 
 
-def check_name(tenant: TenantInfo, value: str, *, field: str) -> str:
-    """A trimmed person's name (stand-in until the member validation lands)."""
-    del tenant
-    text = check_text(value, field=field, maximum=100, required=True)
-    assert text is not None
-    if "\n" in text or "\t" in text:
-        raise invalid(field, "must be on one line")
+def check_name(value: str, *, field: str) -> str:
+    """A person's name as registration stores it (NFC, single spaces)."""
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if not text:
+        raise invalid(field, "must not be empty")
+    if len(text) > NAME_MAX or any(unicodedata.category(c).startswith("C") for c in text):
+        raise invalid(field, f"must be at most {NAME_MAX} printable characters")
     return text
 
 
-def check_birth_date(tenant: TenantInfo, value: str, *, field: str) -> dt.date:
-    """An ISO birth date, not in the future (stand-in until the member validation lands)."""
-    del tenant
+def check_birth_date(value: str, *, field: str) -> dt.date:
+    """An ISO birth date, neither in the future nor beyond registration's oldest age."""
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise invalid(field, "must be a date (YYYY-MM-DD)") from None
-    if day > clock.utcnow().date() or day.year < 1880:
-        raise invalid(field, "must be a real birth date")
+    today = clock.utcnow().date()
+    if day > today:
+        raise invalid(field, "is in the future")
+    if day.year < today.year - MAX_AGE_YEARS:
+        raise invalid(field, f"is more than {MAX_AGE_YEARS} years ago")
     return day
 
 
 def proposal(tenant: TenantInfo, field: str, value: str, id_type: str | None) -> dict[str, Any]:
     """The checked, normalised proposal for ``field`` (422 naming ``value``/``id_type``)."""
     if field in ("given_name", "family_name"):
-        return {"value": check_name(tenant, value, field="value")}
+        return {"value": check_name(value, field="value")}
     if field == "birth_date":
-        return {"value": check_birth_date(tenant, value, field="value").isoformat()}
+        return {"value": check_birth_date(value, field="value").isoformat()}
     if not id_type:
         raise invalid("id_type", "is required to correct an ID number")
     number = validate_id_number(
@@ -93,10 +98,17 @@ def current(
 
 
 def apply(beneficiary: Beneficiary, field: str, proposed: dict[str, Any]) -> None:
-    """Write a name or birth date into the record (ID numbers live on documents)."""
+    """Write a name or birth date into the record and its duplicate key (ID numbers live
+    on documents)."""
     if field == "birth_date":
         day = dt.date.fromisoformat(proposed["value"])
         beneficiary.birth_date = day
         beneficiary.birth_year = day.year
     else:
         setattr(beneficiary, field, proposed["value"])
+    beneficiary.match = match_key(
+        beneficiary.family_name,
+        beneficiary.given_name or "",
+        beneficiary.birth_date,
+        beneficiary.birth_year,
+    )

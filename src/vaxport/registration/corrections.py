@@ -241,7 +241,6 @@ async def _approve(
     if row.field != "id_number":
         previous = values.current(beneficiary, row.field, None)
         values.apply(beneficiary, row.field, proposed)
-        refresh_match(beneficiary)
         return previous
     await _check_number_free(uow, beneficiary, proposed)
     document = await document_of(uow, row)
@@ -255,14 +254,6 @@ async def _approve(
     document.number = proposed["number"]
     row.document_id = document.id
     return previous
-
-
-def refresh_match(beneficiary: Beneficiary) -> None:
-    """Recompute the duplicate-detection key after a name or birth date changed."""
-    family = (beneficiary.family_name or "").strip().casefold()
-    given = (beneficiary.given_name or "").strip().casefold()
-    born = beneficiary.birth_date.isoformat() if beneficiary.birth_date else ""
-    beneficiary.match = f"{family}|{given}|{born}"
 
 
 async def decide(
