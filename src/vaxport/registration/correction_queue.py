@@ -76,17 +76,17 @@ async def list_pending(
     query = query.order_by(CorrectionRequest.id).limit(limit + 1)
     async with db.read(tenant_id=actor.tenant_id) as session:
         rows = (await session.execute(query)).all()
-    items = [
-        QueueItem(
-            id=row.id,
-            beneficiary_id=row.beneficiary_id,
-            reference=reference,
-            field=row.field,
-            region_code=row.region_code,
-            created_at=row.created_at,
-        )
-        for row, reference in rows[:limit]
-    ]
+        items = [
+            QueueItem(
+                id=row.id,
+                beneficiary_id=row.beneficiary_id,
+                reference=reference,
+                field=row.field,
+                region_code=row.region_code,
+                created_at=row.created_at,
+            )
+            for row, reference in rows[:limit]
+        ]
     more = len(rows) > limit
     return QueuePage(items=items, next_cursor=str(items[-1].id) if more else None)
 
