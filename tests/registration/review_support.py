@@ -65,7 +65,13 @@ async def add_person(
 
 
 async def add_flag(
-    db: Database, tenant: TenantInfo, newer: uuid.UUID, older: uuid.UUID, *, region: str
+    db: Database,
+    tenant: TenantInfo,
+    newer: uuid.UUID,
+    older: uuid.UUID,
+    *,
+    region: str,
+    facility_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """A possible-duplicate flag between two people."""
     async with db.transaction(tenant_id=tenant.id) as uow:
@@ -77,6 +83,7 @@ async def add_flag(
             reason="name_birth_region",
             status="open",
             region_code=region,
+            facility_id=facility_id,
         )
         uow.session.add(flag)
     return flag.id

@@ -150,11 +150,15 @@ async def load_flag(
     if flag is None:
         raise NotFound("duplicate flag not found")
     try:
-        first = await reach.load(uow, actor, flag.beneficiary_id, WRITE, lock=lock)
-        second = await reach.load(uow, actor, flag.candidate_id, WRITE, lock=lock)
+        # Rows are locked in id order, whichever way round the flag names them: two
+        # merges touching the same people cannot deadlock.
+        loaded = {
+            some_id: await reach.load(uow, actor, some_id, WRITE, lock=lock)
+            for some_id in sorted({flag.beneficiary_id, flag.candidate_id})
+        }
     except NotFound:
         raise NotFound("duplicate flag not found") from None
-    return flag, first, second
+    return flag, loaded[flag.beneficiary_id], loaded[flag.candidate_id]
 
 
 def _open(flag: DuplicateFlag) -> None:
