@@ -113,10 +113,10 @@ async def citizen_token(
     return pair.access_token
 
 
-async def citizen_cookie(
+async def web_session(
     db: Database, settings: Settings, tenant: TenantInfo, account_id: uuid.UUID
 ) -> str:
-    """A browser session cookie value of the citizen."""
+    """A browser session cookie value of an account (citizen or staff)."""
     async with db.transaction(tenant_id=tenant.id) as uow:
         citizen = await uow.session.get(Account, account_id)
         assert citizen is not None
