@@ -118,7 +118,13 @@ class MemberOut(ResponseModel):
     updated_at: dt.datetime
 
 
-class WalkInOut(MemberOut):
+class CreatedMemberOut(MemberOut):
+    """A new person; ``claim_code`` (shown only this once) when no account manages them."""
+
+    claim_code: str | None = None
+
+
+class WalkInOut(CreatedMemberOut):
     """A new walk-in, with the claim code to print on the slip (shown only this once)."""
 
     claim_code: str
@@ -127,3 +133,19 @@ class WalkInOut(MemberOut):
 class MemberPage(ResponseModel):
     items: list[MemberOut]
     next_cursor: str | None
+
+
+class ListQuery(RequestModel):
+    """Paging of a list: ``cursor`` from the previous page's ``next_cursor``."""
+
+    cursor: Annotated[str, StringConstraints(max_length=64)] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class SearchQuery(RequestModel):
+    """Exactly one of: ``id_type`` + ``number``, ``phone``, ``reference``."""
+
+    id_type: ShortCode | None = None
+    number: IdNumber | None = None
+    phone: Phone | None = None
+    reference: Reference | None = None
