@@ -90,27 +90,13 @@ async def add_flag(
 
 
 async def add_citizen(db: Database, tenant: TenantInfo) -> uuid.UUID:
-    """A citizen account (as the one-time-code login creates it); its id."""
+    """A citizen account (no session: service tests act through ``actor_for``); its id."""
+    account = Account(
+        id=uuid7(), tenant_id=tenant.id, kind="citizen", role="citizen", token_version=1
+    )
     async with db.transaction(tenant_id=tenant.id) as uow:
-        citizen = Account(tenant_id=tenant.id, kind="citizen", role="citizen", token_version=1)
-        citizen.phone = f"+1416555{uuid.uuid4().int % 10_000:04d}"
-        uow.session.add(citizen)
-        await uow.session.flush()
-        return citizen.id
-
-
-async def citizen_token(
-    db: Database, settings: Settings, tenant: TenantInfo, account_id: uuid.UUID
-) -> str:
-    """An API access token of the citizen."""
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        citizen = await uow.session.get(Account, account_id)
-        assert citizen is not None
-        grant = await sessions.open_api_session(
-            uow, settings=settings, account=citizen, amr=["otp"]
-        )
-    pair = await sessions.issue_pair(db=db, settings=settings, grant=grant, tenant_code=tenant.code)
-    return pair.access_token
+        uow.session.add(account)
+    return account.id
 
 
 async def web_session(

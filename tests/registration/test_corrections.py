@@ -14,7 +14,6 @@ from tests.identity.helpers import actor_for
 from tests.registration.helpers import national_id
 from tests.registration.review_support import add_citizen, add_person, audit_actions, events
 from tests.support.tenants import load_tenant
-from vaxport.core.cache import Cache
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -24,11 +23,6 @@ from vaxport.registration.models import Beneficiary, BeneficiaryDocument
 from vaxport.tenancy.schemas import TenantInfo
 
 FACILITY = uuid.uuid4()
-
-
-@pytest.fixture
-async def tenant(clean_db: Database, cache: Cache) -> TenantInfo:
-    return await load_tenant(clean_db, cache)
 
 
 def citizen(tenant: TenantInfo, account_id: uuid.UUID) -> Actor:

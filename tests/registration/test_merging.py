@@ -10,20 +10,15 @@ import pytest
 from tests.identity.helpers import actor_for
 from tests.registration.review_support import add_flag, add_person, audit_actions, events
 from tests.support.tenants import load_tenant
-from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vaxport.identity.actor import Actor
-from vaxport.registration import merging, reach
+from vaxport.registration import merging
 from vaxport.registration.models import Beneficiary
+from vaxport.registration.reads import load_person
 from vaxport.tenancy.schemas import TenantInfo
 
 FACILITY = uuid.uuid4()
-
-
-@pytest.fixture
-async def tenant(clean_db: Database, cache: Cache) -> TenantInfo:
-    return await load_tenant(clean_db, cache)
 
 
 def national(tenant: TenantInfo) -> Actor:
@@ -53,10 +48,10 @@ async def _state(
 
 
 async def _resolved(db: Database, tenant: TenantInfo, person: uuid.UUID) -> uuid.UUID:
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        row = await uow.session.get(Beneficiary, person)
+    async with db.read(tenant_id=tenant.id) as s:
+        row = await load_person(s, tenant.id, person)
         assert row is not None
-        return (await reach.resolve(uow, row)).id
+        return row.id
 
 
 async def test_staff_compare_merge_and_undo_with_audit_and_events(

@@ -5,46 +5,20 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 
-from tests.identity.helpers import api_login, bearer, make_staff
-from tests.registration.review_support import (
-    add_citizen,
-    add_flag,
-    add_person,
-    citizen_token,
-    events,
-)
-from tests.support.tenants import load_tenant
-from vaxport.core.cache import Cache
+from tests.registration.conftest import citizen_token, staff_token
+from tests.registration.review_support import add_flag, add_person, events
 from vaxport.core.db import Database
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
 
-@pytest.fixture
-async def tenant(clean_db: Database, cache: Cache) -> TenantInfo:
-    return await load_tenant(clean_db, cache)
-
-
-async def _staff(
-    client: httpx.AsyncClient,
-    db: Database,
-    settings: Settings,
-    tenant: TenantInfo,
-    role: str,
-    region: str | None = None,
-) -> dict[str, str]:
-    person = await make_staff(db, settings, tenant, role=role, region_code=region)
-    return bearer((await api_login(client, person))["access_token"])
-
-
 async def test_a_citizen_asks_and_an_approver_decides_over_http(
     client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
 ) -> None:
-    owner = await add_citizen(clean_db, tenant)
-    person = await add_person(clean_db, tenant, account_id=owner)
-    me = bearer(await citizen_token(clean_db, settings, tenant, owner))
+    citizen = await citizen_token(clean_db, settings, tenant)
+    person = await add_person(clean_db, tenant, account_id=citizen.id)
+    me = citizen.headers
     base = f"/api/v1/{tenant.code}"
 
     r = await client.post(
@@ -62,22 +36,26 @@ async def test_a_citizen_asks_and_an_approver_decides_over_http(
     asked = r.json()
     assert r.headers["location"].endswith(f"/corrections/{asked['id']}")
 
-    stranger = bearer(
-        await citizen_token(clean_db, settings, tenant, await add_citizen(clean_db, tenant))
-    )
+    stranger = (await citizen_token(clean_db, settings, tenant)).headers
     r = await client.get(f"{base}/beneficiaries/{person}/corrections", headers=stranger)
     assert r.status_code == 404
     r = await client.get(f"{base}/corrections", headers=me)
     assert r.status_code == 403  # citizens do not approve
 
-    north = await _staff(client, clean_db, settings, tenant, "region_admin", "NOR")
+    north = (
+        await staff_token(client, clean_db, settings, tenant, "region_admin", region_code="NOR")
+    ).headers
     r = await client.post(f"{base}/corrections/{asked['id']}/approve", headers=north)
     assert r.status_code == 404  # another region's request does not exist for them
-    vaccinator = await _staff(client, clean_db, settings, tenant, "vaccinator", "CEN")
+    vaccinator = (
+        await staff_token(client, clean_db, settings, tenant, "vaccinator", region_code="CEN")
+    ).headers
     r = await client.post(f"{base}/corrections/{asked['id']}/approve", headers=vaccinator)
     assert r.status_code == 403
 
-    central = await _staff(client, clean_db, settings, tenant, "region_admin", "CEN")
+    central = (
+        await staff_token(client, clean_db, settings, tenant, "region_admin", region_code="CEN")
+    ).headers
     r = await client.get(f"{base}/corrections", headers=central)
     assert [i["id"] for i in r.json()["items"]] == [asked["id"]]
     r = await client.get(f"{base}/corrections/{asked['id']}", headers=central)
@@ -103,9 +81,9 @@ async def test_a_citizen_asks_and_an_approver_decides_over_http(
 async def test_a_citizen_withdraws_over_http(
     client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
 ) -> None:
-    owner = await add_citizen(clean_db, tenant)
-    person = await add_person(clean_db, tenant, account_id=owner)
-    me = bearer(await citizen_token(clean_db, settings, tenant, owner))
+    citizen = await citizen_token(clean_db, settings, tenant)
+    person = await add_person(clean_db, tenant, account_id=citizen.id)
+    me = citizen.headers
     base = f"/api/v1/{tenant.code}"
     r = await client.post(
         f"{base}/beneficiaries/{person}/corrections",
@@ -126,7 +104,7 @@ async def test_staff_review_merge_and_undo_duplicates_over_http(
     newer = await add_person(clean_db, tenant)
     flag = await add_flag(clean_db, tenant, newer, older, region="CEN-01-01")
     base = f"/api/v1/{tenant.code}"
-    admin = await _staff(client, clean_db, settings, tenant, "national_admin")
+    admin = (await staff_token(client, clean_db, settings, tenant, "national_admin")).headers
 
     r = await client.get(f"{base}/duplicates", headers=admin)
     assert [f["id"] for f in r.json()["items"]] == [str(flag)]
@@ -149,7 +127,6 @@ async def test_staff_review_merge_and_undo_duplicates_over_http(
     )
     assert r.status_code == 409
 
-    owner = await add_citizen(clean_db, tenant)
-    me = bearer(await citizen_token(clean_db, settings, tenant, owner))
+    me = (await citizen_token(clean_db, settings, tenant)).headers
     r = await client.get(f"{base}/duplicates", headers=me)
     assert r.status_code == 403

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from tests.identity.helpers import actor_for, make_staff
 from tests.registration.review_support import (
@@ -15,8 +14,6 @@ from tests.registration.review_support import (
     audit_actions,
     web_session,
 )
-from tests.support.tenants import load_tenant
-from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.registration import corrections
 from vaxport.settings import Settings
@@ -24,11 +21,6 @@ from vaxport.tenancy.schemas import TenantInfo
 
 HTML = {"accept": "text/html"}
 CSRF = "t" * 40
-
-
-@pytest.fixture
-async def tenant(clean_db: Database, cache: Cache) -> TenantInfo:
-    return await load_tenant(clean_db, cache)
 
 
 async def _browser(

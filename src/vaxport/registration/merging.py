@@ -2,7 +2,7 @@
 
 A merge never moves rows: the merged record gets ``status = merged`` and a pointer to its
 survivor (``merged_into_id``); its documents, doses and history stay where they are, and
-lookups follow the pointer (:func:`vaxport.registration.reach.resolve`). Undoing a merge
+lookups follow the pointer (``reads.load_person``). Undoing a merge
 clears the pointer and re-opens the flag. Every act is audited and published
 (``beneficiary.merged`` / ``beneficiary.unmerged``) so other contexts can follow.
 

@@ -17,22 +17,10 @@ from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, invalid
 from vaxport.identity import policy
 from vaxport.identity.actor import Actor
-from vaxport.identity.policy import Resource
-from vaxport.registration.models import STATUS_MERGED, Beneficiary
+from vaxport.registration.models import Beneficiary
+from vaxport.registration.views import resource
 
 MAX_LIMIT = 200
-# A merge chain longer than this is a bug (merging into a merged record is refused).
-MAX_HOPS = 16
-
-
-def resource_of(beneficiary: Beneficiary) -> Resource:
-    """Where a person sits, for scope decisions about them and their requests."""
-    return Resource(
-        tenant_id=beneficiary.tenant_id,
-        region_code=beneficiary.region_code,
-        facility_id=beneficiary.facility_id,
-        owner_id=beneficiary.account_id,
-    )
 
 
 def located(actor: Actor, region_column: Any, facility_column: Any) -> list[Any]:
@@ -83,22 +71,8 @@ async def load(
     beneficiary = (await uow.session.execute(query)).scalar_one_or_none()
     if beneficiary is None:
         raise NotFound("person not found")
-    policy.authorize(actor, permission, resource_of(beneficiary), what="person")
+    policy.authorize(actor, permission, resource(beneficiary), what="person")
     return beneficiary
-
-
-async def resolve(uow: UnitOfWork, beneficiary: Beneficiary) -> Beneficiary:
-    """The record a lookup should answer with: ``beneficiary``, or the survivor it was
-    merged into (following the pointers; merges are undone by clearing them)."""
-    current = beneficiary
-    for _ in range(MAX_HOPS):
-        if current.status != STATUS_MERGED or current.merged_into_id is None:
-            return current
-        survivor = await uow.session.get(Beneficiary, current.merged_into_id)
-        if survivor is None or survivor.tenant_id != beneficiary.tenant_id:
-            return current
-        current = survivor
-    return current
 
 
 async def record(
