@@ -148,7 +148,9 @@ async def _proven_account(
     except Problem:
         raise otp.rejected("factor_code") from None
     found = await citizen.find_citizen(db, tenant.id, address)
-    return method, found.id if found is not None else None
+    if found is None:  # the same refusal as a wrong e-mail code
+        raise otp.rejected("factor_code")
+    return method, found.id
 
 
 async def finish_recovery(
