@@ -201,7 +201,7 @@ async def test_id_number_correction_replaces_the_document(
     async with clean_db.read(tenant_id=tenant.id) as s:
         clause = await blind_match(
             s,
-            BeneficiaryDocument.__table__.c.number_bidx,
+            BeneficiaryDocument.number_bidx,
             tenant_id=tenant.id,
             kind="id_number",
             value=new,

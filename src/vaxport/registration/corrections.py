@@ -107,7 +107,7 @@ async def _check_number_free(
     """409 when another record holds the number; 422 when this one already does."""
     clause = await blind_match(
         uow.session,
-        BeneficiaryDocument.__table__.c.number_bidx,
+        BeneficiaryDocument.number_bidx,
         tenant_id=beneficiary.tenant_id,
         kind="id_number",
         value=proposed["number"],

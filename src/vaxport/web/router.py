@@ -8,6 +8,7 @@ from vaxport.core.i18n import catalogs
 from vaxport.web import (
     assets,
     citizen_auth,
+    citizen_family,
     facilities,
     public,
     staff_auth,
@@ -28,6 +29,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_team.router)
     router.include_router(staff_review.router)
     router.include_router(citizen_auth.router)
+    router.include_router(citizen_family.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     return router

@@ -1,0 +1,266 @@
+"""Citizen pages: "My family" — the people an account manages, adding one, changing their
+details, and asking for a correction of a name, birth date or ID number.
+
+Pages need a signed-in citizen (others are sent to the sign-in page); every form posts
+with its CSRF token and answers with a redirect (303) on success, or the same page with
+an error summary whose entries link to the inputs (422/409).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from vaxport.core.errors import Problem
+from vaxport.core.http import Ctx, requires
+from vaxport.identity.actor import Actor
+from vaxport.identity.http import CurrentActor, OptionalActor, PathTenant
+from vaxport.registration import corrections, service
+from vaxport.registration.schemas import MemberIn, MemberOut, MemberUpdate
+from vaxport.tenancy.schemas import TenantInfo
+from vaxport.web import person_form
+from vaxport.web.staff_common import FormError, locale_of, page, region_labels
+
+router = APIRouter(include_in_schema=False)
+FAMILY = "/{tenant}/family"
+GET = ["GET", "HEAD"]
+PAGE = requires("pages:read", public=True)
+WRITE = requires("beneficiaries:write")
+EDITABLE = ("sex", "region_code", "preferred_locale", "guardian_relation")
+CORRECTION_FIELDS = ("field", "value", "id_type", "reason")
+Short = Annotated[str, Form(max_length=254)]
+NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
+
+
+def _citizen(actor: Actor | None, tenant: TenantInfo) -> Actor | None:
+    if actor is None or actor.kind != "citizen" or actor.tenant_code != tenant.code:
+        return None
+    return actor
+
+
+def _to_sign_in(tenant: TenantInfo) -> Response:
+    return RedirectResponse(f"/{tenant.code}/sign-in", status_code=303)
+
+
+def _back(tenant: TenantInfo, notice: str) -> Response:
+    return RedirectResponse(f"/{tenant.code}/family?done={notice}", status_code=303)
+
+
+@router.api_route(FAMILY, methods=GET, dependencies=[PAGE])
+async def family(
+    *, tenant: PathTenant, ctx: Ctx, actor: OptionalActor, request: Request, done: str = ""
+) -> Response:
+    """The people the account manages."""
+    me = _citizen(actor, tenant)
+    if me is None:
+        return _to_sign_in(tenant)
+    members = await service.list_members(db=ctx.db, tenant=tenant, actor=me, limit=50)
+    room = tenant.config.family.max_beneficiaries_per_account - len(members.items)
+    return page(
+        request,
+        tenant,
+        "citizen/family.html",
+        nav_current="family",
+        members=members.items,
+        room=max(room, 0),
+        regions=region_labels(tenant, locale_of(request, tenant).locale),
+        notice=done if done in NOTICES else None,
+    )
+
+
+def _add_page(
+    request: Request,
+    tenant: TenantInfo,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: list[FormError] | None = None,
+) -> Response:
+    return page(
+        request,
+        tenant,
+        "citizen/family_add.html",
+        status=status,
+        errors=errors,
+        nav_current="family",
+        form=form,
+        **person_form.options(request, tenant),
+    )
+
+
+@router.api_route(FAMILY + "/add", methods=GET, dependencies=[PAGE])
+async def add_form(tenant: PathTenant, actor: OptionalActor, request: Request) -> Response:
+    """The form to add a family member."""
+    if _citizen(actor, tenant) is None:
+        return _to_sign_in(tenant)
+    return _add_page(request, tenant, {"sex": "unknown"})
+
+
+@router.post(FAMILY + "/add", dependencies=[WRITE])
+async def add_submit(
+    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Register the member under the account."""
+    form = await person_form.read(request)
+    try:
+        body = MemberIn.model_validate(person_form.member_body(form))
+        await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    except (Problem, ValidationError) as exc:
+        status = exc.status if isinstance(exc, Problem) else 422
+        if status >= 500:
+            raise
+        errors = person_form.problems(request, tenant, exc)
+        return _add_page(request, tenant, form, status=status, errors=errors)
+    return _back(tenant, "added")
+
+
+async def _member(
+    ctx: Ctx, tenant: TenantInfo, actor: Actor, beneficiary_id: uuid.UUID
+) -> MemberOut:
+    return await service.get_member(
+        db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id
+    )
+
+
+def _edit_page(
+    request: Request,
+    tenant: TenantInfo,
+    member: MemberOut,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: list[FormError] | None = None,
+) -> Response:
+    return page(
+        request,
+        tenant,
+        "citizen/family_edit.html",
+        status=status,
+        errors=errors,
+        nav_current="family",
+        member=member,
+        form=form,
+        **person_form.options(request, tenant),
+    )
+
+
+@router.api_route(FAMILY + "/{beneficiary_id}/edit", methods=GET, dependencies=[PAGE])
+async def edit_form(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: OptionalActor, request: Request
+) -> Response:
+    """The details a family can change themselves."""
+    me = _citizen(actor, tenant)
+    if me is None:
+        return _to_sign_in(tenant)
+    member = await _member(ctx, tenant, me, beneficiary_id)
+    form = {k: str(getattr(member, k) or "") for k in EDITABLE}
+    return _edit_page(request, tenant, member, form)
+
+
+@router.post(FAMILY + "/{beneficiary_id}/edit", dependencies=[WRITE])
+async def edit_submit(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Save the changed details."""
+    form = await person_form.read(request, EDITABLE)
+    changes: dict[str, Any] = {k: (form[k] or None) for k in EDITABLE}
+    try:
+        body = MemberUpdate.model_validate(changes)
+        await service.update_member(
+            db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id, body=body
+        )
+    except (Problem, ValidationError) as exc:
+        status = exc.status if isinstance(exc, Problem) else 422
+        if status >= 500 or status == 404:
+            raise
+        member = await _member(ctx, tenant, actor, beneficiary_id)
+        errors = person_form.problems(request, tenant, exc)
+        return _edit_page(request, tenant, member, form, status=status, errors=errors)
+    return _back(tenant, "saved")
+
+
+async def _correct_page(
+    request: Request,
+    ctx: Ctx,
+    *,
+    tenant: TenantInfo,
+    actor: Actor,
+    beneficiary_id: uuid.UUID,
+    form: dict[str, str],
+    status: int = 200,
+    errors: list[FormError] | None = None,
+) -> Response:
+    member = await _member(ctx, tenant, actor, beneficiary_id)
+    history = await corrections.history(db=ctx.db, actor=actor, beneficiary_id=member.id)
+    return page(
+        request,
+        tenant,
+        "citizen/family_correct.html",
+        status=status,
+        errors=errors,
+        nav_current="family",
+        member=member,
+        history=history,
+        form=form,
+        **person_form.options(request, tenant),
+    )
+
+
+@router.api_route(FAMILY + "/{beneficiary_id}/correct", methods=GET, dependencies=[PAGE])
+async def correct_form(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: OptionalActor, request: Request
+) -> Response:
+    """Ask for a correction; the requests made so far and what became of them."""
+    me = _citizen(actor, tenant)
+    if me is None:
+        return _to_sign_in(tenant)
+    return await _correct_page(
+        request, ctx, tenant=tenant, actor=me, beneficiary_id=beneficiary_id, form={}
+    )
+
+
+@router.post(FAMILY + "/{beneficiary_id}/correct", dependencies=[WRITE])
+async def correct_submit(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """File the request; staff of the person's area decide."""
+    form = await person_form.read(request, CORRECTION_FIELDS)
+    try:
+        await corrections.request_correction(
+            db=ctx.db,
+            tenant=tenant,
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            field=form["field"],
+            value=form["value"],
+            reason=form["reason"],
+            id_type=form["id_type"] or None,
+        )
+    except Problem as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        errors = person_form.problems(request, tenant, exc)
+        return await _correct_page(
+            request,
+            ctx,
+            tenant=tenant,
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            form=form,
+            status=exc.status,
+            errors=errors,
+        )
+    return _back(tenant, "requested")
+
+
+@router.post(FAMILY + "/corrections/{correction_id}/withdraw", dependencies=[WRITE])
+async def withdraw(
+    tenant: PathTenant, correction_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+) -> Response:
+    """Take back a pending request."""
+    await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
+    return _back(tenant, "withdrawn")
