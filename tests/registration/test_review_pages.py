@@ -7,6 +7,8 @@ import re
 import httpx
 
 from tests.identity.helpers import actor_for, make_staff
+from tests.registration.conftest import make_facility
+from tests.registration.helpers import national_id
 from tests.registration.review_support import (
     add_citizen,
     add_flag,
@@ -14,6 +16,7 @@ from tests.registration.review_support import (
     audit_actions,
     web_session,
 )
+from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.registration import corrections
 from vaxport.settings import Settings
@@ -113,3 +116,36 @@ async def test_vaccinators_see_no_correction_queue(
     r = await client.get(f"/{tenant.code}/staff/duplicates", headers=HTML)
     assert r.status_code == 200
     assert "/staff/corrections" not in r.text
+
+
+async def test_a_vaccinator_registers_a_walk_in_at_their_centre(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    cache: Cache,
+    settings: Settings,
+    tenant: TenantInfo,
+) -> None:
+    centre = await make_facility(clean_db, cache, tenant, code="C-01", region_code="CEN-01-01")
+    person = await make_staff(clean_db, settings, tenant, role="vaccinator", facility_id=centre)
+    client.cookies.set("vaxport_session", await web_session(clean_db, settings, tenant, person.id))
+    client.cookies.set("vaxport_csrf", CSRF)
+    url = f"/{tenant.code}/staff/walk-in"
+    r = await client.get(url, headers=HTML)
+    assert r.status_code == 200
+    assert 'id="facility_id"' not in r.text  # their own centre
+    form = {
+        "csrf_token": CSRF,
+        "given_name": "Ibn",
+        "family_name": "Sina",
+        "sex": "male",
+        "birth_date": "1980-08-01",
+        "id_type": "national-id",
+        "number": "12",
+        "region_code": "CEN-01-01",
+    }
+    r = await client.post(url, data=form, headers=HTML)
+    assert r.status_code == 422
+    assert 'href="#number"' in r.text
+    r = await client.post(url, data={**form, "number": national_id()}, headers=HTML)
+    assert r.status_code == 200, r.text
+    assert "Claim code" in r.text

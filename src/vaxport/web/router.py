@@ -14,6 +14,7 @@ from vaxport.web import (
     staff_auth,
     staff_review,
     staff_team,
+    staff_walkin,
 )
 from vaxport.web.rendering import environment
 
@@ -28,6 +29,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_auth.router)
     router.include_router(staff_team.router)
     router.include_router(staff_review.router)
+    router.include_router(staff_walkin.router)
     router.include_router(citizen_auth.router)
     router.include_router(citizen_family.router)
     router.include_router(public.router)
