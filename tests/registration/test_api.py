@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select, text
 
+from tests.identity.helpers import last_code
 from tests.registration.conftest import citizen_token
 from tests.registration.helpers import member, national_id
 from vaxport.core.audit.models import AuditEntry
@@ -66,12 +67,12 @@ async def test_unknown_or_identity_fields_in_a_patch_are_refused(
         assert r.status_code == 422, field
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["errors"][0]["field"] == field
-    # A citizen cannot change contact details without a code to the new destination.
+    # A citizen's new phone needs a code sent to it.
     r = await client.patch(
         url(tenant, f"/{made['id']}"), json={"phone": "+16135550199"}, headers=me.headers
     )
-    assert r.status_code == 403
-    assert r.json()["errors"] == [{"field": "phone", "reason": "cannot be changed here yet"}]
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "contact_code"
 
 
 async def test_each_bad_field_is_a_problem_naming_it_and_nothing_is_written(
@@ -266,3 +267,42 @@ async def test_the_database_holds_no_plaintext_of_names_ids_or_phones(
     blob = "\n".join(dump).lower()
     for secret in ("quintessa", "verbeeckhoven", "6135550177", number, "1985-12-10"):
         assert secret not in blob, secret
+
+
+async def test_a_citizen_changes_a_phone_with_a_code_sent_to_the_new_number(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    me = await citizen_token(clean_db, settings, tenant)
+    made = (await client.post(url(tenant), json=member(), headers=me.headers)).json()
+    path = url(tenant, f"/{made['id']}")
+    without = await client.patch(path, json={"phone": "+16135550199"}, headers=me.headers)
+    assert without.status_code == 422
+    assert without.json()["errors"][0]["field"] == "contact_code"
+    asked = await client.post(
+        path + "/contact-codes", json={"phone": "613 555 0199"}, headers=me.headers
+    )
+    assert asked.status_code == 202, asked.text
+    proof = {
+        "transaction_id": asked.json()["transaction_id"],
+        "code": await last_code(clean_db, tenant.id),
+    }
+    # The code proves that number only.
+    other = await client.patch(
+        path, json={"phone": "+16135550100", "contact_code": proof}, headers=me.headers
+    )
+    assert other.status_code == 422
+    asked = await client.post(
+        path + "/contact-codes", json={"phone": "613 555 0199"}, headers=me.headers
+    )
+    proof = {
+        "transaction_id": asked.json()["transaction_id"],
+        "code": await last_code(clean_db, tenant.id),
+    }
+    ok = await client.patch(
+        path, json={"phone": "+1 613 555 0199", "contact_code": proof}, headers=me.headers
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["phone"] == "+16135550199"
+    # Removing a contact needs no code.
+    cleared = await client.patch(path, json={"phone": None}, headers=me.headers)
+    assert cleared.json()["phone"] is None

@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from vaxport.core.http import Ctx, requires
-from vaxport.identity.http import CurrentActor, PathTenant
+from vaxport.identity.http import CurrentActor, PathTenant, client_ip
 from vaxport.registration import service
 from vaxport.registration.schemas import (
     ClaimIn,
+    ContactCodeIn,
+    ContactCodeOut,
     CreatedMemberOut,
     ListQuery,
     MemberIn,
@@ -162,8 +164,42 @@ async def update_beneficiary(
 ) -> MemberOut:
     """Names, birth date and ID numbers change through a correction request instead."""
     return await service.update_member(
-        db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id, body=body
+        db=ctx.db,
+        tenant=tenant,
+        actor=actor,
+        beneficiary_id=beneficiary_id,
+        body=body,
+        settings=ctx.settings,
     )
+
+
+@router.post(
+    BASE + "/{beneficiary_id}/contact-codes",
+    dependencies=[requires("beneficiaries:write", rate="code_request")],
+    status_code=202,
+    operation_id="request_beneficiary_contact_code",
+    summary="Send a code to a new phone or e-mail before changing it",
+)
+async def request_contact_code(
+    *,
+    tenant: PathTenant,
+    beneficiary_id: uuid.UUID,
+    body: ContactCodeIn,
+    request: Request,
+    ctx: Ctx,
+    actor: CurrentActor,
+) -> ContactCodeOut:
+    """Then PATCH the person with the new value and ``contact_code``."""
+    transaction_id = await service.request_contact_code(
+        db=ctx.db,
+        settings=ctx.settings,
+        tenant=tenant,
+        actor=actor,
+        beneficiary_id=beneficiary_id,
+        body=body,
+        client_ip=client_ip(request),
+    )
+    return ContactCodeOut(transaction_id=transaction_id)
 
 
 @router.delete(

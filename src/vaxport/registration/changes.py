@@ -3,8 +3,8 @@
 An update changes the fields that do not identify the person (sex, region, language,
 guardian relation, and contact details); names, birth date and ID numbers change only
 through a correction request with a reason and a staff decision. A citizen's phone or
-e-mail change must be proved by a one-time code sent to the new destination; until the
-identity context's ``contact_change`` codes exist, such changes are made by staff only.
+e-mail change must be proved by a one-time code sent to the new destination
+(``contacts.py``); staff change them directly.
 
 Erasure (a citizen deleting a family member, staff, or ``vaxport person erase``) is for
 people never vaccinated: their rows are deleted and their own key destroyed
@@ -27,6 +27,7 @@ from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
 from vaxport.core.outbox import emit
 from vaxport.identity.actor import Actor
 from vaxport.identity.policy import Resource, authorize, can
+from vaxport.registration.contacts import check_contact_proof
 from vaxport.registration.models import (
     STATUS_MERGED,
     Beneficiary,
@@ -40,10 +41,10 @@ from vaxport.registration.rows import Acting
 from vaxport.registration.schemas import MemberOut, MemberUpdate
 from vaxport.registration.validation import validate_update
 from vaxport.registration.views import documents_of, member_out, resource
+from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
 WRITE = "beneficiaries:write"
-CONTACT_FIELDS = ("phone", "email")
 
 
 class RetainedRecord(Conflict):
@@ -74,17 +75,22 @@ async def update_member(
     actor: Actor,
     beneficiary_id: uuid.UUID,
     body: MemberUpdate,
+    settings: Settings,
 ) -> MemberOut:
-    """Change the non-identifying fields of a person in the actor's reach."""
+    """Change the non-identifying fields of a person in the actor's reach.
+
+    A citizen's new phone or e-mail must carry ``contact_code`` (see ``contacts.py``).
+    """
     cols = validate_update(body, config=tenant.config)
     if actor.kind == "citizen":
-        contact = [f for f in CONTACT_FIELDS if f in cols]
-        if contact:
-            raise Forbidden(
-                "a phone or e-mail change needs a one-time code sent to the new destination, "
-                "which is not available yet: ask a vaccination centre or support",
-                errors=[field_error(f, "cannot be changed here yet") for f in contact],
-            )
+        await check_contact_proof(
+            db=db,
+            settings=settings,
+            tenant=tenant,
+            beneficiary_id=beneficiary_id,
+            cols=cols,
+            proof=body.contact_code,
+        )
     async with db.transaction(tenant_id=tenant.id) as uow:
         person = await _person_for_write(uow, tenant, actor, beneficiary_id)
         region = cols.get("region_code")

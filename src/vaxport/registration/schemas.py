@@ -63,6 +63,24 @@ class WalkInIn(MemberIn):
     facility_id: uuid.UUID | None = None
 
 
+class ContactProof(RequestModel):
+    """The one-time code sent to a new phone or e-mail (``POST .../contact-codes``)."""
+
+    transaction_id: uuid.UUID
+    code: Annotated[str, StringConstraints(min_length=4, max_length=12)]
+
+
+class ContactCodeIn(RequestModel):
+    """Ask for a code to the new phone *or* e-mail a citizen wants for a person."""
+
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class ContactCodeOut(ResponseModel):
+    transaction_id: uuid.UUID
+
+
 class MemberUpdate(RequestModel):
     """The fields a PATCH may change; absent fields stay as they are.
 
@@ -76,7 +94,7 @@ class MemberUpdate(RequestModel):
     phone: Phone | None = None
     email: Email | None = None
     # Proof of a citizen's contact change: the one-time code sent to the new destination.
-    contact_code: ClaimCode | None = None
+    contact_code: ContactProof | None = None
 
 
 class ClaimIn(RequestModel):
