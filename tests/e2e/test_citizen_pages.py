@@ -39,13 +39,13 @@ async def test_a_citizen_signs_in_with_a_phone_code_and_signs_out(
     await _accessible(page, "sign-in")
     field = page.get_by_label("Numéro de téléphone mobile ou adresse e-mail")
     await field.fill("12")
-    await page.get_by_role("button", name="M’envoyer un code").click()
+    await page.get_by_role("button", name="M\u2019envoyer un code").click()
     assert await page.get_by_role("alert").count() == 1
     assert await field.get_attribute("aria-invalid") == "true"
     await _accessible(page, "sign-in error")
 
     await field.fill("416 555 0142")
-    await page.get_by_role("button", name="M’envoyer un code").click()
+    await page.get_by_role("button", name="M\u2019envoyer un code").click()
     await page.get_by_label("Code", exact=True).fill(await last_code(db, tenant.id))
     await _accessible(page, "code")
     await page.get_by_role("button", name="Se connecter").click()

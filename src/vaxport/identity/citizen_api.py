@@ -12,6 +12,7 @@ from vaxport.core.http import Ctx, requires
 from vaxport.core.i18n import negotiate
 from vaxport.identity import citizen, otp, recovery
 from vaxport.identity.http import PathTenant, client_ip
+from vaxport.identity.http import no_store as _no_store
 from vaxport.identity.login import LoginOutcome
 from vaxport.identity.otp import DestinationKind
 from vaxport.identity.schemas import (
@@ -27,11 +28,6 @@ from vaxport.tenancy.schemas import TenantInfo
 
 router = APIRouter(tags=["identity"])
 AUTH = "/api/v1/{tenant}/auth"
-
-
-def _no_store(response: Response) -> None:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
 
 
 def _locale(request: Request, tenant: TenantInfo) -> str:

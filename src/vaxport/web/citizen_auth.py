@@ -9,22 +9,22 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, invalid
 from vaxport.core.http import Ctx, requires
-from vaxport.identity import account, citizen, csrf, otp, recovery
+from vaxport.identity import account, citizen, otp, recovery
 from vaxport.identity.http import OptionalActor, PathTenant, client_ip
 from vaxport.identity.login import LoginOutcome
 from vaxport.tenancy.schemas import TenantInfo
+from vaxport.web.staff_auth import CSRF
 from vaxport.web.staff_common import (
     FormError,
     errors_of,
     locale_of,
     page,
     retry_after,
-    settings_of,
     signed_in,
     signed_out,
     text_in,
@@ -35,13 +35,6 @@ BASE = "/{tenant}"
 GET = ["GET", "HEAD"]
 Short = Annotated[str, Form(max_length=254)]
 Code = Annotated[str, Form(max_length=12)]
-
-
-async def _csrf(request: Request) -> None:
-    await csrf.verify(request, settings_of(request))
-
-
-CSRF = Depends(_csrf)
 
 
 def _errors(exc: Problem) -> list[FormError]:
