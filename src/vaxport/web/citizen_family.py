@@ -171,7 +171,12 @@ async def edit_submit(
     try:
         body = MemberUpdate.model_validate(changes)
         await service.update_member(
-            db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id, body=body
+            db=ctx.db,
+            tenant=tenant,
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            body=body,
+            settings=ctx.settings,
         )
     except (Problem, ValidationError) as exc:
         status = exc.status if isinstance(exc, Problem) else 422
