@@ -119,19 +119,7 @@ async def list_flags(
     query = query.order_by(DuplicateFlag.id).limit(limit + 1)
     async with db.read(tenant_id=actor.tenant_id) as session:
         rows = (await session.execute(query)).all()
-        items = [
-            FlagItem(
-                id=f.id,
-                beneficiary_id=f.beneficiary_id,
-                candidate_id=f.candidate_id,
-                reason=f.reason,
-                status=f.status,
-                region_code=f.region_code,
-                created_at=f.created_at,
-                merge_id=merge_id,
-            )
-            for f, merge_id in rows[:limit]
-        ]
+        items = [_flag_item(f, merge_id) for f, merge_id in rows[:limit]]
     more = len(rows) > limit
     return FlagPage(items=items, next_cursor=str(items[-1].id) if more else None)
 

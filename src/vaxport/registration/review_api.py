@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from vaxport.core.http import Ctx, requires
+from vaxport.identity.actor import Actor
 from vaxport.identity.http import CurrentActor, PathTenant
 from vaxport.registration import correction_queue, corrections, merging
 from vaxport.registration.review_schemas import (
@@ -122,6 +123,19 @@ async def correction_review(
     return ReviewOut.model_validate(review)
 
 
+async def _decide(
+    ctx: Ctx, actor: Actor, correction_id: uuid.UUID, body: DecisionIn | None, *, approve: bool
+) -> CorrectionOut:
+    done = await corrections.decide(
+        db=ctx.db,
+        actor=actor,
+        correction_id=correction_id,
+        approve=approve,
+        note=body.note if body else None,
+    )
+    return CorrectionOut.model_validate(done)
+
+
 @router.post(
     BASE + "/corrections/{correction_id}/approve",
     dependencies=[APPROVE],
@@ -136,14 +150,7 @@ async def approve_correction(
 ) -> CorrectionOut:
     """The record takes the proposed value; 409 if someone decided first."""
     del tenant
-    done = await corrections.decide(
-        db=ctx.db,
-        actor=actor,
-        correction_id=correction_id,
-        approve=True,
-        note=body.note if body else None,
-    )
-    return CorrectionOut.model_validate(done)
+    return await _decide(ctx, actor, correction_id, body, approve=True)
 
 
 @router.post(
@@ -160,14 +167,7 @@ async def reject_correction(
 ) -> CorrectionOut:
     """The record stays as it is; the note tells the citizen why."""
     del tenant
-    done = await corrections.decide(
-        db=ctx.db,
-        actor=actor,
-        correction_id=correction_id,
-        approve=False,
-        note=body.note if body else None,
-    )
-    return CorrectionOut.model_validate(done)
+    return await _decide(ctx, actor, correction_id, body, approve=False)
 
 
 @router.get(BASE + "/duplicates", dependencies=[WRITE], summary="Possible duplicates")

@@ -33,6 +33,8 @@ WRITE = requires("beneficiaries:write")
 EDITABLE = ("sex", "region_code", "preferred_locale", "guardian_relation")
 CORRECTION_FIELDS = ("field", "value", "id_type", "reason")
 Short = Annotated[str, Form(max_length=254)]
+ADD = "citizen/family_add.html"
+EDIT = "citizen/family_edit.html"
 NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
 
 
@@ -72,32 +74,12 @@ async def family(
     )
 
 
-def _add_page(
-    request: Request,
-    tenant: TenantInfo,
-    form: dict[str, str],
-    *,
-    status: int = 200,
-    errors: list[FormError] | None = None,
-) -> Response:
-    return page(
-        request,
-        tenant,
-        "citizen/family_add.html",
-        status=status,
-        errors=errors,
-        nav_current="family",
-        form=form,
-        **person_form.options(request, tenant),
-    )
-
-
 @router.api_route(FAMILY + "/add", methods=GET, dependencies=[PAGE])
 async def add_form(tenant: PathTenant, actor: OptionalActor, request: Request) -> Response:
     """The form to add a family member."""
     if _citizen(actor, tenant) is None:
         return _to_sign_in(tenant)
-    return _add_page(request, tenant, {"sex": "unknown"})
+    return person_form.form_page(request, tenant, ADD, {"sex": "unknown"}, nav_current="family")
 
 
 @router.post(FAMILY + "/add", dependencies=[WRITE])
@@ -114,7 +96,9 @@ async def add_submit(
         if status >= 500:
             raise
         errors = person_form.problems(request, tenant, exc)
-        return _add_page(request, tenant, form, status=status, errors=errors)
+        return person_form.form_page(
+            request, tenant, ADD, form, status=status, errors=errors, nav_current="family"
+        )
     return _back(tenant, "added")
 
 
@@ -123,28 +107,6 @@ async def _member(
 ) -> MemberOut:
     return await service.get_member(
         db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id
-    )
-
-
-def _edit_page(
-    request: Request,
-    tenant: TenantInfo,
-    member: MemberOut,
-    form: dict[str, str],
-    *,
-    status: int = 200,
-    errors: list[FormError] | None = None,
-) -> Response:
-    return page(
-        request,
-        tenant,
-        "citizen/family_edit.html",
-        status=status,
-        errors=errors,
-        nav_current="family",
-        member=member,
-        form=form,
-        **person_form.options(request, tenant),
     )
 
 
@@ -158,7 +120,7 @@ async def edit_form(
         return _to_sign_in(tenant)
     member = await _member(ctx, tenant, me, beneficiary_id)
     form = {k: str(getattr(member, k) or "") for k in EDITABLE}
-    return _edit_page(request, tenant, member, form)
+    return person_form.form_page(request, tenant, EDIT, form, nav_current="family", member=member)
 
 
 @router.post(FAMILY + "/{beneficiary_id}/edit", dependencies=[WRITE])
@@ -184,7 +146,16 @@ async def edit_submit(
             raise
         member = await _member(ctx, tenant, actor, beneficiary_id)
         errors = person_form.problems(request, tenant, exc)
-        return _edit_page(request, tenant, member, form, status=status, errors=errors)
+        return person_form.form_page(
+            request,
+            tenant,
+            EDIT,
+            form,
+            status=status,
+            errors=errors,
+            nav_current="family",
+            member=member,
+        )
     return _back(tenant, "saved")
 
 
@@ -201,17 +172,16 @@ async def _correct_page(
 ) -> Response:
     member = await _member(ctx, tenant, actor, beneficiary_id)
     history = await corrections.history(db=ctx.db, actor=actor, beneficiary_id=member.id)
-    return page(
+    return person_form.form_page(
         request,
         tenant,
         "citizen/family_correct.html",
+        form,
         status=status,
         errors=errors,
         nav_current="family",
         member=member,
         history=history,
-        form=form,
-        **person_form.options(request, tenant),
     )
 
 

@@ -9,12 +9,20 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.responses import Response
 
 from vaxport.core.errors import Problem, ValidationFailed
 from vaxport.registration.models import SEXES
 from vaxport.registration.validation import GUARDIAN_RELATIONS
 from vaxport.tenancy.schemas import TenantInfo
-from vaxport.web.staff_common import FormError, errors_of, locale_of, region_labels, text_in
+from vaxport.web.staff_common import (
+    FormError,
+    errors_of,
+    locale_of,
+    page,
+    region_labels,
+    text_in,
+)
 
 FIELDS = (
     "given_name",
@@ -62,6 +70,29 @@ def options(request: Request, tenant: TenantInfo) -> dict[str, Any]:
         "locales": config.locales,
         "birth_year_only": config.birth_precision == "year",
     }
+
+
+def form_page(
+    request: Request,
+    tenant: TenantInfo,
+    template: str,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: list[FormError] | None = None,
+    **context: Any,
+) -> Response:
+    """A page with a person form: the values typed, the problems, the form's options."""
+    return page(
+        request,
+        tenant,
+        template,
+        status=status,
+        errors=errors,
+        form=form,
+        **options(request, tenant),
+        **context,
+    )
 
 
 async def read(request: Request, names: tuple[str, ...] = FIELDS) -> dict[str, str]:

@@ -35,16 +35,15 @@ def _form_page(
     status: int = 200,
     errors: list[FormError] | None = None,
 ) -> Response:
-    return page(
+    return person_form.form_page(
         request,
         tenant,
         "staff/walk_in.html",
+        form,
         status=status,
         errors=errors,
         nav_current="walk-in",
-        form=form,
         needs_facility=actor.facility_id is None,
-        **person_form.options(request, tenant),
     )
 
 
