@@ -12,6 +12,7 @@ import pytest
 
 from tests.facilities.helpers import body as facility_body
 from tests.identity.helpers import api_login, bearer, make_staff
+from tests.support.cli import cli  # noqa: F401 - a fixture of these tests
 from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database

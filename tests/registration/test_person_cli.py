@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ from typer.testing import CliRunner
 
 from tests.identity.helpers import actor_for
 from tests.registration.helpers import member, national_id
-from tests.tenancy.helpers import DEMO
 from vaxport.cli import app
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.cli_support import run_with_db
@@ -23,21 +20,7 @@ from vaxport.core.db import Database
 from vaxport.registration import service
 from vaxport.registration.models import Beneficiary
 from vaxport.registration.schemas import MemberIn
-from vaxport.settings import get_settings
 from vaxport.tenancy.service import get_tenant_or_404
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, clean_db: Database, tmp_path: Path) -> Iterator[CliRunner]:
-    monkeypatch.setenv("VAXPORT_DATABASE_URL", clean_db.url)
-    monkeypatch.setenv("VAXPORT_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("VAXPORT_REDIS_URL", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    loaded = runner.invoke(app, ["tenant", "load", str(DEMO)])
-    assert loaded.exit_code == 0, loaded.output
-    yield runner
-    get_settings.cache_clear()
 
 
 def _register(url: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:

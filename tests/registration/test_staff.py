@@ -205,3 +205,51 @@ async def test_staff_register_only_inside_their_region_and_vaccinated_people_are
     assert problem["retention_years"] == tenant.config.retention.vaccinated_records_years
     assert "30 years" in problem["detail"]
     assert (await client.get(url(tenant, f"/{pid}"), headers=north.headers)).status_code == 200
+
+
+async def test_staff_reads_are_audited_and_a_merged_record_answers_with_its_survivor(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    admin = await staff_token(client, clean_db, settings, tenant, "national_admin")
+    first = (await client.post(url(tenant), json=member(), headers=admin.headers)).json()
+    second = (
+        await client.post(url(tenant), json=member(given_name="Ada B."), headers=admin.headers)
+    ).json()
+    async with clean_db.transaction(tenant_id=tenant.id) as uow:
+        await uow.session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.id == uuid.UUID(second["id"]))
+            .values(status="merged", merged_into_id=uuid.UUID(first["id"]))
+        )
+    got = await client.get(url(tenant, f"/{second['id']}"), headers=admin.headers)
+    assert got.json()["id"] == first["id"]
+    listed = await client.get(url(tenant), params={"limit": 1}, headers=admin.headers)
+    assert [p["id"] for p in listed.json()["items"]] == [first["id"]]
+    assert listed.json()["next_cursor"] is None  # the merged record is not listed
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        reads = (
+            await s.execute(
+                select(AuditEntry.action, AuditEntry.object_id, AuditEntry.actor_id).where(
+                    AuditEntry.action.in_(["beneficiary.read", "beneficiary.list"])
+                )
+            )
+        ).all()
+    assert sorted((a, o) for a, o, _ in reads) == [
+        ("beneficiary.list", first["id"]),
+        ("beneficiary.read", first["id"]),
+    ]
+    assert {actor for _, _, actor in reads} == {admin.id}
+
+
+def test_the_create_answer_links_to_get_patch_and_delete(app) -> None:  # type: ignore[no-untyped-def]
+    spec = app.openapi()
+    created = spec["paths"]["/api/v1/{tenant}/beneficiaries"]["post"]["responses"]["201"]
+    links = created["links"]
+    assert {link["operationId"] for link in links.values()} == {
+        "get_beneficiary",
+        "update_beneficiary",
+        "delete_beneficiary",
+    }
+    assert all(
+        link["parameters"] == {"beneficiary_id": "$response.body#/id"} for link in links.values()
+    )

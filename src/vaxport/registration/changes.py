@@ -20,7 +20,6 @@ import uuid
 from sqlalchemy import delete, func, select
 
 from vaxport.core import audit
-from vaxport.core.clock import utcnow
 from vaxport.core.crypto import erase_subject
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
@@ -37,7 +36,7 @@ from vaxport.registration.models import (
     Merge,
 )
 from vaxport.registration.reads import audit_reads, is_staff
-from vaxport.registration.rows import Acting
+from vaxport.registration.rows import Acting, record_change
 from vaxport.registration.schemas import MemberOut, MemberUpdate
 from vaxport.registration.validation import validate_update
 from vaxport.registration.views import documents_of, member_out, resource
@@ -105,22 +104,13 @@ async def update_member(
         if changed:
             for key in changed:
                 setattr(person, key, cols[key])
-            person.version += 1
-            person.updated_at = utcnow()
-            await audit.record(
+            await record_change(
                 uow,
-                actor_id=actor.account_id,
-                actor_role=actor.role,
+                person,
+                acting=Acting(actor.account_id, actor.role),
                 action="beneficiary.update",
-                object_type="beneficiary",
-                object_id=person.id,
-                tenant_id=tenant.id,
+                fields=changed,
                 details={"fields": changed},
-            )
-            await emit(
-                uow,
-                "beneficiary.updated",
-                {"beneficiary_id": str(person.id), "fields": changed, "version": person.version},
             )
         elif is_staff(actor):
             await audit_reads(uow, actor, "beneficiary.read", [person.id])

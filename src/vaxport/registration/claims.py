@@ -22,17 +22,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from vaxport.core import audit
-from vaxport.core.clock import utcnow
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, TooManyRequests
-from vaxport.core.outbox import emit
 from vaxport.identity import throttle
 from vaxport.identity.actor import Actor
 from vaxport.identity.secrets import mac
-from vaxport.registration.members import FamilyFull
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
-from vaxport.registration.rows import family_size, lock_account, normalise_code
+from vaxport.registration.rows import Acting, ensure_room, normalise_code, record_change
 from vaxport.registration.schemas import ClaimIn, MemberOut
 from vaxport.registration.views import documents_of, member_out
 from vaxport.settings import Settings
@@ -70,7 +67,6 @@ async def claim_member(
         ) from None
     async with db.transaction(tenant_id=tenant.id) as uow:
         s = uow.session
-        await lock_account(uow, actor.account_id)
         by_number = await blind_match(
             s, BeneficiaryDocument.number_bidx, tenant_id=tenant.id, kind="id_number", value=number
         )
@@ -99,29 +95,15 @@ async def claim_member(
         )
         if person is not None:
             limit = tenant.config.family.max_beneficiaries_per_account
-            if await family_size(uow, tenant.id, actor.account_id) >= limit:
-                raise FamilyFull(f"an account manages at most {limit} people", limit=limit)
+            await ensure_room(uow, tenant.id, actor.account_id, limit)
             person.account_id = actor.account_id
             person.claim_code = None
-            person.version += 1
-            person.updated_at = utcnow()
-            await audit.record(
+            await record_change(
                 uow,
-                actor_id=actor.account_id,
-                actor_role=actor.role,
+                person,
+                acting=Acting(actor.account_id, actor.role),
                 action="beneficiary.claim",
-                object_type="beneficiary",
-                object_id=person.id,
-                tenant_id=tenant.id,
-            )
-            await emit(
-                uow,
-                "beneficiary.updated",
-                {
-                    "beneficiary_id": str(person.id),
-                    "fields": ["account"],
-                    "version": person.version,
-                },
+                fields=["account"],
             )
             docs = await documents_of(s, tenant.id, [person.id])
             out = member_out(person, docs[person.id])

@@ -13,16 +13,16 @@ from __future__ import annotations
 import uuid
 
 from vaxport.core.db import Database
-from vaxport.core.errors import Conflict, Forbidden, field_error, invalid
+from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.facilities import service as facilities
 from vaxport.identity.actor import Actor
 from vaxport.identity.policy import Resource, can
 from vaxport.registration.rows import (
     Acting,
+    FamilyFull,
     ReferenceTakenError,
     add_member,
-    family_size,
-    lock_account,
+    ensure_room,
     new_claim_code,
 )
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
@@ -30,15 +30,10 @@ from vaxport.registration.validation import NormalisedMember, validate_member
 from vaxport.registration.views import member_out
 from vaxport.tenancy.schemas import TenantInfo
 
+__all__ = ["FamilyFull", "acting", "register_member", "register_walk_in"]
+
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
-
-
-class FamilyFull(Conflict):
-    """The account already manages as many people as the tenant allows."""
-
-    slug = "family-full"
-    title = "The family is full"
 
 
 def acting(actor: Actor) -> Acting:
@@ -128,12 +123,7 @@ async def _create(
         try:
             async with db.transaction(tenant_id=tenant.id) as uow:
                 if account_id is not None:
-                    await lock_account(uow, account_id)
-                    if await family_size(uow, tenant.id, account_id) >= limit:
-                        raise FamilyFull(
-                            f"an account manages at most {limit} people in this country",
-                            limit=limit,
-                        )
+                    await ensure_room(uow, tenant.id, account_id, limit)
                 claim_code = new_claim_code() if account_id is None else None
                 person, documents = await add_member(
                     uow,

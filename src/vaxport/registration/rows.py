@@ -60,6 +60,13 @@ class AlreadyRegistered(Conflict):
         )
 
 
+class FamilyFull(Conflict):
+    """The account already manages as many people as the tenant allows."""
+
+    slug = "family-full"
+    title = "The family is full"
+
+
 class ReferenceTakenError(Exception):
     """The random reference collided with another record's (the caller retries)."""
 
@@ -114,6 +121,44 @@ async def family_size(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UU
         )
     )
     return int(count or 0)
+
+
+async def ensure_room(
+    uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UUID, limit: int
+) -> None:
+    """Lock the account's family and raise :class:`FamilyFull` when it has ``limit`` people."""
+    await lock_account(uow, account_id)
+    if await family_size(uow, tenant_id, account_id) >= limit:
+        raise FamilyFull(f"an account manages at most {limit} people in this country", limit=limit)
+
+
+async def record_change(
+    uow: UnitOfWork,
+    person: Beneficiary,
+    *,
+    acting: Acting,
+    action: str,
+    fields: list[str],
+    details: dict[str, object] | None = None,
+) -> None:
+    """After changing ``person``: bump its version, audit ``action``, emit ``updated``."""
+    person.version += 1
+    person.updated_at = utcnow()
+    await audit.record(
+        uow,
+        actor_id=acting.actor_id,
+        actor_role=acting.actor_role,
+        action=action,
+        object_type="beneficiary",
+        object_id=person.id,
+        tenant_id=person.tenant_id,
+        details=details,
+    )
+    await emit(
+        uow,
+        "beneficiary.updated",
+        {"beneficiary_id": str(person.id), "fields": fields, "version": person.version},
+    )
 
 
 async def add_member(
