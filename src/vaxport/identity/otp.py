@@ -226,7 +226,7 @@ async def request_code(
     return transaction_id
 
 
-def _rejected(field: str = "code") -> ValidationFailed:
+def rejected(field: str = "code") -> ValidationFailed:
     return ValidationFailed(f"{field}: {BAD_CODE}", errors=[field_error(field, BAD_CODE)])
 
 
@@ -310,7 +310,7 @@ async def verify_code(
                         .values(failures=OtpTransaction.failures + 1)
                     )
     if proven is None:
-        raise _rejected()
+        raise rejected()
     return proven
 
 
