@@ -306,3 +306,26 @@ async def test_a_citizen_changes_a_phone_with_a_code_sent_to_the_new_number(
     # Removing a contact needs no code.
     cleared = await client.patch(path, json={"phone": None}, headers=me.headers)
     assert cleared.json()["phone"] is None
+
+
+async def test_notifications_reach_a_registered_person_through_registration(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    import uuid
+
+    from vaxport.notifications.recipients import resolve_contact
+
+    me = await citizen_token(clean_db, settings, tenant)
+    made = (
+        await client.post(
+            url(tenant),
+            json=member(phone="+16135550142", preferred_locale="fr"),
+            headers=me.headers,
+        )
+    ).json()
+    async with clean_db.transaction(tenant_id=tenant.id) as uow:
+        found = await resolve_contact(uow, tenant_id=tenant.id, subject_id=uuid.UUID(made["id"]))
+        unknown = await resolve_contact(uow, tenant_id=tenant.id, subject_id=uuid.uuid4())
+    assert found is not None
+    assert (found.phone, found.email, found.locale) == ("+16135550142", None, "fr")
+    assert unknown is None
