@@ -6,6 +6,7 @@ import re
 
 import httpx
 
+from tests.identity.helpers import last_code
 from tests.registration.helpers import national_id
 from tests.registration.review_support import add_citizen, web_session
 from vaxport.core.db import Database
@@ -126,3 +127,37 @@ async def test_a_citizen_asks_for_a_correction_and_withdraws_it(
     assert r.headers["location"] == f"{base}?done=withdrawn"
     r = await client.get(correct, headers=HTML)
     assert "Withdrawn" in r.text
+
+
+async def test_a_new_phone_is_proved_with_a_code_sent_to_it(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    await _signed_in(client, clean_db, settings, tenant)
+    base = f"/{tenant.code}/family"
+    await client.post(base + "/add", data=_form(), headers=HTML)
+    r = await client.get(base, headers=HTML)
+    member = re.search(rf"{base}/([0-9a-f-]+)/edit", r.text)
+    assert member is not None
+    contact = f"{base}/{member.group(1)}/contact"
+
+    r = await client.post(contact, data={"csrf_token": CSRF, "phone": "12"}, headers=HTML)
+    assert r.status_code == 422
+    assert 'href="#phone"' in r.text
+    r = await client.post(contact, data={"csrf_token": CSRF, "phone": "416 555 0199"}, headers=HTML)
+    assert r.status_code == 200, r.text
+    transaction = re.search(r'name="transaction_id" value="([^"]+)"', r.text)
+    assert transaction is not None
+    confirm = {
+        "csrf_token": CSRF,
+        "transaction_id": transaction.group(1),
+        "phone": "416 555 0199",
+        "code": "000000",
+    }
+    r = await client.post(contact + "/confirm", data=confirm, headers=HTML)
+    assert r.status_code in (401, 409, 422), r.text
+    assert 'href="#code"' in r.text
+    code = await last_code(clean_db, tenant.id)
+    r = await client.post(contact + "/confirm", data={**confirm, "code": code}, headers=HTML)
+    assert r.status_code == 303, r.text
+    r = await client.get(contact, headers=HTML)
+    assert "+14165550199" in r.text

@@ -18,9 +18,9 @@ from starlette.responses import RedirectResponse, Response
 from vaxport.core.errors import Problem
 from vaxport.core.http import Ctx, requires
 from vaxport.identity.actor import Actor
-from vaxport.identity.http import CurrentActor, OptionalActor, PathTenant
+from vaxport.identity.http import CurrentActor, OptionalActor, PathTenant, client_ip
 from vaxport.registration import corrections, service
-from vaxport.registration.schemas import MemberIn, MemberOut, MemberUpdate
+from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web import person_form
 from vaxport.web.staff_common import FormError, locale_of, page, region_labels
@@ -35,6 +35,7 @@ CORRECTION_FIELDS = ("field", "value", "id_type", "reason")
 Short = Annotated[str, Form(max_length=254)]
 ADD = "citizen/family_add.html"
 EDIT = "citizen/family_edit.html"
+CONTACT = "citizen/family_contact.html"
 NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
 
 
@@ -239,3 +240,93 @@ async def withdraw(
     """Take back a pending request."""
     await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
     return _back(tenant, "withdrawn")
+
+
+def _contact_page(
+    request: Request,
+    tenant: TenantInfo,
+    member: MemberOut,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: list[FormError] | None = None,
+) -> Response:
+    template = "citizen/family_code.html" if form.get("transaction_id") else CONTACT
+    return page(
+        request,
+        tenant,
+        template,
+        status=status,
+        errors=errors,
+        nav_current="family",
+        member=member,
+        form=form,
+    )
+
+
+@router.api_route(FAMILY + "/{beneficiary_id}/contact", methods=GET, dependencies=[PAGE])
+async def contact_form(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: OptionalActor, request: Request
+) -> Response:
+    """A new phone or e-mail for the person: first a code to the new destination."""
+    me = _citizen(actor, tenant)
+    if me is None:
+        return _to_sign_in(tenant)
+    member = await _member(ctx, tenant, me, beneficiary_id)
+    return _contact_page(request, tenant, member, {})
+
+
+@router.post(FAMILY + "/{beneficiary_id}/contact", dependencies=[WRITE])
+async def contact_send_code(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Send the code; the page asks for it."""
+    form = await person_form.read(request, ("phone", "email"))
+    member = await _member(ctx, tenant, actor, beneficiary_id)
+    try:
+        body = ContactCodeIn.model_validate({k: v for k, v in form.items() if v})
+        sent = await service.request_contact_code(
+            db=ctx.db,
+            settings=ctx.settings,
+            tenant=tenant,
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            body=body,
+            client_ip=client_ip(request),
+        )
+    except (Problem, ValidationError) as exc:
+        status = exc.status if isinstance(exc, Problem) else 422
+        if status >= 500 or status == 404:
+            raise
+        errors = person_form.problems(request, tenant, exc)
+        return _contact_page(request, tenant, member, form, status=status, errors=errors)
+    return _contact_page(request, tenant, member, {**form, "transaction_id": str(sent)})
+
+
+@router.post(FAMILY + "/{beneficiary_id}/contact/confirm", dependencies=[WRITE])
+async def contact_confirm(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Change the phone or e-mail with the code that reached it."""
+    form = await person_form.read(request, ("phone", "email", "transaction_id", "code"))
+    try:
+        changes: dict[str, Any] = {k: form[k] for k in ("phone", "email") if form[k]}
+        changes["contact_code"] = {"transaction_id": form["transaction_id"], "code": form["code"]}
+        await service.update_member(
+            db=ctx.db,
+            tenant=tenant,
+            actor=actor,
+            beneficiary_id=beneficiary_id,
+            body=MemberUpdate.model_validate(changes),
+            settings=ctx.settings,
+        )
+    except (Problem, ValidationError) as exc:
+        status = exc.status if isinstance(exc, Problem) else 422
+        if status >= 500 or status == 404:
+            raise
+        member = await _member(ctx, tenant, actor, beneficiary_id)
+        errors = [
+            FormError(e.message, "code", e.key) for e in person_form.problems(request, tenant, exc)
+        ]
+        return _contact_page(request, tenant, member, form, status=status, errors=errors)
+    return _back(tenant, "saved")
