@@ -67,6 +67,11 @@ async def test_a_citizen_adds_a_family_member_and_sees_them_listed(
 
     await page.get_by_role("link", name="Correct name, birth date or ID").click()
     await _accessible(page, "correction form")
+    await page.go_back()
+    await page.get_by_role("link", name="Change details").click()
+    await _accessible(page, "edit details")
+    await page.get_by_role("link", name="Change phone or e-mail").click()
+    await _accessible(page, "contact change")
     # The refused first attempt answers 422, which the browser logs itself.
     assert [e for e in errors if "status of 422" not in e] == []
 
@@ -113,4 +118,6 @@ async def test_staff_review_queues_are_accessible(
     await page.get_by_label("Note for the record (optional)").fill("Seen the certificate")
     await page.get_by_role("button", name="Approve and change the record").click()
     await page.wait_for_url(live_server.url + "/sn/staff/corrections?done=approved")
+    await page.goto(live_server.url + "/sn/staff/walk-in?lang=en")
+    await _accessible(page, "walk-in")
     assert [e for e in errors if "status of 422" not in e] == []
