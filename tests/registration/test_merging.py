@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
@@ -197,3 +198,25 @@ async def test_two_staff_merging_one_flag_at_once_make_one_merge(
     states = {await _state(clean_db, tenant, p) for p in (older, newer)}
     assert ("active", None) in states
     assert len([t for t, _ in await events(clean_db, tenant, "beneficiary.merged")]) == 1
+
+
+async def test_undo_racing_a_decision_on_the_same_flag_never_deadlocks(
+    clean_db: Database, tenant: TenantInfo
+) -> None:
+    older, _, flag = await _pair(clean_db, tenant)
+    admin = national(tenant)
+    merge = await merging.merge_flag(db=clean_db, actor=admin, flag_id=flag, survivor_id=older)
+
+    async def outcome(act: Any) -> str:
+        try:
+            await act
+        except Conflict:
+            return "conflict"
+        return "done"
+
+    results = await asyncio.gather(
+        outcome(merging.undo(db=clean_db, actor=admin, merge_id=merge.id)),
+        outcome(merging.dismiss(db=clean_db, actor=admin, flag_id=flag)),
+    )
+    assert results[0] == "done"  # the undo always goes through; dismiss only after it
+    assert results[1] in ("done", "conflict")

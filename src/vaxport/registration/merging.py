@@ -263,6 +263,14 @@ async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeView:
         ).scalar_one_or_none()
         if row is None:
             raise NotFound("merge not found")
+        # Flag before people, as merging and dismissing lock them: no lock-order deadlock.
+        flag = None
+        if row.flag_id is not None:
+            flag = await uow.session.scalar(
+                select(DuplicateFlag)
+                .where(DuplicateFlag.tenant_id == actor.tenant_id, DuplicateFlag.id == row.flag_id)
+                .with_for_update()
+            )
         try:
             locked = {
                 some_id: await reach.load(uow, actor, some_id, WRITE, lock=True)
@@ -278,10 +286,8 @@ async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeView:
         merged.version += 1
         merged.updated_at = now
         row.undone_by, row.undone_at = actor.account_id, now
-        if row.flag_id is not None:
-            flag = await uow.session.get(DuplicateFlag, row.flag_id)
-            if flag is not None:
-                flag.status, flag.resolved_by, flag.resolved_at = "open", None, None
+        if flag is not None:
+            flag.status, flag.resolved_by, flag.resolved_at = "open", None, None
         await uow.session.flush()
         details = {"merge_id": str(row.id), "survivor_id": str(row.survivor_id)}
         await reach.record(uow, actor, "beneficiary.unmerged", merged.id, details)
