@@ -8,5 +8,6 @@ from __future__ import annotations
 HANDLER_MODULES: list[str] = [
     "vaxport.notifications.events",
     "vaxport.facilities.events",
+    "vaxport.registration.events",
     "vaxport.registration.import_events",
 ]

@@ -280,8 +280,11 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
     from vaxport.identity.api import router as identity_router
+    from vaxport.identity.citizen_api import router as citizen_router
     from vaxport.notifications.api import router as notifications_router
+    from vaxport.registration.api import router as registration_router
     from vaxport.registration.import_api import router as registration_import_router
+    from vaxport.registration.review_api import router as registration_review_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
@@ -289,8 +292,11 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(audit_router)
     app.include_router(facilities_router)
     app.include_router(identity_router)
+    app.include_router(citizen_router)
     app.include_router(notifications_router)
     app.include_router(registration_import_router)
+    app.include_router(registration_router)
+    app.include_router(registration_review_router)
     if settings.bench_mode:
         app.include_router(ops.bench_router)
     if settings.env == "development":

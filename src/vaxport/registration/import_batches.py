@@ -29,14 +29,13 @@ from vaxport.core.crypto import get_keyring
 from vaxport.core.crypto.blind import blind_index_candidates_sync
 from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.db import Database, UnitOfWork
-from vaxport.core.ids import short_code, uuid7
+from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import RowProblem
 from vaxport.registration.import_rows import ImportRow
 from vaxport.registration.models import Beneficiary, BeneficiaryDocument, RegistrationImport
 from vaxport.registration.models import ImportProblem as ProblemRow
+from vaxport.registration.rows import new_reference
 
-REFERENCE_LENGTH = 10
-_DOCS = BeneficiaryDocument.__table__
 _ROW_ATTEMPTS = 3
 
 
@@ -89,12 +88,12 @@ async def _existing(
     if not wanted:
         return set()
     found = await session.execute(
-        select(_DOCS.c.id_type, _DOCS.c.number_bidx).where(
-            _DOCS.c.tenant_id == tenant_id,
-            _DOCS.c.number_bidx.in_([bidx for _, bidx in wanted]),
+        select(BeneficiaryDocument.id_type, BeneficiaryDocument.number_bidx).where(
+            BeneficiaryDocument.tenant_id == tenant_id,
+            BeneficiaryDocument.number_bidx.in_([bidx for _, bidx in wanted]),
         )
     )
-    return {wanted[(t, b)] for t, b in found if (t, b) in wanted}
+    return {wanted[(t, b)] for t, b in found if b is not None and (t, b) in wanted}
 
 
 def _new(job: Job, row: ImportRow) -> tuple[Beneficiary, BeneficiaryDocument]:
@@ -103,7 +102,7 @@ def _new(job: Job, row: ImportRow) -> tuple[Beneficiary, BeneficiaryDocument]:
         id=uuid7(),
         tenant_id=job.tenant_id,
         account_id=None,
-        reference=short_code(REFERENCE_LENGTH),
+        reference=new_reference(),
         given_name=m.given_name,
         family_name=m.family_name,
         birth_date=m.birth_date,

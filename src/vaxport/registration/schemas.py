@@ -63,6 +63,24 @@ class WalkInIn(MemberIn):
     facility_id: uuid.UUID | None = None
 
 
+class ContactProof(RequestModel):
+    """The one-time code sent to a new phone or e-mail (``POST .../contact-codes``)."""
+
+    transaction_id: uuid.UUID
+    code: Annotated[str, StringConstraints(min_length=4, max_length=12)]
+
+
+class ContactCodeIn(RequestModel):
+    """Ask for a code to the new phone *or* e-mail a citizen wants for a person."""
+
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class ContactCodeOut(ResponseModel):
+    transaction_id: uuid.UUID
+
+
 class MemberUpdate(RequestModel):
     """The fields a PATCH may change; absent fields stay as they are.
 
@@ -76,7 +94,7 @@ class MemberUpdate(RequestModel):
     phone: Phone | None = None
     email: Email | None = None
     # Proof of a citizen's contact change: the one-time code sent to the new destination.
-    contact_code: ClaimCode | None = None
+    contact_code: ContactProof | None = None
 
 
 class ClaimIn(RequestModel):
@@ -118,7 +136,13 @@ class MemberOut(ResponseModel):
     updated_at: dt.datetime
 
 
-class WalkInOut(MemberOut):
+class CreatedMemberOut(MemberOut):
+    """A new person; ``claim_code`` (shown only this once) when no account manages them."""
+
+    claim_code: str | None = None
+
+
+class WalkInOut(CreatedMemberOut):
     """A new walk-in, with the claim code to print on the slip (shown only this once)."""
 
     claim_code: str
@@ -127,3 +151,19 @@ class WalkInOut(MemberOut):
 class MemberPage(ResponseModel):
     items: list[MemberOut]
     next_cursor: str | None
+
+
+class ListQuery(RequestModel):
+    """Paging of a list: ``cursor`` from the previous page's ``next_cursor``."""
+
+    cursor: Annotated[str, StringConstraints(max_length=64)] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class SearchQuery(RequestModel):
+    """Exactly one of: ``id_type`` + ``number``, ``phone``, ``reference``."""
+
+    id_type: ShortCode | None = None
+    number: IdNumber | None = None
+    phone: Phone | None = None
+    reference: Reference | None = None
