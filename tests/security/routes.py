@@ -99,6 +99,14 @@ def load_recipes() -> dict[RouteKey, Recipe]:
     return RECIPES
 
 
+async def send(world: World, method: str, path: str, call: Call) -> Any:
+    """Send ``call`` to the route ``method path`` (its ``{tenant}`` is the world's)."""
+    url = path.format(tenant=world.tenant.code, **call.path)
+    return await world.client.request(
+        method, url, headers=call.headers, json=call.json, content=call.content, params=call.params
+    )
+
+
 def write_routes(app: Any) -> Iterator[RouteKey]:
     """``(method, path)`` of every unsafe API route of ``app``, in route order."""
     for path, route, _deps in iter_routes(app.routes):

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.security.routes import NOT_AUDITED, RECIPES, load_recipes, write_routes
+from tests.security.routes import NOT_AUDITED, RECIPES, load_recipes, send, write_routes
 from tests.security.world import World
 from vaxport.core.audit.models import AuditEntry
 
@@ -58,15 +58,7 @@ async def test_every_write_route_adds_an_audit_entry(app: Any, world: World) -> 
         if make is None:
             continue  # exempt, or reported by the test above
         call = await make(world)
-        url = path.format(tenant=world.tenant.code, **call.path)
-        resp = await world.client.request(
-            method,
-            url,
-            headers=call.headers,
-            json=call.json,
-            content=call.content,
-            params=call.params,
-        )
+        resp = await send(world, method, path, call)
         walked += 1
         if resp.status_code >= 300:
             failures.append(f"{method} {path}: recipe got {resp.status_code} {resp.text[:200]}")

@@ -19,6 +19,44 @@ from vaxport.tenancy.schemas import TenantInfo
 _SCOPES = {"region_code", "facility_id"}
 
 
+@dataclass(frozen=True)
+class Person:
+    """Known personal values: recipes send these, the clean-logs walk looks for them."""
+
+    given_name: str = "Fatoumata"
+    family_name: str = "Quarshie-Lindqvist"
+    email: str = "fatoumata.quarshie@example.org"
+    phone: str = "+1 613 555 0187"
+    phone_e164: str = "+16135550187"
+    id_number: str = "9201175545"  # the demo country's national ID (Luhn-checked)
+    id_number_printed: str = "920 117 554 5"
+    passport: str = "QX4821736"  # the demo country's passport format
+    birth_date: str = "1984-03-09"
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def needles(self) -> dict[str, str]:
+        """Each value in every spelling that must never reach a log line."""
+        return {
+            "given name": self.given_name,
+            "family name": self.family_name,
+            "e-mail": self.email,
+            "e-mail (local part)": self.email.split("@")[0],
+            "phone": self.phone,
+            "phone (E.164)": self.phone_e164,
+            "phone (national digits)": self.phone_e164[2:],
+            "ID number": self.id_number,
+            "ID number (printed)": self.id_number_printed,
+            "passport number": self.passport,
+        }
+
+
+# Recipes put these wherever a route takes personal data (names, contacts, IDs...).
+PERSON = Person()
+
+
 @dataclass
 class World:
     """One tenant, its national administrator and the app, as every recipe sees them."""

@@ -6,14 +6,19 @@ import uuid
 
 from tests.facilities.helpers import body
 from tests.security.routes import Call, recipe
-from tests.security.world import World
+from tests.security.world import PERSON, World
 
 FACILITIES = "/api/v1/{tenant}/facilities"
 
 
 @recipe("POST", FACILITIES)
 async def create(w: World) -> Call:
-    return Call(headers=w.admin_auth, json=body(code=f"SEC-{uuid.uuid4().hex[:8].upper()}"))
+    return Call(
+        headers=w.admin_auth,
+        json=body(
+            code=f"SEC-{uuid.uuid4().hex[:8].upper()}", phone=PERSON.phone, email=PERSON.email
+        ),
+    )
 
 
 @recipe("PATCH", FACILITIES + "/{facility_id}")

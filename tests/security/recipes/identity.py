@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 from tests.security.routes import Call, recipe
-from tests.security.world import World
+from tests.security.world import PERSON, World
 from vaxport.core import clock
 from vaxport.identity import totp
 
@@ -75,7 +75,7 @@ async def reauthenticate(w: World) -> Call:
 @recipe("PATCH", ME)
 async def update_me(w: World) -> Call:
     auth = await w.auth(await w.staff("analyst"))
-    return Call(headers=auth, json={"display_name": "Another Name"})
+    return Call(headers=auth, json={"display_name": PERSON.name})
 
 
 @recipe("POST", ME + "/password")
@@ -101,7 +101,14 @@ async def recovery_codes(w: World) -> Call:
 
 @recipe("POST", STAFF)
 async def invite_staff(w: World) -> Call:
-    body = {"username": f"sec{uuid.uuid4().hex[:8]}", "role": "vaccinator", "region_code": "NOR"}
+    body = {
+        "username": f"sec{uuid.uuid4().hex[:8]}",
+        "role": "vaccinator",
+        "region_code": "NOR",
+        "display_name": PERSON.name,
+        "email": PERSON.email,
+        "phone": PERSON.phone,
+    }
     return Call(headers=w.admin_auth, json=body)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from tests.security.routes import Call, recipe
-from tests.security.world import World
+from tests.security.world import PERSON, World
 
 
 @recipe("POST", "/api/v1/{tenant}/notifications/test")
 async def send_test(w: World) -> Call:
-    return Call(headers=w.admin_auth, json={"to": "audit.walk@example.org"})
+    return Call(headers=w.admin_auth, json={"to": PERSON.email})
 
 
 @recipe("PUT", "/api/v1/{tenant}/notifications/preferences/{subject_id}")
