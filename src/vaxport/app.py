@@ -290,7 +290,10 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(identity_router)
     app.include_router(notifications_router)
     if settings.bench_mode:
+        from vaxport.identity.bench import router as identity_bench_router
+
         app.include_router(ops.bench_router)
+        app.include_router(identity_bench_router)
     if settings.env == "development":
         from vaxport.notifications.api import dev_router as notifications_dev_router
 
