@@ -276,6 +276,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
+    from vaxport.core import openapi as openapi_links
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
@@ -298,6 +299,12 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
         from vaxport.notifications.api import dev_router as notifications_dev_router
 
         app.include_router(notifications_dev_router)
+
+    # Links between operations, declared by each context beside its routes.
+    import vaxport.facilities.links
+    import vaxport.identity.links  # noqa: F401
+
+    openapi_links.install(app)
 
     # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
     from vaxport.web.router import build_router as build_web_router
