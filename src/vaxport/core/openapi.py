@@ -48,6 +48,30 @@ def link(
     _LINKS[key] = Link(name, (source[0].upper(), source[1]), status, target, tuple(params.items()))
 
 
+def link_resource(
+    parameter: str,
+    *,
+    sources: dict[tuple[str, str, str], str],
+    targets: dict[str, tuple[str, str]],
+) -> None:
+    """Link every answer naming one object to every operation taking it.
+
+    ``sources`` maps ``(method, path, status)`` to where that answer holds the object's
+    id (a runtime expression such as ``$response.body#/id``); ``targets`` maps link
+    names to ``(method, path)`` of the operations whose ``parameter`` it fills.
+    """
+    for (method, path, status), where in sources.items():
+        for name, target in targets.items():
+            if target != (method, path):
+                link(
+                    name,
+                    source=(method, path),
+                    status=status,
+                    target=target,
+                    parameters={parameter: where},
+                )
+
+
 def add_links(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every declared link whose two operations it describes."""
     operations = {

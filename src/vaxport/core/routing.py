@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport.core.errors import Unauthorized
 from vaxport.core.http import PERMISSION_ATTR
+from vaxport.core.lean_route import lean_app
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -221,22 +222,27 @@ def _gate_permission_check(route: APIRoute) -> None:
     same ``Request`` as the endpoint (a body can be read only once).
     """
     checks = [dep for dep in route.dependant.dependencies if _is_permission_check(dep)]
-    if not checks:
-        return
     rest = [dep for dep in route.dependant.dependencies if not _is_permission_check(dep)]
-    permission, public = getattr(checks[0].call, PERMISSION_ATTR)
+    permission, public = getattr(checks[0].call, PERMISSION_ATTR) if checks else (None, True)
     if public:
         route.dependant.dependencies = rest
+        route.app = _handler(route, route.dependant) or route.app
         return
     full = route.dependant
     route.dependant = dataclasses.replace(full, dependencies=rest)
     try:
-        unchecked = wrap_app_with_body_limit(
+        unchecked = _handler(route, route.dependant) or wrap_app_with_body_limit(
             request_response(route.get_route_handler()), route.max_body_size
         )
     finally:
         route.dependant = full
     route.app = PermissionGate(str(permission), checked=route.app, unchecked=unchecked)
+
+
+def _handler(route: APIRoute, dependant: Any) -> ASGIApp | None:
+    """The lean handler of ``route`` (see ``core/lean_route.py``), if it can have one."""
+    app = lean_app(route, dependant)
+    return None if app is None else wrap_app_with_body_limit(app, route.max_body_size)
 
 
 class PermissionGate:

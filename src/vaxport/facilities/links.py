@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaxport.core.openapi import link
+from vaxport.core.openapi import link_resource
 
 COLLECTION = "/api/v1/{tenant}/facilities"
 ITEM = COLLECTION + "/{facility_id}"
@@ -23,13 +23,4 @@ _SOURCES = {
     ("GET", COLLECTION, "200"): "$response.body#/items/0/id",
 }
 
-for (method, path, status), where in _SOURCES.items():
-    for name, target in _TARGETS.items():
-        if target != (method, path):
-            link(
-                name,
-                source=(method, path),
-                status=status,
-                target=target,
-                parameters={"facility_id": where},
-            )
+link_resource("facility_id", sources=_SOURCES, targets=_TARGETS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaxport.core.openapi import link
+from vaxport.core.openapi import link_resource
 
 COLLECTION = "/api/v1/{tenant}/staff"
 ITEM = COLLECTION + "/{account_id}"
@@ -23,13 +23,4 @@ _SOURCES = {
     ("POST", ITEM + "/reset", "200"): "$response.body#/account/id",
 }
 
-for (method, path, status), where in _SOURCES.items():
-    for name, target in _TARGETS.items():
-        if target != (method, path):
-            link(
-                name,
-                source=(method, path),
-                status=status,
-                target=target,
-                parameters={"account_id": where},
-            )
+link_resource("account_id", sources=_SOURCES, targets=_TARGETS)
