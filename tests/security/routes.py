@@ -53,11 +53,6 @@ RECIPES: dict[RouteKey, Recipe] = {}
 
 # Writes that need no audit entry, each with its reason (a reviewer reads these).
 NOT_AUDITED: dict[RouteKey, str] = {
-    ("POST", "/api/v1/{tenant}/auth/login"): (
-        "password step only: issues a short-lived second-factor or enrolment ticket; the "
-        "session it may lead to is audited where it opens (second-factor, enrolment "
-        "confirm), and refused attempts are audited by the login service"
-    ),
     ("POST", "/api/v1/{tenant}/auth/enrolment"): (
         "proposes a TOTP secret held in the ticket until confirmed; nothing is stored on "
         "the account before /auth/enrolment/confirm, which is audited"

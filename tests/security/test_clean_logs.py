@@ -21,13 +21,22 @@ import httpx
 import pytest
 
 from tests.security.routes import RECIPES, load_recipes, send, write_routes
+from tests.security.serve import serving
 from tests.security.world import PERSON, World
 from vaxport.core.logging import configure_logging
 from vaxport.core.outbox.worker import Worker
 from vaxport.settings import Settings
 
 # Loggers that are quiet by default but an operator may turn up while debugging.
-_LOUD = ("sqlalchemy.engine", "sqlalchemy.pool", "uvicorn", "uvicorn.error", "httpx", "httpcore")
+_LOUD = (
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+)
 
 
 @pytest.fixture
@@ -75,6 +84,16 @@ async def _scripted_flow(app: Any, w: World, monkeypatch: pytest.MonkeyPatch) ->
     # Deliver what was queued (console channel in the demo country).
     await Worker(w.db, w.cache, w.settings, worker_id="logs-test").run(asyncio.Event(), once=True)
 
+    # Over a real server with its access log on: values in paths and query strings.
+    async with serving(app, access_log=True) as base_url, httpx.AsyncClient() as c:
+        for path in (f"/staff/{PERSON.id_number}", f"/staff?cursor={PERSON.passport}"):
+            r = await c.get(base_url + w.api + path, headers=w.admin_auth)
+            assert r.status_code in (404, 422)
+        r = await c.get(
+            f"{base_url}{w.api}/staff", params={"q": PERSON.email}, headers=w.admin_auth
+        )
+        assert r.status_code in (200, 422)
+
     # An unexpected failure whose message carries the values: logged with its traceback.
     from vaxport.identity import staff
 
@@ -107,7 +126,7 @@ async def test_a_full_flow_at_debug_logs_no_personal_value(
     log = captured.getvalue()
     # The capture saw the whole flow: requests, SQL with its parameters, the traceback.
     assert log.count("\n") > 200
-    for seen in ("request.unhandled", "Traceback", "RuntimeError", "INSERT INTO"):
+    for seen in ("request.unhandled", "Traceback", "RuntimeError", "INSERT INTO", "uvicorn.access"):
         assert seen in log
     leaks = {
         label: [line[:300] for line in log.splitlines() if value.lower() in line.lower()][:3]

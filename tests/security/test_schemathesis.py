@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from tests.security.serve import serving
 from tests.security.world import World
 from vaxport.settings import Settings
 
@@ -35,12 +34,6 @@ SPARED = r"/auth/(logout|reauthenticate)$|/me/(password|totp)"
 def settings(settings: Settings) -> Settings:
     """Rate limits would only turn generated traffic into 429s: not what is tested here."""
     return settings.model_copy(update={"rate_limit_enabled": False})
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _peers(world: World) -> dict[str, str]:
@@ -84,19 +77,12 @@ async def test_schemathesis_finds_no_server_error_and_no_object_level_leak(
     app: Any, world: World, tmp_path: Path
 ) -> None:
     config = _write_config(tmp_path, world.tenant.code, await _peers(world))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.05)
     report = tmp_path / "report.json"
-    try:
+    async with serving(app) as base_url:
         st = Path(sys.executable).with_name("schemathesis")
         proc = await asyncio.create_subprocess_exec(
             *(str(st), "--config-file", str(config), "run"),
-            f"http://127.0.0.1:{port}/api/openapi.json",
+            f"{base_url}/api/openapi.json",
             *("--checks", "not_a_server_error,object_level_authorization"),
             *("--phases", "examples,coverage,fuzzing,stateful"),
             *("--exclude-path-regex", SPARED),
@@ -107,9 +93,6 @@ async def test_schemathesis_finds_no_server_error_and_no_object_level_leak(
             stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), TIME_BUDGET_S + 60)
-    finally:
-        server.should_exit = True
-        await serving
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text[-6000:]
     summary = _summary(report)
