@@ -50,6 +50,9 @@ class Call:
 
 Recipe = Callable[[World], Awaitable[Call]]
 RECIPES: dict[RouteKey, Recipe] = {}
+# Reads the clean-logs walk makes too (searches by ID number, a person's record...):
+# optional, but every read that takes personal values in its path or query belongs here.
+READS: dict[RouteKey, Recipe] = {}
 
 # Writes that need no audit entry, each with its reason (a reviewer reads these).
 NOT_AUDITED: dict[RouteKey, str] = {
@@ -80,6 +83,16 @@ def recipe(method: str, path: str) -> Callable[[Recipe], Recipe]:
         if key in RECIPES:
             raise ValueError(f"two recipes for {method} {path}")
         RECIPES[key] = fn
+        return fn
+
+    return register
+
+
+def read(method: str, path: str) -> Callable[[Recipe], Recipe]:
+    """Register the decorated function as a read for the clean-logs walk (see READS)."""
+
+    def register(fn: Recipe) -> Recipe:
+        READS[(method.upper(), path)] = fn
         return fn
 
     return register

@@ -2,7 +2,8 @@
 
 Everything the process logs is captured as rendered in production (structlog JSON, stdlib
 records, SQLAlchemy's statement and row log as with ``VAXPORT_DATABASE_ECHO``), while:
-every write route is called through its audit-walk recipe (recipes send the known
+every write route is called through its audit-walk recipe and every registered read
+(``READS``: searches by ID number and the like) is made (recipes send the known
 ``PERSON`` values wherever a route takes personal data, so routes added later join in),
 staff are invited and log in with those values, they are read back, searched and
 refused, the outbox worker delivers the queued messages, and a request fails with an
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.routes import RECIPES, load_recipes, send, write_routes
+from tests.security.routes import READS, RECIPES, load_recipes, send, write_routes
 from tests.security.serve import serving
 from tests.security.world import PERSON, World
 from vaxport.core.logging import configure_logging
@@ -121,6 +122,9 @@ async def test_a_full_flow_at_debug_logs_no_personal_value(
         if make is not None:
             resp = await send(world, method, path, await make(world))
             assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
+    for (method, path), make in READS.items():
+        resp = await send(world, method, path, await make(world))
+        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
     await _scripted_flow(app, world, monkeypatch)
 
     log = captured.getvalue()

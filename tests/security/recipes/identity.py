@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from tests.security.routes import Call, recipe
+from tests.security.routes import Call, read, recipe
 from tests.security.world import PERSON, World
 from vaxport.core import clock
 from vaxport.identity import totp
@@ -143,3 +143,13 @@ async def enable_staff(w: World) -> Call:
 async def reset_staff(w: World) -> Call:
     person = await w.staff("analyst")
     return Call(path={"account_id": person.id}, headers=w.admin_auth)
+
+
+@read("GET", STAFF)
+async def list_staff(w: World) -> Call:
+    return Call(headers=w.admin_auth, params={"limit": "200"})
+
+
+@read("GET", ME)
+async def get_me(w: World) -> Call:
+    return Call(headers=await w.auth(await w.staff("analyst", display_name=PERSON.name)))
