@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,6 +32,23 @@ async def test_prepare_is_idempotent_and_reuses_the_data(tmp_path: Path) -> None
         await db.dispose()
     assert first.tenant_status == "demo v1 (created)"
     assert again.tenant_status == "demo v1 (unchanged)"
+
+
+def _citizen_signs_in_with_the_code_the_demo_shows(port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    asked = httpx.post(f"{base}/api/v1/demo/auth/code", json={"phone": "+14165550100"})
+    assert asked.status_code == 202, asked.text
+    deadline = time.monotonic() + 20
+    codes: list[str] = []
+    while not codes:
+        assert time.monotonic() < deadline, "the code never reached /dev/messages"
+        time.sleep(0.2)
+        codes = re.findall(r"Your vaxport code is (\d{6})", httpx.get(f"{base}/dev/messages").text)
+    done = httpx.post(
+        f"{base}/api/v1/demo/auth/code/verify",
+        json={"transaction_id": asked.json()["transaction_id"], "code": codes[0]},
+    )
+    assert done.status_code == 200, done.text
 
 
 def _free_port() -> int:
@@ -68,6 +86,7 @@ def test_demo_serves_the_landing_page_and_config_then_stops_on_ctrl_c(tmp_path: 
         config = httpx.get(f"http://127.0.0.1:{port}/api/v1/demo/config")
         assert config.status_code == 200
         assert config.json()["code"] == "demo"
+        _citizen_signs_in_with_the_code_the_demo_shows(port)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -76,3 +95,5 @@ def test_demo_serves_the_landing_page_and_config_then_stops_on_ctrl_c(tmp_path: 
     assert "vaxport demo is ready" in text
     assert "demo.admin" in text
     assert "TOTP secret" in text
+    assert "citizen     phone +14165550100" in text
+    assert "via console channel" in text  # the code was printed for the person

@@ -281,6 +281,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
     from vaxport.identity.api import router as identity_router
+    from vaxport.identity.citizen_api import router as citizen_router
     from vaxport.notifications.api import router as notifications_router
     from vaxport.tenancy.api import router as tenancy_router
 
@@ -289,6 +290,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(audit_router)
     app.include_router(facilities_router)
     app.include_router(identity_router)
+    app.include_router(citizen_router)
     app.include_router(notifications_router)
     if settings.bench_mode:
         from vaxport.identity.bench import router as identity_bench_router

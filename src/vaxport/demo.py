@@ -86,6 +86,21 @@ async def _demo_staff(db: Database, cache: Cache, report: DemoReport) -> None:
             "  TOTP codes  add the secret to an authenticator app, or run: "
             ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\""
         )
+    await _demo_citizen(db, cache, report)
+
+
+async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
+    """A citizen who signs in with a one-time code; the code shows up in this terminal."""
+    from vaxport.identity.demo import create_demo_citizen
+
+    citizen = await create_demo_citizen(db, DEMO_TENANT, cache=cache)
+    report.lines += [
+        f"  citizen     phone {citizen.phone}  (or e-mail {citizen.email})",
+        f"              sign in at {report.url}{citizen.login_url_path}: enter the phone,",
+        "              then the 6-digit code printed below in this terminal (a 'vaxport sms",
+        f"              via console channel' box) or listed at {report.url}/dev/messages",
+        "              (valid 3 minutes; any other phone number gets a new account)",
+    ]
 
 
 async def run(settings: Settings, *, host: str, port: int) -> None:

@@ -148,7 +148,7 @@ async def test_keyboard_focus_is_visible_and_skip_link_works(
 
     # Every tab stop looks different when focused than when not.
     labels: list[str] = []
-    for _ in range(5):
+    for _ in range(6):
         await page.keyboard.press("Tab")
         focused = (await page.evaluate_handle("document.activeElement")).as_element()
         assert focused is not None
@@ -166,7 +166,14 @@ async def test_keyboard_focus_is_visible_and_skip_link_works(
         await focused.focus()
         labels.append(label)
 
-    assert labels == ["Sénégal", "Accueil", "Trouver un centre", "Tous les programmes", "Français"]
+    assert labels == [
+        "Sénégal",
+        "Accueil",
+        "Trouver un centre",
+        "Tous les programmes",
+        "Se connecter",
+        "Français",
+    ]
 
     # The skip link moves keyboard focus past the header into <main>.
     await page.goto(live_server.url + "/sn/")

@@ -154,3 +154,25 @@ def actor_for(
         facility_id=facility_id,
         auth_time=clock.utcnow(),
     ).with_regions(tenant)
+
+
+async def sent_codes(db: Database, tenant_id: uuid.UUID) -> list[str]:
+    """The one-time codes queued for the tenant so far, oldest first (as the person reads)."""
+    from sqlalchemy import select
+
+    from vaxport.notifications.models import Message
+
+    async with db.read(tenant_id=tenant_id) as s:
+        rows = (
+            await s.execute(
+                select(Message)
+                .where(Message.tenant_id == tenant_id, Message.event == "login_code")
+                .order_by(Message.id)
+            )
+        ).scalars()
+        return [str(m.data["code"]) for m in rows]
+
+
+async def last_code(db: Database, tenant_id: uuid.UUID) -> str:
+    """The latest one-time code queued for the tenant."""
+    return (await sent_codes(db, tenant_id))[-1]

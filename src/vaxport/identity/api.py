@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from vaxport.core.http import Ctx, requires
 from vaxport.identity import account, enrolment, login, sessions, signing, staff
 from vaxport.identity.http import CurrentActor, PathTenant, client_ip
+from vaxport.identity.http import no_store as _no_store
 from vaxport.identity.schemas import (
     AccessTokenOut,
     ActivateIn,
@@ -36,12 +37,6 @@ from vaxport.identity.schemas import (
 
 router = APIRouter(tags=["identity"])
 AUTH = "/api/v1/{tenant}/auth"
-
-
-def _no_store(response: Response) -> None:
-    # Tokens, secrets and tickets must never sit in a cache.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
 
 
 def _login_out(outcome: login.LoginOutcome) -> LoginOut:

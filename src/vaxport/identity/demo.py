@@ -115,3 +115,39 @@ async def create_demo_staff(
             )
         )
     return out
+
+
+DEMO_CITIZEN_PHONE = "+14165550100"
+DEMO_CITIZEN_EMAIL = "demo.citizen@example.org"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoCitizen:
+    """The demo's citizen: signs in with a code sent to this phone (or e-mail)."""
+
+    phone: str
+    email: str
+    login_url_path: str
+
+
+async def create_demo_citizen(
+    db: Database, tenant_code: str, *, cache: Cache | None = None
+) -> DemoCitizen:
+    """Make sure the demo citizen account exists (phone and e-mail, for recovery too)."""
+    from vaxport.identity.citizen import citizen_account_for
+    from vaxport.identity.otp import Destination
+
+    tenant = await get_tenant_or_404(db=db, cache=cache or Cache(MemoryBackend()), code=tenant_code)
+    account, _ = await citizen_account_for(
+        db=db, tenant=tenant, dest=Destination("phone", DEMO_CITIZEN_PHONE)
+    )
+    if account.email is None:
+        async with db.transaction(tenant_id=tenant.id) as uow:
+            row = await uow.session.get(Account, account.id)
+            assert row is not None
+            row.email = DEMO_CITIZEN_EMAIL
+    return DemoCitizen(
+        phone=DEMO_CITIZEN_PHONE,
+        email=DEMO_CITIZEN_EMAIL,
+        login_url_path=f"/{tenant.code}/sign-in",
+    )

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport.core.cache import Cache
@@ -192,6 +192,12 @@ async def path_tenant(tenant: str, ctx: Ctx) -> TenantInfo:
 
 
 PathTenant = Annotated[TenantInfo, Depends(path_tenant)]
+
+
+def no_store(response: Response) -> None:
+    """Tokens, secrets and tickets must never sit in a cache."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
 
 
 def client_ip(request: Request) -> str | None:

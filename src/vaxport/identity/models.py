@@ -201,3 +201,37 @@ class SigningKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     publish_until: Mapped[dt.datetime | None] = mapped_column()
     retired_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class OtpTransaction(Base):
+    """One one-time code sent to a destination for a purpose (``identity.otp``).
+
+    The code is stored only as a keyed hash bound to the transaction id and purpose. The
+    destination is kept encrypted (the verifier needs it back) and as a keyed hash, which
+    counts sends and wrong tries per destination across transactions. Rows are purged a
+    day after they were made (the longest send window).
+    """
+
+    __tablename__ = "otp_transactions"
+    __table_args__ = (
+        Index(
+            "ix_otp_transactions_tenant_id_dest_hash_created_at",
+            "tenant_id",
+            "dest_hash",
+            "created_at",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    purpose: Mapped[str] = mapped_column(String(16))
+    dest_kind: Mapped[str] = mapped_column(String(8))
+    dest_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    destination = encrypted("text", nullable=False)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Opaque value the requester bound to the code (e.g. the account a recovery targets).
+    context: Mapped[str | None] = mapped_column(String(200))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    verified_at: Mapped[dt.datetime | None] = mapped_column()

@@ -191,3 +191,63 @@ class InvitationOut(ResponseModel):
     account: StaffOut
     activation_url: str
     expires_at: dt.datetime
+
+
+class CodeRequestIn(RequestModel):
+    """Where to send a citizen login code: a phone number *or* an e-mail address."""
+
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    email: str | None = Field(default=None, min_length=1, max_length=254)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CodeRequestIn:
+        if (self.phone is None) == (self.email is None):
+            raise ValueError("give either phone or email")
+        return self
+
+
+class CodeRequestOut(ResponseModel):
+    """The transaction to verify the code against (the same answer for any destination)."""
+
+    transaction_id: uuid.UUID
+    expires_in: int
+
+
+class CodeVerifyIn(RequestModel):
+    """The transaction and the code that was sent."""
+
+    transaction_id: uuid.UUID
+    code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+
+
+class RecoveryStartIn(RequestModel):
+    """Move an account to ``new_phone``, proven by an e-mail code or ID + date of birth.
+
+    ``email-code``: ``email`` (the account's). ``id-dob``: ``phone`` (the account's old
+    number), ``id_type``, ``id_number`` and ``birth_date`` of a member of the account.
+    """
+
+    method: Literal["email-code", "id-dob"]
+    new_phone: str = Field(min_length=1, max_length=32)
+    email: str | None = Field(default=None, min_length=1, max_length=254)
+    phone: str | None = Field(default=None, min_length=1, max_length=32)
+    id_type: str | None = Field(default=None, min_length=1, max_length=32)
+    id_number: str | None = Field(default=None, min_length=1, max_length=64)
+    birth_date: dt.date | None = None
+
+
+class RecoveryStartOut(ResponseModel):
+    """The code sent to the new phone and, for ``email-code``, the one sent by e-mail."""
+
+    transaction_id: uuid.UUID
+    factor_transaction_id: uuid.UUID | None
+    expires_in: int
+
+
+class RecoveryVerifyIn(RequestModel):
+    """Both codes of a recovery (the e-mail one only for ``email-code``)."""
+
+    transaction_id: uuid.UUID
+    code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+    factor_transaction_id: uuid.UUID | None = None
+    factor_code: str | None = Field(default=None, min_length=6, max_length=12, pattern=r"^[0-9 ]+$")

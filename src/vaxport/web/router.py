@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
-from vaxport.web import assets, facilities, public, staff_auth, staff_team
+from vaxport.web import assets, citizen_auth, facilities, public, staff_auth, staff_team
 from vaxport.web.rendering import environment
 
 
@@ -18,6 +18,7 @@ def build_router() -> APIRouter:
     router.include_router(assets.router)
     router.include_router(staff_auth.router)
     router.include_router(staff_team.router)
+    router.include_router(citizen_auth.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     return router

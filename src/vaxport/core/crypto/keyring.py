@@ -240,7 +240,10 @@ class Keyring:
             versions = [r.version for r in rows if r.state == STATE_ACTIVE] + [
                 r.version for r in rows if r.state != STATE_ACTIVE
             ]
-            self._put(ck, versions)
+            # Never cache "no key yet": the first value written creates one, and lookups
+            # must find it at once, not after the cache expires.
+            if versions:
+                self._put(ck, versions)
         return [(v, self.key(session, tenant_id, purpose, v)) for v in versions]
 
     def _create_first(
