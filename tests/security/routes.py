@@ -56,6 +56,16 @@ READS: dict[RouteKey, Recipe] = {}
 
 # Writes that need no audit entry, each with its reason (a reviewer reads these).
 NOT_AUDITED: dict[RouteKey, str] = {
+    ("POST", "/api/v1/{tenant}/auth/code"): (
+        "sends a citizen a one-time code: a code transaction and a queued message (its "
+        "destination encrypted); no account is created or changed here (the first login "
+        "creates it, audited at /auth/code/verify), and the answer is the same for "
+        "destinations nobody holds"
+    ),
+    ("POST", "/api/v1/{tenant}/auth/recovery"): (
+        "sends the codes of a move to a new phone; the account changes only at "
+        "/auth/recovery/verify, which is audited, refused attempts included"
+    ),
     ("POST", "/api/v1/{tenant}/auth/enrolment"): (
         "proposes a TOTP secret held in the ticket until confirmed; nothing is stored on "
         "the account before /auth/enrolment/confirm, which is audited"

@@ -26,6 +26,8 @@ class Person:
     given_name: str = "Fatoumata"
     family_name: str = "Quarshie-Lindqvist"
     email: str = "fatoumata.quarshie@example.org"
+    # A second address: one-time codes are capped per destination (3 per 15 minutes).
+    email_alt: str = "f.lindqvist@example.net"
     phone: str = "+1 613 555 0187"
     phone_e164: str = "+16135550187"
     id_number: str = "9201175545"  # the demo country's national ID (Luhn-checked)
@@ -44,6 +46,7 @@ class Person:
             "family name": self.family_name,
             "e-mail": self.email,
             "e-mail (local part)": self.email.split("@")[0],
+            "second e-mail": self.email_alt,
             "phone": self.phone,
             "phone (E.164)": self.phone_e164,
             "phone (national digits)": self.phone_e164[2:],
