@@ -54,12 +54,19 @@ def captured(app: Any) -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(root.handlers[0].formatter)
     root.addHandler(handler)
-    levels = {name: logging.getLogger(name).level for name in _LOUD}
-    for name in _LOUD:
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    # As an operator turning them up would: at DEBUG, through the root handler (another
+    # test's uvicorn logging config may have detached or disabled them in this process).
+    loggers = [logging.getLogger(name) for name in _LOUD]
+    saved = [(lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.propagate = True
+        lg.disabled = False
     yield buffer
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
+    for lg, (level, propagate, disabled) in zip(loggers, saved, strict=True):
+        lg.setLevel(level)
+        lg.propagate = propagate
+        lg.disabled = disabled
     root.removeHandler(handler)
     configure_logging(level="INFO", json=True)
 
