@@ -159,7 +159,7 @@ def load_directory_tenant(target: Target) -> Prepared:
     raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
 
 
-BENCH_PASSWORD = "bench heron lantern 2718"
+_BENCH_PASSWORD = "bench harness passphrase 2718"
 
 
 def staff_with_token(target: Target) -> Prepared:
@@ -180,9 +180,9 @@ def staff_with_token(target: Target) -> Prepared:
     token = done.stdout.strip().splitlines()[-1].split("token=")[-1]
     api = f"{target.base_url}/api/v1/{tenant}"
     with httpx.Client(timeout=30) as client:
-        client.post(f"{api}/auth/activate", json={"token": token, "password": BENCH_PASSWORD})
+        client.post(f"{api}/auth/activate", json={"token": token, "password": _BENCH_PASSWORD})
         login = client.post(
-            f"{api}/auth/login", json={"username": username, "password": BENCH_PASSWORD}
+            f"{api}/auth/login", json={"username": username, "password": _BENCH_PASSWORD}
         )
         if login.status_code != 200 or "access_token" not in login.json():
             raise ScenarioUnavailable(f"staff login failed: {login.status_code} {login.text}")
@@ -191,6 +191,98 @@ def staff_with_token(target: Target) -> Prepared:
         if me.status_code != 200:
             raise ScenarioUnavailable(f"PATCH /me failed: {me.status_code} {me.text}")
     return Prepared(params={"tenant": tenant, "account_id": me.json()["id"]}, headers=auth)
+
+
+REGISTER_TENANT = "demoreg"
+REGISTER_LUA = "register.lua"
+
+
+def _ok(answer: httpx.Response, step: str) -> dict[str, Any]:
+    if not answer.is_success:
+        raise ScenarioUnavailable(f"{step} answered {answer.status_code}: {answer.text[:300]}")
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def prepare_registration(target: Target) -> Prepared:
+    """A copy of the demo country whose write limits are lifted, and a national admin.
+
+    wrk is one client and one account standing for many staff, so the tenant lifts the
+    ``write`` rate limits. The admin is created with ``vaxport user create``, activated
+    and enrolled in TOTP through the API; its access token signs every request.
+    """
+    target.migrate()
+    data: Any = yaml.safe_load((target.repo_root / "countries" / "demo.yaml").read_text())
+    data["code"] = REGISTER_TENANT
+    data["rate_limits"] = {"write": {"ip": "unlimited", "account": "unlimited"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{REGISTER_TENANT}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        done = target.cli("tenant", "load", str(path))
+    if done.returncode != 0:
+        raise ScenarioUnavailable(f"`vaxport tenant load` failed:\n{_tail(done)}")
+    username = f"bench{int(time.time())}"
+    done = target.cli(
+        "user",
+        "create",
+        "--tenant",
+        REGISTER_TENANT,
+        "--username",
+        username,
+        "--role",
+        "national_admin",
+    )
+    if done.returncode != 0 or "token=" not in done.stdout:
+        raise ScenarioUnavailable(f"`vaxport user create` failed:\n{_tail(done)}")
+    token = done.stdout.rsplit("token=", 1)[1].split()[0]
+    auth = f"{target.base_url}/api/v1/{REGISTER_TENANT}/auth"
+    from vaxport.core.clock import utcnow
+    from vaxport.identity import totp
+
+    with httpx.Client(timeout=30) as client:
+        step = _ok(
+            client.post(auth + "/activate", json={"token": token, "password": _BENCH_PASSWORD}),
+            "activation",
+        )
+        secret = _ok(client.post(auth + "/enrolment", json={"ticket": step["ticket"]}), "enrolment")
+        code = totp.code_at(secret["secret"], utcnow())
+        login = _ok(
+            client.post(auth + "/enrolment/confirm", json={"ticket": step["ticket"], "code": code}),
+            "enrolment confirmation",
+        )
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    url = f"{target.base_url}/api/v1/{REGISTER_TENANT}/beneficiaries"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the server applies the tenant's limits
+        answer = httpx.post(url, json=_probe_person(), headers=headers, timeout=10)
+        if answer.is_success and "ratelimit-limit" not in answer.headers:
+            return Prepared(
+                params={"tenant": REGISTER_TENANT},
+                headers=headers,
+                env={"VAXPORT_BENCH_TENANT": REGISTER_TENANT},
+            )
+        if answer.status_code not in (201, 429):
+            raise ScenarioUnavailable(
+                f"registration answered {answer.status_code}: {answer.text[:300]}"
+            )
+        time.sleep(2)
+    raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
+
+
+def _probe_person() -> dict[str, Any]:
+    """A valid person with a random Luhn-valid national ID (the setup's own requests)."""
+    import secrets
+
+    from vaxport.tenancy.checksums import luhn_check_digit
+
+    payload = f"{secrets.randbelow(10**9):09d}"
+    return {
+        "given_name": "Probe",
+        "sex": "unknown",
+        "birth_date": "1970-01-01",
+        "documents": [{"id_type": "national-id", "number": payload + luhn_check_digit(payload)}],
+        "region_code": "CEN-01-02",
+    }
 
 
 SCENARIOS: list[Scenario] = [
@@ -249,6 +341,16 @@ SCENARIOS: list[Scenario] = [
         setup=staff_with_token,
         description="the same account row, 3 plain columns (username, role, region)",
         missing_hint="identity's bench routes are not in this build",
+    ),
+    Scenario(
+        name="register",
+        method="POST",
+        path="/api/v1/{tenant}/beneficiaries",
+        lua=REGISTER_LUA,
+        setup=prepare_registration,
+        probe=False,  # every request registers a different person
+        description="staff register a new person (encryption, blind indexes, audit, outbox)",
+        missing_hint="the registration context's beneficiaries route is not in this build",
     ),
 ]
 

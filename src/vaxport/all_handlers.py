@@ -8,4 +8,5 @@ from __future__ import annotations
 HANDLER_MODULES: list[str] = [
     "vaxport.notifications.events",
     "vaxport.facilities.events",
+    "vaxport.registration.events",
 ]

@@ -283,6 +283,8 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     from vaxport.identity.api import router as identity_router
     from vaxport.identity.citizen_api import router as citizen_router
     from vaxport.notifications.api import router as notifications_router
+    from vaxport.registration.api import router as registration_router
+    from vaxport.registration.review_api import router as registration_review_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
@@ -292,6 +294,8 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(identity_router)
     app.include_router(citizen_router)
     app.include_router(notifications_router)
+    app.include_router(registration_router)
+    app.include_router(registration_review_router)
     if settings.bench_mode:
         from vaxport.identity.bench import router as identity_bench_router
 

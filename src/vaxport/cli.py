@@ -19,6 +19,7 @@ from vaxport.facilities.cli import app as facility_app
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
 from vaxport.notifications.cli import app as notify_app
+from vaxport.registration.cli import app as person_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
 
@@ -34,6 +35,7 @@ app.add_typer(facility_app, name="facility")
 app.add_typer(user_app, name="user")
 keys_app.command("rotate-signing")(rotate_signing)
 app.add_typer(notify_app, name="notify")
+app.add_typer(person_app, name="person")
 
 
 def _check_settings() -> None:

@@ -11,6 +11,7 @@ import pytest
 from fastapi import Request
 
 from tests.identity.helpers import actor_for
+from tests.support.cli import cli  # noqa: F401 - a fixture of these tests
 from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database

@@ -5,36 +5,19 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.facilities.test_import import row, write_csv
-from tests.tenancy.helpers import DEMO
 from vaxport.cli import app
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.facilities.importer import import_file
-from vaxport.settings import get_settings
 from vaxport.tenancy.schemas import TenantInfo
 
 DEMO_CSV = ROOT / "countries" / "demo-facilities.csv"
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, clean_db: Database, tmp_path: Path) -> Iterator[CliRunner]:
-    monkeypatch.setenv("VAXPORT_DATABASE_URL", clean_db.url)
-    monkeypatch.setenv("VAXPORT_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("VAXPORT_REDIS_URL", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    loaded = runner.invoke(app, ["tenant", "load", str(DEMO)])
-    assert loaded.exit_code == 0, loaded.output
-    yield runner
-    get_settings.cache_clear()
 
 
 def test_import_reports_counts_and_writes_the_error_report(cli: CliRunner, tmp_path: Path) -> None:

@@ -69,6 +69,9 @@ PERMISSIONS: dict[str, Permission] = {
     "self:write": Permission("own", True, "change one's own contact details and MFA"),
     "beneficiaries:read": Permission("jurisdiction", True, "find and read people"),
     "beneficiaries:write": Permission("jurisdiction", True, "register and correct people"),
+    "beneficiaries:approve": Permission(
+        "jurisdiction", True, "approve or reject corrections people ask for"
+    ),
     "appointments:read": Permission("jurisdiction", True, "read bookings"),
     "appointments:write": Permission("jurisdiction", True, "book, reschedule, cancel"),
     "slots:write": Permission("jurisdiction", False, "publish sessions and slots"),
@@ -103,6 +106,7 @@ TABLE: dict[str, frozenset[str]] = {
         | {
             "beneficiaries:read",
             "beneficiaries:write",
+            "beneficiaries:approve",
             "appointments:read",
             "appointments:write",
             "slots:write",
@@ -127,6 +131,7 @@ TABLE: dict[str, frozenset[str]] = {
         | {
             "beneficiaries:read",
             "beneficiaries:write",
+            "beneficiaries:approve",
             "appointments:read",
             "appointments:write",
             "slots:write",
@@ -145,6 +150,7 @@ TABLE: dict[str, frozenset[str]] = {
         _SELF
         | {
             "beneficiaries:read",
+            "beneficiaries:approve",
             "appointments:read",
             "appointments:write",
             "slots:write",

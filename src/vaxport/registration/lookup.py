@@ -33,7 +33,7 @@ async def account_holds_member(
         try:
             number = await blind_match(
                 s,
-                BeneficiaryDocument.number_bidx,  # type: ignore[attr-defined]
+                BeneficiaryDocument.number_bidx,
                 tenant_id=tenant_id,
                 kind="id_number",
                 value=id_number,

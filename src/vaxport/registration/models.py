@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto import encrypted
+from vaxport.core.crypto.fields import BlindIndexBytes
 from vaxport.core.db import Base
 from vaxport.core.ids import uuid7
 
@@ -82,6 +83,15 @@ class Beneficiary(Base):
     phone = encrypted("phone", index=True, subject="id")
     email = encrypted("email", index=True, subject="id")
     match = encrypted("text", index=True, subject="id")
+    # The code printed on the slip of a person registered without an account (walk-in,
+    # staff, import): with an ID number it lets a citizen claim the record. Only its
+    # blind index is compared; cleared once claimed.
+    claim_code = encrypted("text", index=True, subject="id")
+    # encrypted() adds the blind-index columns; declared here too for type checkers.
+    phone_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
+    email_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
+    match_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
+    claim_code_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
     region_code: Mapped[str] = mapped_column(String(64))
     # Points at facilities.id (no FK across contexts).
     facility_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -113,6 +123,7 @@ class BeneficiaryDocument(Base):
     id_type: Mapped[str] = mapped_column(String(32))
     # The normalised number (the tenant's normalise rules applied, then validated).
     number = encrypted("id_number", index=True, subject="beneficiary_id", nullable=False)
+    number_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -46,6 +46,7 @@ NormaliseRule = Literal[
 ]
 CertificateFormat = Literal["eu-dcc", "shc", "pdf"]
 RecoveryMethod = Literal["email-code", "id-dob"]
+BirthPrecision = Literal["date", "year"]
 
 
 def _error(message: str) -> PydanticCustomError:
@@ -277,6 +278,12 @@ class RecoverySettings(ConfigModel):
         return _no_duplicates(value)
 
 
+class RegistrationSettings(ConfigModel):
+    """How people are registered: ``birth: year`` where many do not know their birth date."""
+
+    birth: BirthPrecision = "date"
+
+
 @dataclass(frozen=True, slots=True)
 class RegionNode:
     """A region's place in the tree: depth (1 = top level) and materialized path."""
@@ -308,6 +315,7 @@ class TenantConfig(ConfigModel):
     recovery: RecoverySettings
     # Left out of the document when absent, so existing configurations keep their hash.
     rate_limits: RateLimitOverrides | None = Field(default=None, exclude_if=lambda v: v is None)
+    registration: RegistrationSettings | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @field_validator("locales")
     @classmethod
@@ -337,6 +345,17 @@ class TenantConfig(ConfigModel):
                     f"{up.path if up else '/'}{member}/",
                 )
         return index
+
+    @property
+    def birth_precision(self) -> str:
+        """``date`` (the exact birth date is required) or ``year`` (only the year is)."""
+        return self.registration.birth if self.registration is not None else "date"
+
+    @cached_property
+    def region_leaves(self) -> frozenset[str]:
+        """The regions with no region below them (the most precise places)."""
+        parents = {r.parent for r in self.regions.items}
+        return frozenset(r.code for r in self.regions.items if r.code not in parents)
 
     @cached_property
     def products(self) -> dict[str, VaccineProduct]:

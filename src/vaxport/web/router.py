@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
-from vaxport.web import assets, citizen_auth, facilities, public, staff_auth, staff_team
+from vaxport.web import (
+    assets,
+    citizen_auth,
+    citizen_family,
+    facilities,
+    public,
+    staff_auth,
+    staff_review,
+    staff_team,
+    staff_walkin,
+)
 from vaxport.web.rendering import environment
 
 
@@ -18,7 +28,10 @@ def build_router() -> APIRouter:
     router.include_router(assets.router)
     router.include_router(staff_auth.router)
     router.include_router(staff_team.router)
+    router.include_router(staff_review.router)
+    router.include_router(staff_walkin.router)
     router.include_router(citizen_auth.router)
+    router.include_router(citizen_family.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     return router

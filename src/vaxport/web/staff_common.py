@@ -78,6 +78,11 @@ def page(
     locale = locale_of(request, tenant)
     actor = request_actor(request)
     context.setdefault("can_see_team", bool(actor and actor.has("staff:read")))
+    context.setdefault("can_review_corrections", bool(actor and actor.has("beneficiaries:approve")))
+    context.setdefault(
+        "can_review_duplicates",
+        bool(actor and actor.kind == "staff" and actor.has("beneficiaries:write")),
+    )
     response = render(
         request,
         template,

@@ -47,6 +47,8 @@ def upgrade() -> None:
         sa.Column("email_bidx", sa.LargeBinary(), nullable=True),
         sa.Column("match_enc", sa.LargeBinary(), nullable=True),
         sa.Column("match_bidx", sa.LargeBinary(), nullable=True),
+        sa.Column("claim_code_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("claim_code_bidx", sa.LargeBinary(), nullable=True),
         sa.CheckConstraint(
             "(status = 'merged') = (merged_into_id IS NOT NULL)",
             name=op.f("ck_beneficiaries_merged_has_survivor"),

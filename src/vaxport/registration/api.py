@@ -1,0 +1,221 @@
+"""HTTP routes of the registration context: ``/api/v1/{tenant}/beneficiaries``.
+
+Citizens manage the people of their own account; staff reach the people of their
+jurisdiction (region subtree, facility, or the whole tenant). Out-of-scope people answer
+404. A second registration of an ID document answers 409 ``already-registered`` with the
+recovery path (claim with the slip's code, or support), whoever holds the document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from vaxport.core.http import Ctx, requires
+from vaxport.identity.http import CurrentActor, PathTenant, client_ip
+from vaxport.registration import events as _events  # noqa: F401 - registers the contact resolver
+from vaxport.registration import service
+from vaxport.registration.schemas import (
+    ClaimIn,
+    ContactCodeIn,
+    ContactCodeOut,
+    CreatedMemberOut,
+    ListQuery,
+    MemberIn,
+    MemberOut,
+    MemberPage,
+    MemberUpdate,
+    SearchQuery,
+    WalkInIn,
+    WalkInOut,
+)
+
+router = APIRouter(tags=["beneficiaries"])
+
+READ = requires("beneficiaries:read")
+WRITE = requires("beneficiaries:write")
+BASE = "/api/v1/{tenant}/beneficiaries"
+
+_BY_ID = {"beneficiary_id": "$response.body#/id"}
+_LINKS: dict[str, Any] = {
+    "GetBeneficiary": {"operationId": "get_beneficiary", "parameters": _BY_ID},
+    "UpdateBeneficiary": {"operationId": "update_beneficiary", "parameters": _BY_ID},
+    "DeleteBeneficiary": {"operationId": "delete_beneficiary", "parameters": _BY_ID},
+}
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Registered", "links": _LINKS},
+    409: {"description": "The ID document is already registered, or the family is full"},
+}
+
+
+def _location(response: Response, tenant: str, beneficiary_id: uuid.UUID) -> None:
+    response.headers["Location"] = f"/api/v1/{tenant}/beneficiaries/{beneficiary_id}"
+
+
+@router.post(
+    BASE,
+    dependencies=[WRITE],
+    status_code=201,
+    responses=_CREATED,
+    operation_id="create_beneficiary",
+    summary="Register a person",
+)
+async def create_beneficiary(
+    tenant: PathTenant, body: MemberIn, response: Response, ctx: Ctx, actor: CurrentActor
+) -> CreatedMemberOut:
+    """A citizen adds a family member; staff register a person in their jurisdiction."""
+    created = await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    _location(response, tenant.code, created.id)
+    return created
+
+
+@router.post(
+    BASE + "/walk-ins",
+    dependencies=[WRITE],
+    status_code=201,
+    responses=_CREATED,
+    operation_id="create_walk_in",
+    summary="Register a walk-in at a centre",
+)
+async def create_walk_in(
+    tenant: PathTenant, body: WalkInIn, response: Response, ctx: Ctx, actor: CurrentActor
+) -> WalkInOut:
+    """Staff register a person without an account; print the claim code on their slip."""
+    created = await service.register_walk_in(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    _location(response, tenant.code, created.id)
+    return WalkInOut.model_validate(created.model_dump())
+
+
+@router.post(
+    BASE + "/claims",
+    dependencies=[WRITE],
+    operation_id="claim_beneficiary",
+    summary="Claim a record with its ID document and claim code",
+    responses={404: {"description": "No unclaimed record matches (same answer for any cause)"}},
+)
+async def claim_beneficiary(
+    tenant: PathTenant, body: ClaimIn, ctx: Ctx, actor: CurrentActor
+) -> MemberOut:
+    """Attach a walk-in or imported record to the citizen's account."""
+    return await service.claim_member(
+        db=ctx.db, settings=ctx.settings, tenant=tenant, actor=actor, body=body
+    )
+
+
+@router.get(BASE, dependencies=[READ], operation_id="list_beneficiaries", summary="List people")
+async def list_beneficiaries(
+    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, query: Annotated[ListQuery, Query()]
+) -> MemberPage:
+    """A citizen's family; for staff, the people of their jurisdiction."""
+    return await service.list_members(
+        db=ctx.db, tenant=tenant, actor=actor, cursor=query.cursor, limit=query.limit
+    )
+
+
+@router.get(
+    BASE + "/search",
+    dependencies=[READ],
+    operation_id="search_beneficiaries",
+    summary="Find people by ID document, phone or slip reference",
+)
+async def search_beneficiaries(
+    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, query: Annotated[SearchQuery, Query()]
+) -> list[MemberOut]:
+    """Exact match only, within the actor's scope; every hit is audited for staff."""
+    return await service.search_members(
+        db=ctx.db,
+        tenant=tenant,
+        actor=actor,
+        id_type=query.id_type,
+        number=query.number,
+        phone=query.phone,
+        reference=query.reference,
+    )
+
+
+@router.get(
+    BASE + "/{beneficiary_id}",
+    dependencies=[READ],
+    operation_id="get_beneficiary",
+    summary="One person",
+)
+async def get_beneficiary(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+) -> MemberOut:
+    """404 when the person is not in the actor's scope."""
+    return await service.get_member(
+        db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id
+    )
+
+
+@router.patch(
+    BASE + "/{beneficiary_id}",
+    dependencies=[WRITE],
+    operation_id="update_beneficiary",
+    summary="Change sex, region, language, guardian relation or contact details",
+)
+async def update_beneficiary(
+    tenant: PathTenant,
+    beneficiary_id: uuid.UUID,
+    body: MemberUpdate,
+    ctx: Ctx,
+    actor: CurrentActor,
+) -> MemberOut:
+    """Names, birth date and ID numbers change through a correction request instead."""
+    return await service.update_member(
+        db=ctx.db,
+        tenant=tenant,
+        actor=actor,
+        beneficiary_id=beneficiary_id,
+        body=body,
+        settings=ctx.settings,
+    )
+
+
+@router.post(
+    BASE + "/{beneficiary_id}/contact-codes",
+    dependencies=[requires("beneficiaries:write", rate="code_request")],
+    status_code=202,
+    operation_id="request_beneficiary_contact_code",
+    summary="Send a code to a new phone or e-mail before changing it",
+)
+async def request_contact_code(
+    *,
+    tenant: PathTenant,
+    beneficiary_id: uuid.UUID,
+    body: ContactCodeIn,
+    request: Request,
+    ctx: Ctx,
+    actor: CurrentActor,
+) -> ContactCodeOut:
+    """Then PATCH the person with the new value and ``contact_code``."""
+    transaction_id = await service.request_contact_code(
+        db=ctx.db,
+        settings=ctx.settings,
+        tenant=tenant,
+        actor=actor,
+        beneficiary_id=beneficiary_id,
+        body=body,
+        client_ip=client_ip(request),
+    )
+    return ContactCodeOut(transaction_id=transaction_id)
+
+
+@router.delete(
+    BASE + "/{beneficiary_id}",
+    dependencies=[WRITE],
+    status_code=204,
+    operation_id="delete_beneficiary",
+    summary="Erase a person never vaccinated",
+    responses={409: {"description": "Vaccinated: kept per the retention rule"}},
+)
+async def delete_beneficiary(
+    tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+) -> Response:
+    """Deletes the record and destroys the person's key (crypto-shredding)."""
+    await service.delete_member(
+        db=ctx.db, tenant=tenant, actor=actor, beneficiary_id=beneficiary_id
+    )
+    return Response(status_code=204)

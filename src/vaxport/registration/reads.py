@@ -1,0 +1,218 @@
+"""Reading people: one by id, a scoped list, and staff search by exact identifiers.
+
+Every query is limited to the actor's scope (own account for citizens; region subtree,
+facility or the whole tenant for staff) so another account's people do not exist for
+them (404, empty list, no hit). A staff member's read of a person's record is personal
+data access: each read, listed or found person gets an audit entry in the same
+transaction as the read. Search is exact only (blind index or reference): there is no
+free-text search over names.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vaxport.core import audit
+from vaxport.core.crypto import InvalidFieldValueError, blind_match
+from vaxport.core.db import Database, UnitOfWork
+from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
+from vaxport.identity.actor import Actor
+from vaxport.identity.policy import authorize
+from vaxport.registration.models import (
+    STATUS_ACTIVE,
+    STATUS_MERGED,
+    Beneficiary,
+    BeneficiaryDocument,
+)
+from vaxport.registration.rows import normalise_code
+from vaxport.registration.schemas import MemberOut, MemberPage
+from vaxport.registration.validation import normalise_phone
+from vaxport.registration.views import documents_of, member_out, resource, scope_filter
+from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import validate_id_number
+
+READ = "beneficiaries:read"
+PAGE_MAX = 100
+MERGE_HOPS = 5
+SearchBy = Literal["id_number", "phone", "reference"]
+
+
+def is_staff(actor: Actor) -> bool:
+    return actor.kind != "citizen"
+
+
+async def audit_reads(
+    uow: UnitOfWork, actor: Actor, action: str, ids: list[uuid.UUID], **details: Any
+) -> None:
+    targets: list[uuid.UUID | None] = list(ids) or [None]
+    """One entry per person a staff member saw (or one without object when none)."""
+    entries = [
+        {
+            "actor_id": actor.account_id,
+            "actor_role": actor.role,
+            "action": action,
+            "object_type": "beneficiary",
+            "object_id": pid,
+            "tenant_id": actor.tenant_id,
+            "details": details or None,
+        }
+        for pid in targets
+    ]
+    await audit.record_many(uow, entries)
+
+
+async def load_person(
+    session: AsyncSession, tenant_id: uuid.UUID, beneficiary_id: uuid.UUID
+) -> Beneficiary | None:
+    """The person with this id, following merge pointers to the survivor."""
+    person = await session.scalar(
+        select(Beneficiary).where(
+            Beneficiary.tenant_id == tenant_id, Beneficiary.id == beneficiary_id
+        )
+    )
+    hops = 0
+    while person is not None and person.status == STATUS_MERGED and hops < MERGE_HOPS:
+        person = await session.scalar(
+            select(Beneficiary).where(
+                Beneficiary.tenant_id == tenant_id, Beneficiary.id == person.merged_into_id
+            )
+        )
+        hops += 1
+    return person
+
+
+async def get_member(
+    *, db: Database, tenant: TenantInfo, actor: Actor, beneficiary_id: uuid.UUID
+) -> MemberOut:
+    """One person in the actor's scope (a merged record answers with its survivor)."""
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        person = await load_person(uow.session, tenant.id, beneficiary_id)
+        if person is None:
+            raise NotFound("beneficiary not found")
+        authorize(actor, READ, resource(person), what="beneficiary")
+        docs = await documents_of(uow.session, tenant.id, [person.id])
+        if is_staff(actor):
+            await audit_reads(uow, actor, "beneficiary.read", [person.id])
+        return member_out(person, docs[person.id])
+
+
+def _encode(last: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last.bytes).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> uuid.UUID:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, TypeError) as exc:
+        raise invalid("cursor", "is not a cursor this list gave out") from exc
+
+
+async def list_members(
+    *,
+    db: Database,
+    tenant: TenantInfo,
+    actor: Actor,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> MemberPage:
+    """The active people in the actor's scope, oldest first, ``limit`` per page."""
+    limit = max(1, min(limit, PAGE_MAX))
+    query = select(Beneficiary).where(
+        Beneficiary.tenant_id == tenant.id,
+        Beneficiary.status == STATUS_ACTIVE,
+        scope_filter(actor),
+    )
+    if cursor:
+        query = query.where(Beneficiary.id > _decode(cursor))
+    query = query.order_by(Beneficiary.id).limit(limit + 1)
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        rows = list((await uow.session.scalars(query)).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        docs = await documents_of(uow.session, tenant.id, [p.id for p in rows])
+        if is_staff(actor) and rows:
+            await audit_reads(uow, actor, "beneficiary.list", [p.id for p in rows])
+        items = [member_out(p, docs[p.id]) for p in rows]
+    return MemberPage(items=items, next_cursor=_encode(rows[-1].id) if more else None)
+
+
+async def _criterion(
+    session: AsyncSession,
+    tenant: TenantInfo,
+    *,
+    id_type: str | None,
+    number: str | None,
+    phone: str | None,
+    reference: str | None,
+) -> tuple[SearchBy, ColumnElement[bool] | Select[Any]]:
+    given = [k for k, v in (("number", number), ("phone", phone), ("reference", reference)) if v]
+    if len(given) != 1 or (number and not id_type) or (id_type and not number):
+        raise ValidationFailed(
+            "search by exactly one of: id_type + number, phone, reference",
+            errors=[field_error("query", "give exactly one of id_type+number, phone, reference")],
+        )
+    if number and id_type:
+        value = validate_id_number(
+            config=tenant.config, id_type=id_type, value=number, field="number"
+        )
+        match = await blind_match(
+            session,
+            BeneficiaryDocument.number_bidx,
+            tenant_id=tenant.id,
+            kind="id_number",
+            value=value,
+        )
+        ids = select(BeneficiaryDocument.beneficiary_id).where(
+            BeneficiaryDocument.tenant_id == tenant.id,
+            BeneficiaryDocument.id_type == id_type,
+            match,
+        )
+        return "id_number", ids
+    if phone:
+        e164 = normalise_phone(tenant.config, phone)
+        if e164 is None:
+            raise invalid("phone", "is not a valid phone number")
+        try:
+            where = await blind_match(
+                session, Beneficiary.phone_bidx, tenant_id=tenant.id, kind="phone", value=e164
+            )
+        except InvalidFieldValueError as exc:
+            raise invalid("phone", "is not a valid phone number") from exc
+        return "phone", where
+    assert reference is not None
+    return "reference", Beneficiary.reference == normalise_code(reference)
+
+
+async def search_members(
+    *,
+    db: Database,
+    tenant: TenantInfo,
+    actor: Actor,
+    id_type: str | None = None,
+    number: str | None = None,
+    phone: str | None = None,
+    reference: str | None = None,
+) -> list[MemberOut]:
+    """People in the actor's scope with exactly this ID document, phone or slip reference."""
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        by, criterion = await _criterion(
+            uow.session, tenant, id_type=id_type, number=number, phone=phone, reference=reference
+        )
+        where = Beneficiary.id.in_(criterion) if isinstance(criterion, Select) else criterion
+        query = (
+            select(Beneficiary)
+            .where(Beneficiary.tenant_id == tenant.id, where, scope_filter(actor))
+            .order_by(Beneficiary.id)
+            .limit(PAGE_MAX)
+        )
+        rows = list((await uow.session.scalars(query)).all())
+        docs = await documents_of(uow.session, tenant.id, [p.id for p in rows])
+        if is_staff(actor):
+            await audit_reads(uow, actor, "beneficiary.search", [p.id for p in rows], by=by)
+        return [member_out(p, docs[p.id]) for p in rows]

@@ -1,0 +1,169 @@
+"""Request and response models of the registration context.
+
+Requests check shape only (types, lengths, no unknown fields); everything that depends on
+the tenant (ID types and checksums, age limits, regions, phone numbering, languages) is
+checked by :mod:`vaxport.registration.validation`, which reports every problem at once
+with the same field paths (``documents.0.number``) as these models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from vaxport.core.schemas import RequestModel, ResponseModel
+
+NAME_MAX = 100
+MAX_DOCUMENTS = 5
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX)]
+ShortCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+IdNumber = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Phone = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Email = Annotated[str, StringConstraints(min_length=3, max_length=254)]
+Locale = Annotated[str, StringConstraints(min_length=2, max_length=16)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+Reference = Annotated[str, StringConstraints(min_length=4, max_length=16)]
+ClaimCode = Annotated[str, StringConstraints(min_length=4, max_length=32)]
+
+
+class DocumentIn(RequestModel):
+    """One ID document: its type (a code of the tenant's ``id_types``) and number."""
+
+    id_type: ShortCode
+    number: IdNumber
+
+
+class MemberIn(RequestModel):
+    """A person to register (a family member, a walk-in, an imported row).
+
+    ``birth_date`` is required unless the tenant registers birth years only
+    (``registration.birth: year``), where ``birth_year`` is enough.
+    """
+
+    given_name: Name
+    family_name: Name | None = None
+    sex: Word
+    birth_date: dt.date | None = None
+    birth_year: int | None = Field(default=None, ge=1800, le=2200)
+    documents: list[DocumentIn] = Field(min_length=1, max_length=MAX_DOCUMENTS)
+    phone: Phone | None = None
+    email: Email | None = None
+    region_code: ShortCode
+    preferred_locale: Locale | None = None
+    guardian_relation: Word | None = None
+
+
+class WalkInIn(MemberIn):
+    """A walk-in registered at a centre; ``facility_id`` only for staff not tied to one."""
+
+    facility_id: uuid.UUID | None = None
+
+
+class ContactProof(RequestModel):
+    """The one-time code sent to a new phone or e-mail (``POST .../contact-codes``)."""
+
+    transaction_id: uuid.UUID
+    code: Annotated[str, StringConstraints(min_length=4, max_length=12)]
+
+
+class ContactCodeIn(RequestModel):
+    """Ask for a code to the new phone *or* e-mail a citizen wants for a person."""
+
+    phone: Phone | None = None
+    email: Email | None = None
+
+
+class ContactCodeOut(ResponseModel):
+    transaction_id: uuid.UUID
+
+
+class MemberUpdate(RequestModel):
+    """The fields a PATCH may change; absent fields stay as they are.
+
+    Names, birth date and ID numbers change only through a correction request.
+    """
+
+    sex: Word | None = None
+    region_code: ShortCode | None = None
+    preferred_locale: Locale | None = None
+    guardian_relation: Word | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    # Proof of a citizen's contact change: the one-time code sent to the new destination.
+    contact_code: ContactProof | None = None
+
+
+class ClaimIn(RequestModel):
+    """A citizen claiming a walk-in or imported record: an ID document and its claim code."""
+
+    id_type: ShortCode
+    number: IdNumber
+    code: ClaimCode
+
+
+class DocumentOut(ResponseModel):
+    id_type: str
+    number: str
+
+
+class MemberOut(ResponseModel):
+    """A person as their manager or an authorized staff member sees them."""
+
+    id: uuid.UUID
+    reference: str
+    status: str
+    given_name: str
+    family_name: str | None
+    sex: str
+    birth_date: dt.date | None
+    birth_year: int
+    documents: list[DocumentOut]
+    phone: str | None
+    email: str | None
+    region_code: str
+    facility_id: uuid.UUID | None
+    preferred_locale: str | None
+    guardian_relation: str | None
+    created_via: str
+    claimed: bool
+    vaccinated: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CreatedMemberOut(MemberOut):
+    """A new person; ``claim_code`` (shown only this once) when no account manages them."""
+
+    claim_code: str | None = None
+
+
+class WalkInOut(CreatedMemberOut):
+    """A new walk-in, with the claim code to print on the slip (shown only this once)."""
+
+    claim_code: str
+
+
+class MemberPage(ResponseModel):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+class ListQuery(RequestModel):
+    """Paging of a list: ``cursor`` from the previous page's ``next_cursor``."""
+
+    cursor: Annotated[str, StringConstraints(max_length=64)] | None = None
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class SearchQuery(RequestModel):
+    """Exactly one of: ``id_type`` + ``number``, ``phone``, ``reference``."""
+
+    id_type: ShortCode | None = None
+    number: IdNumber | None = None
+    phone: Phone | None = None
+    reference: Reference | None = None

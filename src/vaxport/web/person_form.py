@@ -1,0 +1,162 @@
+"""The person form shared by the family pages and the walk-in page: its options, reading
+it from a submitted form, and problems mapped to the inputs that caused them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from vaxport.core.errors import Problem, ValidationFailed
+from vaxport.registration.models import SEXES
+from vaxport.registration.validation import GUARDIAN_RELATIONS
+from vaxport.tenancy.schemas import TenantInfo
+from vaxport.web.staff_common import (
+    FormError,
+    errors_of,
+    locale_of,
+    page,
+    region_labels,
+    text_in,
+)
+
+FIELDS = (
+    "given_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "birth_year",
+    "id_type",
+    "number",
+    "region_code",
+    "phone",
+    "email",
+    "preferred_locale",
+    "guardian_relation",
+)
+MAX_VALUE = 254
+# Where the registration model's field paths point on the form.
+_INPUT = {"documents": "number", "documents.0.number": "number", "documents.0.id_type": "id_type"}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One choice of a select list."""
+
+    value: str
+    label: str
+
+
+def options(request: Request, tenant: TenantInfo) -> dict[str, Any]:
+    """What the person form offers: ID types, regions (most precise level), languages."""
+    config = tenant.config
+    locale = locale_of(request, tenant).locale
+    labels = region_labels(tenant, locale)
+    index = config.region_index
+    leaves = sorted(config.region_leaves, key=lambda code: index[code].path)
+    return {
+        "id_types": [
+            Option(t.code, text_in(t.label, locale, config.default_locale))
+            for t in config.id_types
+            if t.accepted_for_registration
+        ],
+        "region_options": [Option(c, labels.get(c, c)) for c in leaves],
+        "sexes": SEXES,
+        "relations": GUARDIAN_RELATIONS,
+        "locales": config.locales,
+        "birth_year_only": config.birth_precision == "year",
+    }
+
+
+def form_page(
+    request: Request,
+    tenant: TenantInfo,
+    template: str,
+    form: dict[str, str],
+    *,
+    status: int = 200,
+    errors: list[FormError] | None = None,
+    **context: Any,
+) -> Response:
+    """A page with a person form: the values typed, the problems, the form's options."""
+    return page(
+        request,
+        tenant,
+        template,
+        status=status,
+        errors=errors,
+        form=form,
+        **options(request, tenant),
+        **context,
+    )
+
+
+async def read(request: Request, names: tuple[str, ...] = FIELDS) -> dict[str, str]:
+    """The submitted values of ``names`` (trimmed, cut to a sane length)."""
+    form = await request.form()
+    out = {}
+    for name in names:
+        value = form.get(name)
+        out[name] = value.strip()[:MAX_VALUE] if isinstance(value, str) else ""
+    return out
+
+
+def member_body(values: dict[str, str]) -> dict[str, Any]:
+    """The registration request body of a filled-in person form (empty fields left out)."""
+    body: dict[str, Any] = {
+        k: v
+        for k, v in values.items()
+        if v and k not in ("id_type", "number", "birth_year", "facility_id")
+    }
+    if values.get("birth_year"):
+        body["birth_year"] = values["birth_year"]
+    body["documents"] = [{"id_type": values.get("id_type", ""), "number": values.get("number", "")}]
+    return body
+
+
+def _labels(gettext: Callable[[str], str]) -> dict[str, str]:
+    return {
+        "given_name": gettext("Given name"),
+        "family_name": gettext("Family name"),
+        "sex": gettext("Sex"),
+        "birth_date": gettext("Date of birth"),
+        "birth_year": gettext("Year of birth"),
+        "id_type": gettext("ID document"),
+        "number": gettext("ID number"),
+        "region_code": gettext("Region"),
+        "phone": gettext("Mobile phone"),
+        "email": gettext("E-mail address"),
+        "preferred_locale": gettext("Language"),
+        "guardian_relation": gettext("Relation to a minor"),
+        "facility_id": gettext("Facility identifier"),
+        "field": gettext("What to correct"),
+        "value": gettext("Correct value"),
+        "reason": gettext("Reason"),
+        "document_id": gettext("ID document"),
+    }
+
+
+def problems(
+    request: Request, tenant: TenantInfo, exc: Problem | ValidationError
+) -> list[FormError]:
+    """Messages for the error summary, each linked to (and naming) the input it is about."""
+    if isinstance(exc, ValidationError):
+        exc = ValidationFailed(
+            "the form has problems",
+            errors=[
+                {"field": ".".join(str(p) for p in e["loc"]), "reason": str(e["msg"])}
+                for e in exc.errors()
+            ],
+        )
+    if not isinstance(exc, ValidationFailed) or not exc.errors:
+        return errors_of(exc)
+    labels = _labels(locale_of(request, tenant).translations.gettext)
+    out = []
+    for error in exc.errors:
+        field = _INPUT.get(error["field"], error["field"])
+        out.append(FormError(f"{labels.get(field, field)}: {error['reason']}", field))
+    return out
