@@ -66,6 +66,10 @@ NOT_AUDITED: dict[RouteKey, str] = {
         "sends the codes of a move to a new phone; the account changes only at "
         "/auth/recovery/verify, which is audited, refused attempts included"
     ),
+    ("POST", "/api/v1/{tenant}/beneficiaries/{beneficiary_id}/contact-codes"): (
+        "sends a one-time code proving a new phone or e-mail for a member; the record "
+        "changes only when a PATCH of that member carries the code, which is audited"
+    ),
     ("POST", "/api/v1/{tenant}/auth/enrolment"): (
         "proposes a TOTP secret held in the ticket until confirmed; nothing is stored on "
         "the account before /auth/enrolment/confirm, which is audited"

@@ -95,6 +95,13 @@ class World:
         """``Authorization`` headers of a fresh login of ``person``."""
         return bearer(str((await self.login(person))["access_token"]))
 
+    async def citizen(self) -> tuple[uuid.UUID, dict[str, str]]:
+        """A citizen account with an API session: its id and ``Authorization`` headers."""
+        from tests.registration.conftest import citizen_token
+
+        person = await citizen_token(self.db, self.settings, self.tenant)
+        return person.id, person.headers
+
     async def facility(self, **changes: Any) -> uuid.UUID:
         """A new facility created by the administrator through the API; its id."""
         self._made += 1
