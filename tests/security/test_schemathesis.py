@@ -91,6 +91,7 @@ async def test_schemathesis_finds_no_server_error_and_no_object_level_leak(
             *("--report", "json", "--report-json-path", str(report)),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,  # its cache directory (.schemathesis/) stays out of the checkout
         )
         out, _ = await asyncio.wait_for(proc.communicate(), TIME_BUDGET_S + 60)
     text = out.decode(errors="replace")
