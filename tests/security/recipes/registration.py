@@ -44,12 +44,20 @@ async def _walk_in(w: World) -> dict[str, object]:
     )
 
 
+_CORRECTION = {"field": "family_name", "value": PERSON.family_name, "reason": "maiden name"}
+
+
+async def _own_member(w: World) -> tuple[uuid.UUID, dict[str, str]]:
+    """A member of a citizen's family: its id and the citizen's headers."""
+    citizen, auth = await w.citizen()
+    return await add_person(w.db, w.tenant, account_id=citizen), auth
+
+
 async def _correction(w: World) -> tuple[str, dict[str, str]]:
     """A pending correction a citizen asked for: its id and the citizen's headers."""
-    citizen, auth = await w.citizen()
-    person = await add_person(w.db, w.tenant, account_id=citizen)
-    body = {"field": "family_name", "value": PERSON.family_name, "reason": "maiden name"}
-    asked = await w.ok("POST", f"/beneficiaries/{person}/corrections", json=body, headers=auth)
+    person, auth = await _own_member(w)
+    path = f"/beneficiaries/{person}/corrections"
+    asked = await w.ok("POST", path, json=_CORRECTION, headers=auth)
     return str(asked.json()["id"]), auth
 
 
@@ -106,10 +114,8 @@ async def erase(w: World) -> Call:
 
 @recipe("POST", PEOPLE + "/{beneficiary_id}/corrections")
 async def ask_correction(w: World) -> Call:
-    citizen, auth = await w.citizen()
-    person = await add_person(w.db, w.tenant, account_id=citizen)
-    body = {"field": "family_name", "value": PERSON.family_name, "reason": "maiden name"}
-    return Call(path={"beneficiary_id": person}, headers=auth, json=body)
+    person, auth = await _own_member(w)
+    return Call(path={"beneficiary_id": person}, headers=auth, json=_CORRECTION)
 
 
 @recipe("POST", BASE + "/corrections/{correction_id}/withdraw")
