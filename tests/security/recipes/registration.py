@@ -175,3 +175,14 @@ async def list_family(w: World) -> Call:
     _, auth = await w.citizen()
     await w.ok("POST", "/beneficiaries", json=_person(), headers=auth)
     return Call(headers=auth)
+
+
+@recipe("POST", PEOPLE + "/imports")
+async def import_people(w: World) -> Call:
+    header = "given_name,family_name,sex,birth_date,id_type,id_number,phone,email,region_code"
+    row = (
+        f"{PERSON.given_name},{PERSON.family_name},female,{PERSON.birth_date},national-id,"
+        f"{PERSON.id_number_printed},{PERSON.phone},{PERSON.email},NOR-01-01"
+    )
+    content = f"{header}\r\n{row}\r\n".encode()
+    return Call(headers={**w.admin_auth, "Content-Type": "text/csv"}, content=content)
