@@ -149,13 +149,44 @@ def scenario_summary(runs: list[Run], outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def build(*, runs: list[Run], outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
+def compare_pairs(
+    scenarios: list[dict[str, Any]], pairs: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Scenario against scenario, each through its own ceiling ratio (drift cancels out)."""
+    ok = {(s["name"], s["method"]): s for s in scenarios if s["status"] == "ok"}
+    out = []
+    for name, versus in pairs:
+        for (n, method), a in ok.items():
+            b = ok.get((versus, method))
+            if n != name or b is None:
+                continue
+            out.append(
+                {
+                    "scenario": name,
+                    "versus": versus,
+                    "method": method,
+                    "ratio": _round(ratio(a["ratio"], b["ratio"]), 3),
+                    "cpu_per_request_ratio": _round(ratio(a["cpu_s_per_1k"], b["cpu_s_per_1k"]), 3),
+                }
+            )
+    return out
+
+
+def build(
+    *,
+    runs: list[Run],
+    outcomes: list[Outcome],
+    meta: dict[str, Any],
+    pairs: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """The JSON document of one bench run."""
+    scenarios = [scenario_summary(runs, o) for o in outcomes]
     return {
         "schema": SCHEMA_VERSION,
         **meta,
         "stack_vs_bare": stack_vs_bare(runs),
-        "scenarios": [scenario_summary(runs, o) for o in outcomes],
+        "scenarios": scenarios,
+        "pairs": compare_pairs(scenarios, pairs or []),
         "runs": [run.to_dict() for run in runs],
     }
 
@@ -211,6 +242,12 @@ def table(report: dict[str, Any]) -> str:
             f"production stack / bare Starlette, {method}: {_fmt(cmp['ratio'], '.2f')} "
             f"of the throughput; {_fmt(cmp['cpu_per_request_ratio'], '.2f')}x the CPU "
             f"per request"
+        )
+    for pair in report.get("pairs", []):
+        lines.append(
+            f"{pair['scenario']} / {pair['versus']} {pair['method']}: "
+            f"{_fmt(pair['ratio'], '.2f')} of the "
+            f"throughput; {_fmt(pair['cpu_per_request_ratio'], '.2f')}x the CPU per request"
         )
     for s in report["scenarios"]:
         if s["status"] != "ok":

@@ -303,7 +303,8 @@ def run(opts: Options) -> int:
             "cache": report.redact_url(opts.redis_url) or "in-process",
         },
     }
-    doc = report.build(runs=runs, outcomes=outcomes, meta=meta)
+    pairs = [(s.name, s.versus) for s in scenarios if s.versus]
+    doc = report.build(runs=runs, outcomes=outcomes, meta=meta, pairs=pairs)
     path = opts.output or RESULTS_DIR / f"{started_at.replace(':', '').replace('+0000', 'Z')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

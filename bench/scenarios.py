@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class Scenario:
     setup: Setup | None = None
     probe: bool = True  # send the request once (expecting 2xx) before measuring
     missing_hint: str = ""  # what a 404 from the probe means
+    versus: str | None = None  # another scenario (same method) to report a ratio against
 
     @property
     def label(self) -> str:
@@ -157,9 +159,42 @@ def load_directory_tenant(target: Target) -> Prepared:
     raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
 
 
+_BENCH_PASSWORD = "bench harness passphrase 2718"
+
+
+def staff_with_token(target: Target) -> Prepared:
+    """An analyst (no second factor) of the demo tenant with an encrypted name, e-mail
+    and phone, logged in: the path gets the tenant and account id, the request its token.
+
+    Access tokens live 15 minutes: a bench run of these scenarios must stay shorter.
+    """
+    prepared = load_demo_tenant(target)
+    tenant = prepared.params["tenant"]
+    username = f"bench.{uuid.uuid4().hex[:8]}"
+    done = target.cli(
+        "user", "create", "--tenant", tenant, "--username", username, "--role", "analyst",
+        "--email", f"{username}@bench.example.org", "--name", "Bench Analyst Quarshie",
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise ScenarioUnavailable(f"`vaxport user create` failed:\n{_tail(done)}")
+    token = done.stdout.strip().splitlines()[-1].split("token=")[-1]
+    api = f"{target.base_url}/api/v1/{tenant}"
+    with httpx.Client(timeout=30) as client:
+        client.post(f"{api}/auth/activate", json={"token": token, "password": _BENCH_PASSWORD})
+        login = client.post(
+            f"{api}/auth/login", json={"username": username, "password": _BENCH_PASSWORD}
+        )
+        if login.status_code != 200 or "access_token" not in login.json():
+            raise ScenarioUnavailable(f"staff login failed: {login.status_code} {login.text}")
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        me = client.patch(f"{api}/me", json={"phone": "+1 613 555 0100"}, headers=auth)
+        if me.status_code != 200:
+            raise ScenarioUnavailable(f"PATCH /me failed: {me.status_code} {me.text}")
+    return Prepared(params={"tenant": tenant, "account_id": me.json()["id"]}, headers=auth)
+
+
 REGISTER_TENANT = "demoreg"
 REGISTER_LUA = "register.lua"
-_BENCH_PASSWORD = "bench harness passphrase 2718"
 
 
 def _ok(answer: httpx.Response, step: str) -> dict[str, Any]:
@@ -280,6 +315,32 @@ SCENARIOS: list[Scenario] = [
         setup=load_directory_tenant,
         description="public directory, nearest centres to 64 points in turn (cached)",
         missing_hint="the facilities context's directory route is not in this build",
+    ),
+    Scenario(
+        name="noop-auth",
+        method="GET",
+        path="/bench/{tenant}/noop/auth",
+        setup=staff_with_token,
+        versus="noop",
+        description="the GET no-op behind a staff bearer token (verification + permission)",
+        missing_hint="identity's bench routes are not in this build",
+    ),
+    Scenario(
+        name="read-encrypted",
+        method="GET",
+        path="/bench/{tenant}/accounts/{account_id}/encrypted",
+        setup=staff_with_token,
+        versus="read-plain",
+        description="one account row, 3 encrypted fields (name, e-mail, phone) decrypted",
+        missing_hint="identity's bench routes are not in this build",
+    ),
+    Scenario(
+        name="read-plain",
+        method="GET",
+        path="/bench/{tenant}/accounts/{account_id}/plain",
+        setup=staff_with_token,
+        description="the same account row, 3 plain columns (username, role, region)",
+        missing_hint="identity's bench routes are not in this build",
     ),
     Scenario(
         name="register",

@@ -276,6 +276,7 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
+    from vaxport.core import openapi as openapi_links
     from vaxport.core import ops
     from vaxport.core.audit.api import router as audit_router
     from vaxport.facilities.api import router as facilities_router
@@ -296,11 +297,20 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
     app.include_router(registration_router)
     app.include_router(registration_review_router)
     if settings.bench_mode:
+        from vaxport.identity.bench import router as identity_bench_router
+
         app.include_router(ops.bench_router)
+        app.include_router(identity_bench_router)
     if settings.env == "development":
         from vaxport.notifications.api import dev_router as notifications_dev_router
 
         app.include_router(notifications_dev_router)
+
+    # Links between operations, declared by each context beside its routes.
+    import vaxport.facilities.links
+    import vaxport.identity.links  # noqa: F401
+
+    openapi_links.install(app)
 
     # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
     from vaxport.web.router import build_router as build_web_router

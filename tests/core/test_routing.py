@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +13,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from vaxport.app import create_app
+from vaxport.core.errors import Forbidden
 from vaxport.core.http import requires, route_permission
 from vaxport.core.routing import RouteIndex, flatten_included_routers
 
@@ -173,3 +174,33 @@ async def test_only_public_permission_checks_are_skipped(settings) -> None:  # t
         assert r.headers["content-type"] == "application/problem+json"
     closed_route = next(r for r in app.routes if getattr(r, "path", "").endswith("/closed"))
     assert route_permission(closed_route) == ("t:read", False)
+
+
+async def test_permission_checks_run_once_in_front_of_the_handler(settings) -> None:  # type: ignore[no-untyped-def]
+    from vaxport.core.routing import PermissionGate
+
+    app = create_app(settings)
+    router = APIRouter(prefix="/api/v1/{tenant}")
+    seen: list[tuple[str, str | None, str]] = []
+
+    @router.post("/closed", dependencies=[requires("t:write")])
+    async def closed(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    async def check(request: Request, permission: str) -> None:
+        seen.append((permission, request.path_params.get("tenant"), request.method))
+        if request.headers.get("x-allow") != "yes":
+            raise Forbidden("no")
+
+    app.include_router(router)
+    flatten_included_routers(app)
+    app.state.permission_check = check
+    route = next(r for r in app.routes if getattr(r, "path", "").endswith("/closed"))
+    assert isinstance(route.app, PermissionGate)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        refused = await c.post("/api/v1/demo/closed", content=b"not json")
+        assert refused.status_code == 403  # refused before the body is even parsed
+        ok = await c.post("/api/v1/demo/closed", json={"a": 1}, headers={"x-allow": "yes"})
+        assert ok.status_code == 200
+        assert ok.json() == {"a": 1}
+    assert seen == [("t:write", "demo", "POST")] * 2

@@ -156,3 +156,8 @@ def test_ordinary_keys_are_kept(key: str) -> None:
 def test_registered_patterns_must_not_match_empty_text() -> None:
     with pytest.raises(ValueError, match="empty"):
         scrub.register_pattern(r"^\d*$")
+
+
+def test_a_percent_encoded_email_in_a_logged_url_is_masked() -> None:
+    line = "GET https://gw.example/send?to=ama.owusu%40example.org&x=1"
+    assert scrub.scrub_text(line) == "GET https://gw.example/send?to=[email]&x=1"

@@ -224,3 +224,16 @@ async def test_a_stored_config_this_release_cannot_read_is_a_503_not_a_crash(
         await uow.session.execute(update(TenantConfigVersion).values(config={"code": "demo"}))
     with pytest.raises(ServiceUnavailable, match="must be reloaded"):
         await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
+
+
+async def test_reading_a_tenant_masks_its_id_numbers_in_logs_from_then_on(
+    clean_db: Database, cache: Cache
+) -> None:
+    from tests.support.tenants import load_tenant
+    from vaxport.core import scrub
+
+    scrub.clear_registered_patterns()
+    passport = "QX4821736"  # the demo country's passport format, in no other pattern
+    assert passport in scrub.scrub_text(f"holder {passport}")
+    await load_tenant(clean_db, cache)
+    assert passport not in scrub.scrub_text(f"holder {passport}")

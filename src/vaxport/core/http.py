@@ -35,7 +35,8 @@ class Context:
     settings: Settings
 
 
-def _context(request: Request) -> Context:
+async def _context(request: Request) -> Context:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, per request.
     ctx: Context = request.app.state.ctx
     return ctx
 

@@ -14,17 +14,24 @@ is handed to the router itself, whose behaviour is therefore unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi._body_limit import wrap_app_with_body_limit
+from fastapi.routing import APIRoute, request_response
 from starlette._utils import get_route_path
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vaxport.core.errors import Unauthorized
 from vaxport.core.http import PERMISSION_ATTR
+from vaxport.core.lean_route import lean_app
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # A whole segment that is one parameter, with a convertor that never spans a "/".
 _SEGMENT_PARAM = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*(:(str|int|float|uuid))?\}$")
@@ -188,28 +195,76 @@ def flatten_included_routers(app: FastAPI) -> None:
                 )
             )
     for route in flat:
-        if isinstance(route, APIRoute):
-            _skip_public_permission_check(route)
+        if isinstance(route, APIRoute) and not isinstance(route.app, PermissionGate):
+            _gate_permission_check(route)
     app.router.routes = flat
     app.router._mark_routes_changed()
 
 
-def _skip_public_permission_check(route: APIRoute) -> None:
-    """Don't solve a public route's permission dependency on every request.
+def _is_permission_check(dep: Any) -> bool:
+    """A ``requires(...)`` dependency that needs nothing from FastAPI but the request."""
+    return (
+        getattr(dep.call, PERMISSION_ATTR, None) is not None
+        and not dep.dependencies
+        and not dep.path_params + dep.query_params + dep.header_params + dep.body_params
+    )
 
-    ``requires(..., public=True)`` checks nothing, but as a dependency FastAPI would
-    still solve it per request (a fifth of a no-op request). The marker stays in
-    ``route.dependencies`` for the permission walk; only the runtime call goes.
+
+def _gate_permission_check(route: APIRoute) -> None:
+    """Check the route's permission before FastAPI, not as a dependency it solves.
+
+    ``requires(...)`` stays the declaration (its marker remains in ``route.dependencies``
+    for the route walks and the OpenAPI document), but solving it as a dependency on
+    every request costs a tenth of a no-op request. Public routes check nothing, so
+    their runtime call simply goes. Other routes get a :class:`PermissionGate` in front of
+    a handler built without it; a cookie-authenticated unsafe request still takes the
+    original handler, where the check's CSRF verification reads the form through the
+    same ``Request`` as the endpoint (a body can be read only once).
     """
-    route.dependant.dependencies = [
-        dep
-        for dep in route.dependant.dependencies
-        if not (
-            getattr(dep.call, PERMISSION_ATTR, (None, False))[1]
-            and not dep.dependencies
-            and not dep.path_params + dep.query_params + dep.header_params + dep.body_params
+    checks = [dep for dep in route.dependant.dependencies if _is_permission_check(dep)]
+    rest = [dep for dep in route.dependant.dependencies if not _is_permission_check(dep)]
+    permission, public = getattr(checks[0].call, PERMISSION_ATTR) if checks else (None, True)
+    if public:
+        route.dependant.dependencies = rest
+        route.app = _handler(route, route.dependant) or route.app
+        return
+    full = route.dependant
+    route.dependant = dataclasses.replace(full, dependencies=rest)
+    try:
+        unchecked = _handler(route, route.dependant) or wrap_app_with_body_limit(
+            request_response(route.get_route_handler()), route.max_body_size
         )
-    ]
+    finally:
+        route.dependant = full
+    route.app = PermissionGate(str(permission), checked=route.app, unchecked=unchecked)
+
+
+def _handler(route: APIRoute, dependant: Any) -> ASGIApp | None:
+    """The lean handler of ``route`` (see ``core/lean_route.py``), if it can have one."""
+    app = lean_app(route, dependant)
+    return None if app is None else wrap_app_with_body_limit(app, route.max_body_size)
+
+
+class PermissionGate:
+    """ASGI app of a route: its permission check (``app.state.permission_check``), then
+    the handler built without that dependency (see :func:`_gate_permission_check`)."""
+
+    def __init__(self, permission: str, *, checked: ASGIApp, unchecked: ASGIApp) -> None:
+        self.permission = permission
+        self.checked = checked
+        self.unchecked = unchecked
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state") or {}
+        if state.get("auth_via") == "cookie" and scope["method"] not in _SAFE_METHODS:
+            await self.checked(scope, receive, send)
+            return
+        app = scope.get("app")
+        checker = getattr(getattr(app, "state", None), "permission_check", None)
+        if checker is None:
+            raise Unauthorized("authentication is required")
+        await checker(Request(scope), self.permission)
+        await self.unchecked(scope, receive, send)
 
 
 def _plain_api_route_contexts(route: BaseRoute) -> list[Any] | None:

@@ -97,7 +97,8 @@ def is_personal_key(key: str) -> bool:
 
 # --- patterns inside free text ------------------------------------------------------
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# "@" also percent-encoded, as in a logged URL's query string ("?to=a%40b.org").
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # JWS/JWT compact serialisation: base64url('{"...') header, payload, signature (JWE has 5).
 _JWT = re.compile(
     r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}"

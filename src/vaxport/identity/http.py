@@ -173,8 +173,17 @@ def current_actor(request: Request) -> Actor:
     return actor
 
 
-CurrentActor = Annotated[Actor, Depends(current_actor)]
-OptionalActor = Annotated[Actor | None, Depends(request_actor)]
+async def _current_actor(request: Request) -> Actor:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, per request.
+    return current_actor(request)
+
+
+async def _request_actor(request: Request) -> Actor | None:
+    return request_actor(request)
+
+
+CurrentActor = Annotated[Actor, Depends(_current_actor)]
+OptionalActor = Annotated[Actor | None, Depends(_request_actor)]
 
 
 async def path_tenant(tenant: str, ctx: Ctx) -> TenantInfo:

@@ -23,6 +23,7 @@ from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.db import Database, set_tenant_scope
 from vaxport.core.errors import NotFound, ServiceUnavailable, invalid
 from vaxport.core.logging import get_logger
+from vaxport.core.scrub import register_pattern
 from vaxport.settings import get_settings
 from vaxport.tenancy.config import IdDocumentType, TenantConfig, VaccineProduct
 from vaxport.tenancy.config_types import TENANT_CODE_RE
@@ -236,6 +237,9 @@ async def _config(db: Database, cache: Cache, tenant_id: uuid.UUID, digest: str)
         # Content-addressed: it can live longer than the pointer without going stale.
         await cache.set(CONFIG_NS, digest, document, max(_ttl(), 3600.0))
     config = _parse_config(document, tenant_id)
+    for id_type in config.id_types:
+        # The tenant's ID numbers are personal data: masked in every log line from now on.
+        register_pattern(id_type.regex)
     _remember(_configs, digest, config)
     return config
 

@@ -1,0 +1,26 @@
+"""OpenAPI links of the facilities API (see ``core/openapi.py``)."""
+
+from __future__ import annotations
+
+from vaxport.core.openapi import link_resource
+
+COLLECTION = "/api/v1/{tenant}/facilities"
+ITEM = COLLECTION + "/{facility_id}"
+ADMIN = "/api/v1/{tenant}/admin/facilities"
+_TARGETS = {
+    "GetFacility": ("GET", ITEM),
+    "GetFacilityAsAdmin": ("GET", ADMIN + "/{facility_id}"),
+    "UpdateFacility": ("PATCH", ITEM),
+    "DeactivateFacility": ("POST", ITEM + "/deactivate"),
+    "ReactivateFacility": ("POST", ITEM + "/reactivate"),
+}
+# Answers naming one facility: where its id is in each.
+_SOURCES = {
+    ("POST", COLLECTION, "201"): "$response.body#/id",
+    ("PATCH", ITEM, "200"): "$response.body#/id",
+    ("GET", ADMIN + "/{facility_id}", "200"): "$response.body#/id",
+    ("GET", ADMIN, "200"): "$response.body#/items/0/id",
+    ("GET", COLLECTION, "200"): "$response.body#/items/0/id",
+}
+
+link_resource("facility_id", sources=_SOURCES, targets=_TARGETS)

@@ -1,0 +1,1 @@
+"""Route recipes, one module per context; every module here is loaded by the walk."""
