@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, CompileError, StatementError
 
@@ -23,6 +23,7 @@ from vaxport.core.crypto import (
 )
 from vaxport.core.crypto.envelope import CLASS_SUBJECT, CLASS_TENANT, parse_header
 from vaxport.core.crypto.keyring import Keyring
+from vaxport.core.crypto.models import SubjectKey
 from vaxport.core.db import Database
 
 PLAINTEXTS = {
@@ -311,3 +312,42 @@ async def test_subject_fields_use_the_subjects_own_key(people: Database, tenant:
         assert person.notes == PLAINTEXTS["notes"]
         assert note.body == "second dose deferred"
         assert person.phone == PLAINTEXTS["phone"]
+
+
+async def test_a_new_subject_gets_its_key_without_a_lookup_and_an_old_one_keeps_its_own(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
+    await _add(people, tenant)  # the tenant's data and index keys exist from here on
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    engine = people.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        pid = await _add(people, tenant, national_id="ZX-11-223344")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # One INSERT of the new person's key, no lookup of it first.
+    assert [s for s in statements if "SUBJECT_KEYS" in s and s.startswith("SELECT")] == []
+    assert sum(s.startswith("INSERT INTO SUBJECT_KEYS") for s in statements) == 1
+
+    # Told "fresh" for a subject that has a key (not cached here), the keyring still
+    # answers the stored key and creates no second one.
+    keyring.forget()
+    async with people.transaction(tenant_id=tenant) as uow:
+        fresh = await uow.session.run_sync(
+            lambda s: keyring.subject_key(s, tenant, pid, fresh=True)
+        )
+    keyring.forget()
+    async with people.transaction(tenant_id=tenant) as uow:
+        stored = await uow.session.run_sync(lambda s: keyring.subject_key(s, tenant, pid))
+        count = await uow.session.scalar(
+            select(func.count()).select_from(SubjectKey).where(SubjectKey.subject_id == pid)
+        )
+    assert fresh == stored
+    assert count == 1
+    async with people.read(tenant_id=tenant) as s:
+        person = (await s.execute(select(Person).where(Person.id == pid))).scalar_one()
+        assert person.notes == PLAINTEXTS["notes"]

@@ -8,6 +8,7 @@ serialises on nothing here.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -43,6 +44,25 @@ def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
         .where(AuditEntry.tenant_id == tenant_id)
         .scalar_subquery()
     )
+
+
+@functools.cache
+def _pg_insert() -> Any:
+    return insert(cast(Table, AuditEntry.__table__)).values(
+        txn_seq=_txn_seq("postgresql", uuid.UUID(int=0))  # the same for every tenant
+    )
+
+
+def _insert(dialect: str, tenant_id: uuid.UUID) -> Any:
+    """The INSERT of entries whose values come as parameters.
+
+    A Core insert of the Table, not the entity: it keeps the txn_seq SQL expression
+    beside a parameter list. On PostgreSQL it is the same statement for every entry, built
+    once, so SQLAlchemy finds its compiled form without recomputing its cache key.
+    """
+    if dialect == "postgresql":
+        return _pg_insert()
+    return insert(cast(Table, AuditEntry.__table__)).values(txn_seq=_txn_seq(dialect, tenant_id))
 
 
 def _content(
@@ -125,9 +145,7 @@ async def record(
         details=details,
     )
     dialect = uow.session.get_bind().dialect.name
-    await uow.session.execute(
-        insert(AuditEntry).values(**row, txn_seq=_txn_seq(dialect, tenant_id))
-    )
+    await uow.session.execute(_insert(dialect, tenant_id), row)
     entry_id: uuid.UUID = row["id"]
     return entry_id
 
@@ -144,11 +162,7 @@ async def record_many(uow: UnitOfWork, entries: Sequence[Mapping[str, Any]]) -> 
         return []
     assert uow.tenant_id is not None  # _content checked every entry against it
     dialect = uow.session.get_bind().dialect.name
-    # The Table, not the entity: a Core executemany keeps the per-row txn_seq expression
-    # (the ORM's bulk path would refuse SQL expressions beside a parameter list).
-    table = cast(Table, AuditEntry.__table__)
-    stmt = insert(table).values(txn_seq=_txn_seq(dialect, uow.tenant_id))
-    await uow.session.execute(stmt, rows)
+    await uow.session.execute(_insert(dialect, uow.tenant_id), rows)
     return [row["id"] for row in rows]
 
 

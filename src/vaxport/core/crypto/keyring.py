@@ -339,11 +339,29 @@ class Keyring:
         aad = subject_key_aad(tenant_id=tenant_id, subject_id=subject_id)
         return version, seal(dk, Header(CLASS_TENANT, version), key, aad)
 
-    def subject_key(self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> bytes:
-        """The subject's key, created (in the caller's transaction) if it has none yet."""
-        have = self.subject_keys(session, tenant_id, [subject_id])
-        if subject_id in have:
-            return have[subject_id]
+    def subject_key(
+        self,
+        session: Session,
+        tenant_id: uuid.UUID,
+        subject_id: uuid.UUID,
+        *,
+        fresh: bool = False,
+    ) -> bytes:
+        """The subject's key, created (in the caller's transaction) if it has none yet.
+
+        ``fresh``: the subject is most likely new (a row being inserted under its own new
+        id), so the key is inserted at once instead of looked up first: one round trip
+        instead of two. Still correct when it is not: the insert then does nothing and
+        the existing key is read.
+        """
+        if fresh:
+            hit = self._lookup(session, (_session_db(session), "subject", tenant_id, subject_id))
+            if hit is not None:
+                return bytes(hit)
+        else:
+            have = self.subject_keys(session, tenant_id, [subject_id])
+            if subject_id in have:
+                return have[subject_id]
         conn = session.connection()
         key = os.urandom(KEY_BYTES)
         version, sealed = self.seal_subject_key(session, tenant_id, subject_id, key)

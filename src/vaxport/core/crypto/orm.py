@@ -67,12 +67,13 @@ def _seal_value(
     row_id: object,
     subject_id: uuid.UUID | None,
     value: Any,
+    fresh: bool = False,
 ) -> tuple[bytes, bytes | None]:
     keyring = get_keyring()
     plaintext = encode_value(f.kind, value)
     if f.subject is not None:
         assert subject_id is not None
-        key = keyring.subject_key(session, tenant_id, subject_id)
+        key = keyring.subject_key(session, tenant_id, subject_id, fresh=fresh)
         header = Header(CLASS_SUBJECT, SUBJECT_KEY_VERSION)
     else:
         active = keyring.active(session, tenant_id, PURPOSE_DATA)
@@ -107,10 +108,11 @@ def _tenant_of(obj: Any, spec: ModelSpec) -> uuid.UUID:
     return tenant_id
 
 
-def _refuse_rebinding(obj: Any, spec: ModelSpec) -> None:
+def _refuse_rebinding(obj: Any, spec: ModelSpec) -> bool:
+    """Refuse moving a stored row's ciphertexts; ``True`` when the row is not stored yet."""
     state = inspect(obj)
     if state.key is None:
-        return
+        return True
     bound = {"tenant_id", spec.pk_attr} | {f.subject for f in spec.fields.values() if f.subject}
     for name in bound:
         if state.attrs[name].history.has_changes():
@@ -118,10 +120,11 @@ def _refuse_rebinding(obj: Any, spec: ModelSpec) -> None:
                 f"{spec.cls.__name__}.{name} changed on a row with encrypted fields; their "
                 "ciphertexts are bound to it (create a new row instead)"
             )
+    return False
 
 
 def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
-    _refuse_rebinding(obj, spec)
+    new_row = _refuse_rebinding(obj, spec)
     d = obj.__dict__
     pending = [
         (f, d[f.enc_attr].value)
@@ -142,8 +145,18 @@ def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
             cache.pop(f.name, None)
             continue
         sid = subject_uuid(obj, f) if f.subject else None
+        # A new row keyed by its own new id (a new person) is a new subject: create its
+        # key without looking for one first.
+        fresh = new_row and f.subject == spec.pk_attr
         ct, bidx = _seal_value(
-            session, spec, f, tenant_id=tenant_id, row_id=row_id, subject_id=sid, value=value
+            session,
+            spec,
+            f,
+            tenant_id=tenant_id,
+            row_id=row_id,
+            subject_id=sid,
+            value=value,
+            fresh=fresh,
         )
         if f.index:
             check_unique_during_rotation(
