@@ -178,10 +178,48 @@ async def request_code(
     ``client_ip`` is accepted for the callers' symmetry; the per-address cap is the
     route's ``code_request`` class.
     """
+    dest = parse_destination(tenant, destination, kind=kind, field=field)
+    return await open_transaction(
+        db=db,
+        settings=settings,
+        tenant=tenant,
+        dest=dest,
+        purpose=purpose,
+        locale=locale,
+        context=context,
+    )
+
+
+def decoy(label: str) -> Destination:
+    """A destination nobody receives at (for :func:`open_transaction` ``deliver=False``).
+
+    ``label`` is a stable keyed value of what was asked about, so the decoy's sends are
+    counted and limited like a real destination's.
+    """
+    return Destination("phone", "decoy:" + label)
+
+
+async def open_transaction(
+    *,
+    db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    dest: Destination,
+    purpose: Purpose,
+    locale: str | None = None,
+    context: str | None = None,
+    deliver: bool = True,
+) -> uuid.UUID:
+    """:func:`request_code` for an already parsed destination.
+
+    With ``deliver=False`` the transaction row is made and counted as usual (same limits,
+    same 429, same answer) but no message is queued: its code is known to nobody, so it
+    can never verify. Callers use it when the destination they would send to is unknown
+    (a claim of an ID that is not registered), keeping both answers identical.
+    """
     _check_purpose(purpose)
     if context is not None and len(context) > 200:
         raise ValueError("context is at most 200 characters")
-    dest = parse_destination(tenant, destination, kind=kind, field=field)
     dest_hash = _dest_hash(settings, tenant.id, dest)
     transaction_id = uuid.uuid4()
     code = new_code()
@@ -206,15 +244,16 @@ async def request_code(
                     expires_at=now + dt.timedelta(minutes=CODE_MINUTES),
                 )
             )
-            await notifications.send_login_code(
-                uow,
-                tenant_id=tenant.id,
-                destination=dest.value,
-                kind="sms" if dest.kind == "phone" else "email",
-                code=code,
-                locale=locale,
-                minutes=CODE_MINUTES,
-            )
+            if deliver:
+                await notifications.send_login_code(
+                    uow,
+                    tenant_id=tenant.id,
+                    destination=dest.value,
+                    kind="sms" if dest.kind == "phone" else "email",
+                    code=code,
+                    locale=locale,
+                    minutes=CODE_MINUTES,
+                )
     if wait is not None:
         raise TooManyRequests(
             f"too many codes were sent to this {dest.kind}; try again in {wait} s",

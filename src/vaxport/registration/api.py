@@ -18,6 +18,7 @@ from vaxport.identity.http import CurrentActor, PathTenant, client_ip
 from vaxport.registration import events as _events  # noqa: F401 - registers the contact resolver
 from vaxport.registration import service
 from vaxport.registration.schemas import (
+    ClaimCodeIn,
     ClaimIn,
     ContactCodeIn,
     ContactCodeOut,
@@ -89,11 +90,36 @@ async def create_walk_in(
 
 
 @router.post(
+    BASE + "/claims/codes",
+    dependencies=[requires("beneficiaries:write", rate="code_request")],
+    status_code=202,
+    operation_id="request_beneficiary_claim_code",
+    summary="Send a claim code to the phone of an unclaimed record with this ID document",
+)
+async def request_claim_code(
+    tenant: PathTenant, body: ClaimCodeIn, request: Request, ctx: Ctx, actor: CurrentActor
+) -> ContactCodeOut:
+    """Always 202 with a transaction id (nothing says whether a code was sent)."""
+    transaction_id = await service.request_claim_code(
+        db=ctx.db,
+        settings=ctx.settings,
+        tenant=tenant,
+        actor=actor,
+        body=body,
+        client_ip=client_ip(request),
+    )
+    return ContactCodeOut(transaction_id=transaction_id)
+
+
+@router.post(
     BASE + "/claims",
-    dependencies=[WRITE],
+    dependencies=[requires("beneficiaries:write", rate="login")],
     operation_id="claim_beneficiary",
-    summary="Claim a record with its ID document and claim code",
-    responses={404: {"description": "No unclaimed record matches (same answer for any cause)"}},
+    summary="Claim a record with its slip's claim code or a code sent to its phone",
+    responses={
+        404: {"description": "No unclaimed record matches (same answer for any cause)"},
+        422: {"description": "Neither shape given, or the phone code is wrong or used up"},
+    },
 )
 async def claim_beneficiary(
     tenant: PathTenant, body: ClaimIn, ctx: Ctx, actor: CurrentActor

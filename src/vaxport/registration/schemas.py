@@ -98,11 +98,24 @@ class MemberUpdate(RequestModel):
 
 
 class ClaimIn(RequestModel):
-    """A citizen claiming a walk-in or imported record: an ID document and its claim code."""
+    """A citizen claiming a walk-in or imported record, in one of two ways.
+
+    * the slip: ``id_type`` + ``number`` + ``code`` (the printed claim code);
+    * the record's phone: ``transaction_id`` (from ``POST .../claims/codes``) + ``code``
+      (the six digits sent to that phone).
+    """
+
+    id_type: ShortCode | None = None
+    number: IdNumber | None = None
+    transaction_id: uuid.UUID | None = None
+    code: ClaimCode
+
+
+class ClaimCodeIn(RequestModel):
+    """Ask for a claim code to the phone of the unclaimed record holding this document."""
 
     id_type: ShortCode
     number: IdNumber
-    code: ClaimCode
 
 
 class DocumentOut(ResponseModel):

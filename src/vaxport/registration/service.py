@@ -10,7 +10,7 @@ with bulk import are in ``rows.py``; validation of one person in ``validation.py
 from __future__ import annotations
 
 from vaxport.registration.changes import RetainedRecord, delete_member, update_member
-from vaxport.registration.claims import claim_member
+from vaxport.registration.claims import claim_member, request_claim_code
 from vaxport.registration.contacts import request_contact_code
 from vaxport.registration.members import FamilyFull, register_member, register_walk_in
 from vaxport.registration.person import erase_person, export_person, find_person
@@ -30,6 +30,7 @@ __all__ = [
     "list_members",
     "register_member",
     "register_walk_in",
+    "request_claim_code",
     "request_contact_code",
     "search_members",
     "update_member",
