@@ -146,7 +146,9 @@ async def request_claim_code(
     """Send a ``claim`` code to the phone of the unclaimed record holding this document.
 
     The same answer (a transaction id) whether or not such a record with a phone exists;
-    only then is a message queued (see the module's docstring).
+    only then is a message queued (see the module's docstring). Every request is audited
+    alike (no record id: that would tell the auditor's reader nothing the caller may not
+    know, and keeps both paths the same work).
     """
     _citizen(actor)
     number = validate_id_number(
@@ -166,6 +168,15 @@ async def request_claim_code(
             settings, "claim-decoy", tenant.id.bytes + f"{body.id_type}\x00{number}".encode()
         )
         dest, context, locale = otp.decoy(label.hex()[:32]), None, None
+    await audit.record_standalone(
+        db,
+        actor_id=actor.account_id,
+        actor_role=actor.role,
+        action="beneficiary.claim_code",
+        object_type="beneficiary",
+        object_id=None,
+        tenant_id=tenant.id,
+    )
     return await otp.open_transaction(
         db=db,
         settings=settings,

@@ -38,8 +38,9 @@ DUPLICATE_REASON = "name_birth_region"
 # Where a person whose ID is already registered is sent: the same answer whoever holds it.
 RECOVERY = {
     "claim": "If the person was registered at a vaccination centre or by an import, claim "
-    "the record with the ID number and the claim code printed on their slip "
-    "(POST /api/v1/{tenant}/beneficiaries/claims).",
+    "the record with the ID number and the claim code printed on their slip, or with a "
+    "code sent to the record's phone (POST /api/v1/{tenant}/beneficiaries/claims/codes, "
+    "then POST /api/v1/{tenant}/beneficiaries/claims).",
     "support": "Otherwise contact support with the ID document: they can check who manages "
     "the record and move it to you.",
 }
