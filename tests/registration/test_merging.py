@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.identity.helpers import actor_for
+from tests.registration.helpers import national_id
 from tests.registration.review_support import add_flag, add_person, audit_actions, events
 from tests.support.tenants import load_tenant
 from vaxport.core.db import Database
@@ -16,7 +17,7 @@ from vaxport.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vaxport.identity.actor import Actor
 from vaxport.registration import merging
 from vaxport.registration.models import Beneficiary
-from vaxport.registration.reads import load_person
+from vaxport.registration.reads import load_person, search_members
 from vaxport.tenancy.schemas import TenantInfo
 
 FACILITY = uuid.uuid4()
@@ -220,3 +221,33 @@ async def test_undo_racing_a_decision_on_the_same_flag_never_deadlocks(
     )
     assert results[0] == "done"  # the undo always goes through; dismiss only after it
     assert results[1] in ("done", "conflict")
+
+
+async def test_a_search_landing_on_a_merged_record_answers_with_its_survivor(
+    clean_db: Database, tenant: TenantInfo
+) -> None:
+    admin = national(tenant)
+    number = national_id()
+    older = await add_person(clean_db, tenant)
+    newer = await add_person(clean_db, tenant, number=number)
+    await merging.merge_records(db=clean_db, actor=admin, beneficiary_id=newer, survivor_id=older)
+    found = await search_members(
+        db=clean_db, tenant=tenant, actor=admin, id_type="national-id", number=number
+    )
+    assert [(p.id, p.status) for p in found] == [(older, "active")]
+    # A region admin reaching the merged record but not its survivor finds nobody.
+    elsewhere = await add_person(clean_db, tenant, region_code="NOR-01-01")
+    other_number = national_id()
+    near = await add_person(clean_db, tenant, number=other_number)
+    regional = actor_for(tenant, "region_admin", region_code="CEN")
+    before = await search_members(
+        db=clean_db, tenant=tenant, actor=regional, id_type="national-id", number=other_number
+    )
+    assert [p.id for p in before] == [near]
+    await merging.merge_records(
+        db=clean_db, actor=admin, beneficiary_id=near, survivor_id=elsewhere
+    )
+    found = await search_members(
+        db=clean_db, tenant=tenant, actor=regional, id_type="national-id", number=other_number
+    )
+    assert found == []

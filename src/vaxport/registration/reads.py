@@ -22,7 +22,7 @@ from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
 from vaxport.identity.actor import Actor
-from vaxport.identity.policy import authorize
+from vaxport.identity.policy import authorize, can
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     STATUS_MERGED,
@@ -189,6 +189,26 @@ async def _criterion(
     return "reference", Beneficiary.reference == normalise_code(reference)
 
 
+async def _survivors(
+    session: AsyncSession, tenant_id: uuid.UUID, actor: Actor, rows: list[Beneficiary]
+) -> list[Beneficiary]:
+    """Found rows with each merged record replaced by its survivor, as get answers.
+
+    A survivor outside the actor's scope is left out (get would answer 404); one found
+    twice (itself and a record merged into it) is listed once.
+    """
+    out: dict[uuid.UUID, Beneficiary] = {}
+    for row in rows:
+        person = (
+            await load_person(session, tenant_id, row.id) if row.status == STATUS_MERGED else row
+        )
+        if person is None or person.status == STATUS_MERGED:
+            continue  # a broken or too long chain: get would not answer either
+        if person is row or can(actor, READ, resource(person)):
+            out.setdefault(person.id, person)
+    return sorted(out.values(), key=lambda p: p.id)
+
+
 async def search_members(
     *,
     db: Database,
@@ -212,6 +232,8 @@ async def search_members(
             .limit(PAGE_MAX)
         )
         rows = list((await uow.session.scalars(query)).all())
+        if any(p.status == STATUS_MERGED for p in rows):
+            rows = await _survivors(uow.session, tenant.id, actor, rows)
         docs = await documents_of(uow.session, tenant.id, [p.id for p in rows])
         if is_staff(actor):
             await audit_reads(uow, actor, "beneficiary.search", [p.id for p in rows], by=by)
