@@ -4,11 +4,13 @@ XLSX, header errors, region limits, in-file duplicates, concurrent imports, resu
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.registration.helpers import national_id
 from tests.registration.import_support import (
@@ -20,13 +22,14 @@ from tests.registration.import_support import (
     write_csv,
     write_xlsx,
 )
+from tests.registration.review_support import add_person, events
 from tests.support.tenants import load_tenant
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import ValidationFailed
 from vaxport.registration import importer, imports
-from vaxport.registration.models import Beneficiary, BeneficiaryDocument
+from vaxport.registration.models import Beneficiary, BeneficiaryDocument, DuplicateFlag
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -295,3 +298,55 @@ async def test_an_import_whose_file_is_gone_fails_with_a_file_problem(
     assert [(r["field"], r["reason"]) for r in await report(clean_db, tenant, started.id)] == [
         ("file", "the uploaded file is no longer available; upload it again")
     ]
+
+
+async def test_imported_lookalikes_are_flagged_once_each_with_one_query_per_batch(
+    clean_db: Database, settings: Settings, tenant: TenantInfo, tmp_path: Path
+) -> None:
+    grace: dict[str, Any] = {
+        "given_name": "Grace",
+        "family_name": "Hopper",
+        "birth_date": dt.date(1976, 12, 9),
+    }
+    earlier = await add_person(clean_db, tenant, region_code="NOR-01-01", **grace)
+    await add_person(clean_db, tenant, region_code="NOR-01-02", **grace)  # another region
+    rows = [person(), person(given_name="Ada"), person()]  # two look-alikes of `earlier`
+    lookups: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if "row_number" in statement.lower():
+            lookups.append(statement)
+
+    event.listen(clean_db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        done, _ = await run_import(clean_db, settings, tenant, write_csv(tmp_path / "f.csv", rows))
+    finally:
+        event.remove(clean_db.engine.sync_engine, "before_cursor_execute", count)
+    assert done.rows_created == 3
+    assert len(lookups) == 1
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        flags = (
+            await s.execute(select(DuplicateFlag.beneficiary_id, DuplicateFlag.candidate_id))
+        ).all()
+        made = (
+            await s.scalars(select(Beneficiary).where(Beneficiary.created_via == "import"))
+        ).all()
+        graces = [b.id for b in made if b.given_name == "Grace"]
+        made_ids = [b.id for b in made]
+    assert len(graces) == 2
+    # Each imported Grace against the earlier one (same region only), and the later
+    # Grace against the earlier in the file: one flag per pair, never both ways.
+    pairs = {frozenset(f) for f in flags}
+    assert len(flags) == len(pairs) == 3
+    assert pairs == {
+        frozenset({graces[0], earlier}),
+        frozenset({graces[1], earlier}),
+        frozenset({graces[0], graces[1]}),
+    }
+    registered = await events(clean_db, tenant, "beneficiary.registered")
+    assert sorted(p["beneficiary_id"] for _, p in registered) == sorted(str(m) for m in made_ids)
+    assert {p["created_via"] for _, p in registered} == {"import"}
+    # Running the file again opens nothing new.
+    await run_import(clean_db, settings, tenant, write_csv(tmp_path / "g.csv", rows))
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        assert len((await s.execute(select(DuplicateFlag.id))).all()) == 3

@@ -3,8 +3,9 @@
 A row whose ID document is already registered in the tenant changes nothing and counts as
 ``existing`` (so re-running a file creates no duplicates). New people get their record and
 document (personal fields encrypted under their own key, the number blind-indexed), an
-audit entry each, and the batch's problems and the import's counters are written in the
-same transaction: a crash loses the batch whole and a re-run redoes exactly it.
+audit entry and a ``beneficiary.registered`` event each, a duplicate flag for each
+look-alike (one query per batch), and the batch's problems and the import's counters are
+written in the same transaction: a crash loses the batch whole and a re-run redoes exactly it.
 
 Two imports racing on the same ID (or a reference collision) make the batch's insert fail
 on a unique index; the batch is then redone row by row, each row in a savepoint, and a row
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -31,10 +32,16 @@ from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import RowProblem
+from vaxport.core.outbox import emit
 from vaxport.registration.import_rows import ImportRow
-from vaxport.registration.models import Beneficiary, BeneficiaryDocument, RegistrationImport
+from vaxport.registration.models import (
+    STATUS_ACTIVE,
+    Beneficiary,
+    BeneficiaryDocument,
+    RegistrationImport,
+)
 from vaxport.registration.models import ImportProblem as ProblemRow
-from vaxport.registration.rows import new_reference
+from vaxport.registration.rows import MAX_LOOKALIKE_FLAGS, duplicate_flag, new_reference
 
 _ROW_ATTEMPTS = 3
 
@@ -131,20 +138,22 @@ async def _keys_for(uow: UnitOfWork, job: Job, person_ids: list[uuid.UUID]) -> N
     )
 
 
-async def _insert_all(uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]) -> list[uuid.UUID]:
+Created = list[tuple[uuid.UUID, ImportRow]]
+
+
+async def _insert_all(uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]) -> Created:
     skip = await _existing(uow.session, job.tenant_id, rows)
-    made = [_new(job, row) for i, row in enumerate(rows) if i not in skip]
+    kept = [row for i, row in enumerate(rows) if i not in skip]
+    made = [_new(job, row) for row in kept]
     await _keys_for(uow, job, [person.id for person, _ in made])
     uow.session.add_all([person for person, _ in made])
     await uow.session.flush()  # people first: documents point at them
     uow.session.add_all([document for _, document in made])
     await uow.session.flush()
-    return [person.id for person, _ in made]
+    return [(person.id, row) for (person, _), row in zip(made, kept, strict=True)]
 
 
-async def _insert_one_by_one(
-    uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]
-) -> list[uuid.UUID]:
+async def _insert_one_by_one(uow: UnitOfWork, job: Job, rows: Sequence[ImportRow]) -> Created:
     session = uow.session
 
     def warm(s: Session) -> None:
@@ -154,7 +163,7 @@ async def _insert_one_by_one(
         keyring.active(s, job.tenant_id, PURPOSE_INDEX)
 
     await session.run_sync(warm)
-    created: list[uuid.UUID] = []
+    created: Created = []
     for row in rows:
         for attempt in range(_ROW_ATTEMPTS):
             if await _existing(session, job.tenant_id, [row]):
@@ -170,22 +179,105 @@ async def _insert_one_by_one(
                 if attempt == _ROW_ATTEMPTS - 1:
                     raise
                 continue  # the document arrived meanwhile, or the reference was taken
-            created.append(person.id)
+            created.append((person.id, row))
             break
     return created
+
+
+async def _flag_lookalikes(uow: UnitOfWork, job: Job, created: Created) -> int:
+    """Open a duplicate flag for each new person and each active look-alike (same match
+    key and region, as registration flags one person), in one query for the batch.
+
+    Two look-alikes new in the same batch are flagged once (the later row against the
+    earlier), as if they had been registered one after the other.
+    """
+    order = {person_id: i for i, (person_id, _) in enumerate(created)}
+
+    def candidates(s: Session) -> dict[tuple[bytes, str], list[int]]:
+        out: dict[tuple[bytes, str], list[int]] = {}
+        for i, (_, row) in enumerate(created):
+            for bidx in blind_index_candidates_sync(
+                s, tenant_id=job.tenant_id, kind="text", value=row.member.match
+            ):
+                out.setdefault((bidx, row.member.region_code), []).append(i)
+        return out
+
+    wanted = await uow.session.run_sync(candidates)
+    # The oldest few of each (key, region): a crowd of namesakes costs each newcomer at
+    # most MAX_LOOKALIKE_FLAGS flags, and the query returns no more than that per crowd.
+    ranked = (
+        select(
+            Beneficiary.id,
+            Beneficiary.match_bidx,
+            Beneficiary.region_code,
+            func.row_number()
+            .over(
+                partition_by=(Beneficiary.match_bidx, Beneficiary.region_code),
+                order_by=Beneficiary.id,
+            )
+            .label("n"),
+        )
+        .where(
+            Beneficiary.tenant_id == job.tenant_id,
+            Beneficiary.match_bidx.in_(sorted({bidx for bidx, _ in wanted})),
+            Beneficiary.status == STATUS_ACTIVE,
+        )
+        .subquery()
+    )
+    found = await uow.session.execute(
+        select(ranked.c.id, ranked.c.match_bidx, ranked.c.region_code)
+        .where(ranked.c.n <= MAX_LOOKALIKE_FLAGS + 1)
+        .order_by(ranked.c.id)
+    )
+    now = utcnow()
+    pairs: set[tuple[int, uuid.UUID]] = set()
+    flags = [0] * len(created)
+    for other, bidx, region in found:
+        for i in wanted.get((bidx, region), ()):
+            # Older than this batch, or earlier in it (so a pair in the batch flags once).
+            if order.get(other, -1) < i and flags[i] < MAX_LOOKALIKE_FLAGS:
+                pairs.add((i, other))
+                flags[i] += 1
+    uow.session.add_all(
+        [
+            duplicate_flag(
+                tenant_id=job.tenant_id,
+                person_id=created[i][0],
+                candidate_id=other,
+                region_code=created[i][1].member.region_code,
+                facility_id=None,
+                now=now,
+            )
+            for i, other in sorted(pairs)
+        ]
+    )
+    return len(pairs)
 
 
 async def _finish_batch(
     uow: UnitOfWork,
     job: Job,
     *,
-    created: list[uuid.UUID],
+    created: Created,
     existing: int,
     problems: Sequence[RowProblem],
     counts: Counts,
     last: bool,
 ) -> None:
     if created:
+        await _flag_lookalikes(uow, job, created)
+        for person_id, row in created:
+            # No round trip: outbox rows are flushed with the batch.
+            await emit(
+                uow,
+                "beneficiary.registered",
+                {
+                    "beneficiary_id": str(person_id),
+                    "region_code": row.member.region_code,
+                    "facility_id": None,
+                    "created_via": "import",
+                },
+            )
         await audit.record_many(
             uow,
             [
@@ -198,7 +290,7 @@ async def _finish_batch(
                     "tenant_id": job.tenant_id,
                     "details": {"via": "import", "import_id": str(job.import_id)},
                 }
-                for person_id in created
+                for person_id, _ in created
             ],
         )
     if problems:

@@ -34,6 +34,9 @@ from vaxport.registration.validation import NormalisedMember
 REFERENCE_LENGTH = 8
 CLAIM_CODE_LENGTH = 10
 DUPLICATE_REASON = "name_birth_region"
+# A person resembling a crowd (a common name, a test file) gets flags against its oldest
+# few only: more say nothing new to the reviewer and would grow quadratically.
+MAX_LOOKALIKE_FLAGS = 10
 
 # Where a person whose ID is already registered is sent: the same answer whoever holds it.
 RECOVERY = {
@@ -255,8 +258,32 @@ async def flush_or_conflict(uow: UnitOfWork, tenant_code: str, field: str = "doc
         raise
 
 
+def duplicate_flag(
+    *,
+    tenant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    candidate_id: uuid.UUID,
+    region_code: str,
+    facility_id: uuid.UUID | None,
+    now: dt.datetime,
+) -> DuplicateFlag:
+    """An open look-alike flag: ``person_id`` (the newer) may be ``candidate_id``."""
+    return DuplicateFlag(
+        id=uuid7(),
+        tenant_id=tenant_id,
+        beneficiary_id=person_id,
+        candidate_id=candidate_id,
+        reason=DUPLICATE_REASON,
+        status="open",
+        region_code=region_code,
+        facility_id=facility_id,
+        created_at=now,
+    )
+
+
 async def flag_lookalikes(uow: UnitOfWork, person: Beneficiary) -> int:
-    """Open a duplicate flag for each active record with the same match key and region."""
+    """Open a duplicate flag for each active record with the same match key and region
+    (the oldest :data:`MAX_LOOKALIKE_FLAGS` of them)."""
     where = await blind_match(
         uow.session,
         Beneficiary.match_bidx,
@@ -266,27 +293,28 @@ async def flag_lookalikes(uow: UnitOfWork, person: Beneficiary) -> int:
     )
     others = (
         await uow.session.scalars(
-            select(Beneficiary.id).where(
+            select(Beneficiary.id)
+            .where(
                 Beneficiary.tenant_id == person.tenant_id,
                 where,
                 Beneficiary.region_code == person.region_code,
                 Beneficiary.status == STATUS_ACTIVE,
                 Beneficiary.id != person.id,
             )
+            .order_by(Beneficiary.id)
+            .limit(MAX_LOOKALIKE_FLAGS)
         )
     ).all()
+    now = utcnow()
     for other in others:
         uow.session.add(
-            DuplicateFlag(
-                id=uuid7(),
+            duplicate_flag(
                 tenant_id=person.tenant_id,
-                beneficiary_id=person.id,
+                person_id=person.id,
                 candidate_id=other,
-                reason=DUPLICATE_REASON,
-                status="open",
                 region_code=person.region_code,
                 facility_id=person.facility_id,
-                created_at=utcnow(),
+                now=now,
             )
         )
     return len(others)
