@@ -120,18 +120,25 @@ async def _attach(
     return member_out(person, docs[person.id])
 
 
-async def _failed(db: Database, tenant: TenantInfo, actor: Actor, via: str) -> None:
+async def _audit(
+    db: Database, tenant: TenantInfo, actor: Actor, action: str, outcome: str, via: str
+) -> None:
+    """An attempt about no record the caller may learn of (no object id), on its own."""
     await audit.record_standalone(
         db,
         actor_id=actor.account_id,
         actor_role=actor.role,
-        action="beneficiary.claim",
+        action=action,
         object_type="beneficiary",
         object_id=None,
-        outcome="failure",
+        outcome=outcome,
         tenant_id=tenant.id,
         details={"via": via},
     )
+
+
+async def _failed(db: Database, tenant: TenantInfo, actor: Actor, via: str) -> None:
+    await _audit(db, tenant, actor, "beneficiary.claim", "failure", via)
 
 
 async def request_claim_code(
@@ -168,15 +175,7 @@ async def request_claim_code(
             settings, "claim-decoy", tenant.id.bytes + f"{body.id_type}\x00{number}".encode()
         )
         dest, context, locale = otp.decoy(label.hex()[:32]), None, None
-    await audit.record_standalone(
-        db,
-        actor_id=actor.account_id,
-        actor_role=actor.role,
-        action="beneficiary.claim_code",
-        object_type="beneficiary",
-        object_id=None,
-        tenant_id=tenant.id,
-    )
+    await _audit(db, tenant, actor, "beneficiary.claim_code", "success", "phone")
     return await otp.open_transaction(
         db=db,
         settings=settings,
