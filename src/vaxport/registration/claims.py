@@ -121,7 +121,7 @@ async def _attach(
 
 
 async def _audit(
-    db: Database, tenant: TenantInfo, actor: Actor, action: str, outcome: str, via: str
+    db: Database, tenant: TenantInfo, actor: Actor, action: str, *, outcome: str, via: str
 ) -> None:
     """An attempt about no record the caller may learn of (no object id), on its own."""
     await audit.record_standalone(
@@ -138,7 +138,7 @@ async def _audit(
 
 
 async def _failed(db: Database, tenant: TenantInfo, actor: Actor, via: str) -> None:
-    await _audit(db, tenant, actor, "beneficiary.claim", "failure", via)
+    await _audit(db, tenant, actor, "beneficiary.claim", outcome="failure", via=via)
 
 
 async def request_claim_code(
@@ -175,7 +175,7 @@ async def request_claim_code(
             settings, "claim-decoy", tenant.id.bytes + f"{body.id_type}\x00{number}".encode()
         )
         dest, context, locale = otp.decoy(label.hex()[:32]), None, None
-    await _audit(db, tenant, actor, "beneficiary.claim_code", "success", "phone")
+    await _audit(db, tenant, actor, "beneficiary.claim_code", outcome="success", via="phone")
     return await otp.open_transaction(
         db=db,
         settings=settings,
