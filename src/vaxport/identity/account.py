@@ -134,27 +134,11 @@ async def confirm_totp_change(
 async def regenerate_recovery_codes(*, db: Database, settings: Settings, actor: Actor) -> list[str]:
     """Void unused recovery codes and issue a new set."""
     require_recent_auth(actor, settings)
-    from vaxport.identity import totp
-    from vaxport.identity.models import RecoveryCode
-
-    codes = totp.new_recovery_codes()
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _own(uow, actor)
         if account.totp_enabled_at is None:
             raise invalid("totp", "enrol a second factor first")
-        await uow.session.execute(
-            update(RecoveryCode)
-            .where(RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None))
-            .values(used_at=clock.utcnow())
-        )
-        for c in codes:
-            uow.session.add(
-                RecoveryCode(
-                    tenant_id=account.tenant_id,
-                    account_id=account.id,
-                    code_hash=totp.recovery_code_hash(c),
-                )
-            )
+        codes = await enrolment.replace_recovery_codes(uow, account=account)
         await _audit(uow, actor, "auth.recovery_codes_renew", {})
     return codes
 

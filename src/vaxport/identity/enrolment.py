@@ -73,6 +73,25 @@ async def new_pending_secret(
     return Enrolment(secret=secret, uri=uri, qr_data_uri=totp.qr_data_uri(uri))
 
 
+async def replace_recovery_codes(uow: UnitOfWork, *, account: Account) -> list[str]:
+    """Void the account's unused recovery codes and store a new set (hashed); the codes."""
+    codes = totp.new_recovery_codes()
+    await uow.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=clock.utcnow())
+    )
+    uow.session.add_all(
+        RecoveryCode(
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            code_hash=totp.recovery_code_hash(c),
+        )
+        for c in codes
+    )
+    return codes
+
+
 async def confirm_pending_secret(
     uow: UnitOfWork, *, account: Account, code: str
 ) -> list[str] | None:
@@ -87,20 +106,7 @@ async def confirm_pending_secret(
     account.totp_pending = None
     account.totp_enabled_at = clock.utcnow()
     account.totp_last_step = step
-    codes = totp.new_recovery_codes()
-    await uow.session.execute(
-        update(RecoveryCode)
-        .where(RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None))
-        .values(used_at=clock.utcnow())
-    )
-    for c in codes:
-        uow.session.add(
-            RecoveryCode(
-                tenant_id=account.tenant_id,
-                account_id=account.id,
-                code_hash=totp.recovery_code_hash(c),
-            )
-        )
+    codes = await replace_recovery_codes(uow, account=account)
     await audit.record(
         uow,
         actor_id=account.id,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -222,7 +222,7 @@ async def _audit_about(
             page = await list_entries(
                 db=db, actor=reach, object_id=str(oid), cursor=cursor, limit=MAX_LIMIT
             )
-            out.extend(_entry(asdict(e)) for e in page.items)
+            out.extend(_entry(e.model_dump()) for e in page.items)
             cursor = page.next_cursor
             if cursor is None:
                 break

@@ -22,5 +22,4 @@ async def list_audit_entries(
 
     For the tenant's national auditors and admins (``audit:read``); others get 404.
     """
-    page = await service.list_entries(db=ctx.db, actor=actor, **query.model_dump())
-    return AuditPageOut.model_validate(page, from_attributes=True)
+    return await service.list_entries(db=ctx.db, actor=actor, **query.model_dump())

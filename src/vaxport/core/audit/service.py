@@ -6,45 +6,17 @@ import base64
 import binascii
 import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from sqlalchemy import select, tuple_
 
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
+from vaxport.core.audit.schemas import AuditEntryOut, AuditPageOut
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
 from vaxport.identity.policy import Resource, Subject, authorize
 
 MAX_LIMIT = 200
-
-
-@dataclass(frozen=True, slots=True)
-class EntryView:
-    """One audit entry as auditors see it (plus where it sits in the chain, if sealed)."""
-
-    id: uuid.UUID
-    occurred_at: dt.datetime
-    actor_id: uuid.UUID | None
-    actor_role: str
-    action: str
-    object_type: str
-    object_id: str | None
-    outcome: str
-    request_id: str | None
-    client_ip_hash: str | None
-    details: dict[str, Any]
-    entry_hash: str
-    chain_position: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class EntryPage:
-    """A page of entries, newest first, and the cursor of the next page (None: last)."""
-
-    items: list[EntryView]
-    next_cursor: str | None
 
 
 def _encode_cursor(occurred_at: dt.datetime, entry_id: uuid.UUID) -> str:
@@ -76,7 +48,7 @@ async def list_entries(
     until: dt.datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> EntryPage:
+) -> AuditPageOut:
     """The actor's tenant's audit entries, newest first, filtered; ``since`` inclusive.
 
     Only actors allowed ``audit:read`` over the whole tenant (national auditors and
@@ -116,11 +88,11 @@ async def list_entries(
         items = [_view(entry, position) for entry, position in rows[:limit]]
     more = len(rows) > limit
     next_cursor = _encode_cursor(items[-1].occurred_at, items[-1].id) if more else None
-    return EntryPage(items=items, next_cursor=next_cursor)
+    return AuditPageOut(items=items, next_cursor=next_cursor)
 
 
-def _view(entry: AuditEntry, position: int | None) -> EntryView:
-    return EntryView(
+def _view(entry: AuditEntry, position: int | None) -> AuditEntryOut:
+    return AuditEntryOut(
         id=entry.id,
         occurred_at=entry.occurred_at,
         actor_id=entry.actor_id,
