@@ -20,6 +20,7 @@ from vaxport.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from vaxport.identity.actor import Actor
 from vaxport.registration import correction_queue, corrections
 from vaxport.registration.models import Beneficiary, BeneficiaryDocument
+from vaxport.registration.review_schemas import CorrectionOut
 from vaxport.tenancy.schemas import TenantInfo
 
 FACILITY = uuid.uuid4()
@@ -41,7 +42,7 @@ async def _person(db: Database, tenant: TenantInfo, **kw: object) -> tuple[Actor
 
 async def _ask(
     db: Database, tenant: TenantInfo, actor: Actor, person: uuid.UUID, **kw: object
-) -> corrections.CorrectionView:
+) -> CorrectionOut:
     args: dict[str, object] = {"field": "given_name", "value": "Augusta", "reason": "typo"}
     args.update(kw)
     return await corrections.request_correction(

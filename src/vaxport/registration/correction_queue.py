@@ -6,10 +6,7 @@ shows the present and proposed values and is recorded in the audit log as a staf
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
@@ -18,44 +15,13 @@ from vaxport.core.errors import NotFound
 from vaxport.identity.actor import Actor
 from vaxport.registration import correction_values as values
 from vaxport.registration import corrections, reach
-from vaxport.registration.corrections import CorrectionView
 from vaxport.registration.models import Beneficiary, CorrectionRequest
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """A pending request in the approvers' queue (no personal data: open it to decide)."""
-
-    id: uuid.UUID
-    beneficiary_id: uuid.UUID
-    reference: str
-    field: str
-    region_code: str
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QueuePage:
-    """A page of the queue, oldest first; ``next_cursor`` None on the last."""
-
-    items: list[QueueItem]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Review:
-    """What an approver needs to decide: who, the value now, the value asked for, why."""
-
-    request: CorrectionView
-    reference: str
-    given_name: str
-    family_name: str | None
-    present: dict[str, Any] | None
+from vaxport.registration.review_schemas import QueueItemOut, QueuePageOut, ReviewOut
 
 
 async def list_pending(
     *, db: Database, actor: Actor, cursor: str | None = None, limit: int = 50
-) -> QueuePage:
+) -> QueuePageOut:
     """Pending requests about people in the approver's jurisdiction, oldest first."""
     reach.staff_only(actor)
     reach.check_limit(limit)
@@ -77,7 +43,7 @@ async def list_pending(
     async with db.read(tenant_id=actor.tenant_id) as session:
         rows = (await session.execute(query)).all()
         items = [
-            QueueItem(
+            QueueItemOut(
                 id=row.id,
                 beneficiary_id=row.beneficiary_id,
                 reference=reference,
@@ -88,10 +54,10 @@ async def list_pending(
             for row, reference in rows[:limit]
         ]
     more = len(rows) > limit
-    return QueuePage(items=items, next_cursor=str(items[-1].id) if more else None)
+    return QueuePageOut(items=items, next_cursor=str(items[-1].id) if more else None)
 
 
-async def get_for_review(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> Review:
+async def get_for_review(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> ReviewOut:
     """A request with the record's present value, for an approver (an audited read)."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         row, beneficiary = await corrections.for_approver(uow, actor, correction_id)
@@ -103,7 +69,7 @@ async def get_for_review(*, db: Database, actor: Actor, correction_id: uuid.UUID
             beneficiary.id,
             {"correction_id": str(row.id)},
         )
-        return Review(
+        return ReviewOut(
             request=corrections.view(row),
             reference=beneficiary.reference,
             given_name=beneficiary.given_name or "",

@@ -14,9 +14,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +35,7 @@ from vaxport.registration.models import (
     BeneficiaryDocument,
     CorrectionRequest,
 )
+from vaxport.registration.review_schemas import CorrectionOut
 from vaxport.tenancy.schemas import TenantInfo
 
 CORRECTED = "beneficiary.corrected"
@@ -44,25 +43,9 @@ PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "wit
 ID_TAKEN = "this ID number cannot be registered to this person"
 
 
-@dataclass(frozen=True, slots=True)
-class CorrectionView:
-    """A request as the citizen (and its approvers) see it."""
-
-    id: uuid.UUID
-    beneficiary_id: uuid.UUID
-    field: str
-    status: str
-    proposed: dict[str, Any]
-    previous: dict[str, Any] | None
-    reason: str
-    decision_note: str | None
-    created_at: dt.datetime
-    decided_at: dt.datetime | None
-
-
-def view(row: CorrectionRequest) -> CorrectionView:
+def view(row: CorrectionRequest) -> CorrectionOut:
     """The DTO of a request (decrypting its fields)."""
-    return CorrectionView(
+    return CorrectionOut(
         id=row.id,
         beneficiary_id=row.beneficiary_id,
         field=row.field,
@@ -138,7 +121,7 @@ async def request_correction(
     reason: str,
     id_type: str | None = None,
     document_id: uuid.UUID | None = None,
-) -> CorrectionView:
+) -> CorrectionOut:
     """File a request to correct ``field`` of a person the actor manages."""
     values.check_field(field)
     text = values.check_text(reason, field="reason", maximum=values.REASON_MAX, required=True)
@@ -263,7 +246,7 @@ async def decide(
     correction_id: uuid.UUID,
     approve: bool,
     note: str | None = None,
-) -> CorrectionView:
+) -> CorrectionOut:
     """Approve (the record changes) or reject a pending request; exactly one decision."""
     text = values.check_text(note, field="note", maximum=values.NOTE_MAX, required=False)
     try:
@@ -308,7 +291,7 @@ async def decide(
         raise Conflict(ID_TAKEN, errors=[field_error("value", "is already registered")]) from exc
 
 
-async def withdraw(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> CorrectionView:
+async def withdraw(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> CorrectionOut:
     """The person who manages the record takes back a pending request."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         row = await _load_request(uow, actor, correction_id, lock=True)
@@ -330,7 +313,7 @@ async def withdraw(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> C
         return view(row)
 
 
-async def history(*, db: Database, actor: Actor, beneficiary_id: uuid.UUID) -> list[CorrectionView]:
+async def history(*, db: Database, actor: Actor, beneficiary_id: uuid.UUID) -> list[CorrectionOut]:
     """Every request about a person the actor may read, newest first."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         beneficiary = await reach.load(uow, actor, beneficiary_id, "beneficiaries:read")

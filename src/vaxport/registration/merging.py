@@ -13,9 +13,7 @@ record into itself, into a merged record, or a merged record again.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -34,6 +32,14 @@ from vaxport.registration.models import (
     DuplicateFlag,
     Merge,
 )
+from vaxport.registration.review_schemas import (
+    CardOut,
+    ComparisonOut,
+    DocumentCard,
+    FlagOut,
+    FlagPageOut,
+    MergeOut,
+)
 
 MERGED = "beneficiary.merged"
 UNMERGED = "beneficiary.unmerged"
@@ -41,43 +47,9 @@ WRITE = "beneficiaries:write"
 FLAG_STATUSES = ("open", "merged", "dismissed")
 
 
-@dataclass(frozen=True, slots=True)
-class FlagItem:
-    """A flag in the review queue (no personal data: open it to compare)."""
-
-    id: uuid.UUID
-    beneficiary_id: uuid.UUID
-    candidate_id: uuid.UUID
-    reason: str
-    status: str
-    region_code: str
-    created_at: dt.datetime
-    merge_id: uuid.UUID | None
-
-
-@dataclass(frozen=True, slots=True)
-class FlagPage:
-    """A page of flags, oldest first; ``next_cursor`` None on the last."""
-
-    items: list[FlagItem]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MergeView:
-    """A merge (undone when ``undone_at`` is set)."""
-
-    id: uuid.UUID
-    survivor_id: uuid.UUID
-    merged_id: uuid.UUID
-    flag_id: uuid.UUID | None
-    merged_at: dt.datetime
-    undone_at: dt.datetime | None
-
-
-def merge_view(row: Merge) -> MergeView:
+def merge_view(row: Merge) -> MergeOut:
     """The DTO of a merge."""
-    return MergeView(
+    return MergeOut(
         id=row.id,
         survivor_id=row.survivor_id,
         merged_id=row.merged_id,
@@ -94,7 +66,7 @@ async def list_flags(
     status: str = "open",
     cursor: str | None = None,
     limit: int = 50,
-) -> FlagPage:
+) -> FlagPageOut:
     """Flags of the given status about people in the actor's jurisdiction, oldest first."""
     reach.staff_only(actor)
     reach.check_limit(limit)
@@ -121,7 +93,7 @@ async def list_flags(
         rows = (await session.execute(query)).all()
         items = [_flag_item(f, merge_id) for f, merge_id in rows[:limit]]
     more = len(rows) > limit
-    return FlagPage(items=items, next_cursor=str(items[-1].id) if more else None)
+    return FlagPageOut(items=items, next_cursor=str(items[-1].id) if more else None)
 
 
 async def load_flag(
@@ -154,7 +126,7 @@ def _open(flag: DuplicateFlag) -> None:
         raise Conflict(f"this flag was already {flag.status}", status_now=flag.status)
 
 
-async def dismiss(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> FlagItem:
+async def dismiss(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> FlagOut:
     """Not the same person: close the flag (audited); the records stay as they are."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         flag, first, _ = await load_flag(uow, actor, flag_id, lock=True)
@@ -167,8 +139,8 @@ async def dismiss(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> FlagItem
         return _flag_item(flag, None)
 
 
-def _flag_item(flag: DuplicateFlag, merge_id: uuid.UUID | None) -> FlagItem:
-    return FlagItem(
+def _flag_item(flag: DuplicateFlag, merge_id: uuid.UUID | None) -> FlagOut:
+    return FlagOut(
         id=flag.id,
         beneficiary_id=flag.beneficiary_id,
         candidate_id=flag.candidate_id,
@@ -221,7 +193,7 @@ async def _merge(
 
 async def merge_flag(
     *, db: Database, actor: Actor, flag_id: uuid.UUID, survivor_id: uuid.UUID
-) -> MergeView:
+) -> MergeOut:
     """The same person: merge the flag's other record into ``survivor_id`` (one of the two)."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         flag, first, second = await load_flag(uow, actor, flag_id, lock=True)
@@ -235,7 +207,7 @@ async def merge_flag(
 
 async def merge_records(
     *, db: Database, actor: Actor, beneficiary_id: uuid.UUID, survivor_id: uuid.UUID
-) -> MergeView:
+) -> MergeOut:
     """Merge one record into another without a flag (both in the actor's reach)."""
     reach.staff_only(actor)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
@@ -249,7 +221,7 @@ async def merge_records(
         return merge_view(row)
 
 
-async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeView:
+async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeOut:
     """Undo a merge: the merged record stands alone again, its flag re-opens (audited)."""
     reach.staff_only(actor)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
@@ -295,46 +267,11 @@ async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeView:
         return merge_view(row)
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentHint:
-    """An ID document's type and the last characters of its number."""
-
-    id_type: str
-    number_hint: str
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One record as staff compare it (ID numbers shown by their last characters only)."""
-
-    id: uuid.UUID
-    reference: str
-    status: str
-    given_name: str
-    family_name: str | None
-    birth_date: dt.date | None
-    birth_year: int
-    sex: str
-    region_code: str
-    created_via: str
-    created_at: dt.datetime
-    documents: list[DocumentHint]
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """A flag with both of its records side by side."""
-
-    flag: FlagItem
-    first: Card
-    second: Card
-
-
 def _masked(number: str) -> str:
     return "\u2022" * max(len(number) - 4, 0) + number[-4:]
 
 
-async def _card(uow: UnitOfWork, person: Beneficiary) -> Card:
+async def _card(uow: UnitOfWork, person: Beneficiary) -> CardOut:
     documents = (
         await uow.session.execute(
             select(BeneficiaryDocument)
@@ -345,7 +282,7 @@ async def _card(uow: UnitOfWork, person: Beneficiary) -> Card:
             .order_by(BeneficiaryDocument.id)
         )
     ).scalars()
-    return Card(
+    return CardOut(
         id=person.id,
         reference=person.reference,
         status=person.status,
@@ -357,11 +294,13 @@ async def _card(uow: UnitOfWork, person: Beneficiary) -> Card:
         region_code=person.region_code,
         created_via=person.created_via,
         created_at=person.created_at,
-        documents=[DocumentHint(d.id_type, _masked(d.number or "")) for d in documents],
+        documents=[
+            DocumentCard(id_type=d.id_type, number_hint=_masked(d.number or "")) for d in documents
+        ],
     )
 
 
-async def compare(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> Comparison:
+async def compare(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> ComparisonOut:
     """Both records of a flag side by side, for staff deciding (an audited read)."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         flag, first, second = await load_flag(uow, actor, flag_id)
@@ -372,7 +311,7 @@ async def compare(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> Comparis
             await reach.record(
                 uow, actor, "beneficiary.duplicate_viewed", person.id, {"flag_id": str(flag.id)}
             )
-        return Comparison(
+        return ComparisonOut(
             flag=_flag_item(flag, merge_id),
             first=await _card(uow, first),
             second=await _card(uow, second),

@@ -68,7 +68,7 @@ async def request_correction(
         document_id=body.document_id,
     )
     response.headers["Location"] = f"/api/v1/{tenant.code}/corrections/{made.id}"
-    return CorrectionOut.model_validate(made)
+    return made
 
 
 @router.get(
@@ -82,7 +82,7 @@ async def correction_history(
     """Every request about the person, newest first, with the values they replaced."""
     del tenant
     items = await corrections.history(db=ctx.db, actor=actor, beneficiary_id=beneficiary_id)
-    return CorrectionList(items=[CorrectionOut.model_validate(i) for i in items])
+    return CorrectionList(items=items)
 
 
 @router.post(
@@ -95,8 +95,7 @@ async def withdraw_correction(
 ) -> CorrectionOut:
     """Only while it is pending."""
     del tenant
-    done = await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
-    return CorrectionOut.model_validate(done)
+    return await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
 
 
 @router.get(BASE + "/corrections", dependencies=[APPROVE], summary="Corrections to decide")
@@ -105,8 +104,7 @@ async def correction_queue_page(
 ) -> QueuePageOut:
     """Pending requests about people in the approver's area, oldest first."""
     del tenant
-    listed = await correction_queue.list_pending(db=ctx.db, actor=actor, cursor=cursor, limit=limit)
-    return QueuePageOut.model_validate(listed)
+    return await correction_queue.list_pending(db=ctx.db, actor=actor, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -117,23 +115,21 @@ async def correction_review(
 ) -> ReviewOut:
     """The request with the record's present value (recorded as a staff read)."""
     del tenant
-    review = await correction_queue.get_for_review(
+    return await correction_queue.get_for_review(
         db=ctx.db, actor=actor, correction_id=correction_id
     )
-    return ReviewOut.model_validate(review)
 
 
 async def _decide(
     ctx: Ctx, actor: Actor, correction_id: uuid.UUID, body: DecisionIn | None, *, approve: bool
 ) -> CorrectionOut:
-    done = await corrections.decide(
+    return await corrections.decide(
         db=ctx.db,
         actor=actor,
         correction_id=correction_id,
         approve=approve,
         note=body.note if body else None,
     )
-    return CorrectionOut.model_validate(done)
 
 
 @router.post(
@@ -182,10 +178,9 @@ async def duplicate_queue(
 ) -> FlagPageOut:
     """Flags about people in the actor's area, oldest first."""
     del tenant
-    listed = await merging.list_flags(
+    return await merging.list_flags(
         db=ctx.db, actor=actor, status=status, cursor=cursor, limit=limit
     )
-    return FlagPageOut.model_validate(listed)
 
 
 @router.get(
@@ -196,9 +191,7 @@ async def duplicate_comparison(
 ) -> ComparisonOut:
     """The two records of a flag (recorded as a staff read)."""
     del tenant
-    return ComparisonOut.model_validate(
-        await merging.compare(db=ctx.db, actor=actor, flag_id=flag_id)
-    )
+    return await merging.compare(db=ctx.db, actor=actor, flag_id=flag_id)
 
 
 @router.post(
@@ -209,7 +202,7 @@ async def dismiss_duplicate(
 ) -> FlagOut:
     """Close the flag; both records stay."""
     del tenant
-    return FlagOut.model_validate(await merging.dismiss(db=ctx.db, actor=actor, flag_id=flag_id))
+    return await merging.dismiss(db=ctx.db, actor=actor, flag_id=flag_id)
 
 
 @router.post(
@@ -220,10 +213,9 @@ async def merge_duplicate(
 ) -> MergeOut:
     """The other record is merged into ``survivor_id`` (undoable)."""
     del tenant
-    done = await merging.merge_flag(
+    return await merging.merge_flag(
         db=ctx.db, actor=actor, flag_id=flag_id, survivor_id=body.survivor_id
     )
-    return MergeOut.model_validate(done)
 
 
 @router.post(
@@ -236,10 +228,9 @@ async def merge_beneficiary(
 ) -> MergeOut:
     """Without a flag: staff found the duplicate themselves (undoable)."""
     del tenant
-    done = await merging.merge_records(
+    return await merging.merge_records(
         db=ctx.db, actor=actor, beneficiary_id=beneficiary_id, survivor_id=body.survivor_id
     )
-    return MergeOut.model_validate(done)
 
 
 @router.post(BASE + "/merges/{merge_id}/undo", dependencies=[WRITE], summary="Undo a merge")
@@ -248,4 +239,4 @@ async def undo_merge(
 ) -> MergeOut:
     """The merged record stands alone again; its flag re-opens."""
     del tenant
-    return MergeOut.model_validate(await merging.undo(db=ctx.db, actor=actor, merge_id=merge_id))
+    return await merging.undo(db=ctx.db, actor=actor, merge_id=merge_id)

@@ -41,6 +41,8 @@ class SurvivorIn(RequestModel):
 
 
 class CorrectionOut(ResponseModel):
+    """A request as the citizen (and its approvers) see it."""
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     field: str
@@ -58,6 +60,8 @@ class CorrectionList(ResponseModel):
 
 
 class QueueItemOut(ResponseModel):
+    """A pending request in the approvers' queue (no personal data: open it to decide)."""
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     reference: str
@@ -67,11 +71,15 @@ class QueueItemOut(ResponseModel):
 
 
 class QueuePageOut(ResponseModel):
+    """A page of the queue, oldest first; ``next_cursor`` None on the last."""
+
     items: list[QueueItemOut]
     next_cursor: str | None
 
 
 class ReviewOut(ResponseModel):
+    """What an approver needs to decide: who, the value now, the value asked for, why."""
+
     request: CorrectionOut
     reference: str
     given_name: str
@@ -80,6 +88,8 @@ class ReviewOut(ResponseModel):
 
 
 class FlagOut(ResponseModel):
+    """A flag in the review queue (no personal data: open it to compare)."""
+
     id: uuid.UUID
     beneficiary_id: uuid.UUID
     candidate_id: uuid.UUID
@@ -91,16 +101,22 @@ class FlagOut(ResponseModel):
 
 
 class FlagPageOut(ResponseModel):
+    """A page of flags, oldest first; ``next_cursor`` None on the last."""
+
     items: list[FlagOut]
     next_cursor: str | None
 
 
 class DocumentCard(ResponseModel):
+    """An ID document's type and the last characters of its number."""
+
     id_type: str
     number_hint: str
 
 
 class CardOut(ResponseModel):
+    """One record as staff compare it (ID numbers shown by their last characters only)."""
+
     id: uuid.UUID
     reference: str
     status: str
@@ -116,12 +132,16 @@ class CardOut(ResponseModel):
 
 
 class ComparisonOut(ResponseModel):
+    """A flag with both of its records side by side."""
+
     flag: FlagOut
     first: CardOut
     second: CardOut
 
 
 class MergeOut(ResponseModel):
+    """A merge (undone when ``undone_at`` is set)."""
+
     id: uuid.UUID
     survivor_id: uuid.UUID
     merged_id: uuid.UUID
