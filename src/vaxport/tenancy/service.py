@@ -237,22 +237,25 @@ async def _config(db: Database, cache: Cache, tenant_id: uuid.UUID, digest: str)
         # Content-addressed: it can live longer than the pointer without going stale.
         await cache.set(CONFIG_NS, digest, document, max(_ttl(), 3600.0))
     config = _parse_config(document, tenant_id)
-    for id_type in config.id_types:
-        # The tenant's ID numbers are personal data: masked in every log line from now on.
-        register_pattern(id_type.regex)
     _remember(_configs, digest, config)
     return config
 
 
 def _parse_config(document: Any, tenant_id: uuid.UUID) -> TenantConfig:
+    """A stored configuration, parsed; from now on its ID numbers are masked in logs."""
     try:
-        return TenantConfig.model_validate(document)
+        config = TenantConfig.model_validate(document)
     except ValidationError as exc:
         # Stored by an older release whose schema this one no longer accepts.
         log.error(
             "tenant.stored_config_invalid", tenant_id=str(tenant_id), errors=exc.error_count()
         )
         raise ServiceUnavailable("tenant configuration must be reloaded") from exc
+    for id_type in config.id_types:
+        # Every path that reads a tenant's configuration passes here, so every process
+        # that may log the tenant's ID numbers knows their format before it can.
+        register_pattern(id_type.regex)
+    return config
 
 
 async def get_public_config(*, db: Database, cache: Cache, code: str) -> PublicConfigDocument:
