@@ -78,7 +78,8 @@ async def child(path: Path, url: str, again: bool) -> None:
     from vaxport.core.crypto import configure_keyring
     from vaxport.core.db import Database
     from vaxport.core.imports.readers import kind_of
-    from vaxport.registration import importer, imports
+    from vaxport.registration.imports import importer
+    from vaxport.registration.imports import service as imports
     from vaxport.settings import Settings
     from vaxport.tenancy.loader import load
     from vaxport.tenancy.service import get_tenant_or_404

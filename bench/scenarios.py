@@ -237,7 +237,7 @@ def prepare_registration(target: Target) -> Prepared:
     token = done.stdout.rsplit("token=", 1)[1].split()[0]
     auth = f"{target.base_url}/api/v1/{REGISTER_TENANT}/auth"
     from vaxport.core.clock import utcnow
-    from vaxport.identity import totp
+    from vaxport.identity.login import totp
 
     with httpx.Client(timeout=30) as client:
         step = _ok(

@@ -9,5 +9,5 @@ HANDLER_MODULES: list[str] = [
     "vaxport.notifications.events",
     "vaxport.facilities.events",
     "vaxport.registration.events",
-    "vaxport.registration.import_events",
+    "vaxport.registration.imports.events",
 ]

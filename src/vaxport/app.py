@@ -23,17 +23,17 @@ from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
-from vaxport.core.http import Context
+from vaxport.core.http.dependencies import Context
+from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
+from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
+from vaxport.core.http.route_policy import RouteTable
+from vaxport.core.http.routing import IndexedRouter, flatten_included_routers
+from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
-from vaxport.core.middleware import BodyLimitMiddleware, RequestMiddleware
-from vaxport.core.ratelimit import RateLimiter, RateLimitMiddleware
-from vaxport.core.route_policy import RouteTable
-from vaxport.core.routing import IndexedRouter, flatten_included_routers
-from vaxport.core.security_headers import DOCS_CSP, SecurityHeadersMiddleware
-from vaxport.core.transport import TransportMiddleware
 from vaxport.facilities.api import install as install_facilities
-from vaxport.identity.http import install as install_identity
+from vaxport.identity.access.edge import install as install_identity
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
 
@@ -276,16 +276,16 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, settings: Settings) -> None:
-    from vaxport.core import openapi as openapi_links
-    from vaxport.core import ops
-    from vaxport.core.audit.api import router as audit_router
+    from vaxport.audit.api import router as audit_router
+    from vaxport.core.http import openapi as openapi_links
+    from vaxport.core.http import ops
     from vaxport.facilities.api import router as facilities_router
-    from vaxport.identity.api import router as identity_router
-    from vaxport.identity.citizen_api import router as citizen_router
+    from vaxport.identity.api.citizen import router as citizen_router
+    from vaxport.identity.api.staff import router as identity_router
     from vaxport.notifications.api import router as notifications_router
     from vaxport.registration.api import router as registration_router
-    from vaxport.registration.import_api import router as registration_import_router
-    from vaxport.registration.review_api import router as registration_review_router
+    from vaxport.registration.imports.api import router as registration_import_router
+    from vaxport.registration.review.api import router as registration_review_router
     from vaxport.tenancy.api import router as tenancy_router
 
     app.include_router(ops.router)
@@ -310,7 +310,7 @@ def _include_routers(app: FastAPI, settings: Settings) -> None:
 
     # Links between operations, declared by each context beside its routes.
     import vaxport.facilities.links
-    import vaxport.identity.links  # noqa: F401
+    import vaxport.identity.api.links  # noqa: F401
 
     openapi_links.install(app)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
+from vaxport.audit.cli import app as audit_app
 from vaxport.core import migrate
-from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import outbox_app, worker
@@ -20,7 +20,7 @@ from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
 from vaxport.notifications.cli import app as notify_app
 from vaxport.registration.cli import app as person_app
-from vaxport.registration.import_cli import app as beneficiaries_app
+from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
 from vaxport.tenancy.cli import app as tenant_app
 
@@ -71,7 +71,7 @@ def serve(
         server_header=False,
         date_header=True,
         # The app reads proxy headers itself, from VAXPORT_TRUSTED_PROXIES only
-        # (core/transport.py); uvicorn's own handling would trust 127.0.0.1 by default.
+        # (core/http/transport.py); uvicorn's own handling would trust 127.0.0.1 by default.
         proxy_headers=False,
         access_log=False,
         log_config=None,

@@ -16,7 +16,7 @@ import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from vaxport.core.rate_rules import check_limits
+from vaxport.core.http.rate_rules import check_limits
 
 _PLACEHOLDERS = {"", "change-me", "changeme", "secret", "dev", "development", "insecure"}
 _ORIGIN = re.compile(
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     force_https: bool = False
     rate_limit_enabled: bool = True
     rate_limit_prefix: str = Field(default="vaxport:rl", min_length=1, max_length=100)
-    # Per route class and dimension; see README "Rate limits" and core/rate_rules.py.
+    # Per route class and dimension; see README "Rate limits" and core/http/rate_rules.py.
     rate_limit_code_request_ip: str = "20/minute;200/hour"
     rate_limit_code_request_account: str = "5/minute;30/hour"
     rate_limit_login_ip: str = "30/minute;300/hour"

@@ -11,7 +11,7 @@ from tests.support.tenants import load_tenant
 from vaxport.core import audit
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
-from vaxport.identity.actor import Actor
+from vaxport.identity.access.actor import Actor
 from vaxport.tenancy.service import TenantInfo
 
 

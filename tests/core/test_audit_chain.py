@@ -12,11 +12,11 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import requires_postgres
 from tests.core.helpers import auditor, make_tenant, new_id, record_entries, tamper
+from vaxport.audit.service import list_entries
 from vaxport.core import audit
 from vaxport.core.audit import hashing
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
-from vaxport.core.audit.service import list_entries
 from vaxport.core.db import Database
 
 

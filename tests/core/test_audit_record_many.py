@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.core.helpers import auditor, make_tenant, new_id
+from vaxport.audit.service import list_entries
 from vaxport.core import audit
 from vaxport.core.audit.chain import seal, verify
-from vaxport.core.audit.service import list_entries
 from vaxport.core.db import Database
 
 

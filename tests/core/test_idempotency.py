@@ -17,7 +17,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import ServiceUnavailable
-from vaxport.core.http import requires
+from vaxport.core.http.dependencies import requires
 from vaxport.core.idempotency import (
     IN_PROGRESS,
     IdempotencyKey,

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import REDIS_URL, ROOT, requires_redis
-from tests.core.ratelimit_support import closed_port, drop_keys, unique_prefix
+from tests.core.http.ratelimit_support import closed_port, drop_keys, unique_prefix
 
 
 def _serve(tmp_path: Path, port: int, *args: str, **env: str) -> subprocess.Popen[bytes]:

@@ -13,10 +13,10 @@ from tests.e2e.test_shell import watch_for_errors
 from tests.e2e.test_staff_pages import _accessible
 from tests.identity.helpers import actor_for, make_staff
 from tests.registration.helpers import national_id
-from tests.registration.review_support import add_citizen, add_flag, add_person, web_session
+from tests.registration.review.review_support import add_citizen, add_flag, add_person, web_session
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.registration import corrections
+from vaxport.registration.review import corrections
 from vaxport.settings import Settings
 from vaxport.tenancy.service import get_tenant_or_404
 

@@ -18,7 +18,8 @@ from tests.identity.helpers import PASSWORD, make_staff
 from vaxport.core import clock
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.identity import staff, totp
+from vaxport.identity.login import totp
+from vaxport.identity.staff import admin as staff
 from vaxport.settings import Settings
 from vaxport.tenancy.service import get_tenant_or_404
 

@@ -13,7 +13,7 @@ from tests.identity.helpers import Staff, api_login, bearer, make_staff
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.db import Database
 from vaxport.core.errors import ValidationFailed
-from vaxport.identity import signing
+from vaxport.identity.credentials import signing
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

@@ -11,7 +11,7 @@ from tests.identity.helpers import Staff, api_login, make_staff
 from tests.support.tenants import load_tenant
 from vaxport.core import clock
 from vaxport.core.db import Database
-from vaxport.identity import signing
+from vaxport.identity.credentials import signing
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

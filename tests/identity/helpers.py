@@ -11,8 +11,10 @@ import httpx
 
 from vaxport.core import clock
 from vaxport.core.db import Database
-from vaxport.identity import account, enrolment, staff, totp
-from vaxport.identity.actor import Actor
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.login import enrolment, totp
+from vaxport.identity.staff import account
+from vaxport.identity.staff import admin as staff
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

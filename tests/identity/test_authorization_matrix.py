@@ -25,9 +25,11 @@ from tests.support.tenants import load_tenant
 from vaxport.app import create_app
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.identity import placement, policy, sessions, staff
+from vaxport.identity.access import placement, policy
+from vaxport.identity.access.policy import PERMISSIONS, ROLES, TABLE, Resource
+from vaxport.identity.credentials import sessions
 from vaxport.identity.models import Account
-from vaxport.identity.policy import PERMISSIONS, ROLES, TABLE, Resource
+from vaxport.identity.staff import admin as staff
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

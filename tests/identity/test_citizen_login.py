@@ -15,14 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import event, func, select
 
-from tests.core.ratelimit_support import closed_port
+from tests.core.http.ratelimit_support import closed_port
 from tests.identity.conftest import Clock
 from tests.identity.helpers import bearer, last_code
 from vaxport.app import create_app
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.identity import citizen, otp
+from vaxport.identity.login import citizen, otp
 from vaxport.identity.models import Account
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo

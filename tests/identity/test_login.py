@@ -15,8 +15,9 @@ from tests.identity.conftest import Clock
 from tests.identity.helpers import PASSWORD, Staff, api_login, bearer, make_staff
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.db import Database
-from vaxport.identity import passwords, staff, totp
+from vaxport.identity.login import passwords, totp
 from vaxport.identity.models import Account
+from vaxport.identity.staff import admin as staff
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

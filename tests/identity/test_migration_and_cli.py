@@ -15,8 +15,8 @@ from tests.conftest import PG_URL, ROOT
 from tests.identity.helpers import PASSWORD
 from vaxport.core import clock, migrate
 from vaxport.core.db import Database
-from vaxport.identity import totp
 from vaxport.identity.demo import create_demo_staff
+from vaxport.identity.login import totp
 from vaxport.tenancy.schemas import TenantInfo
 
 TABLES = {
@@ -118,7 +118,7 @@ async def test_rotate_signing_command_keeps_the_old_key_published(
     code, out = await _cli(app_database_url, key_file, "keys", "rotate-signing")
     assert code == 0, out
     assert "is active" in out
-    from vaxport.identity import signing
+    from vaxport.identity.credentials import signing
 
     signing.forget(client._transport.app.state.ctx.db)  # type: ignore[attr-defined]
     after = {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}

@@ -11,7 +11,7 @@ from tests.identity.conftest import Clock
 from tests.identity.helpers import last_code
 from vaxport.core.db import Database
 from vaxport.core.errors import TooManyRequests, ValidationFailed
-from vaxport.identity import otp
+from vaxport.identity.login import otp
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

@@ -10,7 +10,8 @@ from tests.identity.helpers import PASSWORD, Staff, make_staff
 from vaxport.core import clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.identity import staff, totp
+from vaxport.identity.login import totp
+from vaxport.identity.staff import admin as staff
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

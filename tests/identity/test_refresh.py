@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tests.identity.conftest import Clock
 from tests.identity.helpers import Staff, api_login, bearer, make_staff
 from vaxport.core.db import Database
+from vaxport.identity.credentials.tokens import secret_hash
 from vaxport.identity.models import AuthSession, RefreshToken
-from vaxport.identity.tokens import secret_hash
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

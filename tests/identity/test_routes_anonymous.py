@@ -12,8 +12,8 @@ from fastapi.routing import APIRoute
 from vaxport.app import create_app
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.core.http import iter_routes, route_permission
-from vaxport.identity.policy import PERMISSIONS
+from vaxport.core.http.dependencies import iter_routes, route_permission
+from vaxport.identity.access.policy import PERMISSIONS
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

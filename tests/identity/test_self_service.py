@@ -72,7 +72,7 @@ async def test_contact_and_mfa_changes_need_a_recent_login(
     # A new authenticator: the old one keeps working until the new one is confirmed.
     enrol = (await client.post(me + "/totp", headers=fresh)).json()
     from vaxport.core import clock
-    from vaxport.identity import totp
+    from vaxport.identity.login import totp
 
     bad = await client.post(me + "/totp/confirm", json={"code": "000000"}, headers=fresh)
     assert bad.status_code == 422

@@ -27,7 +27,7 @@ from vaxport.core.crypto import get_keyring, set_keyring
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.providers import LocalKeyFileProvider
 from vaxport.core.db import Database
-from vaxport.identity import signing
+from vaxport.identity.credentials import signing
 from vaxport.identity.models import SigningKey
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo

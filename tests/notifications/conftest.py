@@ -16,7 +16,7 @@ from tests.notifications.peers import (
     start_smtp,
 )
 from vaxport.core.db import Database
-from vaxport.identity import signing
+from vaxport.identity.credentials import signing
 from vaxport.notifications.channels.http import HttpPool
 from vaxport.notifications.runtime import close_channels
 from vaxport.settings import Settings

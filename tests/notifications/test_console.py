@@ -172,7 +172,7 @@ async def test_dev_page_answers_404_in_a_test_process(
 def test_dev_route_declares_its_permission() -> None:
     from fastapi.routing import APIRoute
 
-    from vaxport.core.http import route_permission
+    from vaxport.core.http.dependencies import route_permission
     from vaxport.notifications.api import dev_router
 
     [route] = [r for r in dev_router.routes if isinstance(r, APIRoute)]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.identity.helpers import Staff, actor_for, api_login, bearer, make_staff
 from tests.notifications.dispatch_support import EMAIL, PHONE, notifications, queue, tenant_with
-from vaxport.core.audit.service import list_entries
+from vaxport.audit.service import list_entries
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound
 from vaxport.notifications import preferences, support

@@ -18,7 +18,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.facilities import service as facilities
 from vaxport.facilities.schemas import FacilityCreate
-from vaxport.identity import sessions, signing
+from vaxport.identity.credentials import sessions, signing
 from vaxport.identity.models import Account
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo

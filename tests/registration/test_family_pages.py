@@ -8,7 +8,7 @@ import httpx
 
 from tests.identity.helpers import last_code
 from tests.registration.helpers import national_id
-from tests.registration.review_support import add_citizen, web_session
+from tests.registration.review.review_support import add_citizen, web_session
 from vaxport.core.db import Database
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo

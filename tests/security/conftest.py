@@ -10,7 +10,7 @@ from tests.security.world import World
 from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.identity import signing
+from vaxport.identity.credentials import signing
 from vaxport.settings import Settings
 
 

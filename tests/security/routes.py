@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.security.world import World
-from vaxport.core.http import iter_routes
-from vaxport.core.route_policy import UNSAFE_METHODS
+from vaxport.core.http.dependencies import iter_routes
+from vaxport.core.http.route_policy import UNSAFE_METHODS
 
 API_PREFIX = "/api/v1/"
 

@@ -103,7 +103,7 @@ async def _scripted_flow(app: Any, w: World, monkeypatch: pytest.MonkeyPatch) ->
         assert r.status_code in (200, 422)
 
     # An unexpected failure whose message carries the values: logged with its traceback.
-    from vaxport.identity import staff
+    from vaxport.identity.staff import admin as staff
 
     async def broken(**_: Any) -> Any:
         raise RuntimeError(

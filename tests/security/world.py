@@ -12,7 +12,7 @@ from tests.facilities.helpers import body as facility_body
 from tests.identity.helpers import Staff, api_login, bearer, make_staff
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.identity import policy
+from vaxport.identity.access import policy
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

@@ -262,3 +262,8 @@ async def delete_in_batches(db: Database, model: Any, *criteria: Any, batch: int
         total += int(result.rowcount)
         if result.rowcount < batch:
             return total
+
+
+def affected(result: Any) -> int:
+    """Rows an UPDATE/DELETE changed (compare-and-set outcomes)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -48,9 +48,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Base, Database, JSONDoc, delete_in_batches
 from vaxport.core.errors import Conflict, ValidationFailed, field_error
+from vaxport.core.http.middleware import send_problem
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
-from vaxport.core.middleware import send_problem
 from vaxport.settings import Settings
 
 log = get_logger(__name__)

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response
 
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden
-from vaxport.core.http import Ctx, requires
+from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
 from vaxport.core.imports.upload import remove_tree, spool, upload_kind
 from vaxport.facilities import service
@@ -36,9 +36,9 @@ from vaxport.facilities.schemas import (
     PublicPage,
     VersionedChange,
 )
-from vaxport.identity import placement
-from vaxport.identity.actor import Actor
-from vaxport.identity.http import CurrentActor
+from vaxport.identity.access import placement
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.edge import CurrentActor
 from vaxport.tenancy.api import etag_matches
 from vaxport.tenancy.service import get_tenant_or_404
 

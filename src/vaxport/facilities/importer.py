@@ -32,8 +32,8 @@ from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.logging import get_logger
 from vaxport.facilities import directory, events, writes
+from vaxport.facilities.import_row import RowData, check_header, parse_row
 from vaxport.facilities.models import Facility
-from vaxport.facilities.rows import RowData, check_header, parse_row
 from vaxport.facilities.schemas import ImportErrorOut, ImportSummary
 from vaxport.tenancy.schemas import TenantInfo
 

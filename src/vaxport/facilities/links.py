@@ -1,8 +1,8 @@
-"""OpenAPI links of the facilities API (see ``core/openapi.py``)."""
+"""OpenAPI links of the facilities API (see ``core/http/openapi.py``)."""
 
 from __future__ import annotations
 
-from vaxport.core.openapi import link_resource
+from vaxport.core.http.openapi import link_resource
 
 COLLECTION = "/api/v1/{tenant}/facilities"
 ITEM = COLLECTION + "/{facility_id}"

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import load_only
 
 from vaxport.core.errors import NotFound
-from vaxport.core.http import Ctx, requires
-from vaxport.identity.http import PathTenant
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access.edge import PathTenant
 from vaxport.identity.models import Account
 
 router = APIRouter(tags=["bench"], include_in_schema=False)

@@ -31,7 +31,7 @@ def create(
 ) -> None:
     """Create a staff account and print its single-use activation link."""
     from vaxport.core.cache import cache_from_url
-    from vaxport.identity.staff import create_staff
+    from vaxport.identity.staff.admin import create_staff
     from vaxport.settings import get_settings
     from vaxport.tenancy.service import get_tenant_or_404
 
@@ -71,7 +71,7 @@ def create(
 
 def rotate_signing() -> None:
     """New access-token signing key; the old one stays published until its tokens expire."""
-    from vaxport.identity.signing import rotate
+    from vaxport.identity.credentials.signing import rotate
     from vaxport.settings import get_settings
 
     seconds = get_settings().access_token_seconds

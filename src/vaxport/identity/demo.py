@@ -15,7 +15,8 @@ from sqlalchemy import select
 from vaxport.core import audit, clock
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.identity import passwords, policy, totp
+from vaxport.identity.access import policy
+from vaxport.identity.login import passwords, totp
 from vaxport.identity.models import STATUS_ACTIVE, Account
 from vaxport.tenancy.service import get_tenant_or_404
 
@@ -134,8 +135,8 @@ async def create_demo_citizen(
     db: Database, tenant_code: str, *, cache: Cache | None = None
 ) -> DemoCitizen:
     """Make sure the demo citizen account exists (phone and e-mail, for recovery too)."""
-    from vaxport.identity.citizen import citizen_account_for
-    from vaxport.identity.otp import Destination
+    from vaxport.identity.login.citizen import citizen_account_for
+    from vaxport.identity.login.otp import Destination
 
     tenant = await get_tenant_or_404(db=db, cache=cache or Cache(MemoryBackend()), code=tenant_code)
     account, _ = await citizen_account_for(

@@ -204,7 +204,7 @@ class SigningKey(Base):
 
 
 class OtpTransaction(Base):
-    """One one-time code sent to a destination for a purpose (``identity.otp``).
+    """One one-time code sent to a destination for a purpose (``identity.login.otp``).
 
     The code is stored only as a keyed hash bound to the transaction id and purpose. The
     destination is kept encrypted (the verifier needs it back) and as a keyed hash, which

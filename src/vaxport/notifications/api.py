@@ -21,8 +21,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from vaxport.core.errors import NotFound
-from vaxport.core.http import Ctx, requires
-from vaxport.identity.http import CurrentActor
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access.edge import CurrentActor
 from vaxport.notifications import callbacks, preferences, support
 from vaxport.notifications.schemas import (
     MessageStatusOut,

@@ -24,9 +24,9 @@ from vaxport.core.crypto import erase_subject
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
 from vaxport.core.outbox import emit
-from vaxport.identity.actor import Actor
-from vaxport.identity.policy import Resource, authorize, can
-from vaxport.registration.contacts import check_contact_proof
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.policy import Resource, authorize, can
+from vaxport.registration.contact_changes import check_contact_proof
 from vaxport.registration.models import (
     STATUS_MERGED,
     Beneficiary,
@@ -35,11 +35,11 @@ from vaxport.registration.models import (
     DuplicateFlag,
     Merge,
 )
+from vaxport.registration.presenters import documents_of, member_out, resource
 from vaxport.registration.reads import audit_reads, is_staff
-from vaxport.registration.rows import Acting, record_change
 from vaxport.registration.schemas import MemberOut, MemberUpdate
 from vaxport.registration.validation import validate_update
-from vaxport.registration.views import documents_of, member_out, resource
+from vaxport.registration.writes import Acting, record_change
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 

@@ -33,13 +33,13 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed, field_error
-from vaxport.identity import otp, throttle
-from vaxport.identity.actor import Actor
-from vaxport.identity.secrets import mac
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.credentials.secrets import mac
+from vaxport.identity.login import otp, throttle
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
-from vaxport.registration.rows import Acting, ensure_room, normalise_code, record_change
+from vaxport.registration.presenters import documents_of, member_out
 from vaxport.registration.schemas import ClaimCodeIn, ClaimIn, MemberOut
-from vaxport.registration.views import documents_of, member_out
+from vaxport.registration.writes import Acting, ensure_room, normalise_code, record_change
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import validate_id_number

@@ -15,9 +15,12 @@ import uuid
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.facilities import service as facilities
-from vaxport.identity.actor import Actor
-from vaxport.identity.policy import Resource, can
-from vaxport.registration.rows import (
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.policy import Resource, can
+from vaxport.registration.presenters import member_out
+from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
+from vaxport.registration.validation import NormalisedMember, validate_member
+from vaxport.registration.writes import (
     Acting,
     FamilyFull,
     ReferenceTakenError,
@@ -25,9 +28,6 @@ from vaxport.registration.rows import (
     ensure_room,
     new_claim_code,
 )
-from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
-from vaxport.registration.validation import NormalisedMember, validate_member
-from vaxport.registration.views import member_out
 from vaxport.tenancy.schemas import TenantInfo
 
 __all__ = ["FamilyFull", "acting", "register_member", "register_walk_in"]

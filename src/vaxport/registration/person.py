@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from vaxport.audit.service import MAX_LIMIT, list_entries
 from vaxport.core import audit
-from vaxport.core.audit.service import MAX_LIMIT, list_entries
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error
-from vaxport.identity.policy import AUDITOR
+from vaxport.identity.access.policy import AUDITOR
 from vaxport.notifications.preferences import read_preferences
 from vaxport.registration.changes import erase_in
 from vaxport.registration.models import (
@@ -34,8 +34,8 @@ from vaxport.registration.models import (
     DuplicateFlag,
     Merge,
 )
-from vaxport.registration.rows import Acting
-from vaxport.registration.views import member_out
+from vaxport.registration.presenters import member_out
+from vaxport.registration.writes import Acting
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import validate_id_number
 

@@ -21,18 +21,18 @@ from vaxport.core import audit
 from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
-from vaxport.identity.actor import Actor
-from vaxport.identity.policy import authorize, can
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.policy import authorize, can
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     STATUS_MERGED,
     Beneficiary,
     BeneficiaryDocument,
 )
-from vaxport.registration.rows import normalise_code
+from vaxport.registration.presenters import documents_of, member_out, resource, scope_filter
 from vaxport.registration.schemas import MemberOut, MemberPage
 from vaxport.registration.validation import normalise_phone
-from vaxport.registration.views import documents_of, member_out, resource, scope_filter
+from vaxport.registration.writes import normalise_code
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import validate_id_number
 

@@ -4,18 +4,18 @@ The use cases live by concept: ``members.py`` (register, walk-in), ``reads.py`` 
 list, search), ``changes.py`` (update, erase), ``claims.py`` (claim a record),
 ``contacts.py`` (a citizen's contact change by one-time code),
 ``person.py`` (subject-access export and erasure by operators). Row-level steps shared
-with bulk import are in ``rows.py``; validation of one person in ``validation.py``.
+with bulk import are in ``writes.py``; validation of one person in ``validation.py``.
 """
 
 from __future__ import annotations
 
 from vaxport.registration.changes import RetainedRecord, delete_member, update_member
 from vaxport.registration.claims import claim_member, request_claim_code
-from vaxport.registration.contacts import request_contact_code
+from vaxport.registration.contact_changes import request_contact_code
 from vaxport.registration.members import FamilyFull, register_member, register_walk_in
 from vaxport.registration.person import erase_person, export_person, find_person
 from vaxport.registration.reads import get_member, list_members, search_members
-from vaxport.registration.rows import AlreadyRegistered
+from vaxport.registration.writes import AlreadyRegistered
 
 __all__ = [
     "AlreadyRegistered",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from vaxport.core.http import Ctx, requires
+from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.tenancy import service
 from vaxport.tenancy.schemas import PublicConfig
 

@@ -8,7 +8,7 @@ rate_limits:
 
 Each class and dimension overrides the process default (``VAXPORT_RATE_LIMIT_*``) for
 this tenant's paths; what is not named keeps the default. Rules are checked by the same
-parser as the settings (``vaxport.core.rate_rules``).
+parser as the settings (``vaxport.core.http.rate_rules``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from vaxport.core.rate_rules import check_limits
+from vaxport.core.http.rate_rules import check_limits
 
 
 class _Section(BaseModel):

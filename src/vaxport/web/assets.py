@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from vaxport.core.errors import NotFound
-from vaxport.core.http import requires
+from vaxport.core.http.dependencies import requires
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, invalid
-from vaxport.core.http import Ctx, requires
-from vaxport.identity import account, citizen, otp, recovery
-from vaxport.identity.http import OptionalActor, PathTenant, client_ip
-from vaxport.identity.login import LoginOutcome
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access.edge import OptionalActor, PathTenant, client_ip
+from vaxport.identity.login import citizen, otp, recovery
+from vaxport.identity.login.staff import LoginOutcome
+from vaxport.identity.staff import account
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web.staff_auth import CSRF
 from vaxport.web.staff_common import (

@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem
-from vaxport.core.http import Ctx, requires
-from vaxport.identity.actor import Actor
-from vaxport.identity.http import CurrentActor, OptionalActor, PathTenant, client_ip
-from vaxport.registration import corrections, service
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.edge import CurrentActor, OptionalActor, PathTenant, client_ip
+from vaxport.registration import service
+from vaxport.registration.review import corrections
 from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web import person_form

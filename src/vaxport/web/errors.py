@@ -10,9 +10,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem
+from vaxport.core.http.security_headers import baseline_headers
 from vaxport.core.i18n import SOURCE_LOCALE, installation_languages
 from vaxport.core.logging import get_logger
-from vaxport.core.security_headers import baseline_headers
 from vaxport.web.rendering import choose_locale, render
 
 log = get_logger(__name__)

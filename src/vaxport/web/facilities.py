@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from vaxport.core.clock import utcnow
 from vaxport.core.errors import ValidationFailed
-from vaxport.core.http import Ctx, requires
+from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.facilities import service
 from vaxport.facilities.hours import WEEKDAYS
 from vaxport.facilities.schemas import DirectoryQuery

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from vaxport.core.http import Ctx, requires
+from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.i18n import SOURCE_LOCALE, installation_languages
 from vaxport.tenancy.service import get_tenant_or_404, list_tenants
 from vaxport.web.rendering import choose_locale, render

@@ -14,9 +14,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem, TooManyRequests, Unauthorized
-from vaxport.core.http import Ctx, requires
-from vaxport.identity import account, csrf, enrolment, login
-from vaxport.identity.http import CurrentActor, PathTenant, client_ip
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access import csrf
+from vaxport.identity.access.edge import CurrentActor, PathTenant, client_ip
+from vaxport.identity.login import enrolment
+from vaxport.identity.login import staff as login
+from vaxport.identity.staff import account
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web.staff_common import (
     FormError,

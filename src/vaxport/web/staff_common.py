@@ -10,10 +10,10 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, ValidationFailed
-from vaxport.identity import csrf
-from vaxport.identity.actor import Actor
-from vaxport.identity.http import request_actor, session_cookie
-from vaxport.identity.login import BAD_CODE, BAD_CREDENTIALS, EXPIRED
+from vaxport.identity.access import csrf
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.edge import request_actor, session_cookie
+from vaxport.identity.login.staff import BAD_CODE, BAD_CREDENTIALS, EXPIRED
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web.rendering import PageLocale, choose_locale, render

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, invalid
-from vaxport.core.http import Ctx, requires
-from vaxport.identity import policy, staff
-from vaxport.identity.actor import Actor
-from vaxport.identity.http import CurrentActor, PathTenant
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access import policy
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.edge import CurrentActor, PathTenant
+from vaxport.identity.staff import admin as staff
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.web.staff_common import errors_of, locale_of, page, region_labels
 

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem
-from vaxport.core.http import Ctx, requires
-from vaxport.identity.actor import Actor
-from vaxport.identity.http import CurrentActor, PathTenant
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.identity.access.actor import Actor
+from vaxport.identity.access.edge import CurrentActor, PathTenant
 from vaxport.registration import service
 from vaxport.registration.schemas import WalkInIn
 from vaxport.tenancy.schemas import TenantInfo

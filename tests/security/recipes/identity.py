@@ -8,7 +8,7 @@ import uuid
 from tests.security.routes import Call, read, recipe
 from tests.security.world import PERSON, World
 from vaxport.core import clock
-from vaxport.identity import totp
+from vaxport.identity.login import totp
 
 AUTH = "/api/v1/{tenant}/auth"
 ME = "/api/v1/{tenant}/me"

@@ -2,7 +2,7 @@
 
 Citizens register and change their family; staff register walk-ins at their centre;
 approvers decide corrections; staff review duplicates. People the walk needs beforehand
-are written straight into the tables (``tests/registration/review_support.py``).
+are written straight into the tables (``tests/registration/review/review_support.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 
 from tests.identity.helpers import last_code
 from tests.registration.helpers import member, national_id
-from tests.registration.review_support import add_flag, add_person
+from tests.registration.review.review_support import add_flag, add_person
 from tests.security.routes import Call, read, recipe
 from tests.security.world import PERSON, World
 

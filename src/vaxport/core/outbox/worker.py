@@ -387,7 +387,7 @@ async def run_worker(
         return await worker.run(stop, once=True)
     # The worker process is also where the audit chain gets sealed: writers only append
     # unsealed entries, so someone must link them, and every deployment runs workers.
-    from vaxport.core.audit.runner import run_sealer
+    from vaxport.audit.runner import run_sealer
 
     sealer = asyncio.create_task(run_sealer(db=db, stop=stop))
     try:

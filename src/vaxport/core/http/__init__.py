@@ -1,0 +1,1 @@
+"""The HTTP request pipeline: middleware, transport, rate limits, routing, OpenAPI links."""

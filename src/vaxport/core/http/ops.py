@@ -1,0 +1,78 @@
+"""Operational endpoints: liveness, readiness, Prometheus metrics, bench no-ops."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+from starlette.responses import Response
+
+from vaxport.core.errors import ServiceUnavailable
+from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
+from vaxport.core.outbox import refresh_metrics
+
+router = APIRouter(tags=["operations"])
+bench_router = APIRouter(tags=["bench"], include_in_schema=False)
+
+
+class Status(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@router.get("/healthz", dependencies=[requires("ops:health", public=True)])
+async def healthz() -> Status:
+    """The process is up (no dependencies checked)."""
+    return Status(status="ok")
+
+
+@router.get("/readyz", dependencies=[requires("ops:health", public=True)])
+async def readyz(ctx: Ctx) -> Status:
+    """The database and the cache answer; 503 otherwise (take me out of rotation)."""
+    checks: dict[str, str] = {}
+    try:
+        async with ctx.db.read() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports failures, never raises them
+        checks["database"] = f"error: {type(exc).__name__}"
+    checks["cache"] = "ok" if await ctx.cache.ping() else "error: unreachable"
+    if any(v != "ok" for v in checks.values()):
+        raise ServiceUnavailable("not ready", checks=checks)
+    return Status(status="ok", checks=checks)
+
+
+@router.get("/metrics", dependencies=[requires("ops:metrics", public=True)])
+async def metrics(ctx: Ctx) -> Response:
+    """Prometheus exposition of this process' metrics."""
+    pool = ctx.db.engine.sync_engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    size = getattr(pool, "size", None)
+    if callable(checked_out):
+        DB_POOL_CHECKED_OUT.set(checked_out())
+    if callable(size):
+        DB_POOL_SIZE.set(size())
+    await refresh_metrics(ctx.db)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class Empty(BaseModel):
+    ok: bool = True
+
+
+@bench_router.get("/bench/noop", dependencies=[requires("bench:noop", public=True)])
+async def bench_noop_get() -> Empty:
+    """A GET through the full production stack doing nothing: the bench ceiling."""
+    return Empty()
+
+
+# Class "default" (not "write"): the ceiling is measured from one address at thousands of
+# requests a second; its limits are whatever VAXPORT_RATE_LIMIT_DEFAULT_* say (unlimited).
+@bench_router.post(
+    "/bench/noop", dependencies=[requires("bench:noop", public=True, rate="default")]
+)
+async def bench_noop_post() -> Empty:
+    """A POST through the full production stack doing nothing: the bench ceiling."""
+    return Empty()

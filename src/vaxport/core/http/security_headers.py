@@ -1,0 +1,106 @@
+"""Security headers on every response (pure ASGI: wraps ``send``, no extra task).
+
+HTML gets a strict Content-Security-Policy with no inline script or style, so an
+injection that slips past autoescaping still cannot run. Everything else (JSON,
+problem+json, CSS, metrics) gets a policy that renders nothing and cannot be framed.
+A response that sets its own policy keeps it; a few paths (the OpenAPI docs page, which
+loads Swagger UI from its CDN with an inline bootstrap script) get a looser one by name.
+HSTS (with ``VAXPORT_FORCE_HTTPS``) goes on HTTPS answers only, as RFC 6797 asks; the
+scheme is the one the transport layer established (core/http/transport.py), so it is right
+behind a TLS-terminating proxy too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+# Data answers are never meant to be rendered as documents.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# FastAPI's Swagger UI page: CDN assets and one inline bootstrap script; nothing else.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+PERMISSIONS_POLICY = (
+    "geolocation=(self), camera=(), microphone=(), payment=(), usb=(), serial=(), "
+    "bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), "
+    "display-capture=(), browsing-topics=()"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+
+_COMMON: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),  # for browsers that predate frame-ancestors
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+
+
+def baseline_headers(*, html: bool) -> list[tuple[str, str]]:
+    """The headers this module adds, for responses built outside the middleware.
+
+    Starlette renders unhandled-exception (500) responses outside every user middleware;
+    the error page adds these itself so it is never served without its policy.
+    """
+    pairs = [(k.decode(), v.decode()) for k, v in _COMMON]
+    pairs.append(("content-security-policy", PAGE_CSP if html else DATA_CSP))
+    if html:
+        pairs.append(("permissions-policy", PERMISSIONS_POLICY))
+    return pairs
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP, nosniff, referrer, permissions and (with ``hsts``) HSTS headers."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        path_policies: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.hsts = hsts
+        self.path_policies = dict(path_policies or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        override = self.path_policies.get(scope["path"])
+        hsts = self.hsts and scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._add(
+                    list(message.get("headers", [])), override, hsts=hsts
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _add(
+        self, headers: list[tuple[bytes, bytes]], override: str | None, *, hsts: bool
+    ) -> list[tuple[bytes, bytes]]:
+        present = {k.lower() for k, _ in headers}
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        is_html = content_type.split(b";", 1)[0].strip().lower() == b"text/html"
+        extra = [(k, v) for k, v in _COMMON if k not in present]
+        if b"content-security-policy" not in present:
+            policy = override or (PAGE_CSP if is_html else DATA_CSP)
+            extra.append((b"content-security-policy", policy.encode()))
+        if is_html and b"permissions-policy" not in present:
+            extra.append((b"permissions-policy", PERMISSIONS_POLICY.encode()))
+        if hsts and b"strict-transport-security" not in present:
+            extra.append((b"strict-transport-security", HSTS.encode()))
+        return headers + extra

@@ -1,0 +1,1 @@
+"""HTTP routes of identity, one module per audience."""

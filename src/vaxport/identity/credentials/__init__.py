@@ -1,0 +1,1 @@
+"""Credentials once a login succeeded: access tokens, signing keys, sessions, tickets."""

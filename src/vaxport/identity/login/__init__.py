@@ -1,0 +1,1 @@
+"""Logging in: staff (password, TOTP) and citizens (one-time codes), throttling, recovery."""

@@ -1,0 +1,1 @@
+"""Staff accounts: administration by admins, and each member's own account."""

@@ -1,0 +1,1 @@
+"""Bulk beneficiary imports: upload, the streamed engine, the worker handler, progress."""

@@ -1,0 +1,1 @@
+"""Review work: correction requests and possible duplicates, decided by staff."""
