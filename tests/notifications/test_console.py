@@ -14,8 +14,12 @@ from vaxport.core.db import Database
 from vaxport.notifications.channels import ChannelSet, HttpPool, build_channel
 from vaxport.notifications.channels.base import ChannelConfigError, OutgoingMessage
 from vaxport.notifications.channels.console import ConsoleChannel, read_console_outbox
-from vaxport.notifications.config import ConsoleChannelConfig, ConsoleOptions, NotificationsConfig
 from vaxport.settings import Settings
+from vaxport.tenancy.notifications_config import (
+    ConsoleChannelConfig,
+    ConsoleOptions,
+    NotificationsConfig,
+)
 
 
 def _lines(path: Path) -> list[bytes]:

@@ -31,8 +31,8 @@ from vaxport.notifications.channels.base import (
     SendResult,
     read_secret,
 )
-from vaxport.notifications.config import SmtpOptions
 from vaxport.notifications.destinations import parse_sender
+from vaxport.tenancy.notifications_config import SmtpOptions
 
 # 7-bit transfer encodings (quoted-printable/base64) work through any relay.
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
