@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.db import Database, database_from_settings
 from vaxport.settings import Settings
-
-if TYPE_CHECKING:
-    from vaxport.wiring import Parts
 
 DEMO_TENANT = "demo"
 
@@ -36,13 +32,8 @@ class DemoReport:
     lines: list[str] = field(default_factory=list)
 
 
-# A context's sample data: (db, cache, settings, tenant code, base URL) -> lines for the
-# banner. The composition root (wiring.py) lists the steps, in order.
-DemoStep = Callable[[Database, Cache, Settings, str, str], Awaitable[list[str]]]
-
-
 async def prepare(
-    settings: Settings, db: Database, cache: Cache, report: DemoReport, *, parts: Parts
+    settings: Settings, db: Database, cache: Cache, report: DemoReport, *, parts: wiring.Parts
 ) -> None:
     """Migrate, load the demo country and run the sample-data steps of ``parts``."""
     from vaxport.tenancy.loader import load
@@ -105,11 +96,12 @@ async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
     ]
 
 
-async def run(settings: Settings, *, host: str, port: int, parts: Parts | None = None) -> None:
+async def run(
+    settings: Settings, *, host: str, port: int, parts: wiring.Parts | None = None
+) -> None:
     """Prepare, print the banner, then serve + work until interrupted."""
     import uvicorn
 
-    from vaxport import wiring
     from vaxport.app import create_app
     from vaxport.core.outbox.worker import run_worker
 

@@ -11,7 +11,7 @@ packages. A test builds a smaller or different set with :func:`dataclasses.repla
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 
@@ -31,13 +31,13 @@ import vaxport.tenancy.models
 from vaxport.core import ops
 from vaxport.core.audit.api import router as audit_router
 from vaxport.core.audit.cli import app as audit_app
+from vaxport.core.cache import Cache
 from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.crypto.blind import RegionResolver
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.db import Base, Database
 from vaxport.core.openapi import Link
 from vaxport.core.outbox.cli import outbox_app
-from vaxport.demo import DemoStep
 from vaxport.facilities import links as facilities_links
 from vaxport.facilities import service as facilities_service
 from vaxport.facilities.api import router as facilities_router
@@ -63,11 +63,16 @@ from vaxport.registration.events import beneficiary_contact
 from vaxport.registration.import_api import router as registration_import_router
 from vaxport.registration.import_cli import app as beneficiaries_app
 from vaxport.registration.review_api import router as registration_review_router
+from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
 from vaxport.tenancy.cli import app as tenant_app
 from vaxport.tenancy.validation import ConfigRules
 from vaxport.web.router import build_router as build_pages
+
+# A context's demo data: (db, cache, settings, tenant code, base URL) -> lines for the
+# banner ``vaxport demo`` prints.
+DemoStep = Callable[[Database, Cache, Settings, str, str], Awaitable[list[str]]]
 
 # Every module defining tables: importing them is what puts the tables on Base.metadata.
 MODELS: tuple[ModuleType, ...] = (

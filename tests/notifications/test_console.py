@@ -147,11 +147,12 @@ async def test_dev_page_lists_messages_escaped_in_development(
 def _mounts_dev_router(settings: Settings) -> bool:
     from fastapi import FastAPI
 
+    from tests.support.parts import PARTS
     from vaxport.app import _include_routers
     from vaxport.notifications.api import dev_router
 
     app = FastAPI()
-    _include_routers(app, settings)
+    _include_routers(app, settings, PARTS)
     return any(getattr(r, "original_router", None) is dev_router for r in app.routes)
 
 

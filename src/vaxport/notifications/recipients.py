@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vaxport.core.db import UnitOfWork
+from vaxport.core.destinations import normalize_email, normalize_phone
 from vaxport.core.errors import ValidationFailed
-from vaxport.notifications.destinations import normalize_email, normalize_phone
 
 Kind = Literal["sms", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "email")
