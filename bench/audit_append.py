@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from vaxport import wiring
 from vaxport.core import audit, migrate
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.db import Database
@@ -97,7 +98,7 @@ async def main(url: str, seconds: float, clients: int, statements: int) -> None:
     owner = Database(owner_url.render_as_string(hide_password=False), pool_size=2)
     app = Database(app_url.render_as_string(hide_password=False), pool_size=clients)
     try:
-        await migrate.upgrade(owner, app_role=APP_ROLE)
+        await migrate.upgrade(owner, metadata=wiring.build().metadata, app_role=APP_ROLE)
         tenant_id = uuid7()
         async with owner.engine.begin() as conn:
             await conn.execute(

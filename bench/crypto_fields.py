@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import MetaData, String, Uuid, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.crypto import encrypted, set_keyring
 from vaxport.core.crypto.blind import compute, normalise
@@ -40,6 +41,8 @@ from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.providers import LocalKeyFileProvider
 from vaxport.core.db import NAMING_CONVENTION, Database
 from vaxport.core.ids import uuid7
+
+PARTS = wiring.build()
 
 
 def per_op_us(fn: Callable[[], object], n: int = 20_000, repeat: int = 5) -> float:
@@ -157,7 +160,8 @@ async def end_to_end(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         set_keyring(Keyring(LocalKeyFileProvider(Path(tmp) / "k.json", create_if_missing=True)))
         db = Database(f"sqlite+aiosqlite:///{tmp}/b.db")
-        await migrate.upgrade(db)
+        await migrate.upgrade(db, metadata=PARTS.metadata)
+        wiring.install(PARTS)
         async with db.engine.begin() as conn:
             await conn.run_sync(B.metadata.create_all)
         tenant = uuid.uuid4()

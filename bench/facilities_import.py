@@ -71,6 +71,7 @@ def write_file(path: Path, n: int, xlsx: bool) -> None:
 
 async def child(path: Path, url: str) -> None:
     """Runs in the measured process: migrate, load the demo tenant, import twice."""
+    from vaxport import wiring
     from vaxport.core import migrate
     from vaxport.core.cache import Cache, MemoryBackend
     from vaxport.core.db import Database
@@ -81,8 +82,10 @@ async def child(path: Path, url: str) -> None:
 
     db = Database(url)
     cache = Cache(MemoryBackend())
-    await migrate.upgrade(db)
-    await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml")
+    parts = wiring.build()
+    await migrate.upgrade(db, metadata=parts.metadata)
+    wiring.install(parts)
+    await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml", rules=parts.config_rules)
     tenant = await get_tenant_or_404(db=db, cache=cache, code="demo")
     before = rss_mib()
     out: dict[str, float] = {"rss_before_mib": before}

@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from notifications_throughput import email, free_port, sms, start
 from outbox_drain import drop, scratch
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.crypto import configure_keyring
@@ -42,6 +43,8 @@ from vaxport.notifications.runtime import RUNTIME, close_channels
 from vaxport.settings import Settings
 from vaxport.tenancy.loader import load
 from vaxport.tenancy.service import get_tenant_or_404
+
+PARTS = wiring.build()
 
 HERE = Path(__file__).resolve().parent
 DEMO = HERE.parent / "countries" / "demo.yaml"
@@ -161,9 +164,15 @@ async def run(args: argparse.Namespace) -> None:
     configure_keyring(settings)
     db = Database(url, pool_size=20, max_overflow=10)
     try:
-        await migrate.upgrade(db)
+        await migrate.upgrade(db, metadata=PARTS.metadata)
+        wiring.install(PARTS)
         cache = Cache(MemoryBackend())
-        await load(db=db, cache=cache, path=tenant_file(tmp, "bench", http_port, smtp_port))
+        await load(
+            db=db,
+            cache=cache,
+            path=tenant_file(tmp, "bench", http_port, smtp_port),
+            rules=PARTS.config_rules,
+        )
         tenant = await get_tenant_or_404(db=db, cache=cache, code="bench")
         print(f"database: {'postgresql' if db.is_postgres else 'sqlite'}; one worker; "
               f"{args.messages} messages per run; log level {args.log_level}")  # fmt: skip

@@ -28,7 +28,7 @@ from vaxport.notifications.channels.base import Channel, OutgoingMessage, SendRe
 from vaxport.notifications.channels.http import HttpPool
 from vaxport.notifications.channels.sms_http import HttpSmsChannel
 from vaxport.notifications.channels.smtp import SmtpChannel
-from vaxport.notifications.config import SmsHttpOptions, SmtpOptions
+from vaxport.tenancy.notifications_config import SmsHttpOptions, SmtpOptions
 
 HERE = Path(__file__).resolve().parent
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.clock import utcnow
@@ -28,6 +29,8 @@ from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import DELIVERED, Event, HandlerContext, OutboxEvent, Worker, emit, handler
 from vaxport.settings import Settings
+
+PARTS = wiring.build()
 
 
 @handler("bench.noop")
@@ -101,7 +104,8 @@ async def main() -> None:
     settings = Settings(env="test", database_url=url, outbox_batch_size=100)
     db = Database(url)
     try:
-        await migrate.upgrade(db)
+        await migrate.upgrade(db, metadata=PARTS.metadata)
+        wiring.install(PARTS)
         await fill_history(db, args.history)
         if db.is_postgres:
             async with db.engine.begin() as conn:

@@ -29,11 +29,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from vaxport import wiring
 from vaxport.app import create_app
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
 from vaxport.settings import Settings
+
+PARTS = wiring.build()
 
 CLIENTS = 1000
 
@@ -82,7 +85,8 @@ class _Principal:
 
 async def _measure(name: str, settings: Settings, n: int, *, account: bool = False) -> None:
     db = Database(settings.effective_database_url)
-    await migrate.upgrade(db)
+    await migrate.upgrade(db, metadata=PARTS.metadata)
+    wiring.install(PARTS)
     app = create_app(settings, database=db, cache=Cache(MemoryBackend()))
     if account:
         app.add_middleware(_Principal)

@@ -73,6 +73,7 @@ def write_file(path: Path, n: int, xlsx: bool) -> None:
 
 async def child(path: Path, url: str, again: bool) -> None:
     """Runs in the measured process: migrate, load the demo tenant, import (twice)."""
+    from vaxport import wiring
     from vaxport.core import migrate
     from vaxport.core.cache import Cache, MemoryBackend
     from vaxport.core.crypto import configure_keyring
@@ -88,8 +89,10 @@ async def child(path: Path, url: str, again: bool) -> None:
     configure_keyring(settings)
     db = Database(url)
     cache = Cache(MemoryBackend())
-    await migrate.upgrade(db)
-    await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml")
+    parts = wiring.build()
+    await migrate.upgrade(db, metadata=parts.metadata)
+    wiring.install(parts)
+    await load(db=db, cache=cache, path=ROOT / "countries" / "demo.yaml", rules=parts.config_rules)
     tenant = await get_tenant_or_404(db=db, cache=cache, code="demo")
     out: dict[str, float] = {"rss_before_mib": rss_mib()}
     for label in ("first", "again") if again else ("first",):

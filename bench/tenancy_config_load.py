@@ -20,12 +20,15 @@ from typing import Any
 import yaml
 from sqlalchemy import delete, text
 
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import cache_from_url
 from vaxport.core.db import Database
 from vaxport.tenancy import service
 from vaxport.tenancy.models import Region, Tenant, TenantConfigVersion
 from vaxport.tenancy.validation import validate_file
+
+PARTS = wiring.build()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,7 +72,8 @@ async def timed(label: str, coro: Any) -> Any:
 async def main(url: str, redis_url: str) -> None:
     db = Database(url)
     cache = cache_from_url(redis_url, prefix="vaxport-bench-tenancy")
-    await migrate.upgrade(db)
+    await migrate.upgrade(db, metadata=PARTS.metadata)
+    wiring.install(PARTS)
     with tempfile.TemporaryDirectory() as tmp:
         data = big_config()
         n = len(data["regions"]["items"])
@@ -77,11 +81,16 @@ async def main(url: str, redis_url: str) -> None:
         scheme = url.split(":", maxsplit=1)[0]
         print(f"{scheme}: {n} regions, file {path.stat().st_size / 1e6:.1f} MB")
         start = time.perf_counter()
-        validate_file(path)
+        validate_file(path, rules=PARTS.config_rules)
         print(f"{'validate':<44} {time.perf_counter() - start:8.3f} s")
-        r = await timed("load (created)", service.load(db=db, cache=cache, path=path))
+        r = await timed(
+            "load (created)", service.load(db=db, cache=cache, path=path, rules=PARTS.config_rules)
+        )
         print("   ", r.status, r.version, r.regions_added)
-        r = await timed("load again (unchanged)", service.load(db=db, cache=cache, path=path))
+        r = await timed(
+            "load again (unchanged)",
+            service.load(db=db, cache=cache, path=path, rules=PARTS.config_rules),
+        )
         print("   ", r.status)
         items = data["regions"]["items"]
         for i, item in enumerate(items):
@@ -92,7 +101,8 @@ async def main(url: str, redis_url: str) -> None:
         ]
         changed = write(Path(tmp) / "bigland2.yaml", data)
         r = await timed(
-            "load changed (rename 10%, drop ~4%)", service.load(db=db, cache=cache, path=changed)
+            "load changed (rename 10%, drop ~4%)",
+            service.load(db=db, cache=cache, path=changed, rules=PARTS.config_rules),
         )
         print("   ", r.status, r.version, r.regions_updated, r.regions_deactivated)
 

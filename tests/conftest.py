@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests.support.parts import METADATA, PARTS
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, MemoryBackend, RedisBackend
-from vaxport.core.db import Base, Database
+from vaxport.core.db import Database
 from vaxport.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +102,7 @@ async def owner_db(database_url: str) -> AsyncIterator[Database]:
     tampering with evidence in tests); on SQLite it is the same object as ``db``.
     """
     database = Database(database_url, pool_size=5, max_overflow=5)
-    await migrate.upgrade(database, app_role=APP_ROLE if PG_URL else None)
+    await migrate.upgrade(database, metadata=METADATA, app_role=APP_ROLE if PG_URL else None)
     yield database
     await database.dispose()
 
@@ -126,7 +128,7 @@ async def db(owner_db: Database, app_database_url: str) -> AsyncIterator[Databas
 
 async def truncate_all(database: Database) -> None:
     """Empty every table (keeps the schema); needs the owner (append-only guards)."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    tables = [t.name for t in reversed(METADATA.sorted_tables)]
     async with database.engine.begin() as conn:
         if database.is_postgres:
             quoted = ", ".join(f'"{t}"' for t in tables)
@@ -189,6 +191,16 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """Service-level tests run on the contexts as the processes wire them (no app needed).
+
+    A test that wants other parts builds its app with them (``create_app(parts=...)``) or
+    installs them, and installs ``PARTS`` again when it is done.
+    """
+    wiring.install(PARTS)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _session_keyring(key_file: Path) -> None:
     """Encrypted fields use the session key file, never ./var of the checkout."""
     from vaxport.core.crypto import configure_keyring
@@ -215,7 +227,7 @@ async def app(settings: Settings, clean_db: Database, cache: Cache):  # type: ig
     """The ASGI app wired to the test database and cache."""
     from vaxport.app import create_app
 
-    return create_app(settings, database=clean_db, cache=cache)
+    return create_app(settings, parts=PARTS, database=clean_db, cache=cache)
 
 
 @pytest.fixture

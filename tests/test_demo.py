@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.parts import PARTS
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
 from vaxport.demo import DemoReport, prepare
@@ -26,8 +27,8 @@ async def test_prepare_is_idempotent_and_reuses_the_data(tmp_path: Path) -> None
     db = Database(settings.effective_database_url)
     try:
         first, again = DemoReport(url="x"), DemoReport(url="x")
-        await prepare(settings, db, Cache(MemoryBackend()), first)
-        await prepare(settings, db, Cache(MemoryBackend()), again)
+        await prepare(settings, db, Cache(MemoryBackend()), first, parts=PARTS)
+        await prepare(settings, db, Cache(MemoryBackend()), again, parts=PARTS)
     finally:
         await db.dispose()
     assert first.tenant_status == "demo v1 (created)"

@@ -18,13 +18,14 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vaxport import __version__
+from vaxport import __version__, wiring
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
+from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flatten_included_routers
@@ -32,7 +33,6 @@ from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddlewa
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware
 from vaxport.core.logging import configure_logging, get_logger
-from vaxport.facilities.api import install as install_facilities
 from vaxport.identity.access.edge import install as install_identity
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
@@ -180,10 +180,16 @@ class _LeanFastAPI(FastAPI):
 def create_app(
     settings: Settings | None = None,
     *,
+    parts: wiring.Parts | None = None,
     database: Database | None = None,
     cache: Cache | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass their own database/cache; processes use the settings."""
+    """Build the app from ``parts`` (default: every part, ``wiring.build()``).
+
+    Tests pass their own database/cache, and parts when they need fewer or stand-ins;
+    processes use the settings.
+    """
+    parts = parts or wiring.build()
     settings = settings or get_settings()
     settings.check_safe()
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -193,6 +199,7 @@ def create_app(
     db = database or database_from_settings(settings)
     kv = cache or cache_from_url(settings.redis_url)
     limiter = RateLimiter(settings, overrides=_tenant_rate_limits(db, kv))
+    wiring.install(parts)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -222,7 +229,7 @@ def create_app(
     )
     app.state.ctx = Context(db=db, cache=kv, settings=settings)
     install_error_handlers(app)
-    _include_routers(app, settings)
+    _include_routers(app, settings, parts)
     flatten_included_routers(app)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
@@ -247,7 +254,6 @@ def create_app(
     # Authentication sets the principal that rate limits (per account) and idempotency
     # (stored answers keyed by caller) read, so it sits outside both.
     install_identity(app, db=db, cache=kv, settings=settings)
-    install_facilities(db)  # identity places facility-scoped staff in their region
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -275,49 +281,20 @@ def create_app(
     return app
 
 
-def _include_routers(app: FastAPI, settings: Settings) -> None:
-    from vaxport.audit.api import router as audit_router
-    from vaxport.core.http import openapi as openapi_links
-    from vaxport.core.http import ops
-    from vaxport.facilities.api import router as facilities_router
-    from vaxport.identity.api.citizen import router as citizen_router
-    from vaxport.identity.api.staff import router as identity_router
-    from vaxport.notifications.api import router as notifications_router
-    from vaxport.registration.api import router as registration_router
-    from vaxport.registration.imports.api import router as registration_import_router
-    from vaxport.registration.review.api import router as registration_review_router
-    from vaxport.tenancy.api import router as tenancy_router
-
-    app.include_router(ops.router)
-    app.include_router(tenancy_router)
-    app.include_router(audit_router)
-    app.include_router(facilities_router)
-    app.include_router(identity_router)
-    app.include_router(citizen_router)
-    app.include_router(notifications_router)
-    app.include_router(registration_import_router)
-    app.include_router(registration_router)
-    app.include_router(registration_review_router)
+def _include_routers(app: FastAPI, settings: Settings, parts: wiring.Parts) -> None:
+    for router in parts.routers:
+        app.include_router(router)
     if settings.bench_mode:
-        from vaxport.identity.bench import router as identity_bench_router
-
-        app.include_router(ops.bench_router)
-        app.include_router(identity_bench_router)
+        for router in parts.bench_routers:
+            app.include_router(router)
     if settings.env == "development":
-        from vaxport.notifications.api import dev_router as notifications_dev_router
-
-        app.include_router(notifications_dev_router)
-
+        for router in parts.dev_routers:
+            app.include_router(router)
     # Links between operations, declared by each context beside its routes.
-    import vaxport.facilities.links
-    import vaxport.identity.api.links  # noqa: F401
-
-    openapi_links.install(app)
-
+    install_links(app, parts.links)
     # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
-    from vaxport.web.router import build_router as build_web_router
-
-    app.include_router(build_web_router())
+    if parts.pages is not None:
+        app.include_router(parts.pages())
 
 
 def app_from_env() -> FastAPI:

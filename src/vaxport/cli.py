@@ -1,7 +1,8 @@
 """The ``vaxport`` command: serve, worker, demo, db, tenant, keys, audit, bench...
 
-Each context contributes its own sub-commands (``<context>/cli.py``); this module only
-assembles them and holds the process-level commands.
+Each context contributes its own sub-commands (``<context>/cli.py``); the composition
+root (``wiring.py``) lists them, and this module assembles them, holds the process-level
+commands, and hands every command the parts (``ctx.obj``).
 """
 
 from __future__ import annotations
@@ -10,34 +11,30 @@ from pathlib import Path
 
 import typer
 
-from vaxport.audit.cli import app as audit_app
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
-from vaxport.core.outbox.cli import outbox_app, worker
-from vaxport.facilities.cli import app as facility_app
-from vaxport.identity.cli import app as user_app
+from vaxport.core.outbox.cli import worker
 from vaxport.identity.cli import rotate_signing
-from vaxport.notifications.cli import app as notify_app
-from vaxport.registration.cli import app as person_app
-from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.settings import UnsafeConfigurationError, get_settings
-from vaxport.tenancy.cli import app as tenant_app
+
+PARTS = wiring.build()
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(audit_app, name="audit")
-app.add_typer(outbox_app, name="outbox")
 app.command("worker")(worker)
-app.add_typer(tenant_app, name="tenant")
-app.add_typer(keys_app, name="keys")
-app.add_typer(facility_app, name="facility")
-app.add_typer(user_app, name="user")
+for _name, _sub_app in PARTS.cli_apps:
+    app.add_typer(_sub_app, name=_name)
 keys_app.command("rotate-signing")(rotate_signing)
-app.add_typer(notify_app, name="notify")
-app.add_typer(person_app, name="person")
-app.add_typer(beneficiaries_app, name="beneficiaries")
+
+
+@app.callback()
+def _wire(ctx: typer.Context) -> None:
+    """vaxport: a national vaccination platform."""
+    wiring.install(PARTS)  # the worker and every command run on the wired contexts
+    ctx.obj = PARTS
 
 
 def _check_settings() -> None:
@@ -108,7 +105,7 @@ def demo(
     if "VAXPORT_LOG_JSON" not in os.environ:  # a person reads this terminal
         settings = settings.model_copy(update={"log_json": False})
     try:
-        asyncio.run(demo_module.run(settings, host=host, port=port))
+        asyncio.run(demo_module.run(settings, host=host, port=port, parts=PARTS))
     except KeyboardInterrupt:
         pass
     except FileNotFoundError as exc:
@@ -122,7 +119,11 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     plan = _migration_plan()
     run_with_db(
         lambda db: migrate.upgrade(
-            db, revision, app_role=plan.app_role, app_password=plan.app_password
+            db,
+            revision,
+            metadata=PARTS.metadata,
+            app_role=plan.app_role,
+            app_password=plan.app_password,
         ),
         url=plan.owner_url,
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.db import Database, database_from_settings
@@ -32,28 +32,21 @@ class DemoReport:
     lines: list[str] = field(default_factory=list)
 
 
-# Contexts that ship sample data append a step here: (db, cache, settings, report).
-DemoStep = Callable[[Database, Cache, Settings, DemoReport], Awaitable[None]]
-DEMO_STEPS: list[DemoStep] = []
-
-
-async def _facilities(db: Database, cache: Cache, settings: Settings, report: DemoReport) -> None:
-    from vaxport.facilities.demo import load_demo_facilities
-
-    await load_demo_facilities(db, cache, settings, report)
-
-
-DEMO_STEPS.append(_facilities)
-
-
-async def prepare(settings: Settings, db: Database, cache: Cache, report: DemoReport) -> None:
-    """Migrate, load the demo country and run every context's sample-data step."""
+async def prepare(
+    settings: Settings, db: Database, cache: Cache, report: DemoReport, *, parts: wiring.Parts
+) -> None:
+    """Migrate, load the demo country and run the sample-data steps of ``parts``."""
     from vaxport.tenancy.loader import load
 
     plan = migrate.migration_plan(settings)
     owner = db if plan.owner_url == settings.effective_database_url else Database(plan.owner_url)
     try:
-        await migrate.upgrade(owner, app_role=plan.app_role, app_password=plan.app_password)
+        await migrate.upgrade(
+            owner,
+            metadata=parts.metadata,
+            app_role=plan.app_role,
+            app_password=plan.app_password,
+        )
     finally:
         if owner is not db:
             await owner.dispose()
@@ -63,10 +56,10 @@ async def prepare(settings: Settings, db: Database, cache: Cache, report: DemoRe
             f"{path} not found: run the demo from the project checkout "
             "(or set VAXPORT_COUNTRIES_DIR)"
         )
-    result = await load(db=db, cache=cache, path=path)
+    result = await load(db=db, cache=cache, path=path, rules=parts.config_rules)
     report.tenant_status = f"{result.code} v{result.version} ({result.status})"
-    for step in DEMO_STEPS:
-        await step(db, cache, settings, report)
+    for step in parts.demo_steps:
+        report.lines += await step(db, cache, settings, DEMO_TENANT, report.url)
     await _demo_staff(db, cache, report)
 
 
@@ -103,19 +96,23 @@ async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
     ]
 
 
-async def run(settings: Settings, *, host: str, port: int) -> None:
+async def run(
+    settings: Settings, *, host: str, port: int, parts: wiring.Parts | None = None
+) -> None:
     """Prepare, print the banner, then serve + work until interrupted."""
     import uvicorn
 
     from vaxport.app import create_app
     from vaxport.core.outbox.worker import run_worker
 
+    parts = parts or wiring.build()
+
     db = database_from_settings(settings)
     cache = cache_from_url(settings.redis_url)
     report = DemoReport(url=f"http://{host}:{port}")
     try:
-        app = create_app(settings, database=db, cache=cache)
-        await prepare(settings, db, cache, report)
+        app = create_app(settings, parts=parts, database=db, cache=cache)
+        await prepare(settings, db, cache, report, parts=parts)
         print(banner(report), flush=True)  # noqa: T201 - the demo talks to a person
         config = uvicorn.Config(
             app,

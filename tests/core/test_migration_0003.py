@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.db import Database
 
@@ -24,7 +25,7 @@ async def _tables_and_indexes(db: Database) -> tuple[set[str], set[str]]:
 
 
 async def test_0003_upgrade_then_downgrade(empty_db: Database) -> None:
-    await migrate.upgrade(empty_db, "0003")
+    await migrate.upgrade(empty_db, "0003", metadata=METADATA)
     tables, indexes = await _tables_and_indexes(empty_db)
     assert {"outbox_events", "idempotency_keys"} <= tables
     assert {
@@ -39,6 +40,6 @@ async def test_0003_upgrade_then_downgrade(empty_db: Database) -> None:
     assert not tables & {"outbox_events", "idempotency_keys"}
     assert "tenants" in tables  # the revision below is untouched
 
-    await migrate.upgrade(empty_db, "head")
+    await migrate.upgrade(empty_db, "head", metadata=METADATA)
     tables, _ = await _tables_and_indexes(empty_db)
     assert {"outbox_events", "idempotency_keys"} <= tables

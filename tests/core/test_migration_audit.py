@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.db import Database
 
@@ -26,7 +27,7 @@ async def _guards(db: Database) -> int:
 
 
 async def test_audit_revision_upgrades_and_downgrades(empty_db: Database) -> None:
-    await migrate.upgrade(empty_db, "0005")
+    await migrate.upgrade(empty_db, "0005", metadata=METADATA)
     assert {"audit_entries", "audit_chain"} <= await _tables(empty_db)
     assert await _guards(empty_db) == (3 if empty_db.is_postgres else 4)  # + the function
 
@@ -35,7 +36,7 @@ async def test_audit_revision_upgrades_and_downgrades(empty_db: Database) -> Non
     assert not {"audit_entries", "audit_chain"} & await _tables(empty_db)
     assert await _guards(empty_db) == 0
 
-    await migrate.upgrade(empty_db, "0005")
+    await migrate.upgrade(empty_db, "0005", metadata=METADATA)
     assert await migrate.current(empty_db) == "0005"
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import APP_ROLE, PG_URL
 from tests.core.helpers import new_id
+from tests.support.parts import METADATA
 from vaxport.core import audit, migrate, rls
 from vaxport.core.db import Database
 from vaxport.core.ids import short_code
@@ -82,7 +83,7 @@ async def test_app_connects_as_a_least_privileged_role(db: Database) -> None:
 async def test_every_tenant_table_has_forced_rls_with_the_tenant_policy(
     owner_db: Database,
 ) -> None:
-    cross_tenant, _ = rls._models_info()
+    cross_tenant, _ = rls._models_info(METADATA)
     async with owner_db.engine.connect() as conn:
         tables = [t for t in await conn.run_sync(rls.tenant_tables) if t not in cross_tenant]
         rows = (
@@ -203,7 +204,7 @@ async def test_upgrade_secures_new_tables_and_is_idempotent(
         await conn.execute(text("CREATE TABLE rls_probe (id uuid PRIMARY KEY, tenant_id uuid)"))
     try:
         for _ in range(2):
-            protected = await migrate.secure(owner_db, app_role=APP_ROLE)
+            protected = await migrate.secure(owner_db, metadata=METADATA, app_role=APP_ROLE)
             assert "rls_probe" in protected
         a, b = new_id(), new_id()
         for t in (a, b):

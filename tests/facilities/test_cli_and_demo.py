@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.facilities.test_import import row, write_csv
+from tests.support.parts import PARTS
 from vaxport.cli import app
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -109,8 +110,8 @@ async def test_the_demo_loads_its_centres_once(tmp_path: Path) -> None:
     db = Database(settings.effective_database_url)
     try:
         first, again = DemoReport(url="http://x"), DemoReport(url="http://x")
-        await prepare(settings, db, Cache(MemoryBackend()), first)
-        await prepare(settings, db, Cache(MemoryBackend()), again)
+        await prepare(settings, db, Cache(MemoryBackend()), first, parts=PARTS)
+        await prepare(settings, db, Cache(MemoryBackend()), again, parts=PARTS)
     finally:
         await db.dispose()
     assert "  facilities  300 centres (300 new, 0 updated); http://x/demo/facilities" in first.lines

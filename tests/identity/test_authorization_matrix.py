@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -21,11 +21,13 @@ import pytest
 
 from tests.conftest import ROOT, truncate_all
 from tests.identity.helpers import actor_for, api_login, bearer, make_staff
+from tests.support.parts import PARTS
 from tests.support.tenants import load_tenant
+from vaxport import wiring
 from vaxport.app import create_app
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
-from vaxport.identity.access import placement, policy
+from vaxport.identity.access import policy
 from vaxport.identity.access.policy import PERMISSIONS, ROLES, TABLE, Resource
 from vaxport.identity.credentials import sessions
 from vaxport.identity.models import Account
@@ -170,13 +172,16 @@ async def world(
         key_file=key_file,
     )
 
-    async def facility_region(_tenant: uuid.UUID, facility: uuid.UUID) -> str | None:
+    async def facility_region(_db: Database, _tenant: uuid.UUID, facility: uuid.UUID) -> str | None:
         return FACILITY_REGION.get(facility)
 
-    placement.set_facility_region_resolver(facility_region)
+    assert PARTS.identity_ports is not None
+    parts = replace(
+        PARTS, identity_ports=replace(PARTS.identity_ports, facility_region=facility_region)
+    )
     try:
         tenant, other = await load_tenant(db), await load_tenant(db)
-        app = create_app(settings, database=db, cache=Cache(MemoryBackend()))
+        app = create_app(settings, parts=parts, database=db, cache=Cache(MemoryBackend()))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             tokens: dict[str, str] = {}
@@ -208,7 +213,7 @@ async def world(
                 targets[situation] = made.account.id
             yield World(client, tenant, other, tokens, targets)
     finally:
-        placement.set_facility_region_resolver(None)
+        wiring.install(PARTS)
         await truncate_all(owner_db)
 
 

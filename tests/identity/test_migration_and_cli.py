@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 
 from tests.conftest import PG_URL, ROOT
 from tests.identity.helpers import PASSWORD
+from tests.support.parts import METADATA
 from vaxport.core import clock, migrate
 from vaxport.core.db import Database
 from vaxport.identity.demo import create_demo_staff
@@ -35,13 +36,13 @@ async def _tables(db: Database) -> set[str]:
 
 
 async def test_0008_upgrades_and_downgrades(empty_db: Database) -> None:
-    await migrate.upgrade(empty_db, "0008")
+    await migrate.upgrade(empty_db, "0008", metadata=METADATA)
     assert await _tables(empty_db) >= TABLES
     await migrate.downgrade(empty_db, "-1")
     tables = await _tables(empty_db)
     assert not tables & TABLES
     assert "data_keys" in tables  # the revision below is untouched
-    await migrate.upgrade(empty_db, "head")
+    await migrate.upgrade(empty_db, "head", metadata=METADATA)
     assert await _tables(empty_db) >= TABLES
 
 

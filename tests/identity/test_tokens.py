@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from tests.identity.conftest import Clock
 from tests.identity.helpers import Staff, api_login, bearer, make_staff
+from tests.support.parts import METADATA
 from tests.support.tenants import load_tenant
 from vaxport.core.crypto import get_keyring, set_keyring
 from vaxport.core.crypto.keyring import Keyring
@@ -329,7 +330,7 @@ async def test_signing_private_keys_are_stored_wrapped_and_follow_a_kek_rotation
         assert "d" not in row.public_jwk
     assert scalar not in before[0]
 
-    await rotate_kek(clean_db, keep_old=False)
+    await rotate_kek(clean_db, metadata=METADATA, keep_old=False)
     async with clean_db.read() as s:
         row = (await s.execute(select(SigningKey).where(SigningKey.kid == kid))).scalar_one()
         after = (bytes(row.private_key_wrapped), row.provider_key_id)

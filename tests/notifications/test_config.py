@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from vaxport.notifications.config import NotificationsConfig, QuietHours, RecipientCaps
+from vaxport.tenancy.notifications_config import NotificationsConfig, QuietHours, RecipientCaps
 
 UTC = dt.UTC
 

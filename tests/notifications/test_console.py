@@ -14,8 +14,12 @@ from vaxport.core.db import Database
 from vaxport.notifications.channels import ChannelSet, HttpPool, build_channel
 from vaxport.notifications.channels.base import ChannelConfigError, OutgoingMessage
 from vaxport.notifications.channels.console import ConsoleChannel, read_console_outbox
-from vaxport.notifications.config import ConsoleChannelConfig, ConsoleOptions, NotificationsConfig
 from vaxport.settings import Settings
+from vaxport.tenancy.notifications_config import (
+    ConsoleChannelConfig,
+    ConsoleOptions,
+    NotificationsConfig,
+)
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -143,11 +147,12 @@ async def test_dev_page_lists_messages_escaped_in_development(
 def _mounts_dev_router(settings: Settings) -> bool:
     from fastapi import FastAPI
 
+    from tests.support.parts import PARTS
     from vaxport.app import _include_routers
     from vaxport.notifications.api import dev_router
 
     app = FastAPI()
-    _include_routers(app, settings)
+    _include_routers(app, settings, PARTS)
     return any(getattr(r, "original_router", None) is dev_router for r in app.routes)
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from tests.conftest import ROOT
 from tests.notifications.dispatch_support import PHONE, notifications, run_worker, tenant_with
+from tests.support.parts import METADATA
 from vaxport.cli import app as cli
 from vaxport.core import migrate
 from vaxport.core.cache import Cache
@@ -118,7 +119,7 @@ async def _tables(db: Database) -> tuple[set[str], set[str]]:
 
 
 async def test_0006_upgrade_then_downgrade(empty_db: Database) -> None:
-    await migrate.upgrade(empty_db, "0006")
+    await migrate.upgrade(empty_db, "0006", metadata=METADATA)
     tables, indexes = await _tables(empty_db)
     assert {"messages", "notification_preferences"} <= tables
     assert {
@@ -134,5 +135,5 @@ async def test_0006_upgrade_then_downgrade(empty_db: Database) -> None:
     assert not tables & {"messages", "notification_preferences"}
     assert "data_keys" in tables  # the revision below is untouched
 
-    await migrate.upgrade(empty_db, "head")
+    await migrate.upgrade(empty_db, "head", metadata=METADATA)
     assert {"messages", "notification_preferences"} <= (await _tables(empty_db))[0]

@@ -15,6 +15,7 @@ from tests.notifications.dispatch_support import (
     run_worker,
     tenant_with,
 )
+from tests.support.parts import RULES
 from tests.tenancy.helpers import COUNTRIES, demo_config
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -30,13 +31,13 @@ def _problems(section: dict[str, Any], **changes: Any) -> dict[str, str]:
     data["notifications"] = section
     data.update(changes)
     with pytest.raises(ConfigInvalid) as info:
-        validate_text(yaml.safe_dump(data, allow_unicode=True), source="t.yaml")
+        validate_text(yaml.safe_dump(data, allow_unicode=True), source="t.yaml", rules=RULES)
     return {p.field: p.reason for p in info.value.problems}
 
 
 @pytest.mark.parametrize("path", sorted(COUNTRIES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_country_files_have_valid_notification_sections(path: Path) -> None:
-    config = validate_file(path)
+    config = validate_file(path, rules=RULES)
     assert config.notifications.routes  # every shipped file says where messages go
 
 

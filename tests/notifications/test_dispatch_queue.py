@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select, text
@@ -21,6 +22,8 @@ from tests.notifications.dispatch_support import (
     run_worker,
     tenant_with,
 )
+from tests.support.parts import PARTS
+from vaxport import wiring
 from vaxport.core.cache import Cache
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
@@ -30,8 +33,6 @@ from vaxport.notifications import preferences, service, support
 from vaxport.notifications.models import Message
 from vaxport.notifications.recipients import (
     Contact,
-    register_contact_resolver,
-    unregister_contact_resolver,
 )
 from vaxport.settings import Settings
 
@@ -134,9 +135,9 @@ def contacts() -> Iterator[dict[uuid.UUID, Contact]]:
         assert uow.tenant_id == tenant_id
         return book.get(subject)
 
-    register_contact_resolver(resolve)
+    wiring.install(replace(PARTS, contact_resolvers=(resolve,)))
     yield book
-    unregister_contact_resolver(resolve)
+    wiring.install(PARTS)
 
 
 async def test_a_person_is_reached_by_their_preferred_kind_at_their_current_contact(

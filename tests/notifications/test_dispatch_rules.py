@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,16 +22,14 @@ from tests.notifications.dispatch_support import (
     tenant_with,
 )
 from tests.notifications.peers import RunningHttpPeer
+from tests.support.parts import PARTS
 from tests.support.tenants import load_tenant
+from vaxport import wiring
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.notifications import service
-from vaxport.notifications.events import (
-    MessageRef,
-    register_relevance_check,
-    unregister_relevance_check,
-)
+from vaxport.notifications.events import MessageRef
 from vaxport.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("dispatch_env")
@@ -103,7 +102,7 @@ async def test_a_relevance_check_stops_a_message_whose_reason_no_longer_holds(
         asked.append(ref)
         return ref.reason_id not in given
 
-    register_relevance_check("test_message", dose_still_due)
+    wiring.install(replace(PARTS, relevance_checks={"test_message": dose_still_due}))
     try:
         done = await queue(clean_db, tenant, to=PHONE, dedup_key="d:1", reason=("dose", "D1"))
         due = await queue(clean_db, tenant, to=PHONE, dedup_key="d:2", reason=("dose", "D2"))
@@ -111,7 +110,7 @@ async def test_a_relevance_check_stops_a_message_whose_reason_no_longer_holds(
         given.add("D1")  # recorded by another context, which never called cancel_for_reason
         await run_worker(clean_db, cache, fast)
     finally:
-        unregister_relevance_check("test_message")
+        wiring.install(PARTS)
 
     assert (await row_of(clean_db, tenant, done)).reason == "no_longer_relevant"
     assert (await row_of(clean_db, tenant, due)).status == "sent"

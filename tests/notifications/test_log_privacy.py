@@ -15,7 +15,12 @@ from vaxport.notifications.channels.http import HttpPool
 from vaxport.notifications.channels.sms_http import HttpSmsChannel, TwilioChannel
 from vaxport.notifications.channels.smtp import SmtpChannel
 from vaxport.notifications.channels.webhook import WebhookChannel
-from vaxport.notifications.config import SmsHttpOptions, SmtpOptions, TwilioOptions, WebhookOptions
+from vaxport.tenancy.notifications_config import (
+    SmsHttpOptions,
+    SmtpOptions,
+    TwilioOptions,
+    WebhookOptions,
+)
 
 PHONE = "+33698765432"
 EMAIL = "fatou.diallo@example.org"

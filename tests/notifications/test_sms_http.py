@@ -14,7 +14,7 @@ from tests.notifications.peers import Reply, RunningHttpPeer
 from vaxport.notifications.channels.base import ChannelConfigError, Outcome, OutgoingMessage
 from vaxport.notifications.channels.http import HttpPool, parse_retry_after
 from vaxport.notifications.channels.sms_http import HttpSmsChannel, TwilioChannel
-from vaxport.notifications.config import SmsHttpOptions, TwilioOptions
+from vaxport.tenancy.notifications_config import SmsHttpOptions, TwilioOptions
 
 SID = "AC" + "0123456789abcdef" * 2
 

@@ -12,7 +12,7 @@ import pytest
 from tests.notifications.peers import Mailbox, TlsFiles, authenticator, start_smtp
 from vaxport.notifications.channels.base import ChannelConfigError, Outcome, OutgoingMessage
 from vaxport.notifications.channels.smtp import SmtpChannel, message_id_for
-from vaxport.notifications.config import SmtpOptions
+from vaxport.tenancy.notifications_config import SmtpOptions
 
 
 def options(port: int, **extra: Any) -> SmtpOptions:

@@ -9,7 +9,7 @@ import pytest
 from tests.notifications.peers import free_port
 from vaxport.notifications.channels.base import ChannelConfigError, Outcome, OutgoingMessage
 from vaxport.notifications.channels.sns import SnsChannel, boto3_available
-from vaxport.notifications.config import SnsOptions
+from vaxport.tenancy.notifications_config import SnsOptions
 
 try:
     from moto.server import ThreadedMotoServer

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from vaxport.notifications.config import LocaleTemplates
 from vaxport.notifications.templates import EVENTS, TemplateError, TemplateSet, default_sources
 from vaxport.notifications.validation import (
     check_notification_config,
     validate_notification_config,
 )
+from vaxport.tenancy.notifications_config import LocaleTemplates
 
 OTP = {"code": "482913", "minutes": 10}
 

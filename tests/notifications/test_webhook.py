@@ -17,7 +17,7 @@ from vaxport.notifications.channels.webhook import (
     sign_webhook,
     verify_webhook,
 )
-from vaxport.notifications.config import WebhookOptions
+from vaxport.tenancy.notifications_config import WebhookOptions
 
 SECRET = "whsec-current-0123456789"
 OLD_SECRET = "whsec-previous-9876543210"

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.registration.helpers import member
+from tests.support.parts import RULES
 from vaxport.core.errors import ValidationFailed
 from vaxport.registration.schemas import MemberIn, MemberUpdate
 from vaxport.registration.validation import match_key, validate_member, validate_update
@@ -24,12 +25,12 @@ TODAY = dt.date(2026, 11, 27)
 
 @pytest.fixture(scope="module")
 def demo() -> TenantConfig:
-    return validate_file(ROOT / "countries" / "demo.yaml")
+    return validate_file(ROOT / "countries" / "demo.yaml", rules=RULES)
 
 
 @pytest.fixture(scope="module")
 def india() -> TenantConfig:
-    return validate_file(ROOT / "countries" / "example-in.yaml")
+    return validate_file(ROOT / "countries" / "example-in.yaml", rules=RULES)
 
 
 def check(config: TenantConfig, **changes: Any) -> Any:

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import demo_config, write_config
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
@@ -35,7 +36,7 @@ async def load_tenant(
     data.update(changes or {})
     with tempfile.TemporaryDirectory() as tmp:
         path = write_config(Path(tmp) / f"{data['code']}.yaml", data)
-        await load(db=db, cache=cache, path=path)
+        await load(db=db, cache=cache, path=path, rules=RULES)
     return await tenancy.get_tenant_or_404(db=db, cache=cache, code=data["code"])
 
 

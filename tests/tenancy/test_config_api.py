@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import DEMO, demo_config, write_config
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -13,7 +14,7 @@ from vaxport.tenancy import service
 
 
 async def _load_demo(db: Database, cache: Cache) -> str:
-    return (await service.load(db=db, cache=cache, path=DEMO)).hash
+    return (await service.load(rules=RULES, db=db, cache=cache, path=DEMO)).hash
 
 
 async def test_public_config_is_served_with_cache_headers(
@@ -79,7 +80,9 @@ async def test_a_new_version_changes_the_etag(
     old = (await client.get("/api/v1/demo/config")).headers["etag"]
     data = demo_config()
     data["booking"]["slot_minutes"] = 15
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data))
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
+    )
     r = await client.get("/api/v1/demo/config", headers={"If-None-Match": old})
     assert r.status_code == 200
     assert r.headers["etag"] != old
@@ -93,8 +96,10 @@ async def test_reverting_to_an_earlier_file_brings_back_its_etag_and_body(
     first = await client.get("/api/v1/demo/config")
     data = demo_config()
     data["booking"]["slot_minutes"] = 15
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data))
-    reverted = await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
+    )
+    reverted = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (reverted.status, reverted.version) == ("updated", 3)
     again = await client.get("/api/v1/demo/config")
     assert again.headers["etag"] == first.headers["etag"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import demo_config
 from tests.tenancy.test_config_validation import SOURCE, problems_of
 from vaxport.tenancy.loader import config_document, config_hash
@@ -16,7 +17,7 @@ def test_a_tenant_may_override_some_classes_and_dimensions() -> None:
         "login": {"ip": "10/minute;100/hour", "account": "5/minute"},
         "public_search": {"ip": "unlimited"},
     }
-    config = validate_text(yaml.safe_dump(data), source=SOURCE)
+    config = validate_text(yaml.safe_dump(data), source=SOURCE, rules=RULES)
     assert config.rate_limits is not None
     assert config.rate_limits.as_rules() == {
         "login": {"ip": "10/minute;100/hour", "account": "5/minute"},
@@ -45,8 +46,8 @@ def test_bad_rules_unknown_classes_and_dimensions_are_refused_on_their_field() -
 
 def test_configurations_without_the_section_keep_their_hash() -> None:
     data = demo_config()
-    config = validate_text(yaml.safe_dump(data), source=SOURCE)
+    config = validate_text(yaml.safe_dump(data), source=SOURCE, rules=RULES)
     assert "rate_limits" not in config_document(config)
     data["rate_limits"] = {"login": {"ip": "1/minute"}}
-    other = validate_text(yaml.safe_dump(data), source=SOURCE)
+    other = validate_text(yaml.safe_dump(data), source=SOURCE, rules=RULES)
     assert config_hash(config_document(other)) != config_hash(config_document(config))

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import DEMO, demo_config, region
 from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.validation import (
     ConfigInvalid,
     ConfigProblem,
-    register_validator,
-    unregister_validator,
+    ConfigRules,
     validate_text,
 )
 
 SOURCE = "countries/test.yaml"
 
 
-def problems_of(data: Any) -> dict[str, str]:
+def problems_of(data: Any, rules: ConfigRules = RULES) -> dict[str, str]:
     """Validate ``data`` (dict or YAML text); return {field: reason} of the refusal."""
     text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
     with pytest.raises(ConfigInvalid) as info:
-        validate_text(text, source=SOURCE)
+        validate_text(text, source=SOURCE, rules=rules)
     for line in info.value.lines():
         assert line.startswith(f"{SOURCE}: ")
     return {p.field: p.text for p in info.value.problems}
@@ -39,7 +38,7 @@ def mutated(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
 
 
 def test_the_demo_file_is_valid() -> None:
-    config = validate_text(DEMO.read_text(encoding="utf-8"), source=str(DEMO))
+    config = validate_text(DEMO.read_text(encoding="utf-8"), source=str(DEMO), rules=RULES)
     assert isinstance(config, TenantConfig)
     assert config.code == "demo"
     assert len(config.regions.items) == 30
@@ -77,7 +76,7 @@ def test_yes_no_on_off_stay_text_so_norway_keeps_its_code() -> None:
             item["parent"] = "NO"
     text = yaml.safe_dump(data, sort_keys=False).replace("'NO'", "NO")
     assert "code: NO\n" in text
-    config = validate_text(text, source=SOURCE)
+    config = validate_text(text, source=SOURCE, rules=RULES)
     assert config.regions.items[0].code == "NO"
 
 
@@ -282,7 +281,7 @@ def test_every_problem_is_listed_at_once_with_lines() -> None:
 
     text = yaml.safe_dump(mutated(many), sort_keys=False)
     with pytest.raises(ConfigInvalid) as info:
-        validate_text(text, source=SOURCE)
+        validate_text(text, source=SOURCE, rules=RULES)
     fields = [p.field for p in info.value.problems]
     assert set(fields) == {
         "colour",
@@ -306,8 +305,7 @@ def test_every_problem_is_listed_at_once_with_lines() -> None:
     assert info.value.to_dict()["errors"][0]["field"] == info.value.problems[0].field
 
 
-@pytest.fixture
-def extra_check() -> Iterator[list[TenantConfig]]:
+def test_checks_given_in_the_rules_run_on_valid_configs_and_can_refuse() -> None:
     seen: list[TenantConfig] = []
 
     def no_shc_without_pdf(config: TenantConfig) -> Iterator[ConfigProblem]:
@@ -315,26 +313,20 @@ def extra_check() -> Iterator[list[TenantConfig]]:
         if "shc" in config.certificates.formats and "pdf" not in config.certificates.formats:
             yield ConfigProblem("certificates.formats", "shc needs pdf in this test")
 
-    register_validator(no_shc_without_pdf)
-    register_validator(no_shc_without_pdf)  # idempotent
-    yield seen
-    unregister_validator(no_shc_without_pdf)
-
-
-def test_registered_validators_run_on_valid_configs_and_can_refuse(
-    extra_check: list[TenantConfig],
-) -> None:
-    validate_text(yaml.safe_dump(demo_config()), source=SOURCE)
-    assert len(extra_check) == 1
+    rules = ConfigRules(checks=(*RULES.checks, no_shc_without_pdf), locators=RULES.locators)
+    validate_text(yaml.safe_dump(demo_config()), source=SOURCE, rules=rules)
+    assert len(seen) == 1
     data = mutated(lambda d: d["certificates"].update(formats=["eu-dcc", "shc"]))
-    found = problems_of(data)
+    found = problems_of(data, rules)
     assert list(found) == ["certificates.formats"]
     assert found["certificates.formats"].startswith("shc needs pdf in this test (line ")
-    assert len(extra_check) == 2
+    assert len(seen) == 2
+    # Without the check (other parts, same file) the same configuration is accepted.
+    validate_text(yaml.safe_dump(data), source=SOURCE, rules=RULES)
 
 
 def test_validated_config_is_immutable() -> None:
-    config = validate_text(yaml.safe_dump(demo_config()), source=SOURCE)
+    config = validate_text(yaml.safe_dump(demo_config()), source=SOURCE, rules=RULES)
     with pytest.raises(Exception, match="frozen"):
         config.code = "other"  # type: ignore[misc]
 
@@ -353,38 +345,3 @@ def test_runaway_alias_expansion_is_refused() -> None:
     )
     found = problems_of(bomb)
     assert found == {"(document)": "more than 500000 values (are aliases expanding?)"}
-
-
-def test_checks_in_a_contexts_config_checks_module_are_discovered(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
-
-    from vaxport.tenancy.validation import _CHECKS, discover_checks
-
-    package = tmp_path / "fakeport"
-    (package / "certs").mkdir(parents=True)
-    (package / "plain").mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "certs" / "__init__.py").write_text("")
-    (package / "plain" / "__init__.py").write_text("")
-    (package / "certs" / "config_checks.py").write_text(
-        "from vaxport.tenancy.validation import ConfigProblem, register_validator\n"
-        "@register_validator\n"
-        "def needs_pdf(config):\n"
-        "    if 'pdf' not in config.certificates.formats:\n"
-        "        yield ConfigProblem('certificates.formats', 'pdf is required here')\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    before = list(_CHECKS)
-    try:
-        discover_checks(importlib.import_module("fakeport"))
-        discover_checks(importlib.import_module("fakeport"))  # once only
-        added = [c for c in _CHECKS if c not in before]
-        assert [c.__name__ for c in added] == ["needs_pdf"]
-        data = mutated(lambda d: d["certificates"].update(formats=["shc"]))
-        data["certificates"].pop("country")
-        assert "pdf is required here" in problems_of(data)["certificates.formats"]
-    finally:
-        for check in [c for c in _CHECKS if c not in before]:
-            unregister_validator(check)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import COUNTRIES
 from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.validation import ConfigInvalid, validate_file
@@ -22,7 +23,7 @@ def test_the_expected_countries_ship() -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_country_file_validates_and_is_named_after_its_code(path: Path) -> None:
     try:
-        config = validate_file(path)
+        config = validate_file(path, rules=RULES)
     except ConfigInvalid as exc:
         pytest.fail("\n".join(exc.lines()))
     assert path.stem == config.code
@@ -38,7 +39,7 @@ def _values(folder: Path, name: str) -> dict[str, Any]:
 def test_dcc_codes_exist_in_the_eu_value_sets(path: Path, shared_testdata: Path) -> None:
     current = shared_testdata / "dcc-valuesets"
     schema_130 = shared_testdata / "dcc-schema" / "1.3.0" / "valuesets"
-    config: TenantConfig = validate_file(path)
+    config: TenantConfig = validate_file(path, rules=RULES)
     encodings = {
         v["vaccine-code"]: v for v in _values(current, "vaccine-encoding-instructions").values()
     }

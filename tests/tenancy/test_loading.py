@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import DEMO, demo_config, region, write_config
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, set_tenant_scope
@@ -41,7 +42,7 @@ async def _versions(db: Database) -> list[int]:
 async def test_first_load_creates_the_tenant_version_1_history_and_regions(
     clean_db: Database, cache: Cache
 ) -> None:
-    result = await service.load(db=clean_db, cache=cache, path=DEMO)
+    result = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (result.code, result.status, result.version) == ("demo", "created", 1)
     assert result.regions_added == 30
     async with clean_db.read() as s:
@@ -63,8 +64,8 @@ async def test_first_load_creates_the_tenant_version_1_history_and_regions(
 
 
 async def test_loading_the_same_file_twice_is_unchanged(clean_db: Database, cache: Cache) -> None:
-    first = await service.load(db=clean_db, cache=cache, path=DEMO)
-    again = await service.load(db=clean_db, cache=cache, path=DEMO)
+    first = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
+    again = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (again.status, again.version, again.hash) == ("unchanged", 1, first.hash)
     assert await _versions(clean_db) == [1]
 
@@ -72,23 +73,23 @@ async def test_loading_the_same_file_twice_is_unchanged(clean_db: Database, cach
 async def test_the_hash_ignores_formatting_and_key_order(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     data = demo_config()
     reordered = dict(reversed(list(data.items())))
     path = write_config(tmp_path / "reformatted.yaml", reordered)
     assert path.read_text() != DEMO.read_text()
-    result = await service.load(db=clean_db, cache=cache, path=path)
+    result = await service.load(rules=RULES, db=clean_db, cache=cache, path=path)
     assert result.status == "unchanged"
 
 
 async def test_a_changed_file_bumps_the_version_and_records_history(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    first = await service.load(db=clean_db, cache=cache, path=DEMO)
+    first = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     data = demo_config()
     data["booking"]["days_ahead"] = 14
     changed = await service.load(
-        db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
     )
     assert (changed.status, changed.version) == ("updated", 2)
     assert changed.hash != first.hash
@@ -114,7 +115,7 @@ async def test_a_changed_file_bumps_the_version_and_records_history(
 async def test_a_bad_file_changes_nothing_and_the_previous_config_stays(
     clean_db: Database, cache: Cache, tmp_path: Path, bad_text: str | None
 ) -> None:
-    first = await service.load(db=clean_db, cache=cache, path=DEMO)
+    first = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     before = await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
     data = demo_config()
     data["booking"]["days_ahead"] = 3  # a real change, so only the error can stop it
@@ -128,7 +129,7 @@ async def test_a_bad_file_changes_nothing_and_the_previous_config_stays(
     else:
         bad.write_text(bad_text)
     with pytest.raises(ConfigInvalid) as info:
-        await service.load(db=clean_db, cache=cache, path=bad)
+        await service.load(rules=RULES, db=clean_db, cache=cache, path=bad)
     assert info.value.lines()
     assert all(line.startswith(f"{bad}: ") for line in info.value.lines())
     after = await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
@@ -140,14 +141,14 @@ async def test_a_bad_file_changes_nothing_and_the_previous_config_stays(
 
 async def test_a_missing_file_is_a_clear_problem(clean_db: Database, cache: Cache) -> None:
     with pytest.raises(ConfigInvalid) as info:
-        await service.load(db=clean_db, cache=cache, path=Path("/nonexistent/x.yaml"))
+        await service.load(rules=RULES, db=clean_db, cache=cache, path=Path("/nonexistent/x.yaml"))
     assert info.value.lines() == ["/nonexistent/x.yaml: (file): No such file or directory"]
 
 
 async def test_regions_are_inserted_updated_and_deactivated_never_deleted(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     ids_before = {code: r.id for code, r in (await _regions(clean_db)).items()}
     data = demo_config()
     region(data, "NOR-01-01")["name"] = "Hillcrest City"
@@ -156,7 +157,7 @@ async def test_regions_are_inserted_updated_and_deactivated_never_deleted(
     data["regions"]["items"] = [r for r in items if not r["code"].startswith("SOU-03")]
     data["regions"]["items"].append({"code": "NOR-04", "parent": "NOR", "name": "Newtown"})
     result = await service.load(
-        db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
     )
     assert (result.regions_added, result.regions_updated, result.regions_deactivated) == (1, 2, 3)
     regions = await _regions(clean_db)
@@ -169,7 +170,7 @@ async def test_regions_are_inserted_updated_and_deactivated_never_deleted(
     # Same rows (other tables reference them by id or code), updated in place.
     assert all(regions[c].id == i for c, i in ids_before.items())
 
-    back = await service.load(db=clean_db, cache=cache, path=DEMO)
+    back = await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (back.regions_added, back.regions_deactivated) == (0, 1)
     regions = await _regions(clean_db)
     assert regions["SOU-03-01"].active
@@ -180,7 +181,7 @@ async def test_concurrent_loads_of_one_new_tenant_create_it_once(
     clean_db: Database, cache: Cache
 ) -> None:
     results = await asyncio.gather(
-        *(service.load(db=clean_db, cache=cache, path=DEMO) for _ in range(4))
+        *(service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO) for _ in range(4))
     )
     assert sorted(r.status for r in results) == ["created", "unchanged", "unchanged", "unchanged"]
     assert await _versions(clean_db) == [1]
@@ -193,13 +194,15 @@ async def test_concurrent_loads_of_one_new_tenant_create_it_once(
 async def test_concurrent_loads_of_different_files_get_distinct_versions(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     paths = []
     for days in (7, 14, 21, 35):
         data = demo_config()
         data["booking"]["days_ahead"] = days
         paths.append(write_config(tmp_path / f"d{days}.yaml", data))
-    results = await asyncio.gather(*(service.load(db=clean_db, cache=cache, path=p) for p in paths))
+    results = await asyncio.gather(
+        *(service.load(rules=RULES, db=clean_db, cache=cache, path=p) for p in paths)
+    )
     assert sorted(r.version for r in results) == [2, 3, 4, 5]
     assert await _versions(clean_db) == [1, 2, 3, 4, 5]
     last = max(results, key=lambda r: r.version)
@@ -210,7 +213,7 @@ async def test_concurrent_loads_of_different_files_get_distinct_versions(
 async def test_tenant_reads_are_cached_and_a_load_invalidates_them(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")).name == (
         "Demoland"
     )
@@ -221,6 +224,8 @@ async def test_tenant_reads_are_cached_and_a_load_invalidates_them(
     assert cached.name == "Demoland"
     data = demo_config()
     data["name"] = {"en": "Demoland Republic", "fr": "République de Démolande"}
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "n.yaml", data))
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "n.yaml", data)
+    )
     fresh = await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
     assert (fresh.name, fresh.version) == ("Demoland Republic", 2)

@@ -6,6 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.db import Database
 
@@ -18,7 +19,7 @@ async def _tables(db: Database) -> set[str]:
 async def test_upgrade_backfills_tenant_summaries_and_downgrade_removes_them(
     empty_db: Database,
 ) -> None:
-    await migrate.upgrade(empty_db, "0001")
+    await migrate.upgrade(empty_db, "0001", metadata=METADATA)
     tenant_id = uuid.uuid4()
     config = {
         "name": {"en": "Demoland", "fr": "Démolande"},
@@ -50,7 +51,7 @@ async def test_upgrade_backfills_tenant_summaries_and_downgrade_removes_them(
             )
         )
 
-    await migrate.upgrade(empty_db, "0002")
+    await migrate.upgrade(empty_db, "0002", metadata=METADATA)
     assert "regions" in await _tables(empty_db)
     async with empty_db.engine.connect() as conn:
         row = (
@@ -70,5 +71,5 @@ async def test_upgrade_backfills_tenant_summaries_and_downgrade_removes_them(
             lambda c: {col["name"] for col in sa.inspect(c).get_columns("tenants")}
         )
     assert not {"names", "default_locale", "locales"} & columns
-    await migrate.upgrade(empty_db, "head")
+    await migrate.upgrade(empty_db, "head", metadata=METADATA)
     assert await migrate.current(empty_db) == migrate.head()

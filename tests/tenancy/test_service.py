@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.parts import RULES
 from tests.tenancy.helpers import DEMO, demo_config, write_config
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -16,7 +17,7 @@ from vaxport.tenancy.schemas import TenantInfo
 
 @pytest.fixture
 async def demo(clean_db: Database, cache: Cache) -> TenantInfo:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     return await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
 
 
@@ -37,8 +38,8 @@ async def test_list_tenants_gives_the_landing_page_its_summaries(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
     assert await service.list_tenants(db=clean_db) == []
-    await service.load(db=clean_db, cache=cache, path=DEMO)
-    await service.load(db=clean_db, cache=cache, path=_second_tenant(tmp_path))
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=_second_tenant(tmp_path))
     tenants = await service.list_tenants(db=clean_db)
     assert [(t.code, t.name, t.default_locale, t.locales) for t in tenants] == [
         ("avalon", "Avalon", "fr", ["fr", "en"]),
@@ -51,10 +52,10 @@ async def test_list_tenants_gives_the_landing_page_its_summaries(
 async def test_list_tenants_through_the_cache_sees_new_loads(
     clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert [t.code for t in await service.list_tenants(db=clean_db, cache=cache)] == ["demo"]
     assert await cache.get("tenant", "*list") is not None
-    await service.load(db=clean_db, cache=cache, path=_second_tenant(tmp_path))
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=_second_tenant(tmp_path))
     cached = await service.list_tenants(db=clean_db, cache=cache)
     assert [t.code for t in cached] == ["avalon", "demo"]
 
@@ -77,7 +78,7 @@ async def test_tenant_info_carries_the_validated_config(demo: TenantInfo) -> Non
 async def test_a_tenant_loaded_after_a_miss_is_found(clean_db: Database, cache: Cache) -> None:
     with pytest.raises(NotFound):
         await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
-    await service.load(db=clean_db, cache=cache, path=DEMO)
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=DEMO)
     assert (await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")).version == 1
 
 
@@ -115,7 +116,9 @@ async def test_region_subtree_skips_deactivated_regions_unless_asked(
 ) -> None:
     data = demo_config()
     data["regions"]["items"] = [r for r in data["regions"]["items"] if r["code"] != "NOR-01-02"]
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data))
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "v2.yaml", data)
+    )
     active = await service.region_subtree(db=clean_db, tenant_id=demo.id, code="NOR-01")
     assert [r.code for r in active] == ["NOR-01", "NOR-01-01"]
     every = await service.region_subtree(
@@ -140,7 +143,9 @@ async def test_subtree_prefix_treats_like_wildcards_literally(
         {"code": "XA1", "name": "Lookalike"},
         {"code": "XA1-a", "parent": "XA1", "name": "Lookalike child"},
     ]
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "x.yaml", data))
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "x.yaml", data)
+    )
     tenant = await service.get_tenant_or_404(db=clean_db, cache=cache, code="demo")
     subtree = await service.region_subtree(db=clean_db, tenant_id=tenant.id, code="X_1")
     assert [r.code for r in subtree] == ["X_1", "X_1-a"]
@@ -149,7 +154,7 @@ async def test_subtree_prefix_treats_like_wildcards_literally(
 async def test_regions_are_scoped_to_their_tenant(
     demo: TenantInfo, clean_db: Database, cache: Cache, tmp_path: Path
 ) -> None:
-    await service.load(db=clean_db, cache=cache, path=_second_tenant(tmp_path))
+    await service.load(rules=RULES, db=clean_db, cache=cache, path=_second_tenant(tmp_path))
     other = await service.get_tenant_or_404(db=clean_db, cache=cache, code="avalon")
     mine = await service.region_subtree(db=clean_db, tenant_id=demo.id, code="NOR")
     theirs = await service.region_subtree(db=clean_db, tenant_id=other.id, code="NOR")
@@ -217,7 +222,9 @@ async def test_a_stored_config_this_release_cannot_read_is_a_503_not_a_crash(
 
     data = demo_config()
     data["booking"]["days_ahead"] = 99  # a hash no earlier test left in the process memo
-    await service.load(db=clean_db, cache=cache, path=write_config(tmp_path / "u.yaml", data))
+    await service.load(
+        rules=RULES, db=clean_db, cache=cache, path=write_config(tmp_path / "u.yaml", data)
+    )
     async with clean_db.read() as s:
         tenant_id = (await s.execute(select(Tenant.id).where(Tenant.code == "demo"))).scalar_one()
     async with clean_db.transaction(tenant_id=tenant_id) as uow:

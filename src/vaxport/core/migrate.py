@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 
 from vaxport.core.db import Database
@@ -27,28 +28,31 @@ async def upgrade(
     db: Database,
     revision: str = "head",
     *,
+    metadata: MetaData,
     app_role: str | None = None,
     app_password: str | None = None,
 ) -> None:
     """Migrate the schema up to ``revision``; on PostgreSQL then secure it (core/rls.py).
 
-    ``db`` connects as the owner. ``app_role`` (PostgreSQL) is the role the app runs as:
-    created if missing, granted its privileges; RLS is applied to every tenant table.
+    ``db`` connects as the owner. ``metadata`` holds the application's tables (from the
+    composition root): their ``info`` says which are cross-tenant or append-only.
+    ``app_role`` (PostgreSQL) is the role the app runs as: created if missing, granted
+    its privileges; RLS is applied to every tenant table.
     """
-    await _run(db, lambda cfg: command.upgrade(cfg, revision))
+    await _run(db, lambda cfg: command.upgrade(cfg, revision), metadata=metadata)
     if db.is_postgres:
-        await secure(db, app_role=app_role, app_password=app_password)
+        await secure(db, metadata=metadata, app_role=app_role, app_password=app_password)
 
 
 async def secure(
-    db: Database, *, app_role: str | None, app_password: str | None = None
+    db: Database, *, metadata: MetaData, app_role: str | None, app_password: str | None = None
 ) -> list[str]:
     """Apply the app role, its grants and row-level security; the RLS-protected tables."""
     from vaxport.core import rls
 
     async with db.engine.begin() as conn:
         protected: list[str] = await conn.run_sync(
-            lambda c: rls.secure(c, app_role=app_role, app_password=app_password)
+            lambda c: rls.secure(c, metadata=metadata, app_role=app_role, app_password=app_password)
         )
     return protected
 
@@ -99,8 +103,9 @@ def head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def _run(db: Database, action: Any) -> None:
+async def _run(db: Database, action: Any, *, metadata: MetaData | None = None) -> None:
     cfg = alembic_config()
+    cfg.attributes["metadata"] = metadata  # migrations/env.py: autogenerate compares to it
 
     def run(sync_conn: Any) -> None:
         if sync_conn.dialect.name == "postgresql":
@@ -115,8 +120,12 @@ async def _run(db: Database, action: Any) -> None:
         await conn.run_sync(run)
 
 
-async def revision(db: Database, message: str, rev_id: str | None = None) -> None:
-    """Autogenerate a migration from the models against ``db`` (a developer tool)."""
+async def revision(
+    db: Database, message: str, rev_id: str | None = None, *, metadata: MetaData
+) -> None:
+    """Autogenerate a migration from ``metadata`` (the models) against ``db`` (a developer tool)."""
     await _run(
-        db, lambda cfg: command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
+        db,
+        lambda cfg: command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id),
+        metadata=metadata,
     )

@@ -20,11 +20,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-
-from vaxport.core.db import Base
 
 POLICY = "vaxport_tenant_v1"
 # NULLIF: once a pooled session has run set_config(..., true), the setting reads back
@@ -48,15 +46,13 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _models_info() -> tuple[dict[str, str], set[str]]:
-    import vaxport.all_models  # noqa: F401 - the whole metadata
-
+def _models_info(metadata: MetaData) -> tuple[dict[str, str], set[str]]:
     cross = {
         t.name: str(t.info["cross_tenant"])
-        for t in Base.metadata.tables.values()
+        for t in metadata.tables.values()
         if t.info.get("cross_tenant")
     }
-    append_only = {t.name for t in Base.metadata.tables.values() if t.info.get("append_only")}
+    append_only = {t.name for t in metadata.tables.values() if t.info.get("append_only")}
     return cross, append_only
 
 
@@ -74,9 +70,9 @@ def tenant_tables(conn: Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def apply_rls(conn: Connection) -> list[str]:
+def apply_rls(conn: Connection, *, metadata: MetaData) -> list[str]:
     """Enable, force and attach the tenant policy on every tenant table; the tables."""
-    cross, _ = _models_info()
+    cross, _ = _models_info(metadata)
     state = {
         r.relname: (r.relrowsecurity, r.relforcerowsecurity)
         for r in conn.execute(
@@ -210,9 +206,9 @@ def _current_user(conn: Connection) -> str:
     return str(conn.execute(text("SELECT current_user")).scalar_one())
 
 
-def grant_app_privileges(conn: Connection, *, role: str) -> None:
+def grant_app_privileges(conn: Connection, *, role: str, metadata: MetaData) -> None:
     """Grant the app role exactly what it needs on every table of the current schema."""
-    _, append_only = _models_info()
+    _, append_only = _models_info(metadata)
     q = _q(role)
     database = conn.execute(text("SELECT current_database()")).scalar_one()
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
@@ -244,9 +240,16 @@ def grant_app_privileges(conn: Connection, *, role: str) -> None:
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {_q(schema)} TO {q}"))
 
 
-def secure(conn: Connection, *, app_role: str | None, app_password: str | None = None) -> Any:
-    """Everything above, in the caller's transaction (PostgreSQL only)."""
+def secure(
+    conn: Connection,
+    *,
+    metadata: MetaData,
+    app_role: str | None,
+    app_password: str | None = None,
+) -> Any:
+    """Everything above, in the caller's transaction (PostgreSQL only), for the tables of
+    ``metadata`` (the application's, given by its composition root)."""
     if app_role and app_role != _current_user(conn):
         ensure_app_role(conn, role=app_role, password=app_password)
-        grant_app_privileges(conn, role=app_role)
-    return apply_rls(conn)
+        grant_app_privileges(conn, role=app_role, metadata=metadata)
+    return apply_rls(conn, metadata=metadata)

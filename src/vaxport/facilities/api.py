@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
-from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
@@ -36,7 +35,6 @@ from vaxport.facilities.schemas import (
     PublicPage,
     VersionedChange,
 )
-from vaxport.identity.access import placement
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.access.edge import CurrentActor
 from vaxport.tenancy.api import etag_matches
@@ -51,21 +49,6 @@ UPLOAD = requires("facilities:write", upload=True)
 _NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (the ETag still matches)"}
 }
-
-
-def install(db: Database) -> None:
-    """Let identity validate facility-scoped staff and place them in the facility's region.
-
-    Once per process: a resolver already installed (by an earlier app, or a test's
-    stand-in) is kept.
-    """
-    if placement.facility_region_resolver() is not None:
-        return
-
-    async def region_of(tenant_id: uuid.UUID, facility_id: uuid.UUID) -> str | None:
-        return await service.facility_region(db=db, tenant_id=tenant_id, facility_id=facility_id)
-
-    placement.set_facility_region_resolver(region_of)
 
 
 def acting(actor: Actor) -> dict[str, Any]:

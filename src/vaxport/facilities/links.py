@@ -1,4 +1,4 @@
-"""OpenAPI links of the facilities API (see ``core/http/openapi.py``)."""
+"""OpenAPI links of the facilities API (see ``core/openapi.py``); wiring hands them to the app."""
 
 from __future__ import annotations
 
@@ -23,4 +23,4 @@ _SOURCES = {
     ("GET", COLLECTION, "200"): "$response.body#/items/0/id",
 }
 
-link_resource("facility_id", sources=_SOURCES, targets=_TARGETS)
+LINKS = link_resource("facility_id", sources=_SOURCES, targets=_TARGETS)

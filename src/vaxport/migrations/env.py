@@ -6,9 +6,8 @@ from typing import Any
 
 from alembic import context
 
-import vaxport.all_models  # noqa: F401 - registers every table on Base.metadata
 from vaxport.core.crypto.fields import BlindIndexBytes, Ciphertext
-from vaxport.core.db import Base, UTCDateTime
+from vaxport.core.db import UTCDateTime
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
@@ -32,7 +31,9 @@ if connection is None:  # pragma: no cover - only `vaxport db ...` drives migrat
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    # The application's tables, given by the caller (the composition root's model list);
+    # only autogenerate reads them, so plain upgrades and downgrades need none.
+    target_metadata=context.config.attributes.get("metadata"),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     render_item=_render_item,

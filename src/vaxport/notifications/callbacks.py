@@ -37,13 +37,13 @@ from vaxport.core.errors import NotFound, ServiceUnavailable, Unauthorized, Vali
 from vaxport.core.logging import get_logger
 from vaxport.notifications.channels.base import ChannelConfigError, read_secret
 from vaxport.notifications.channels.http import json_path
-from vaxport.notifications.config import (
+from vaxport.notifications.models import DELIVERED, FAILED, SENDING, SENT, Message
+from vaxport.settings import Settings
+from vaxport.tenancy.notifications_config import (
     DeliveryCallbackOptions,
     SmsHttpChannelConfig,
     TwilioChannelConfig,
 )
-from vaxport.notifications.models import DELIVERED, FAILED, SENDING, SENT, Message
-from vaxport.settings import Settings
 from vaxport.tenancy.service import get_tenant_or_404
 
 log = get_logger("vaxport.notifications")

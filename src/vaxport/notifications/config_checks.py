@@ -4,20 +4,20 @@ The schema itself (channels, routes, quiet hours, caps) is part of the tenant
 configuration model; this adds what a schema cannot see: every template the tenant can
 send compiles, renders with its event's sample values, and fits ``sms_max_segments``,
 in every one of the tenant's locales (or a fallback). Events are registered by the
-modules that handle them, so those are imported first.
+modules that handle them, so those are imported first. The composition root hands
+both functions below to tenancy (``ConfigRules``); tenancy never imports notifications.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from vaxport.core.outbox import load_handlers
-from vaxport.notifications.validation import validate_notification_config
+from vaxport.notifications.validation import locate, validate_notification_config
 from vaxport.tenancy.config import TenantConfig
-from vaxport.tenancy.validation import ConfigProblem, register_validator
+from vaxport.tenancy.validation import ConfigProblem
 
 
-@register_validator
 def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem]:
     """Template problems of ``config`` as ``notifications.templates...`` field errors."""
     load_handlers()
@@ -29,3 +29,8 @@ def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem
     ):
         field, _, reason = line.partition(": ")
         yield ConfigProblem(field, reason)
+
+
+def locate_problem(loc: Sequence[int | str], reason: str, section: str) -> tuple[str, str]:
+    """(dotted path, reason) of a schema error inside the ``notifications:`` section."""
+    return locate(loc, reason, prefix=section)

@@ -1,21 +1,23 @@
-"""Outbox events of the notifications context, and the hooks other contexts register.
+"""Outbox events of the notifications context, and the hooks other contexts provide.
 
 ``notifications.send`` carries only a message id; the worker's handler
 (:func:`vaxport.notifications.sending.deliver`) reads the message, re-checks that it
 should still go out, renders it and sends it.
 
-Contexts that schedule messages about something (an appointment, a dose due) register a
-relevance check for their event: called at send time in the sending transaction, it
-says whether the reason still holds, so a reminder for an appointment cancelled after it
-was queued is not sent even if nobody called ``cancel_for_reason``.
+Contexts that schedule messages about something (an appointment, a dose due) provide a
+relevance check for their event, which the composition root installs at start-up: called
+at send time in the sending transaction, it says whether the reason still holds, so a
+reminder for an appointment cancelled after it was queued is not sent even if nobody
+called ``cancel_for_reason``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from vaxport.core.db import UnitOfWork
 from vaxport.core.outbox import Event, HandlerContext, handler
@@ -37,27 +39,22 @@ class MessageRef:
 
 
 RelevanceCheck = Callable[[UnitOfWork, MessageRef], Awaitable[bool]]
-_RELEVANCE: dict[str, RelevanceCheck] = {}
+_relevance: Mapping[str, RelevanceCheck] = MappingProxyType({})
 
 
-def register_relevance_check(event: str, check: RelevanceCheck) -> RelevanceCheck:
-    """Ask ``check`` before sending any ``event`` message that names a reason.
+def install_relevance_checks(checks: Mapping[str, RelevanceCheck]) -> None:
+    """Ask ``checks[event]`` before sending any ``event`` message that names a reason.
 
-    It returns False when the reason no longer holds (the message is then cancelled);
-    it runs in the sending transaction, scoped to the message's tenant.
+    A check returns False when the reason no longer holds (the message is then
+    cancelled); it runs in the sending transaction, scoped to the message's tenant.
     """
-    _RELEVANCE[event] = check
-    return check
-
-
-def unregister_relevance_check(event: str) -> None:
-    """Stop checking ``event`` messages (tests, plugins being unloaded)."""
-    _RELEVANCE.pop(event, None)
+    global _relevance  # noqa: PLW0603 - one slot, filled by the composition root
+    _relevance = MappingProxyType(dict(checks))
 
 
 def relevance_check(event: str) -> RelevanceCheck | None:
-    """The check registered for ``event``, if any."""
-    return _RELEVANCE.get(event)
+    """The check installed for ``event``, if any."""
+    return _relevance.get(event)
 
 
 @handler(SEND)

@@ -2,21 +2,22 @@
 
 The notifications context owns no contact details. A use case either gives a destination
 (a login code to the number just typed) or a person's id (an account or a beneficiary);
-for the latter, the contexts that own people register a :data:`ContactResolver`, asked
-in the caller's transaction when the message is queued and again when it is sent (so a
-number changed in between is honoured, and a number given up is not texted).
+for the latter, the composition root installs at start-up (never on import) the
+:data:`ContactResolver` of each context that owns people, asked in the caller's
+transaction when the message is queued and again when it is sent (so a number changed in
+between is honoured, and a number given up is not texted).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from vaxport.core.db import UnitOfWork
+from vaxport.core.destinations import normalize_email, normalize_phone
 from vaxport.core.errors import ValidationFailed
-from vaxport.notifications.destinations import normalize_email, normalize_phone
 
 Kind = Literal["sms", "email"]
 KINDS: tuple[Kind, ...] = ("sms", "email")
@@ -42,37 +43,30 @@ class Contact:
 
 # (unit of work, tenant id, subject id) -> the person's contact, or None if unknown here.
 ContactResolver = Callable[[UnitOfWork, uuid.UUID, uuid.UUID], Awaitable[Contact | None]]
-_RESOLVERS: list[ContactResolver] = []
+_resolvers: tuple[ContactResolver, ...] = ()
 
 
-def register_contact_resolver(resolver: ContactResolver) -> ContactResolver:
-    """Let notifications find the contact of subjects owned by the caller's context."""
-    if resolver not in _RESOLVERS:
-        _RESOLVERS.append(resolver)
-    return resolver
-
-
-def unregister_contact_resolver(resolver: ContactResolver) -> None:
-    """Stop asking ``resolver`` (tests, plugins being unloaded)."""
-    if resolver in _RESOLVERS:
-        _RESOLVERS.remove(resolver)
+def install_contact_resolvers(resolvers: Sequence[ContactResolver]) -> None:
+    """Ask ``resolvers``, in order, for subjects' contacts (the composition root)."""
+    global _resolvers  # noqa: PLW0603 - one slot, filled by the composition root
+    _resolvers = tuple(resolvers)
 
 
 def has_contact_resolvers() -> bool:
-    """Whether any context registered a resolver (so subjects' contacts can be refreshed)."""
-    return bool(_RESOLVERS)
+    """Whether any resolver is installed (so subjects' contacts can be refreshed)."""
+    return bool(_resolvers)
 
 
 async def resolve_contact(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, subject_id: uuid.UUID
 ) -> Contact | None:
-    """The first registered resolver's answer for ``subject_id``; LookupError if none."""
-    if not _RESOLVERS:
+    """The first installed resolver's answer for ``subject_id``; LookupError if none."""
+    if not _resolvers:
         raise LookupError(
-            "no contact resolver is registered: messages to a person need the context "
-            "that owns them to call register_contact_resolver()"
+            "no contact resolver is installed: messages to a person need the resolver of "
+            "the context that owns them in the composition root (wiring.py)"
         )
-    for resolver in _RESOLVERS:
+    for resolver in _resolvers:
         found = await resolver(uow, tenant_id, subject_id)
         if found is not None:
             return found

@@ -36,7 +36,6 @@ from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
 from vaxport.core.outbox import RetryLater, backoff_seconds
 from vaxport.notifications.channels import Channel, Outcome, OutgoingMessage, SendResult
-from vaxport.notifications.config import NotificationsConfig
 from vaxport.notifications.events import MessageRef, relevance_check
 from vaxport.notifications.models import (
     CANCELLED,
@@ -58,6 +57,7 @@ from vaxport.notifications.recipients import (
 from vaxport.notifications.runtime import RUNTIME
 from vaxport.notifications.templates import TemplateError
 from vaxport.settings import Settings
+from vaxport.tenancy.notifications_config import NotificationsConfig
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import get_tenant_by_id
 

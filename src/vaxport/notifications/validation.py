@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from vaxport.notifications.config import CHANNEL_TYPES, LocaleTemplates, NotificationsConfig
 from vaxport.notifications.sms import first_non_gsm7, sms_segments
 from vaxport.notifications.templates import (
     EVENTS,
@@ -26,6 +25,7 @@ from vaxport.notifications.templates import (
     compile_sources,
     normalize_locale,
 )
+from vaxport.tenancy.notifications_config import CHANNEL_TYPES, LocaleTemplates, NotificationsConfig
 
 _SUBPATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_-]+)+$")
 _SOURCES: TypeAdapter[dict[str, dict[str, LocaleTemplates]]] = TypeAdapter(

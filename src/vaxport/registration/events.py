@@ -1,4 +1,5 @@
-"""What the registration context offers the others at start-up (no outbox handlers yet).
+"""What the registration context offers the others, wired by ``wiring.py`` (no outbox
+handlers yet).
 
 Notifications owns no contact details: it asks this resolver for a registered person's
 phone, e-mail and language when a message names them (``subject_id`` = beneficiary id),
@@ -12,7 +13,7 @@ import uuid
 from sqlalchemy import select
 
 from vaxport.core.db import UnitOfWork
-from vaxport.notifications.recipients import Contact, register_contact_resolver
+from vaxport.notifications.recipients import Contact
 from vaxport.registration.models import Beneficiary
 
 
@@ -26,6 +27,3 @@ async def beneficiary_contact(
     if person is None:
         return None
     return Contact(phone=person.phone, email=person.email, locale=person.preferred_locale)
-
-
-register_contact_resolver(beneficiary_contact)

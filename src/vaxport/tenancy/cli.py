@@ -15,9 +15,17 @@ from vaxport.settings import get_settings
 from vaxport.tenancy import service
 from vaxport.tenancy.config_types import localized
 from vaxport.tenancy.schemas import LoadResult, TenantInfo
-from vaxport.tenancy.validation import ConfigInvalid, validate_file
+from vaxport.tenancy.validation import ConfigInvalid, ConfigRules, validate_file
 
 app = typer.Typer(help="Tenant (country) configuration.", no_args_is_help=True)
+
+
+def _rules(ctx: typer.Context) -> ConfigRules:
+    """The other contexts' configuration checks, from the parts the root command holds."""
+    rules = getattr(ctx.obj, "config_rules", None)
+    if not isinstance(rules, ConfigRules):
+        raise RuntimeError("run through the vaxport command: its parts hold the config checks")
+    return rules
 
 
 def _fail(lines: list[str]) -> typer.Exit:
@@ -27,13 +35,16 @@ def _fail(lines: list[str]) -> typer.Exit:
 
 
 @app.command("load")
-def load_cmd(file: Path = typer.Argument(..., help="countries/<code>.yaml")) -> None:
+def load_cmd(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="countries/<code>.yaml")
+) -> None:
     """Validate FILE and make it its tenant's configuration."""
+    rules = _rules(ctx)
 
     async def run(db: Database) -> LoadResult:
         cache = cache_from_url(get_settings().redis_url)
         try:
-            return await service.load(db=db, cache=cache, path=file)
+            return await service.load(db=db, cache=cache, path=file, rules=rules)
         finally:
             await cache.close()
 
@@ -51,10 +62,12 @@ def load_cmd(file: Path = typer.Argument(..., help="countries/<code>.yaml")) -> 
 
 
 @app.command("validate")
-def validate_cmd(file: Path = typer.Argument(..., help="countries/<code>.yaml")) -> None:
+def validate_cmd(
+    ctx: typer.Context, file: Path = typer.Argument(..., help="countries/<code>.yaml")
+) -> None:
     """Check FILE without loading it (exit 1 and every problem if it is refused)."""
     try:
-        config = validate_file(file)
+        config = validate_file(file, rules=_rules(ctx))
     except ConfigInvalid as exc:
         raise _fail(exc.lines()) from exc
     typer.echo(

@@ -24,7 +24,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from vaxport.notifications.config import NotificationsConfig
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_types import (
     Age,
@@ -38,6 +37,7 @@ from vaxport.tenancy.config_types import (
     age_in_days_approx,
 )
 from vaxport.tenancy.idnumbers import check_id_number
+from vaxport.tenancy.notifications_config import NotificationsConfig
 
 AGE_BAND_RE = re.compile(r"^(\d{1,3})(?:-(\d{1,3})|\+)$")
 Checksum = Literal["none", "luhn", "verhoeff"]

@@ -26,7 +26,7 @@ from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.config_types import as_locale_map, localized
 from vaxport.tenancy.models import Region, Tenant, TenantConfigVersion
 from vaxport.tenancy.schemas import LoadResult
-from vaxport.tenancy.validation import validate_file
+from vaxport.tenancy.validation import ConfigRules, validate_file
 
 log = get_logger(__name__)
 
@@ -52,9 +52,10 @@ async def invalidate(cache: Cache, code: str) -> None:
     await cache.delete(TENANT_NS, code, LIST_KEY)
 
 
-async def load(*, db: Database, cache: Cache, path: Path) -> LoadResult:
-    """Validate ``path`` and make it the tenant's configuration (no-op if unchanged)."""
-    config = validate_file(path)
+async def load(*, db: Database, cache: Cache, path: Path, rules: ConfigRules) -> LoadResult:
+    """Validate ``path`` (with the other contexts' ``rules``) and make it the tenant's
+    configuration (no-op if unchanged)."""
+    config = validate_file(path, rules=rules)
     document = config_document(config)
     digest = config_hash(document)
     source = str(path)[-500:]

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core.cache import Cache
-from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.db import Database, set_tenant_scope
 from vaxport.core.errors import NotFound, ServiceUnavailable, invalid
 from vaxport.core.logging import get_logger
@@ -38,9 +37,10 @@ from vaxport.tenancy.schemas import (
     TenantInfo,
     TenantSummary,
 )
-from vaxport.tenancy.validation import register_validator, validate_file
+from vaxport.tenancy.validation import ConfigRules, validate_file
 
 __all__ = [
+    "ConfigRules",
     "get_history",
     "get_product",
     "get_public_config",
@@ -54,7 +54,6 @@ __all__ = [
     "load",
     "phone_region",
     "region_subtree",
-    "register_validator",
     "validate_file",
     "validate_id_number",
 ]
@@ -67,7 +66,7 @@ _MEMO_SIZE = 32
 _configs: OrderedDict[str, TenantConfig] = OrderedDict()
 _public: OrderedDict[str, bytes] = OrderedDict()
 # Each tenant's default phone region, noted whenever its configuration is read; the
-# crypto layer asks during flushes (it must answer from memory), see the end of the file.
+# crypto layer asks during flushes (it must answer from memory), see ``phone_region``.
 _phone_regions: dict[uuid.UUID, str] = {}
 _codes: dict[uuid.UUID, str] = {}
 
@@ -369,12 +368,9 @@ def get_product(
 
 
 def phone_region(tenant_id: uuid.UUID) -> str | None:
-    """The default phone region of a tenant this process has read (None if not yet)."""
+    """The default phone region of a tenant this process has read (None if not yet).
+
+    National-format phone numbers in encrypted fields normalise with it: the composition
+    root gives it to the crypto layer (``set_phone_region_resolver``) at start-up.
+    """
     return _phone_regions.get(tenant_id)
-
-
-# National-format phone numbers in encrypted fields normalise with the tenant's region.
-# Installed when the tenancy context is loaded: every process that serves or handles a
-# tenant's data imports it (the app's routers, the worker's handlers), and the regions it
-# answers with are noted as each tenant's configuration is read.
-set_phone_region_resolver(phone_region)

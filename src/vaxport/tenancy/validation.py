@@ -4,22 +4,20 @@ Three passes, all of which run so that one bad field never hides another:
 1. YAML syntax and duplicate keys;
 2. the pydantic schema (types, ranges, per-object rules) and the cross-object checks below,
    which read the raw document defensively and so work even when other parts are invalid;
-3. checks other contexts registered with :func:`register_validator` (on a valid config).
+3. the checks of other contexts (on a valid config), given as :class:`ConfigRules`.
 
-Other contexts add checks by calling :func:`register_validator` at import time of a module
-named ``vaxport.<context>.config_checks``; such modules are imported before validating.
+Tenancy imports no other context: the composition root (``wiring.py``) collects their
+checks, and how to name schema errors inside the sections they own, into the
+:class:`ConfigRules` every caller passes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
-import pkgutil
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -71,45 +69,23 @@ class ConfigInvalid(ValidationFailed):
 
 
 ConfigCheck = Callable[[TenantConfig], Iterable[ConfigProblem]]
-_CHECKS: list[ConfigCheck] = []
-_discovered: set[str] = set()
+# (error location below the section, pydantic's reason, section name) -> (path, reason).
+Locator = Callable[[Sequence[int | str], str, str], tuple[str, str]]
 
 
-def register_validator(fn: ConfigCheck) -> ConfigCheck:
-    """Run ``fn(config)`` on every valid configuration at load; it yields problems.
+@dataclass(frozen=True, slots=True)
+class ConfigRules:
+    """What the contexts above tenancy check in a configuration.
 
-    Usable as a decorator; registering the same function twice has no effect.
+    ``checks`` run on every valid configuration and yield problems; ``locators`` name a
+    schema error inside a section another context owns (it knows its union tags).
     """
-    if fn not in _CHECKS:
-        _CHECKS.append(fn)
-    return fn
+
+    checks: tuple[ConfigCheck, ...] = ()
+    locators: Mapping[str, Locator] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def unregister_validator(fn: ConfigCheck) -> None:
-    """Stop running ``fn`` (tests, plugins being unloaded)."""
-    if fn in _CHECKS:
-        _CHECKS.remove(fn)
-
-
-def discover_checks(package: ModuleType | None = None) -> None:
-    """Import ``<package>.<context>.config_checks`` for every context (once per package).
-
-    Contexts register their checks at import time there, so a CLI process that never
-    imported, say, the certificates context still runs its checks.
-    """
-    import vaxport
-
-    root = package or vaxport
-    if root.__name__ in _discovered:
-        return
-    for module in pkgutil.iter_modules(root.__path__):
-        name = f"{root.__name__}.{module.name}.config_checks"
-        if module.ispkg and importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
-    _discovered.add(root.__name__)
-
-
-def validate_file(path: Path) -> TenantConfig:
+def validate_file(path: Path, *, rules: ConfigRules) -> TenantConfig:
     """Read and validate a configuration file; raises :class:`ConfigInvalid`."""
     source = str(path)
     try:
@@ -124,10 +100,10 @@ def validate_file(path: Path) -> TenantConfig:
         raise ConfigInvalid(
             source, [ConfigProblem("(file)", f"not UTF-8 text (byte {exc.start})")]
         ) from exc
-    return validate_text(text, source=source)
+    return validate_text(text, source=source, rules=rules)
 
 
-def validate_text(text: str, *, source: str) -> TenantConfig:
+def validate_text(text: str, *, source: str, rules: ConfigRules) -> TenantConfig:
     """Validate configuration YAML; raises :class:`ConfigInvalid` listing every problem."""
     parsed = yaml_source.parse(text)
     problems = [ConfigProblem(f, r, line) for f, r, line in parsed.problems]
@@ -139,11 +115,10 @@ def validate_text(text: str, *, source: str) -> TenantConfig:
     try:
         config = TenantConfig.model_validate(raw, context=_locale_context(raw))
     except ValidationError as exc:
-        found.extend(_pydantic_problems(exc))
+        found.extend(_pydantic_problems(exc, rules.locators))
     found.extend(cross_checks(raw))
     if config is not None and not found and not problems:
-        discover_checks()
-        for check in list(_CHECKS):
+        for check in rules.checks:
             found.extend((p.field, p.reason) for p in check(config))
     problems.extend(ConfigProblem(f, r, parsed.line_of(f)) for f, r in _unique(found))
     if problems:
@@ -183,15 +158,16 @@ _REASONS = {
 }
 
 
-def _pydantic_problems(exc: ValidationError) -> Iterator[tuple[str, str]]:
-    from vaxport.notifications.validation import locate
-
+def _pydantic_problems(
+    exc: ValidationError, locators: Mapping[str, Locator]
+) -> Iterator[tuple[str, str]]:
     for err in exc.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or "(document)"
         reason = _REASONS.get(err["type"]) or str(err["msg"]).removeprefix("Value error, ")
-        if err["loc"] and err["loc"][0] == "notifications":
-            # The notifications context owns that section and knows its union tags.
-            path, reason = locate(err["loc"][1:], reason, prefix="notifications")
+        locate = locators.get(str(err["loc"][0])) if err["loc"] else None
+        if locate is not None:
+            # The context owning that section knows its union tags.
+            path, reason = locate(err["loc"][1:], reason, str(err["loc"][0]))
         value = err.get("input")
         if err["type"] == "string_type" and isinstance(value, int | float | bool | dt.date):
             reason += f"; write {value!r} in quotes if it is meant as text"

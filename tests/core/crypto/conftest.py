@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint, Uuid, tex
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tests.conftest import APP_ROLE
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.crypto import encrypted, get_keyring, set_keyring
 from vaxport.core.crypto.fields import _registry
@@ -88,7 +89,7 @@ async def people(db: Database, owner_db: Database, keyring: Keyring) -> AsyncIte
     async with owner_db.engine.begin() as conn:
         await conn.run_sync(TestBase.metadata.create_all)
     if owner_db.is_postgres:
-        await migrate.secure(owner_db, app_role=APP_ROLE)
+        await migrate.secure(owner_db, metadata=METADATA, app_role=APP_ROLE)
     try:
         yield db
     finally:

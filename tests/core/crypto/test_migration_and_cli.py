@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.db import Database
 
@@ -19,7 +20,7 @@ async def test_migration_0004_upgrades_and_downgrades(tmp_path: Path) -> None:
     url = await _create_pg_database(PG_URL) if PG_URL else f"sqlite+aiosqlite:///{tmp_path}/m.db"
     db = Database(url)
     try:
-        await migrate.upgrade(db, "0004")
+        await migrate.upgrade(db, "0004", metadata=METADATA)
 
         async def tables() -> set[str]:
             async with db.engine.connect() as conn:
@@ -28,7 +29,7 @@ async def test_migration_0004_upgrades_and_downgrades(tmp_path: Path) -> None:
         assert {"data_keys", "subject_keys"} <= await tables()
         await migrate.downgrade(db, "-1")
         assert not {"data_keys", "subject_keys"} & await tables()
-        await migrate.upgrade(db, "head")
+        await migrate.upgrade(db, "head", metadata=METADATA)
         assert {"data_keys", "subject_keys"} <= await tables()
     finally:
         await db.dispose()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.core.crypto.conftest import Person
+from tests.support.parts import METADATA
 from vaxport.core.crypto import KeyFileError, KeyProviderError, set_keyring
 from vaxport.core.crypto.kek import rotate_kek
 from vaxport.core.crypto.keyring import Keyring, key_context
@@ -170,7 +171,7 @@ async def test_aws_kms_provider_against_moto_server(
     # Moving to a new KMS key: point the setting at it, then rotate-kek re-wraps.
     moved = settings.model_copy(update={"aws_kms_key_id": _kms_key(kms_endpoint)})
     set_keyring(Keyring(provider_from_settings(moved)))
-    result = await rotate_kek(people)
+    result = await rotate_kek(people, metadata=METADATA)
     assert result.complete
     assert result.updated == 2  # the tenant's data key and index key
     set_keyring(Keyring(provider_from_settings(moved)))
@@ -248,7 +249,7 @@ async def test_vault_transit_provider(vault_addr: str, people: Database, tenant:
         p.email = "vault@example.org"
         uow.session.add(p)
     before = provider.current_kek_id()
-    assert (await rotate_kek(people)).complete
+    assert (await rotate_kek(people, metadata=METADATA)).complete
     assert provider.current_kek_id() != before
     set_keyring(Keyring(provider_from_settings(settings)))
     async with people.read(tenant_id=tenant) as s:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tests.core.crypto.conftest import Note, Person
+from tests.support.parts import METADATA
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.crypto import RetireRefusedError, blind_match, set_keyring
 from vaxport.core.crypto.envelope import parse_header
@@ -186,11 +187,11 @@ async def test_rotate_kek_rewraps_every_data_key(
     provider = keyring.provider
     assert isinstance(provider, LocalKeyFileProvider)
     old_kek = provider.current_kek_id()
-    partial = await rotate_kek(people, batch=1, max_batches=1)
+    partial = await rotate_kek(people, metadata=METADATA, batch=1, max_batches=1)
     assert not partial.complete
     doc = json.loads(provider.path.read_text())
     assert [k["version"] for k in doc["keys"]] == [1, 2]  # old KEK kept until re-wrap ends
-    done = await rotate_kek(people, batch=1)
+    done = await rotate_kek(people, metadata=METADATA, batch=1)
     assert done.complete
     doc = json.loads(provider.path.read_text())
     assert [k["version"] for k in doc["keys"]] == [2]

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from sqlalchemy import column, select, table
+from sqlalchemy import MetaData, column, select, table
 
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.errors import CryptoError
@@ -156,6 +156,7 @@ def rotate_index(
 
 @app.command("rotate-kek")
 def rotate_kek(
+    ctx: typer.Context,
     batch: int = typer.Option(200, min=1, max=10_000, help="Data keys per transaction."),
     max_batches: int | None = typer.Option(None, min=1, help="Stop after this many batches."),
     keep_old: bool = typer.Option(False, help="Keep old local KEK versions in the key file."),
@@ -163,8 +164,20 @@ def rotate_kek(
     """Re-wrap every data key under a new key-encryption key (resumable)."""
     from vaxport.core.crypto.kek import rotate_kek as run
 
+    # The application's tables (some hold wrapped keys), from the root command's parts.
+    metadata = getattr(ctx.obj, "metadata", None)
+    if not isinstance(metadata, MetaData):
+        raise RuntimeError("run through the vaxport command: its parts hold the tables")
+
     async def main(db: Database) -> None:
-        result = await run(db, batch=batch, max_batches=max_batches, keep_old=keep_old, echo=_echo)
+        result = await run(
+            db,
+            metadata=metadata,
+            batch=batch,
+            max_batches=max_batches,
+            keep_old=keep_old,
+            echo=_echo,
+        )
         state = "done" if result.complete else "stopped early; run again to continue"
         typer.echo(f"{result.updated} data keys re-wrapped, {state}")
 

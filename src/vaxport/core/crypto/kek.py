@@ -16,14 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import MetaData, Table, select, update
 from sqlalchemy.orm import Session
 
 from vaxport.core.crypto.keyring import DK, key_context, run_blocking
 from vaxport.core.crypto.providers import WrappedKey
 from vaxport.core.crypto.rotation import Echo, JobResult, quiet
 from vaxport.core.crypto.state import get_keyring
-from vaxport.core.db import Base, Database
+from vaxport.core.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +37,21 @@ class WrappedTable:
     context: Callable[[Any], Mapping[str, str]]
 
 
-def wrapped_tables() -> list[WrappedTable]:
-    """Every table declaring ``info["kek_wrapped"]`` in the application's metadata."""
-    import vaxport.all_models  # noqa: F401 - the whole metadata
-
+def wrapped_tables(metadata: MetaData) -> list[WrappedTable]:
+    """Every table declaring ``info["kek_wrapped"]`` in the application's ``metadata``."""
     found = []
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         spec = table.info.get("kek_wrapped")
         if spec:
             found.append(WrappedTable(table=table, **spec))
     return found
 
 
-async def kek_ids_in_use(db: Database) -> set[str]:
+async def kek_ids_in_use(db: Database, *, metadata: MetaData) -> set[str]:
     """Every KEK id a stored wrapped key still needs."""
     async with db.read() as s:
         used = set((await s.execute(select(DK.c.provider_key_id).distinct())).scalars())
-        for wt in wrapped_tables():
+        for wt in wrapped_tables(metadata):
             col = wt.table.c[wt.kek_id]
             used |= set((await s.execute(select(col).distinct())).scalars())
     return used
@@ -126,6 +124,7 @@ def _rewrap_batch(s: Session, current: str, cursor: Any, batch: int) -> tuple[in
 async def rotate_kek(
     db: Database,
     *,
+    metadata: MetaData,
     batch: int = 200,
     max_batches: int | None = None,
     keep_old: bool = False,
@@ -134,7 +133,7 @@ async def rotate_kek(
     """Re-wrap all data keys under a new KEK (created first unless a rotation is under way)."""
     provider = get_keyring().provider
     result = JobResult()
-    used = await kek_ids_in_use(db)
+    used = await kek_ids_in_use(db, metadata=metadata)
     current = await _current(provider)
     if used <= {current}:
         echo(await _begin(provider))
@@ -156,7 +155,7 @@ async def rotate_kek(
             echo(f"data keys re-wrapped so far: {result.updated}")
         if seen < batch:
             break
-    for wt in wrapped_tables():
+    for wt in wrapped_tables(metadata):
         cursor = None
         while True:
             async with db.transaction() as uow:
@@ -167,7 +166,7 @@ async def rotate_kek(
             if seen < batch:
                 break
     if not keep_old:
-        used = await kek_ids_in_use(db)
+        used = await kek_ids_in_use(db, metadata=metadata)
         dropped = await _finish(provider, used)
         if dropped:
             echo(f"old KEK versions removed: {', '.join(dropped)}")

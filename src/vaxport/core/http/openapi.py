@@ -2,18 +2,22 @@
 
 Clients (and schemathesis' stateful and object-level authorization checks) follow links
 from a create to the reads and changes of what it created. Contexts declare them by
-method and path, next to their routes' own module or in a ``links`` module::
+method and path, next to their routes' own module or in a ``links`` module, as values
+the composition root collects (nothing is registered by importing a module)::
 
-    link("GetFacility", source=("POST", "/api/v1/{tenant}/facilities"), status="201",
-         target=("GET", "/api/v1/{tenant}/facilities/{facility_id}"),
-         parameters={"facility_id": "$response.body#/id"})
+    LINKS = (
+        link("GetFacility", source=("POST", "/api/v1/{tenant}/facilities"), status="201",
+             target=("GET", "/api/v1/{tenant}/facilities/{facility_id}"),
+             parameters={"facility_id": "$response.body#/id"}),
+    )
 
-:func:`install` adds them to the app's generated document, resolving each target to its
-``operationId``; ``{tenant}`` is passed along from the request unless given.
+:func:`install` adds the links it is given to the app's generated document, resolving each
+target to its ``operationId``; ``{tenant}`` is passed along from the request unless given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +33,6 @@ class Link:
     parameters: tuple[tuple[str, str], ...]
 
 
-_LINKS: dict[tuple[tuple[str, str], str, str], Link] = {}
-
-
 def link(
     name: str,
     *,
@@ -39,13 +40,12 @@ def link(
     status: str,
     target: tuple[str, str],
     parameters: dict[str, str],
-) -> None:
-    """Declare that ``source``'s ``status`` answer leads to ``target`` (see module doc)."""
+) -> Link:
+    """That ``source``'s ``status`` answer leads to ``target`` (see module doc)."""
     params = dict(parameters)
     if "{tenant}" in target[1]:
         params.setdefault("tenant", "$request.path.tenant")
-    key = (source, status, name)
-    _LINKS[key] = Link(name, (source[0].upper(), source[1]), status, target, tuple(params.items()))
+    return Link(name, (source[0].upper(), source[1]), status, target, tuple(params.items()))
 
 
 def link_resource(
@@ -53,34 +53,39 @@ def link_resource(
     *,
     sources: dict[tuple[str, str, str], str],
     targets: dict[str, tuple[str, str]],
-) -> None:
-    """Link every answer naming one object to every operation taking it.
+) -> tuple[Link, ...]:
+    """The links from every answer naming one object to every operation taking it.
 
     ``sources`` maps ``(method, path, status)`` to where that answer holds the object's
     id (a runtime expression such as ``$response.body#/id``); ``targets`` maps link
     names to ``(method, path)`` of the operations whose ``parameter`` it fills.
     """
-    for (method, path, status), where in sources.items():
-        for name, target in targets.items():
-            if target != (method, path):
-                link(
-                    name,
-                    source=(method, path),
-                    status=status,
-                    target=target,
-                    parameters={parameter: where},
-                )
+    return tuple(
+        link(
+            name,
+            source=(method, path),
+            status=status,
+            target=target,
+            parameters={parameter: where},
+        )
+        for (method, path, status), where in sources.items()
+        for name, target in targets.items()
+        if target != (method, path)
+    )
 
 
-def add_links(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with every declared link whose two operations it describes."""
+def add_links(document: dict[str, Any], links: Iterable[Link]) -> dict[str, Any]:
+    """``document`` with every link of ``links`` whose two operations it describes."""
     operations = {
         (method.upper(), path): operation
         for path, item in document.get("paths", {}).items()
         for method, operation in item.items()
         if method in _METHODS
     }
-    for item in _LINKS.values():
+    # The last declaration of a (source, status, name) wins, as one response has one link
+    # of a name.
+    unique = {(item.source, item.status, item.name): item for item in links}
+    for item in unique.values():
         source = operations.get(item.source)
         target = operations.get((item.target[0].upper(), item.target[1]))
         if source is None or target is None or "operationId" not in target:
@@ -95,13 +100,14 @@ def add_links(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def install(app: Any) -> None:
-    """Make ``app.openapi()`` carry the declared links (generated once, then cached)."""
+def install(app: Any, links: Iterable[Link]) -> None:
+    """Make ``app.openapi()`` carry ``links`` (generated once, then cached)."""
     generate = app.openapi
+    links = tuple(links)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_links(generate())
+            app.openapi_schema = add_links(generate(), links)
         document: dict[str, Any] = app.openapi_schema
         return document
 

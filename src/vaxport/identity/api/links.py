@@ -1,4 +1,4 @@
-"""OpenAPI links of the staff API (see ``core/http/openapi.py``)."""
+"""OpenAPI links of the staff API (see ``core/openapi.py``); wiring hands them to the app."""
 
 from __future__ import annotations
 
@@ -23,4 +23,4 @@ _SOURCES = {
     ("POST", ITEM + "/reset", "200"): "$response.body#/account/id",
 }
 
-link_resource("account_id", sources=_SOURCES, targets=_TARGETS)
+LINKS = link_resource("account_id", sources=_SOURCES, targets=_TARGETS)

@@ -40,8 +40,8 @@ from vaxport.core.db import Database
 from vaxport.core.errors import TooManyRequests, ValidationFailed, field_error
 from vaxport.identity.credentials.secrets import mac
 from vaxport.identity.models import OtpTransaction
+from vaxport.identity.ports import ports
 from vaxport.identity.staff.contacts import normalise_email, normalise_phone
-from vaxport.notifications import service as notifications
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -245,7 +245,7 @@ async def open_transaction(
                 )
             )
             if deliver:
-                await notifications.send_login_code(
+                await ports().send_code(
                     uow,
                     tenant_id=tenant.id,
                     destination=dest.value,

@@ -6,7 +6,7 @@ the tenant allows (``recovery.methods``):
 * ``email-code``: a code sent to the account's e-mail address (the account is the
   citizen account holding that address);
 * ``id-dob``: the account's old phone number, plus the ID number and date of birth of a
-  registered member of it (``registration.lookup.account_holds_member``).
+  registered member of it (the ``member_lookup`` port: registration answers).
 
 Starting always sends the same codes and answers the same whatever was given: an
 unknown account and a wrong factor are found out only at the end, where they get the
@@ -32,7 +32,7 @@ from vaxport.identity.login import citizen, otp
 from vaxport.identity.login import staff as login
 from vaxport.identity.login.staff import Channel, LoginOutcome
 from vaxport.identity.models import STATUS_ACTIVE, Account
-from vaxport.registration.lookup import account_holds_member
+from vaxport.identity.ports import ports
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 from vaxport.tenancy.service import validate_id_number
@@ -99,7 +99,7 @@ async def start_recovery(
             raise invalid("birth_date", "is required for this recovery method")
         account = await citizen.find_citizen(db, tenant.id, old)
         # The same lookup runs for an unknown account (against an id that holds nobody).
-        holds = await account_holds_member(
+        holds = await ports().member_lookup(
             db,
             tenant_id=tenant.id,
             account_id=account.id if account is not None else uuid.uuid4(),

@@ -154,7 +154,7 @@ async def create_staff(
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise invalid("username", "3-64 of a-z 0-9 . _ -, starting with a letter")
-    region_code, facility_id = await placement(tenant, role, region_code, facility_id)
+    region_code, facility_id = await placement(tenant, role, region_code, facility_id, db=db)
     target = Resource(tenant_id=tenant.id, region_code=region_code, facility_id=facility_id)
     check_manage(actor, role, target)
     token, digest, expires = _new_invite(settings)
@@ -352,7 +352,7 @@ async def change_staff(
     facility_id: uuid.UUID | None,
 ) -> StaffView:
     """Change a staff member's role and scope (effective on their next request)."""
-    region_code, facility_id = await placement(tenant, role, region_code, facility_id)
+    region_code, facility_id = await placement(tenant, role, region_code, facility_id, db=db)
     target = Resource(tenant_id=actor.tenant_id, region_code=region_code, facility_id=facility_id)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _load_for(uow, actor, account_id, "staff:manage")

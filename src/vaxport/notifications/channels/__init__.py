@@ -21,7 +21,8 @@ from vaxport.notifications.channels.base import (
     SendResult,
 )
 from vaxport.notifications.channels.http import HttpPool
-from vaxport.notifications.config import (
+from vaxport.settings import Settings
+from vaxport.tenancy.notifications_config import (
     BUILTIN_CONSOLE,
     ChannelConfig,
     ConsoleChannelConfig,
@@ -33,7 +34,6 @@ from vaxport.notifications.config import (
     TwilioChannelConfig,
     WebhookChannelConfig,
 )
-from vaxport.settings import Settings
 
 __all__ = [
     "Channel",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vaxport.core.destinations import normalize_email, normalize_phone, parse_sender
 from vaxport.core.errors import ValidationFailed
-from vaxport.notifications.destinations import normalize_email, normalize_phone, parse_sender
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from vaxport.core.destinations import parse_sender
+
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 
@@ -94,8 +96,6 @@ class SmtpOptions(_Options):
             raise ValueError("username and password_env go together")
         if self.username and self.security == "plain" and not _is_loopback(self.host):
             raise ValueError("security 'plain' would send the password in clear; use starttls/tls")
-        from vaxport.notifications.destinations import parse_sender
-
         parse_sender(self.sender)
         if self.reply_to is not None:
             parse_sender(self.reply_to)

@@ -1,7 +1,9 @@
 """The ``notifications:`` section of a country file, as a pydantic model.
 
-Channels (see :mod:`.channel_config`), which channel carries each message kind,
-template overrides, quiet hours and per-recipient caps.
+Channels (see :mod:`.notifications_channels`), which channel carries each message kind,
+template overrides, quiet hours and per-recipient caps. The schema is part of the
+country configuration, which tenancy owns; notifications reads it (tenancy sits below
+notifications and never imports it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import (
 )
 
 # Re-exported: callers import every piece of the section from here.
-from vaxport.notifications.channel_config import (
+from vaxport.tenancy.notifications_channels import (
     BUILTIN_CONSOLE,
     CHANNEL_KINDS,
     CHANNEL_TYPES,

@@ -1,0 +1,182 @@
+"""The composition root: the one place that knows every context and puts them together.
+
+:func:`build` lists the application's parts explicitly: ORM model modules (and so the
+metadata), HTTP routers, OpenAPI links, CLI sub-commands, demo steps, and the values each
+context needs from the ones above it (ports, resolvers, configuration checks). The app
+(``app.create_app``), the CLI (``cli.py``), the worker and ``vaxport demo`` take them from
+here; nothing registers itself by being imported and nothing is found by scanning
+packages. A test builds a smaller or different set with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, ModuleType
+
+import typer
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+
+import vaxport.core.audit.models
+import vaxport.core.crypto.models
+import vaxport.core.idempotency
+import vaxport.core.outbox.models
+import vaxport.facilities.models
+import vaxport.identity.models
+import vaxport.notifications.models
+import vaxport.registration.models
+import vaxport.tenancy.models
+from vaxport.audit.api import router as audit_router
+from vaxport.audit.cli import app as audit_app
+from vaxport.core.cache import Cache
+from vaxport.core.crypto import set_phone_region_resolver
+from vaxport.core.crypto.blind import RegionResolver
+from vaxport.core.crypto.cli import app as keys_app
+from vaxport.core.db import Base, Database
+from vaxport.core.http import ops
+from vaxport.core.http.openapi import Link
+from vaxport.core.outbox.cli import outbox_app
+from vaxport.facilities import links as facilities_links
+from vaxport.facilities import service as facilities_service
+from vaxport.facilities.api import router as facilities_router
+from vaxport.facilities.cli import app as facility_app
+from vaxport.facilities.demo import load_demo_facilities
+from vaxport.identity.api import links as identity_links
+from vaxport.identity.api.citizen import router as citizen_router
+from vaxport.identity.api.staff import router as identity_router
+from vaxport.identity.bench import router as identity_bench_router
+from vaxport.identity.cli import app as user_app
+from vaxport.identity.ports import IdentityPorts, install_ports
+from vaxport.notifications import config_checks as notification_checks
+from vaxport.notifications import service as notifications_service
+from vaxport.notifications.api import dev_router as notifications_dev_router
+from vaxport.notifications.api import router as notifications_router
+from vaxport.notifications.cli import app as notify_app
+from vaxport.notifications.events import RelevanceCheck, install_relevance_checks
+from vaxport.notifications.recipients import ContactResolver, install_contact_resolvers
+from vaxport.registration import lookup as registration_lookup
+from vaxport.registration.api import router as registration_router
+from vaxport.registration.cli import app as person_app
+from vaxport.registration.events import beneficiary_contact
+from vaxport.registration.imports.api import router as registration_import_router
+from vaxport.registration.imports.cli import app as beneficiaries_app
+from vaxport.registration.review.api import router as registration_review_router
+from vaxport.settings import Settings
+from vaxport.tenancy import service as tenancy_service
+from vaxport.tenancy.api import router as tenancy_router
+from vaxport.tenancy.cli import app as tenant_app
+from vaxport.tenancy.validation import ConfigRules
+from vaxport.web.router import build_router as build_pages
+
+# A context's demo data: (db, cache, settings, tenant code, base URL) -> lines for the
+# banner ``vaxport demo`` prints.
+DemoStep = Callable[[Database, Cache, Settings, str, str], Awaitable[list[str]]]
+
+# Every module defining tables: importing them is what puts the tables on Base.metadata.
+MODELS: tuple[ModuleType, ...] = (
+    vaxport.core.audit.models,
+    vaxport.core.crypto.models,
+    vaxport.core.idempotency,
+    vaxport.core.outbox.models,
+    vaxport.tenancy.models,
+    vaxport.identity.models,
+    vaxport.facilities.models,
+    vaxport.notifications.models,
+    vaxport.registration.models,
+)
+
+
+async def _facility_region(
+    db: Database, tenant_id: uuid.UUID, facility_id: uuid.UUID
+) -> str | None:
+    """Facilities' answer to identity: the region a facility lies in."""
+    return await facilities_service.facility_region(
+        db=db, tenant_id=tenant_id, facility_id=facility_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """The application's parts; :func:`build` gives the full set."""
+
+    models: tuple[ModuleType, ...]
+    metadata: MetaData
+    # Routers in inclusion order; the pages are built last (``"/{tenant}/"`` would
+    # otherwise shadow another context's one-segment route).
+    routers: tuple[APIRouter, ...]
+    bench_routers: tuple[APIRouter, ...]
+    dev_routers: tuple[APIRouter, ...]
+    pages: Callable[[], APIRouter] | None
+    links: tuple[Link, ...]
+    cli_apps: tuple[tuple[str, typer.Typer], ...]
+    demo_steps: tuple[DemoStep, ...]
+    config_rules: ConfigRules
+    contact_resolvers: tuple[ContactResolver, ...]
+    relevance_checks: Mapping[str, RelevanceCheck] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    phone_region: RegionResolver | None = None
+    identity_ports: IdentityPorts | None = None
+
+
+def build() -> Parts:
+    """Every part of vaxport, as the processes run it."""
+    return Parts(
+        models=MODELS,
+        metadata=Base.metadata,
+        routers=(
+            ops.router,
+            tenancy_router,
+            audit_router,
+            facilities_router,
+            identity_router,
+            citizen_router,
+            notifications_router,
+            registration_import_router,
+            registration_router,
+            registration_review_router,
+        ),
+        bench_routers=(ops.bench_router, identity_bench_router),
+        dev_routers=(notifications_dev_router,),
+        pages=build_pages,
+        links=(*facilities_links.LINKS, *identity_links.LINKS),
+        cli_apps=(
+            ("audit", audit_app),
+            ("outbox", outbox_app),
+            ("tenant", tenant_app),
+            ("keys", keys_app),
+            ("facility", facility_app),
+            ("user", user_app),
+            ("notify", notify_app),
+            ("person", person_app),
+            ("beneficiaries", beneficiaries_app),
+        ),
+        demo_steps=(load_demo_facilities,),
+        config_rules=ConfigRules(
+            checks=(notification_checks.check_notification_templates,),
+            locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
+        ),
+        contact_resolvers=(beneficiary_contact,),
+        relevance_checks=MappingProxyType({}),
+        phone_region=tenancy_service.phone_region,
+        identity_ports=IdentityPorts(
+            send_code=notifications_service.send_login_code,
+            member_lookup=registration_lookup.account_holds_member,
+            facility_region=_facility_region,
+        ),
+    )
+
+
+def install(parts: Parts) -> None:
+    """Hand the parts to the hooks of the contexts that need them, process-wide.
+
+    Called when the app, the CLI (and so the worker) and the demo start, never on
+    import. The hooks are process-wide because the outbox worker's handlers reach them
+    outside any app; the last parts installed win.
+    """
+    set_phone_region_resolver(parts.phone_region)
+    install_contact_resolvers(parts.contact_resolvers)
+    install_relevance_checks(parts.relevance_checks)
+    install_ports(parts.identity_ports)
