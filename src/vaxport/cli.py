@@ -14,7 +14,8 @@ from vaxport.core import migrate
 from vaxport.core.audit.cli import app as audit_app
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
-from vaxport.core.outbox.cli import outbox_app, worker
+from vaxport.core.outbox import Subscriptions
+from vaxport.core.outbox.cli import outbox_app, worker_command
 from vaxport.facilities.cli import app as facility_app
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.cli import rotate_signing
@@ -29,7 +30,16 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
-app.command("worker")(worker)
+
+
+def _event_subscriptions() -> Subscriptions:
+    # Imported when the worker starts: the contexts' handlers cost other commands nothing.
+    from vaxport.wiring import event_subscriptions
+
+    return event_subscriptions()
+
+
+app.command("worker")(worker_command(_event_subscriptions))
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
 app.add_typer(facility_app, name="facility")

@@ -109,6 +109,7 @@ async def run(settings: Settings, *, host: str, port: int) -> None:
 
     from vaxport.app import create_app
     from vaxport.core.outbox.worker import run_worker
+    from vaxport.wiring import event_subscriptions
 
     db = database_from_settings(settings)
     cache = cache_from_url(settings.redis_url)
@@ -128,7 +129,9 @@ async def run(settings: Settings, *, host: str, port: int) -> None:
         )
         server = uvicorn.Server(config)
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_worker(db, cache, settings, stop))
+        worker = asyncio.create_task(
+            run_worker(db, cache, settings, stop, subscriptions=event_subscriptions())
+        )
         try:
             await server.serve()
         finally:

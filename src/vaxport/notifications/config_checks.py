@@ -3,15 +3,15 @@
 The schema itself (channels, routes, quiet hours, caps) is part of the tenant
 configuration model; this adds what a schema cannot see: every template the tenant can
 send compiles, renders with its event's sample values, and fits ``sms_max_segments``,
-in every one of the tenant's locales (or a fallback). Events are registered by the
-modules that handle them, so those are imported first.
+in every one of the tenant's locales (or a fallback). The events that have templates are
+declared in :mod:`vaxport.notifications.templates`, which the validation imports: no
+outbox subscriber needs loading first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from vaxport.core.outbox import load_handlers
 from vaxport.notifications.validation import validate_notification_config
 from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.validation import ConfigProblem, register_validator
@@ -20,7 +20,6 @@ from vaxport.tenancy.validation import ConfigProblem, register_validator
 @register_validator
 def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem]:
     """Template problems of ``config`` as ``notifications.templates...`` field errors."""
-    load_handlers()
     for line in validate_notification_config(
         config.notifications,
         default_locale=config.default_locale,
