@@ -21,9 +21,9 @@ from sqlalchemy import (
     update,
 )
 
+from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.cache import Cache
 from vaxport.core.outbox import (
     PENDING,
     Event,

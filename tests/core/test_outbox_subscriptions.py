@@ -32,8 +32,10 @@ def test_subscriptions_look_up_subscribers_by_type_in_the_order_listed() -> None
 
 
 def test_subscriptions_refuse_two_subscribers_of_one_name() -> None:
-    with pytest.raises(ValueError, match="two subscribers are named test.a"):
-        Subscriptions([Subscriber.each("test.a", ["x.a"], one), Subscriber("test.a", ("y.b",), many)])
+    with pytest.raises(ValueError, match=r"two subscribers are named test\.a"):
+        Subscriptions(
+            [Subscriber.each("test.a", ["x.a"], one), Subscriber("test.a", ("y.b",), many)]
+        )
 
 
 def test_subscriptions_cannot_be_changed_after_they_are_built() -> None:

@@ -130,15 +130,17 @@ async def stats(*, db: Database) -> OutboxStats:
                 .group_by(OutboxDelivery.subscriber)
             )
         ).all()
-        oldest_due = dict(
-            (
-                await session.execute(
-                    select(OutboxDelivery.subscriber, func.min(OutboxDelivery.available_at))
-                    .where(D_PENDING, is_due)
-                    .group_by(OutboxDelivery.subscriber)
+        oldest_due = {
+            row.subscriber: row.oldest
+            for row in await session.execute(
+                select(
+                    OutboxDelivery.subscriber,
+                    func.min(OutboxDelivery.available_at).label("oldest"),
                 )
-            ).tuples()
-        )
+                .where(D_PENDING, is_due)
+                .group_by(OutboxDelivery.subscriber)
+            )
+        }
         dead_rows = (
             await session.execute(
                 select(OutboxDelivery.subscriber, func.count())
