@@ -35,9 +35,8 @@ from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database
 from vaxport.core.logging import configure_logging
-from vaxport.core.outbox import Worker
-from vaxport.notifications import events as _events  # noqa: F401 - the send handler
-from vaxport.notifications import service
+from vaxport.core.outbox import Subscriptions, Worker
+from vaxport.notifications import events, service
 from vaxport.notifications.models import Message
 from vaxport.notifications.runtime import RUNTIME, close_channels
 from vaxport.settings import Settings
@@ -108,7 +107,13 @@ async def queue(db: Database, tenant_id: Any, kind: str, n: int) -> float:
 
 
 async def drain(db: Database, settings: Settings, concurrency: int) -> tuple[int, float]:
-    worker = Worker(db, Cache(MemoryBackend()), settings, concurrency=concurrency)
+    worker = Worker(
+        db,
+        Cache(MemoryBackend()),
+        settings,
+        subscriptions=Subscriptions(events.SUBSCRIBERS),
+        concurrency=concurrency,
+    )
     started = time.perf_counter()
     handled = await worker.run(asyncio.Event(), once=True)
     return handled, time.perf_counter() - started

@@ -27,15 +27,26 @@ from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
-from vaxport.core.outbox import DELIVERED, Event, HandlerContext, OutboxEvent, Worker, emit, handler
+from vaxport.core.outbox import (
+    DELIVERED,
+    Event,
+    HandlerContext,
+    OutboxEvent,
+    Subscriber,
+    Subscriptions,
+    Worker,
+    emit,
+)
 from vaxport.settings import Settings
 
 PARTS = wiring.build()
 
 
-@handler("bench.noop")
 async def noop(event: Event, ctx: HandlerContext) -> None:
     return None
+
+
+SUBSCRIPTIONS = Subscriptions([Subscriber.each("bench.noop", ["bench.noop"], noop)])
 
 
 async def scratch(url: str | None) -> tuple[str, str | None]:
@@ -110,12 +121,20 @@ async def main() -> None:
         if db.is_postgres:
             async with db.engine.begin() as conn:
                 await conn.execute(text("ANALYZE outbox_events"))
+                await conn.execute(text("ANALYZE outbox_deliveries"))
         print(f"database: {'postgresql' if db.is_postgres else 'sqlite'}; history {args.history}")
         for n in args.workers:
             await backlog(db, args.events)
             dbs = [Database(url, pool_size=4, max_overflow=0) for _ in range(n)]
             workers = [
-                Worker(d, Cache(MemoryBackend()), settings, worker_id=f"w{i}", concurrency=8)
+                Worker(
+                    d,
+                    Cache(MemoryBackend()),
+                    settings,
+                    subscriptions=SUBSCRIPTIONS,
+                    worker_id=f"w{i}",
+                    concurrency=8,
+                )
                 for i, d in enumerate(dbs)
             ]
             start = time.perf_counter()
@@ -131,6 +150,7 @@ async def main() -> None:
             await backlog(db, 1000)
             async with db.engine.begin() as conn:
                 await conn.execute(text("ANALYZE outbox_events"))
+                await conn.execute(text("ANALYZE outbox_deliveries"))
                 plan = await conn.execute(
                     text(
                         "EXPLAIN UPDATE outbox_events SET locked_by = 'x' WHERE id IN ("

@@ -15,7 +15,7 @@ from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
-from vaxport.core.outbox.cli import worker
+from vaxport.core.outbox.cli import worker_command
 from vaxport.identity.cli import rotate_signing
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
@@ -24,7 +24,8 @@ PARTS = wiring.build()
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.command("worker")(worker)
+
+app.command("worker")(worker_command(wiring.event_subscriptions))
 for _name, _sub_app in PARTS.cli_apps:
     app.add_typer(_sub_app, name=_name)
 keys_app.command("rotate-signing")(rotate_signing)

@@ -104,6 +104,7 @@ async def run(
 
     from vaxport.app import create_app
     from vaxport.core.outbox.worker import run_worker
+    from vaxport.wiring import event_subscriptions
 
     parts = parts or wiring.build()
 
@@ -125,7 +126,9 @@ async def run(
         )
         server = uvicorn.Server(config)
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_worker(db, cache, settings, stop))
+        worker = asyncio.create_task(
+            run_worker(db, cache, settings, stop, subscriptions=event_subscriptions())
+        )
         try:
             await server.serve()
         finally:

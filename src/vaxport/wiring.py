@@ -37,7 +37,9 @@ from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.db import Base, Database
 from vaxport.core.http import ops
 from vaxport.core.http.openapi import Link
+from vaxport.core.outbox import Subscriptions
 from vaxport.core.outbox.cli import outbox_app
+from vaxport.facilities import events as facilities_events
 from vaxport.facilities import links as facilities_links
 from vaxport.facilities import service as facilities_service
 from vaxport.facilities.api import router as facilities_router
@@ -54,6 +56,7 @@ from vaxport.notifications import service as notifications_service
 from vaxport.notifications.api import dev_router as notifications_dev_router
 from vaxport.notifications.api import router as notifications_router
 from vaxport.notifications.cli import app as notify_app
+from vaxport.notifications import events as notifications_events
 from vaxport.notifications.events import RelevanceCheck, install_relevance_checks
 from vaxport.notifications.recipients import ContactResolver, install_contact_resolvers
 from vaxport.registration import lookup as registration_lookup
@@ -61,6 +64,7 @@ from vaxport.registration.api import router as registration_router
 from vaxport.registration.cli import app as person_app
 from vaxport.registration.events import beneficiary_contact
 from vaxport.registration.imports.api import router as registration_import_router
+from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
 from vaxport.settings import Settings
@@ -180,3 +184,14 @@ def install(parts: Parts) -> None:
     install_contact_resolvers(parts.contact_resolvers)
     install_relevance_checks(parts.relevance_checks)
     install_ports(parts.identity_ports)
+
+
+def event_subscriptions() -> Subscriptions:
+    """Every context's outbox subscribers (a context with none is simply not listed)."""
+    return Subscriptions(
+        [
+            *notifications_events.SUBSCRIBERS,
+            *facilities_events.SUBSCRIBERS,
+            *registration_import_events.SUBSCRIBERS,
+        ]
+    )

@@ -1,4 +1,4 @@
-"""Fixtures for the core tests: an isolated handler registry and the outbox test tables."""
+"""Fixtures for the core tests: the outbox test tables and fast outbox settings."""
 
 from __future__ import annotations
 
@@ -9,19 +9,8 @@ from sqlalchemy import text
 
 from tests.conftest import APP_ROLE
 from tests.core.outbox_support import clear_test_tables, create_test_tables, test_metadata
-from vaxport.core import outbox
-from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.core.outbox import registry as outbox_registry
 from vaxport.settings import Settings
-
-
-@pytest.fixture
-def handlers(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[outbox.Handler]]:
-    """An empty handler registry for this test (other tests' handlers are not called)."""
-    fresh: dict[str, list[outbox.Handler]] = {}
-    monkeypatch.setattr(outbox_registry, "_HANDLERS", fresh)
-    return fresh
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +49,3 @@ def fast(settings: Settings) -> Settings:
             "outbox_handler_timeout_seconds": 5.0,
         }
     )
-
-
-@pytest.fixture
-def worker(odb: Database, cache: Cache, fast: Settings) -> outbox.Worker:
-    return outbox.Worker(odb, cache, fast, worker_id="test-worker")

@@ -8,12 +8,34 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
 
+from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.outbox import PENDING, Event, Worker, emit
-from vaxport.core.outbox.models import OutboxEvent
+from vaxport.core.outbox import (
+    PENDING,
+    Event,
+    Handler,
+    OutboxDelivery,
+    OutboxEvent,
+    Subscriber,
+    Subscriptions,
+    Worker,
+    emit,
+)
+from vaxport.settings import Settings
 
 test_metadata = MetaData()
 
@@ -71,7 +93,7 @@ async def all_runs(db: Database) -> list[Any]:
         return list((await session.execute(select(runs).order_by(runs.c.id))).all())
 
 
-async def count(db: Database, table: Table | type[OutboxEvent]) -> int:
+async def count(db: Database, table: Table | type[OutboxEvent] | type[OutboxDelivery]) -> int:
     async with db.read() as session:
         return int(await session.scalar(select(func.count()).select_from(table)) or 0)
 
@@ -98,25 +120,81 @@ async def emit_one(db: Database, event_type: str = "test.thing", **payload: obje
         return await emit(uow, event_type, dict(payload))
 
 
+def each(event_type: str, fn: Handler, name: str | None = None) -> Subscriber:
+    """A one-event subscriber to ``event_type`` (named after it unless told)."""
+    return Subscriber.each(name or f"{event_type}-sub", (event_type,), fn)
+
+
+def make_worker(
+    db: Database,
+    cache: Cache,
+    settings: Settings,
+    *subscribers: Subscriber,
+    worker_id: str = "test-worker",
+    concurrency: int | None = None,
+) -> Worker:
+    """A worker delivering to just these subscribers."""
+    return Worker(
+        db,
+        cache,
+        settings,
+        subscriptions=Subscriptions(subscribers),
+        worker_id=worker_id,
+        concurrency=concurrency,
+    )
+
+
+async def get_delivery(
+    db: Database, event_id: uuid.UUID, subscriber: str | None = None
+) -> OutboxDelivery:
+    """The delivery of ``event_id`` to ``subscriber`` (or its only one), detached."""
+    query = select(OutboxDelivery).where(OutboxDelivery.event_id == event_id)
+    if subscriber is not None:
+        query = query.where(OutboxDelivery.subscriber == subscriber)
+    async with db.read() as session:
+        [row] = (await session.scalars(query)).all()
+        session.expunge(row)
+        return row
+
+
+async def pending_left(db: Database) -> int:
+    """Events not yet fanned out plus deliveries not yet done."""
+    async with db.read() as session:
+        events = await session.scalar(select(func.count()).where(OutboxEvent.state == PENDING))
+        deliveries = await session.scalar(
+            select(func.count()).where(OutboxDelivery.state == PENDING)
+        )
+    return int(events or 0) + int(deliveries or 0)
+
+
 async def drain(worker: Worker, *, rounds: int = 200) -> None:
     """Run batches until nothing is pending (retries are due within milliseconds)."""
     for _ in range(rounds):
         if await worker.run_batch() == 0:
-            async with worker.db.read() as session:
-                left = await session.scalar(
-                    select(func.count()).where(OutboxEvent.state == PENDING)
-                )
-            if not left:
+            if not await pending_left(worker.db):
                 return
             await asyncio.sleep(0.005)
     raise AssertionError("outbox did not drain")
 
 
 async def make_due(db: Database, event_id: uuid.UUID) -> None:
-    """Move an event's schedule into the past (what waiting would do)."""
+    """Move an event's and its deliveries' schedule into the past (what waiting would do)."""
+    past = utcnow() - dt.timedelta(seconds=1)
     async with db.transaction() as uow:
         await uow.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.id == event_id)
-            .values(available_at=utcnow() - dt.timedelta(seconds=1))
+            update(OutboxEvent).where(OutboxEvent.id == event_id).values(available_at=past)
         )
+        await uow.session.execute(
+            update(OutboxDelivery)
+            .where(OutboxDelivery.event_id == event_id)
+            .values(available_at=past)
+        )
+
+
+async def expire_leases(db: Database, event_id: uuid.UUID | None = None) -> None:
+    """Let the leases on ``event_id``'s deliveries (or on all) lapse, as time would."""
+    stmt = update(OutboxDelivery).values(locked_until=utcnow() - dt.timedelta(seconds=1))
+    if event_id is not None:
+        stmt = stmt.where(OutboxDelivery.event_id == event_id)
+    async with db.transaction() as uow:
+        await uow.session.execute(stmt.where(OutboxDelivery.locked_until.is_not(None)))

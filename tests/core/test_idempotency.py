@@ -332,7 +332,7 @@ async def test_oversized_body_with_a_key_is_a_413_and_claims_nothing(
 async def test_expired_keys_are_purged_by_the_worker_housekeeping(
     odb: Database, cache: Cache, settings: Settings
 ) -> None:
-    from vaxport.core.outbox import Worker
+    from vaxport.core.outbox import Subscriptions, Worker
 
     now = utcnow()
     async with odb.transaction() as uow:
@@ -351,7 +351,7 @@ async def test_expired_keys_are_purged_by_the_worker_housekeeping(
                     expires_at=expires,
                 )
             )
-    await Worker(odb, cache, settings).housekeep(force=True)
+    await Worker(odb, cache, settings, subscriptions=Subscriptions()).housekeep(force=True)
     assert [k.key for k in await _keys(odb)] == ["kept"]
     assert await purge_expired(db=odb, now=now + dt.timedelta(hours=2)) == 1
     async with odb.read() as session:

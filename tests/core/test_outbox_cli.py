@@ -1,9 +1,10 @@
-"""``vaxport outbox stats|dead|redrive`` and the outbox gauges on ``/metrics``."""
+"""``vaxport outbox stats|dead|redrive`` (per subscriber) and the outbox gauges on ``/metrics``."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.core.outbox_support import get_event
+from tests.core.outbox_support import drain, each, get_delivery, make_worker
 from vaxport.cli import app as cli
 from vaxport.core import outbox
 from vaxport.core.cache import Cache
@@ -24,7 +25,6 @@ from vaxport.core.outbox import (
     Event,
     HandlerContext,
     PermanentFailure,
-    Worker,
     emit,
 )
 from vaxport.settings import Settings, get_settings
@@ -50,22 +50,28 @@ async def _cli(env: dict[str, str], *args: str) -> Result:
 
 
 async def _dead_letters(odb: Database, cache: Cache, fast: Settings, n: int) -> list[uuid.UUID]:
-    @outbox.handler("test.doomed")
+    """``n`` events that ``test.doomed-sub`` gives up on and ``test.fine-sub`` delivers."""
+
     async def doomed(event: Event, ctx: HandlerContext) -> None:
         raise PermanentFailure("no template for locale")
 
+    async def fine(event: Event, ctx: HandlerContext) -> None:
+        return None
+
     async with odb.transaction() as uow:
         ids = [await emit(uow, "test.doomed", {"i": i}) for i in range(n)]
-    await Worker(odb, cache, fast).run_batch()
+    worker = make_worker(
+        odb, cache, fast, each("test.doomed", doomed), each("test.doomed", fine, "test.fine-sub")
+    )
+    await drain(worker)
     return ids
 
 
-async def test_dead_lists_id_type_attempts_and_last_error(
+async def test_dead_lists_event_id_subscriber_type_attempts_and_last_error(
     odb: Database,
     cache: Cache,
     fast: Settings,
     env: dict[str, str],
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
     empty = await _cli(env, "outbox", "dead")
     assert empty.exit_code == 0, empty.output
@@ -75,12 +81,17 @@ async def test_dead_lists_id_type_attempts_and_last_error(
     result = await _cli(env, "outbox", "dead")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2  # the subscriber that succeeded has no dead letter
     for event_id in ids:
         assert any(
-            line.startswith(f"{event_id}  test.doomed  attempts=1  PermanentFailure: no template")
+            line.startswith(
+                f"{event_id}  test.doomed-sub  test.doomed  attempts=1  "
+                "PermanentFailure: no template"
+            )
             for line in lines
         )
+    other = await _cli(env, "outbox", "dead", "--subscriber", "test.fine-sub")
+    assert other.output.strip() == "no dead-lettered events"
 
 
 async def test_redrive_by_id_and_all(
@@ -88,18 +99,43 @@ async def test_redrive_by_id_and_all(
     cache: Cache,
     fast: Settings,
     env: dict[str, str],
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
     first, second, third = await _dead_letters(odb, cache, fast, 3)
     one = await _cli(env, "outbox", "redrive", "--id", str(first), "--id", str(second))
     assert one.exit_code == 0, one.output
-    assert "re-driven 2 events" in one.output
-    assert (await get_event(odb, first)).state == PENDING
-    assert (await get_event(odb, third)).state == DEAD
+    assert "re-driven 2 deliveries" in one.output
+    assert (await get_delivery(odb, first, "test.doomed-sub")).state == PENDING
+    assert (await get_delivery(odb, first, "test.fine-sub")).state == "delivered"
+    assert (await get_delivery(odb, third, "test.doomed-sub")).state == DEAD
 
     rest = await _cli(env, "outbox", "redrive", "--all")
-    assert "re-driven 1 events" in rest.output
-    assert (await get_event(odb, third)).state == PENDING
+    assert "re-driven 1 deliveries" in rest.output
+    assert (await get_delivery(odb, third, "test.doomed-sub")).state == PENDING
+
+
+async def test_redrive_of_one_subscribers_dead_letters_leaves_the_others_dead(
+    odb: Database, cache: Cache, fast: Settings, env: dict[str, str]
+) -> None:
+    async def other(event: Event, ctx: HandlerContext) -> None:
+        raise PermanentFailure("other bug")
+
+    [event_id] = await _dead_letters(odb, cache, fast, 1)
+    async with odb.transaction() as uow:
+        unrelated = await emit(uow, "test.other", {})
+    await drain(make_worker(odb, cache, fast, each("test.other", other)))
+
+    nothing = await _cli(env, "outbox", "redrive", "--all", "--subscriber", "test.fine-sub")
+    assert "re-driven 0 deliveries" in nothing.output
+    result = await _cli(
+        env, "outbox", "redrive", "--id", str(event_id), "--subscriber", "test.doomed-sub"
+    )
+    assert result.exit_code == 0, result.output
+    assert "re-driven 1 deliveries" in result.output
+    assert (await get_delivery(odb, event_id, "test.doomed-sub")).state == PENDING
+    assert (await get_delivery(odb, unrelated)).state == DEAD
+    again = await _cli(env, "outbox", "redrive", "--all", "--subscriber", "test.other-sub")
+    assert "re-driven 1 deliveries" in again.output
+    assert (await get_delivery(odb, unrelated)).state == PENDING
 
 
 @pytest.mark.parametrize(
@@ -113,31 +149,71 @@ async def test_redrive_needs_exactly_one_selection(
     assert result.exit_code == 2
 
 
-async def test_stats_counts_by_state_and_type(
+async def test_stats_show_the_backlog_per_subscriber_and_events_not_yet_fanned_out(
     odb: Database,
     cache: Cache,
     fast: Settings,
     env: dict[str, str],
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
+    async def later(event: Event, ctx: HandlerContext) -> None:
+        raise outbox.RetryLater(3600)
+
     await _dead_letters(odb, cache, fast, 1)
     async with odb.transaction() as uow:
-        await emit(uow, "test.due", {})
-        await emit(uow, "test.due", {})
-        await emit(uow, "test.later", {}, available_at=utcnow() + dt.timedelta(hours=1))
+        await emit(uow, "test.waits", {})
+        await emit(uow, "test.waits", {})
+        await emit(uow, "test.unpublished", {})
+        await emit(uow, "test.unpublished", {}, available_at=utcnow() + dt.timedelta(hours=1))
+    waiter = make_worker(odb, cache, fast, each("test.waits", later))
+    await waiter.claim(due_by=utcnow() - dt.timedelta(seconds=5))  # none due yet: no fan-out
+    await waiter.run_batch()  # fans out everything due; the waiter defers its two
+    async with odb.transaction() as uow:  # emitted after the fan-out
+        await emit(uow, "test.unpublished", {})
+
     stats = await outbox.stats(db=odb)
-    assert (stats.due, stats.scheduled, stats.dead, stats.delivered) == (2, 1, 1, 0)
-    assert stats.by_type["test.due"].due == 2
-    assert stats.by_type["test.later"].scheduled == 1
-    assert stats.by_type["test.doomed"].dead == 1
-    assert stats.oldest_due_age_seconds is not None
+    assert (stats.due, stats.scheduled, stats.dead, stats.delivered) == (0, 2, 1, 1)
+    assert (stats.unpublished_due, stats.unpublished_scheduled) == (1, 1)
+    assert set(stats.by_subscriber) == {"test.doomed-sub", "test.waits-sub"}
+    assert stats.by_subscriber["test.doomed-sub"].dead == 1
+    assert stats.by_subscriber["test.waits-sub"].scheduled == 2
+    assert stats.by_subscriber["test.waits-sub"].oldest_due_age_seconds is None
+    assert stats.oldest_due_age_seconds is not None  # the unpublished event is due
 
     result = await _cli(env, "outbox", "stats")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("due 2  scheduled 1  leased 0  dead 1  delivered 0")
-    assert any(
-        line.split() == ["test.due", "2", "0", "0", "0"] for line in result.output.splitlines()
-    )
+    lines = result.output.splitlines()
+    assert lines[0].startswith("due 0  scheduled 2  leased 0  dead 1  delivered 1")
+    assert lines[1] == "not yet fanned out: due 1  scheduled 1"
+    assert ["test.doomed-sub", "0", "0", "0", "1", "-"] in [line.split() for line in lines]
+    assert ["test.waits-sub", "0", "2", "0", "0", "-"] in [line.split() for line in lines]
+
+    as_json = await _cli(env, "outbox", "stats", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert data["dead"] == 1
+    assert data["unpublished_due"] == 1
+    assert data["by_subscriber"]["test.waits-sub"] == {
+        "due": 0,
+        "scheduled": 2,
+        "leased": 0,
+        "dead": 0,
+        "oldest_due_age_seconds": None,
+    }
+
+
+async def test_stats_count_a_leased_delivery_and_its_age(
+    odb: Database, cache: Cache, fast: Settings
+) -> None:
+    async def never(event: Event, ctx: HandlerContext) -> None:
+        return None
+
+    async with odb.transaction() as uow:
+        await emit(uow, "test.leased", {}, available_at=utcnow() - dt.timedelta(seconds=30))
+    await make_worker(odb, cache, fast, each("test.leased", never)).claim()
+    counts = (await outbox.stats(db=odb)).by_subscriber["test.leased-sub"]
+    assert (counts.due, counts.leased) == (1, 1)
+    assert counts.oldest_due_age_seconds is not None
+    assert 30 <= counts.oldest_due_age_seconds < 600
 
 
 async def test_metrics_route_reports_outbox_backlog_age_and_dead(
@@ -145,7 +221,6 @@ async def test_metrics_route_reports_outbox_backlog_age_and_dead(
     cache: Cache,
     fast: Settings,
     client: httpx.AsyncClient,
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
     await _dead_letters(odb, cache, fast, 1)
     async with odb.transaction() as uow:
@@ -161,7 +236,13 @@ async def test_metrics_route_reports_outbox_backlog_age_and_dead(
     assert values["vaxport_outbox_backlog"] == 3.0  # due now; the scheduled one is not late
     assert values["vaxport_outbox_dead"] == 1.0
     assert 90.0 <= values["vaxport_outbox_oldest_age_seconds"] < 600
-    assert values['vaxport_outbox_failures_total{event_type="test.doomed"}'] >= 1.0
+    failures = (
+        'vaxport_outbox_failures_total{event_type="test.doomed",subscriber="test.doomed-sub"}'
+    )
+    assert values[failures] >= 1.0
+    assert 'subscriber="test.fine-sub"' not in "".join(
+        k for k in values if k.startswith("vaxport_outbox_failures_total")
+    )
 
 
 async def test_metrics_route_answers_when_the_database_is_down(

@@ -14,22 +14,44 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tests.conftest import ROOT
-from tests.core.outbox_support import all_runs, finish_run, get_event, record_run, wait_for
-from vaxport.core import outbox
+from tests.core.outbox_support import (
+    all_runs,
+    each,
+    finish_run,
+    get_delivery,
+    make_worker,
+    record_run,
+    wait_for,
+)
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.outbox import DELIVERED, Event, HandlerContext, OutboxEvent, Worker, emit
+from vaxport.core.outbox import (
+    DELIVERED,
+    Event,
+    HandlerContext,
+    OutboxDelivery,
+    OutboxEvent,
+    Subscriber,
+    emit,
+)
 from vaxport.settings import Settings
 
 
 def _start_worker(
-    database_url: str, tmp_path: Path, *, sleep: float, lease: float, args: tuple[str, ...] = ()
+    database_url: str,
+    tmp_path: Path,
+    *,
+    sleep: float,
+    lease: float,
+    args: tuple[str, ...] = (),
+    second: bool = False,
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -43,6 +65,7 @@ def _start_worker(
         "VAXPORT_OUTBOX_BATCH_SIZE": "10",
         "VAXPORT_OUTBOX_POLL_SECONDS": "0.05",
         "OUTBOX_TEST_SLEEP": str(sleep),
+        "OUTBOX_TEST_SECOND": "1" if second else "0",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "tests.core.outbox_worker_proc", "worker", *args],
@@ -74,43 +97,64 @@ async def test_worker_killed_mid_batch_leaves_its_events_to_another_worker_after
     fast: Settings,
     database_url: str,
     tmp_path: Path,
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
+    # Two subscribers: the quick one finishes before the kill, the slow one never does.
     ids = await _emit_many(odb, 3)
-    proc = _start_worker(database_url, tmp_path, sleep=60, lease=2, args=("--concurrency", "1"))
+    proc = _start_worker(
+        database_url, tmp_path, sleep=60, lease=2, args=("--concurrency", "1"), second=True
+    )
     try:
-        await wait_for(lambda: _has_runs(odb), limit=30)
+        await wait_for(lambda: _slow_started(odb), limit=30)
     finally:
         proc.send_signal(signal.SIGKILL)
         await _wait_exit(proc)
     assert proc.returncode == -signal.SIGKILL
 
-    killed = [r.worker for r in await all_runs(odb)]
-    assert killed == [f"pid:{proc.pid}"]  # one event started, none finished
+    killed = [r.worker for r in await all_runs(odb) if r.worker.startswith("pid:")]
+    assert killed == [f"pid:{proc.pid}"]  # one slow delivery started, none finished
+    quick_done = {
+        uuid.UUID(r.event_id) for r in await all_runs(odb) if r.worker.startswith("quick:")
+    }
     leases = {}
     for event_id in ids:
-        row = await get_event(odb, event_id)
+        row = await get_delivery(odb, event_id, "test.slow-sub")
         assert (row.state, row.attempts) == ("pending", 1)
         assert row.locked_by is not None
         assert row.locked_until is not None
         leases[event_id] = row.locked_until
 
-    @outbox.handler("test.slow")
     async def here(event: Event, ctx: HandlerContext) -> None:
         run_id = await record_run(ctx.db, event, "survivor")
         await finish_run(ctx.db, run_id)
 
-    survivor = Worker(odb, cache, fast, worker_id="survivor")
+    async def quick_again(event: Event, ctx: HandlerContext) -> None:
+        await finish_run(ctx.db, await record_run(ctx.db, event, "survivor-quick"))
+
+    survivor = make_worker(
+        odb,
+        cache,
+        fast,
+        each("test.slow", here, "test.slow-sub"),
+        each("test.slow", quick_again, "test.quick-sub"),
+        worker_id="survivor",
+    )
     if utcnow() < min(leases.values()):
-        assert await survivor.claim() == []  # the dead worker's lease still holds
+        # The dead worker's leases still hold; only quick deliveries it had not leased.
+        assert all(d.subscriber == "test.quick-sub" for d in await survivor.claim())
     wait = (max(leases.values()) - utcnow()).total_seconds()
     await asyncio.sleep(max(0.0, wait) + 0.05)
-    assert await survivor.run_batch() == 3
+    while await survivor.run_batch():
+        pass
     for event_id in ids:
-        row = await get_event(odb, event_id)
+        row = await get_delivery(odb, event_id, "test.slow-sub")
         assert (row.state, row.attempts) == (DELIVERED, 2)
+        assert (await get_delivery(odb, event_id, "test.quick-sub")).state == DELIVERED
     runs = await all_runs(odb)
     assert sorted(r.event_id for r in runs if r.worker == "survivor") == sorted(map(str, ids))
+    # A subscriber that finished before the crash is not run again for that event.
+    again = {uuid.UUID(r.event_id) for r in runs if r.worker == "survivor-quick"}
+    assert quick_done
+    assert not again & quick_done
 
 
 async def test_sigterm_finishes_the_batch_in_hand_then_exits(
@@ -126,7 +170,7 @@ async def test_sigterm_finishes_the_batch_in_hand_then_exits(
         if proc.poll() is None:
             proc.kill()
     for event_id in ids:
-        row = await get_event(odb, event_id)
+        row = await get_delivery(odb, event_id)
         assert (row.state, row.attempts, row.locked_by) == (DELIVERED, 1, None)
     assert all(r.finished_at is not None for r in await all_runs(odb))
 
@@ -138,42 +182,58 @@ async def test_worker_cli_once_delivers_and_exits(
     proc = _start_worker(database_url, tmp_path, sleep=0, lease=10, args=("--once",))
     assert await _wait_exit(proc, limit=30) == 0
     assert proc.stdout is not None
-    assert b"handled 3 events" in proc.stdout.read()
-    assert {(await get_event(odb, i)).state for i in ids} == {DELIVERED}
+    assert b"handled 3 deliveries" in proc.stdout.read()
+    assert {(await get_delivery(odb, i)).state for i in ids} == {DELIVERED}
 
 
-async def test_concurrent_workers_never_handle_the_same_event_at_once(
+async def test_concurrent_workers_never_handle_the_same_delivery_at_once(
     odb: Database,
     cache: Cache,
     fast: Settings,
     database_url: str,
-    handlers: dict[str, list[outbox.Handler]],
 ) -> None:
     # Separate engines: each worker has its own connections and transactions, as
-    # separate processes would; the database alone keeps them apart.
-    settings = fast.model_copy(update={"outbox_batch_size": 2, "outbox_lease_seconds": 30})
-    active: set[uuid.UUID] = set()
-    overlaps: list[uuid.UUID] = []
-    spans: dict[uuid.UUID, list[tuple[str, float, float]]] = {}
+    # separate processes would; the database alone keeps them apart. Two subscribers
+    # (one taking batches of 3): each event is fanned out once and each delivery is
+    # handled once, under one lease.
+    settings = fast.model_copy(update={"outbox_batch_size": 4, "outbox_lease_seconds": 30})
+    active: set[tuple[str, uuid.UUID]] = set()
+    overlaps: list[tuple[str, uuid.UUID]] = []
+    spans: dict[tuple[str, uuid.UUID], list[str]] = {}
     worker_of: dict[int, str] = {}
 
-    @outbox.handler("test.contended")
-    async def contended(event: Event, ctx: HandlerContext) -> None:
-        if event.id in active:
-            overlaps.append(event.id)
-        active.add(event.id)
-        start = time.monotonic()
+    async def handle(subscriber: str, events: Sequence[Event], ctx: HandlerContext) -> None:
+        keys = [(subscriber, e.id) for e in events]
+        overlaps.extend(k for k in keys if k in active)
+        active.update(keys)
         await asyncio.sleep(random.uniform(0, 0.01))
-        active.discard(event.id)
-        name = worker_of[id(ctx.db)]
-        spans.setdefault(event.id, []).append((name, start, time.monotonic()))
+        active.difference_update(keys)
+        for key in keys:
+            spans.setdefault(key, []).append(worker_of[id(ctx.db)])
+
+    async def one(event: Event, ctx: HandlerContext) -> None:
+        await handle("one", [event], ctx)
+
+    async def batch(events: Sequence[Event], ctx: HandlerContext) -> None:
+        assert 1 <= len(events) <= 3
+        await handle("batch", events, ctx)
 
     ids = await _emit_many(odb, 80, "test.contended")
     dbs = [Database(database_url, pool_size=2, max_overflow=0) for _ in range(4)]
     workers = []
     for n, db in enumerate(dbs):
         worker_of[id(db)] = f"w{n}"
-        workers.append(Worker(db, cache, settings, worker_id=f"w{n}", concurrency=2))
+        workers.append(
+            make_worker(
+                db,
+                cache,
+                settings,
+                each("test.contended", one, "test.one"),
+                Subscriber("test.batch", ("test.contended",), batch, batch_size=3),
+                worker_id=f"w{n}",
+                concurrency=2,
+            )
+        )
     try:
         handled = await asyncio.gather(*(w.run(asyncio.Event(), once=True) for w in workers))
     finally:
@@ -181,20 +241,26 @@ async def test_concurrent_workers_never_handle_the_same_event_at_once(
             await db.dispose()
 
     assert overlaps == []
-    assert sum(handled) == 80
-    assert sorted(spans) == sorted(ids)
+    assert sum(handled) == 160
+    assert sorted(spans) == sorted((s, i) for s in ("one", "batch") for i in ids)
     assert all(len(s) == 1 for s in spans.values())  # each handled once, by one worker
-    assert len({s[0][0] for s in spans.values()}) >= 2  # the workers really did share
+    assert len({s[0] for s in spans.values()}) >= 2  # the workers really did share
     async with odb.read() as session:
         states = dict(
             (
                 await session.execute(
-                    select(OutboxEvent.state, func.count()).group_by(OutboxEvent.state)
+                    select(OutboxDelivery.state, func.count()).group_by(OutboxDelivery.state)
                 )
             ).all()
         )
-    assert states == {DELIVERED: 80}
+        fanned = await session.scalar(select(func.count()).where(OutboxEvent.state == DELIVERED))
+    assert states == {DELIVERED: 160}
+    assert fanned == 80
 
 
 async def _has_runs(db: Database) -> bool:
     return bool(await all_runs(db))
+
+
+async def _slow_started(db: Database) -> bool:
+    return any(r.worker.startswith("pid:") for r in await all_runs(db))

@@ -291,13 +291,17 @@ async def test_the_worker_handles_every_facility_event_by_refreshing_the_directo
 ) -> None:
     import datetime as dt
 
-    from vaxport.core.outbox import Event, HandlerContext, handlers_for, load_handlers
+    from vaxport.core.outbox import Event, HandlerContext, Subscriptions
     from vaxport.facilities import directory, events
     from vaxport.settings import Settings
+    from vaxport.wiring import event_subscriptions
 
-    load_handlers()  # what the worker does first: no facility event may go unhandled
+    # What the worker is given: no facility event may go unhandled.
+    subs = event_subscriptions()
+    [refresh] = events.SUBSCRIBERS
     for event_type in events.EVENT_TYPES:
-        assert handlers_for(event_type) == [events.refresh_directory]
+        assert subs.for_type(event_type) == (refresh,)
+    assert Subscriptions(events.SUBSCRIBERS).event_types == tuple(sorted(events.EVENT_TYPES))
     before = await directory.generation(cache, tenant.id)
     event = Event(
         id=uuid.uuid4(),

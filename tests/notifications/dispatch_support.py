@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-import vaxport.notifications.events  # noqa: F401 - registers the send handler
 from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.outbox import PENDING, OutboxEvent, Worker
+from vaxport.core.outbox import PENDING, OutboxDelivery, OutboxEvent, Subscriptions, Worker
 from vaxport.notifications import service, support
+from vaxport.notifications.events import SUBSCRIBERS
 from vaxport.notifications.models import Message
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -76,47 +76,50 @@ async def tenant_with(db: Database, section: dict[str, Any], **changes: Any) -> 
 
 
 async def run_worker(db: Database, cache: Cache, settings: Settings) -> int:
-    """Deliver everything due now with one real worker; how many events it handled."""
-    worker = Worker(db, cache, settings, worker_id="dispatch-test")
+    """Deliver everything due now with one real worker (notifications' subscribers only);
+    how many deliveries it handled."""
+    worker = Worker(
+        db, cache, settings, subscriptions=Subscriptions(SUBSCRIBERS), worker_id="dispatch-test"
+    )
     return await worker.run(asyncio.Event(), once=True)
 
 
 async def fast_forward(db: Database) -> list[float]:
-    """Make every pending outbox event due now; the delays (seconds) they had left."""
+    """Make every pending outbox event and delivery due now; the delays (seconds) they had."""
+    delays = await pending_delays(db)
     now = utcnow()
     async with db.transaction() as uow:
-        due = (
+        for table in (OutboxEvent, OutboxDelivery):
             await uow.session.execute(
-                select(OutboxEvent.available_at).where(OutboxEvent.state == PENDING)
+                update(table).where(table.state == PENDING).values(available_at=now)
             )
-        ).scalars()
-        delays = [(at - now).total_seconds() for at in due]
-        await uow.session.execute(
-            update(OutboxEvent).where(OutboxEvent.state == PENDING).values(available_at=now)
-        )
     return delays
 
 
 async def redeliver_all(db: Database) -> None:
-    """Make every outbox event pending and due again, as a lost outcome or a redrive would."""
+    """Make every delivery pending and due again, as a lost outcome or a redrive would."""
     async with db.transaction() as uow:
         await uow.session.execute(
-            update(OutboxEvent).values(
+            update(OutboxDelivery).values(
                 state=PENDING, available_at=utcnow(), locked_by=None, locked_until=None
             )
+        )
+        await uow.session.execute(
+            update(OutboxEvent).where(OutboxEvent.state == PENDING).values(available_at=utcnow())
         )
 
 
 async def pending_delays(db: Database) -> list[float]:
-    """Seconds until each pending outbox event is due (negative: overdue)."""
+    """Seconds until each pending outbox event or delivery is due (negative: overdue)."""
     now = utcnow()
     async with db.read() as session:
-        rows = (
-            await session.execute(
-                select(OutboxEvent.available_at).where(OutboxEvent.state == PENDING)
-            )
-        ).scalars()
-        return [(at - now).total_seconds() for at in rows]
+        delays = []
+        for table in (OutboxEvent, OutboxDelivery):
+            rows = (
+                await session.execute(select(table.available_at).where(table.state == PENDING))
+            ).scalars()
+            delays += [(at - now).total_seconds() for at in rows]
+        return delays
 
 
 async def status_of(db: Database, tenant: TenantInfo, message_id: uuid.UUID) -> str:

@@ -33,7 +33,7 @@ from tests.notifications.peers import Recorded, Reply, RunningHttpPeer
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
-from vaxport.core.outbox import OutboxEvent
+from vaxport.core.outbox import OutboxDelivery
 from vaxport.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("dispatch_env")
@@ -95,7 +95,7 @@ async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
     assert (row.status, row.attempts) == ("sending", 1)  # the provider has it; we don't know
 
     async with clean_db.read() as session:
-        lease = (await session.execute(select(OutboxEvent.locked_until))).scalar_one()
+        lease = (await session.execute(select(OutboxDelivery.locked_until))).scalar_one()
     assert lease is not None
     await asyncio.sleep(max(0.0, (lease - utcnow()).total_seconds()) + 0.05)
     assert await run_worker(clean_db, cache, fast) == 1

@@ -27,6 +27,7 @@ from tests.security.world import PERSON, World
 from vaxport.core.logging import configure_logging
 from vaxport.core.outbox.worker import Worker
 from vaxport.settings import Settings
+from vaxport.wiring import event_subscriptions
 
 # Loggers that are quiet by default but an operator may turn up while debugging.
 _LOUD = (
@@ -90,7 +91,9 @@ async def _scripted_flow(app: Any, w: World, monkeypatch: pytest.MonkeyPatch) ->
         assert 400 <= r.status_code < 500, (method, path, r.status_code)
     await w.ok("POST", "/notifications/test", json={"to": PERSON.phone}, headers=w.admin_auth)
     # Deliver what was queued (console channel in the demo country).
-    await Worker(w.db, w.cache, w.settings, worker_id="logs-test").run(asyncio.Event(), once=True)
+    await Worker(
+        w.db, w.cache, w.settings, subscriptions=event_subscriptions(), worker_id="logs-test"
+    ).run(asyncio.Event(), once=True)
 
     # Over a real server with its access log on: values in paths and query strings.
     async with serving(app, access_log=True) as base_url, httpx.AsyncClient() as c:

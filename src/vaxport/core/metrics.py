@@ -88,16 +88,22 @@ CACHE_HITS = Counter("vaxport_cache_hits_total", "Cache hits by namespace.", ["n
 CACHE_MISSES = Counter("vaxport_cache_misses_total", "Cache misses by namespace.", ["namespace"])
 DB_POOL_CHECKED_OUT = Gauge("vaxport_db_pool_checked_out", "Connections in use.")
 DB_POOL_SIZE = Gauge("vaxport_db_pool_size", "Configured pool size.")
-OUTBOX_BACKLOG = Gauge("vaxport_outbox_backlog", "Outbox events waiting to be delivered.")
+OUTBOX_BACKLOG = Gauge(
+    "vaxport_outbox_backlog", "Outbox deliveries (and events not yet fanned out) due now."
+)
 OUTBOX_OLDEST_AGE = Gauge(
     "vaxport_outbox_oldest_age_seconds", "Age of the oldest undelivered outbox event."
 )
-OUTBOX_DEAD = Gauge("vaxport_outbox_dead", "Outbox events in the dead-letter state.")
+OUTBOX_DEAD = Gauge("vaxport_outbox_dead", "Dead letters: deliveries a subscriber gave up on.")
 OUTBOX_DELIVERED = Counter(
-    "vaxport_outbox_delivered_total", "Outbox events delivered by type.", ["event_type"]
+    "vaxport_outbox_delivered_total",
+    "Outbox events delivered, by subscriber and type.",
+    ["subscriber", "event_type"],
 )
 OUTBOX_FAILED = Counter(
-    "vaxport_outbox_failures_total", "Outbox handler failures by type.", ["event_type"]
+    "vaxport_outbox_failures_total",
+    "Outbox events a subscriber failed on, by subscriber and type.",
+    ["subscriber", "event_type"],
 )
 RATE_LIMITED = Counter(
     "vaxport_rate_limited_total",

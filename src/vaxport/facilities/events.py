@@ -1,4 +1,4 @@
-"""Outbox events of the facilities context (payloads carry ids only), and their handler.
+"""Outbox events of the facilities context (payloads carry ids only), and its subscriber.
 
 - ``facility.created``: a facility was added (API, CLI or import).
 - ``facility.changed``: any of its fields changed (its ``version`` went up).
@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 
 from vaxport.core.db import UnitOfWork
-from vaxport.core.outbox import Event, HandlerContext, emit, register
+from vaxport.core.outbox import Event, HandlerContext, Subscriber, emit
 from vaxport.facilities import directory
 
 CREATED = "facility.created"
@@ -37,5 +37,6 @@ async def refresh_directory(event: Event, ctx: HandlerContext) -> None:
         await directory.invalidate(ctx.cache, event.tenant_id)
 
 
-for _type in EVENT_TYPES:
-    register(_type, refresh_directory)
+SUBSCRIBERS: tuple[Subscriber, ...] = (
+    Subscriber.each("facilities.refresh-directory", EVENT_TYPES, refresh_directory),
+)

@@ -3,16 +3,15 @@
 The schema itself (channels, routes, quiet hours, caps) is part of the tenant
 configuration model; this adds what a schema cannot see: every template the tenant can
 send compiles, renders with its event's sample values, and fits ``sms_max_segments``,
-in every one of the tenant's locales (or a fallback). Events are registered by the
-modules that handle them, so those are imported first. The composition root hands
-both functions below to tenancy (``ConfigRules``); tenancy never imports notifications.
+in every one of the tenant's locales (or a fallback). The events that have templates are
+declared in :mod:`vaxport.notifications.templates`. The composition root hands both
+functions below to tenancy (``ConfigRules``); tenancy never imports notifications.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from vaxport.core.outbox import load_handlers
 from vaxport.notifications.validation import locate, validate_notification_config
 from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.validation import ConfigProblem
@@ -20,7 +19,6 @@ from vaxport.tenancy.validation import ConfigProblem
 
 def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem]:
     """Template problems of ``config`` as ``notifications.templates...`` field errors."""
-    load_handlers()
     for line in validate_notification_config(
         config.notifications,
         default_locale=config.default_locale,

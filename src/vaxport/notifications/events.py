@@ -1,8 +1,8 @@
 """Outbox events of the notifications context, and the hooks other contexts provide.
 
-``notifications.send`` carries only a message id; the worker's handler
-(:func:`vaxport.notifications.sending.deliver`) reads the message, re-checks that it
-should still go out, renders it and sends it.
+``notifications.send`` carries only a message id; its subscriber
+``notifications.send-message`` (:func:`vaxport.notifications.sending.deliver`) reads the
+message, re-checks that it should still go out, renders it and sends it.
 
 Contexts that schedule messages about something (an appointment, a dose due) provide a
 relevance check for their event, which the composition root installs at start-up: called
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from vaxport.core.db import UnitOfWork
-from vaxport.core.outbox import Event, HandlerContext, handler
+from vaxport.core.outbox import Event, HandlerContext, Subscriber
 
 SEND = "notifications.send"
 
@@ -57,7 +57,6 @@ def relevance_check(event: str) -> RelevanceCheck | None:
     return _relevance.get(event)
 
 
-@handler(SEND)
 async def send_message(event: Event, ctx: HandlerContext) -> None:
     """Send one queued message (idempotent: a message already sent is left alone)."""
     from vaxport.notifications.sending import deliver
@@ -71,3 +70,8 @@ async def send_message(event: Event, ctx: HandlerContext) -> None:
         tenant_id=event.tenant_id,
         message_id=uuid.UUID(str(event.payload["message_id"])),
     )
+
+
+SUBSCRIBERS: tuple[Subscriber, ...] = (
+    Subscriber.each("notifications.send-message", (SEND,), send_message),
+)

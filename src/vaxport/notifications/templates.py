@@ -60,8 +60,7 @@ EVENTS: dict[str, EventSpec] = {}
 def register_event(
     name: str, *, sample: Mapping[str, Any], description: str = "", essential: bool = False
 ) -> None:
-    """Declare an event that has templates (contexts call this at import of the module
-    that sends it, which is listed in :mod:`vaxport.all_handlers`)."""
+    """Declare an event that has templates (before any tenant configuration is checked)."""
     EVENTS[name] = EventSpec(
         name=name, sample=dict(sample), description=description, essential=essential
     )

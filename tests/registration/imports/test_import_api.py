@@ -20,8 +20,9 @@ from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
-from vaxport.core.outbox import Worker, load_handlers
+from vaxport.core.outbox import Subscriptions, Worker
 from vaxport.identity.access.edge import check_permission
+from vaxport.registration.imports import events as import_events
 from vaxport.registration.imports.service import upload_path
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -58,10 +59,10 @@ def who(app: Any, tenant: TenantInfo) -> As:
 
 
 async def work(db: Database, cache: Cache, settings: Settings) -> int:
-    load_handlers()
-    return await Worker(db, cache, settings, worker_id="import-test").run(
-        asyncio.Event(), once=True
-    )
+    subscriptions = Subscriptions(import_events.SUBSCRIBERS)
+    return await Worker(
+        db, cache, settings, subscriptions=subscriptions, worker_id="import-test"
+    ).run(asyncio.Event(), once=True)
 
 
 def url(tenant: TenantInfo, tail: str = "") -> str:

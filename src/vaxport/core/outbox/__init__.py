@@ -1,68 +1,69 @@
-"""The transactional outbox: contexts react to each other's events, at least once.
+"""The transactional outbox: an event is published once and delivered to each subscriber.
 
-A use case writes its rows and its events in one transaction (:func:`emit`); a worker
-(``vaxport worker``, or :func:`run_worker` in-process) delivers each event to every
-handler registered for its type (:func:`handler`). Handlers must be idempotent: an event
-can be delivered again after a crash or a lapsed lease. A handler raises
+A use case writes its rows and its events in one transaction (:func:`emit`). A worker
+(``vaxport worker``, or :func:`run_worker` in-process) fans each event out to the
+subscribers of its type in the :class:`Subscriptions` it was given (none: done), then
+delivers to each subscriber independently, at least once, in batches of up to the
+subscriber's ``batch_size``. Subscribers must be idempotent. A handler raises
 :class:`RetryLater` to be called again after a delay, :class:`PermanentFailure` to
-dead-letter the event at once; any other exception is retried with exponential backoff
-and full jitter, then dead-lettered after ``outbox_max_attempts``. Operators list and
+dead-letter its deliveries at once; any other exception is retried with exponential
+backoff and full jitter, then dead-lettered after ``outbox_max_attempts`` — for that
+subscriber alone. Operators see the backlog with ``vaxport outbox stats`` and list and
 re-drive dead letters with ``vaxport outbox dead`` / ``vaxport outbox redrive``.
 """
 
 from __future__ import annotations
 
 from vaxport.core.outbox.admin import (
-    DeadEvent,
+    DeadDelivery,
     OutboxStats,
-    TypeCounts,
+    SubscriberCounts,
     list_dead,
     purge_delivered,
     redrive,
     refresh_metrics,
     stats,
 )
+from vaxport.core.outbox.claims import Delivery
 from vaxport.core.outbox.emit import emit
-from vaxport.core.outbox.models import DEAD, DELIVERED, PENDING, OutboxEvent
-from vaxport.core.outbox.registry import (
+from vaxport.core.outbox.handlers import (
+    BatchHandler,
     Event,
     Handler,
     HandlerContext,
     PermanentFailure,
     RetryLater,
-    handler,
-    handlers_for,
-    load_handlers,
-    register,
-    registered_types,
 )
+from vaxport.core.outbox.models import DEAD, DELIVERED, PENDING, OutboxDelivery, OutboxEvent
+from vaxport.core.outbox.subscriptions import Subscriber, Subscriptions, one_at_a_time
 from vaxport.core.outbox.worker import Worker, backoff_seconds, run_worker
 
 __all__ = [
     "DEAD",
     "DELIVERED",
     "PENDING",
-    "DeadEvent",
+    "BatchHandler",
+    "DeadDelivery",
+    "Delivery",
     "Event",
     "Handler",
     "HandlerContext",
+    "OutboxDelivery",
     "OutboxEvent",
     "OutboxStats",
     "PermanentFailure",
     "RetryLater",
-    "TypeCounts",
+    "Subscriber",
+    "SubscriberCounts",
+    "Subscriptions",
     "Worker",
     "backoff_seconds",
     "emit",
-    "handler",
-    "handlers_for",
     "list_dead",
-    "load_handlers",
+    "one_at_a_time",
     "purge_delivered",
     "redrive",
     "refresh_metrics",
-    "register",
-    "registered_types",
     "run_worker",
     "stats",
 ]

@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from vaxport.core.clock import utcnow
 from vaxport.core.db import UnitOfWork
 from vaxport.core.ids import uuid7
+from vaxport.core.outbox.handlers import check_event_type
 from vaxport.core.outbox.models import PENDING, OutboxEvent
-from vaxport.core.outbox.registry import check_event_type
 
 # Payloads carry ids and small facts; anything bigger is a sign of copied records.
 MAX_PAYLOAD_BYTES = 16_384

@@ -1,4 +1,8 @@
-"""The outbox table: events written in the use case's transaction, delivered by workers."""
+"""The outbox tables: events written in the use case's transaction, and their deliveries.
+
+An event (the publication) is written once by :func:`~vaxport.core.outbox.emit`; a worker
+fans it out into one delivery per subscriber, which it then delivers.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ColumnElement, Index, Integer, String, literal_column, text
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaxport.core.clock import utcnow
@@ -19,10 +32,11 @@ DEAD = "dead"
 
 
 class OutboxEvent(Base):
-    """One event; ``pending`` until every handler succeeded, ``dead`` when given up on.
+    """One published event; ``pending`` until fanned out, then ``delivered`` (handed over).
 
-    A worker holds a claimed event for ``locked_until`` (its lease); when the worker dies
-    the lease lapses and another worker delivers the event again (at least once).
+    A worker fans a due event out into :class:`OutboxDelivery` rows in one transaction,
+    so a crash leaves it pending. ``attempts``, ``locked_*`` and ``last_error`` date from
+    when events were delivered whole; deliveries carry them now.
     """
 
     __tablename__ = "outbox_events"
@@ -74,3 +88,60 @@ class OutboxEvent(Base):
 IS_PENDING: ColumnElement[bool] = OutboxEvent.state == literal_column(f"'{PENDING}'")
 IS_DELIVERED: ColumnElement[bool] = OutboxEvent.state == literal_column(f"'{DELIVERED}'")
 IS_DEAD: ColumnElement[bool] = OutboxEvent.state == literal_column(f"'{DEAD}'")
+
+
+class OutboxDelivery(Base):
+    """One event handed to one subscriber: retried, leased and dead-lettered on its own.
+
+    The worker writes one row per current subscriber of the event's type when it first
+    claims the event (the fan-out), so a subscriber that succeeded is never run again
+    for that event when another one fails. ``event_type`` and ``tenant_id`` are copied
+    from the event so backlog and dead letters are read without a join.
+    """
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
+        UniqueConstraint("event_id", "subscriber"),
+        Index(
+            "ix_outbox_deliveries_due",
+            "available_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_deliveries_delivered",
+            "delivered_at",
+            postgresql_where=text("state = 'delivered'"),
+            sqlite_where=text("state = 'delivered'"),
+        ),
+        Index(
+            "ix_outbox_deliveries_dead",
+            "created_at",
+            postgresql_where=text("state = 'dead'"),
+            sqlite_where=text("state = 'dead'"),
+        ),
+        # Like the events: the worker works for every tenant, and rows hold ids only.
+        {"info": {"cross_tenant": "the worker delivers events of every tenant; ids only"}},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    # No foreign key: the purge removes deliveries first and an event only once no
+    # delivery refers to it, so the fan-out insert pays no lookup into the events.
+    event_id: Mapped[uuid.UUID] = mapped_column()
+    subscriber: Mapped[str] = mapped_column(String(100))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column()
+    event_type: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+D_PENDING: ColumnElement[bool] = OutboxDelivery.state == literal_column(f"'{PENDING}'")
+D_DELIVERED: ColumnElement[bool] = OutboxDelivery.state == literal_column(f"'{DELIVERED}'")
+D_DEAD: ColumnElement[bool] = OutboxDelivery.state == literal_column(f"'{DEAD}'")

@@ -1,10 +1,13 @@
-"""Delivering events: claim a leased batch, run its handlers, record each outcome.
+"""Delivering events: fan each out to its subscribers, then run each delivery on its own.
 
-At least once: an event is marked delivered only after every handler returned, in a
-transaction of its own, so a crash in between delivers it again (handlers are
-idempotent). A claimed event is leased to one worker (``locked_until``/``locked_by``);
-the lease is renewed while the batch runs and lapses if the worker dies, after which
-another worker claims the event again. Events carry no order guarantee.
+A due event is fanned out once, in the claim's transaction: one delivery row per current
+subscriber of its type (none: the event is simply done). Each delivery is then retried,
+leased and dead-lettered independently, so a subscriber that succeeded is never re-run
+because another failed. At least once: a delivery is marked delivered only after its
+subscriber returned, in a transaction of its own, so a crash in between delivers it
+again (subscribers are idempotent). A claimed delivery is leased to one worker
+(``locked_until``/``locked_by``); the lease is renewed while the batch runs and lapses if
+the worker dies, after which another worker claims it again. No order guarantee.
 """
 
 from __future__ import annotations
@@ -22,22 +25,17 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.logging import get_logger
 from vaxport.core.metrics import OUTBOX_DELIVERED, OUTBOX_FAILED
-from vaxport.core.outbox.models import DEAD, DELIVERED, IS_PENDING, PENDING, OutboxEvent
-from vaxport.core.outbox.registry import (
-    Event,
-    HandlerContext,
-    PermanentFailure,
-    RetryLater,
-    handlers_for,
-    load_handlers,
-)
+from vaxport.core.outbox.claims import Delivery, fan_out, lease
+from vaxport.core.outbox.handlers import HandlerContext, PermanentFailure, RetryLater
+from vaxport.core.outbox.models import D_PENDING, DEAD, DELIVERED, PENDING, OutboxDelivery
+from vaxport.core.outbox.subscriptions import Subscriptions
 from vaxport.settings import Settings
 
 log = get_logger(__name__)
@@ -58,9 +56,9 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What becomes of a handled event: its new state and the columns that change."""
+    """What becomes of a delivery: its new state and the columns that change."""
 
-    event: Event
+    delivery: Delivery
     state: str
     values: dict[str, Any]
 
@@ -71,7 +69,7 @@ def default_worker_id() -> str:
 
 
 class Worker:
-    """One worker: claims batches under its id and delivers them to the handlers."""
+    """One worker: fans events out, claims deliveries under its id and runs the subscribers."""
 
     def __init__(
         self,
@@ -79,148 +77,133 @@ class Worker:
         cache: Cache,
         settings: Settings,
         *,
+        subscriptions: Subscriptions,
         concurrency: int | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        self.subscriptions = subscriptions
         self.ctx = HandlerContext(db=db, cache=cache, settings=settings)
         self.concurrency = concurrency or settings.outbox_concurrency
         self.worker_id = (worker_id or default_worker_id())[:100]
         self.lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
         self._next_housekeeping = 0.0
+        self._fanned_out = 0
 
-    async def claim(self, *, due_by: dt.datetime | None = None) -> list[Event]:
-        """Lease up to a batch of due events to this worker (counts a delivery attempt)."""
+    async def claim(self, *, due_by: dt.datetime | None = None) -> list[Delivery]:
+        """Fan out due events, then lease up to a batch of due deliveries (one transaction).
+
+        Leasing counts a delivery attempt. Only deliveries to this worker's subscribers
+        are claimed: during a rolling deploy, a subscriber new in this release is left to
+        the workers that know it.
+        """
         now = utcnow()
         cutoff = min(now, due_by) if due_by else now
-        due = (
-            select(OutboxEvent.id)
-            .where(
-                IS_PENDING,
-                OutboxEvent.available_at <= cutoff,
-                or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until <= now),
-            )
-            .order_by(OutboxEvent.available_at)
-            .limit(self.settings.outbox_batch_size)
-        )
-        if self.db.is_postgres:
-            # Concurrent claimers skip each other's rows instead of queueing behind them.
-            # On SQLite the BEGIN IMMEDIATE writer lock serialises claims instead.
-            due = due.with_for_update(skip_locked=True)
-        stmt = (
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(due.scalar_subquery()))
-            .values(
-                locked_until=now + self.lease,
-                locked_by=self.worker_id,
-                attempts=OutboxEvent.attempts + 1,
-            )
-            .returning(
-                OutboxEvent.id,
-                OutboxEvent.event_type,
-                OutboxEvent.tenant_id,
-                OutboxEvent.payload,
-                OutboxEvent.attempts,
-                OutboxEvent.created_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        limit = self.settings.outbox_batch_size
+        skip_locked = self.db.is_postgres
         async with self.db.transaction() as uow:
-            rows = (await uow.session.execute(stmt)).all()
-        events = [Event(*row) for row in rows]
-        events.sort(key=lambda e: e.id)
-        return events
+            self._fanned_out = await fan_out(
+                uow.session, self.subscriptions, cutoff=cutoff, limit=limit, skip_locked=skip_locked
+            )
+            return await lease(
+                uow.session,
+                self.subscriptions.names,
+                cutoff=cutoff,
+                limit=limit,
+                skip_locked=skip_locked,
+                until=now + self.lease,
+                worker_id=self.worker_id,
+            )
 
-    async def deliver(self, event: Event) -> str:
-        """Run every handler of ``event`` and record the outcome; returns the new state."""
-        outcome = await self.handle(event)
+    async def deliver(self, delivery: Delivery) -> str:
+        """Run ``delivery``'s subscriber and record the outcome; returns the new state."""
+        [outcome] = await self.handle([delivery])
         await self.record([outcome])
         return outcome.state
 
-    async def handle(self, event: Event) -> Outcome:
-        """Run every handler of ``event``; what should become of it (not yet recorded)."""
-        fns = handlers_for(event.event_type)
-        transient: Exception | None = None
-        permanent: PermanentFailure | None = None
-        retry_after: float | None = None
-        if not fns:
-            # Unknown here, perhaps known to a newer worker (rolling deploy): retry, and
-            # dead-letter eventually so a missing handler module shows up.
-            transient = LookupError(f"no handler registered for {event.event_type}")
-        for fn in fns:
-            try:
-                async with asyncio.timeout(self.settings.outbox_handler_timeout_seconds):
-                    await fn(event, self.ctx)
-            except RetryLater as exc:
-                retry_after = max(retry_after or 0.0, exc.after_seconds)
-            except PermanentFailure as exc:
-                permanent = permanent or exc
-            except Exception as exc:  # noqa: BLE001 - any other failure is transient by contract
-                transient = transient or exc
-                log.warning(
-                    "outbox.handler_failed",
-                    event_id=str(event.id),
-                    event_type=event.event_type,
-                    attempts=event.attempts,
-                    handler=getattr(fn, "__qualname__", repr(fn)),
-                    error=describe_error(exc),
+    async def handle(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+        """Call one subscriber with these deliveries' events (not yet recorded)."""
+        name = deliveries[0].subscriber
+        sub = self.subscriptions.get(name)
+        try:
+            if sub is None or any(d.subscriber != name for d in deliveries):
+                raise LookupError(f"no subscriber {name} in this worker")
+            async with asyncio.timeout(self.settings.outbox_handler_timeout_seconds):
+                await sub.handler([d.event for d in deliveries], self.ctx)
+        except RetryLater as exc:
+            return [
+                self._retry(d, exc.after_seconds, "RetryLater", counted=False) for d in deliveries
+            ]
+        except PermanentFailure as exc:
+            self._failed(deliveries, exc)
+            return [self._dead(d, describe_error(exc)) for d in deliveries]
+        except Exception as exc:  # noqa: BLE001 - any other failure is transient by contract
+            self._failed(deliveries, exc)
+            outcomes = []
+            for d in deliveries:
+                if d.event.attempts >= self.settings.outbox_max_attempts:
+                    outcomes.append(self._dead(d, describe_error(exc)))
+                    continue
+                delay = backoff_seconds(
+                    d.event.attempts,
+                    base=self.settings.outbox_backoff_base_seconds,
+                    cap=self.settings.outbox_backoff_max_seconds,
                 )
-        if permanent is not None or transient is not None:
-            OUTBOX_FAILED.labels(event.event_type).inc()
-        if permanent is not None:
-            return self._dead(event, describe_error(permanent))
-        if transient is not None:
-            if event.attempts >= self.settings.outbox_max_attempts:
-                return self._dead(event, describe_error(transient))
-            delay = backoff_seconds(
-                event.attempts,
-                base=self.settings.outbox_backoff_base_seconds,
-                cap=self.settings.outbox_backoff_max_seconds,
-            )
-            return self._retry(
-                event, max(delay, retry_after or 0.0), describe_error(transient), counted=True
-            )
-        if retry_after is not None:
-            return self._retry(event, retry_after, "RetryLater", counted=False)
-        OUTBOX_DELIVERED.labels(event.event_type).inc()
-        return Outcome(event, DELIVERED, {"delivered_at": utcnow()})
+                outcomes.append(self._retry(d, delay, describe_error(exc), counted=True))
+            return outcomes
+        for d in deliveries:
+            OUTBOX_DELIVERED.labels(d.subscriber, d.event.event_type).inc()
+        return [Outcome(d, DELIVERED, {}) for d in deliveries]
 
-    def _dead(self, event: Event, error: str) -> Outcome:
+    def _failed(self, deliveries: Sequence[Delivery], exc: Exception) -> None:
+        for d in deliveries:
+            OUTBOX_FAILED.labels(d.subscriber, d.event.event_type).inc()
+        log.warning(
+            "outbox.handler_failed",
+            subscriber=deliveries[0].subscriber,
+            event_ids=[str(d.event.id) for d in deliveries[:10]],
+            events=len(deliveries),
+            attempts=max(d.event.attempts for d in deliveries),
+            error=describe_error(exc),
+        )
+
+    def _dead(self, delivery: Delivery, error: str) -> Outcome:
         log.error(
             "outbox.dead_lettered",
-            event_id=str(event.id),
-            event_type=event.event_type,
-            attempts=event.attempts,
+            event_id=str(delivery.event.id),
+            event_type=delivery.event.event_type,
+            subscriber=delivery.subscriber,
+            attempts=delivery.event.attempts,
             error=error,
         )
-        return Outcome(event, DEAD, {"last_error": error})
+        return Outcome(delivery, DEAD, {"last_error": error})
 
-    def _retry(self, event: Event, delay: float, error: str, *, counted: bool) -> Outcome:
+    def _retry(self, delivery: Delivery, delay: float, error: str, *, counted: bool) -> Outcome:
         values: dict[str, Any] = {
             "available_at": utcnow() + dt.timedelta(seconds=delay),
             "last_error": error,
         }
         if not counted:
-            values["attempts"] = OutboxEvent.attempts - 1
-        return Outcome(event, PENDING, values)
+            values["attempts"] = OutboxDelivery.attempts - 1
+        return Outcome(delivery, PENDING, values)
 
     async def record(self, outcomes: Sequence[Outcome]) -> int:
         """Write outcomes in one transaction, each guarded by this worker's lease.
 
-        If a lease lapsed and another worker took the event, its outcome wins and ours is
-        dropped (the handlers ran twice; they are idempotent). Returns how many were kept.
+        If a lease lapsed and another worker took the delivery, its outcome wins and ours
+        is dropped (the subscriber ran twice; it is idempotent). Returns how many were kept.
         """
-        mine = (OutboxEvent.locked_by == self.worker_id, IS_PENDING)
+        mine = (OutboxDelivery.locked_by == self.worker_id, D_PENDING)
         cleared = {"locked_until": None, "locked_by": None}
-        delivered = [o.event.id for o in outcomes if o.state == DELIVERED]
+        delivered = [o.delivery.id for o in outcomes if o.state == DELIVERED]
         kept = 0
         async with self.db.transaction() as uow:
             if delivered:
                 # One statement for the common case: the rate is bounded by commits.
                 result: Any = await uow.session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(delivered), *mine)
+                    update(OutboxDelivery)
+                    .where(OutboxDelivery.id.in_(delivered), *mine)
                     .values(state=DELIVERED, delivered_at=utcnow(), **cleared)
                     .execution_options(synchronize_session=False)
                 )
@@ -229,8 +212,8 @@ class Worker:
                 if o.state == DELIVERED:
                     continue
                 result = await uow.session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id == o.event.id, *mine)
+                    update(OutboxDelivery)
+                    .where(OutboxDelivery.id == o.delivery.id, *mine)
                     .values(state=o.state, **cleared, **o.values)
                     .execution_options(synchronize_session=False)
                 )
@@ -247,11 +230,11 @@ class Worker:
             if not ids:
                 return
             stmt = (
-                update(OutboxEvent)
+                update(OutboxDelivery)
                 .where(
-                    OutboxEvent.id.in_(ids),
-                    OutboxEvent.locked_by == self.worker_id,
-                    IS_PENDING,
+                    OutboxDelivery.id.in_(ids),
+                    OutboxDelivery.locked_by == self.worker_id,
+                    D_PENDING,
                 )
                 .values(locked_until=utcnow() + self.lease)
                 .execution_options(synchronize_session=False)
@@ -262,32 +245,46 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - the next renewal may succeed
                 log.warning("outbox.renew_failed", error=describe_error(exc))
 
-    async def run_batch(self, *, due_by: dt.datetime | None = None) -> int:
-        """Claim one batch and deliver it; returns how many events were handled.
+    def calls(self, deliveries: Sequence[Delivery]) -> list[list[Delivery]]:
+        """Deliveries grouped into subscriber calls of at most each one's batch size."""
+        by_subscriber: dict[str, list[Delivery]] = {}
+        for d in deliveries:
+            by_subscriber.setdefault(d.subscriber, []).append(d)
+        calls = []
+        for name, group in by_subscriber.items():
+            sub = self.subscriptions.get(name)
+            size = sub.batch_size if sub is not None else 1
+            calls += [group[i : i + size] for i in range(0, len(group), size)]
+        return calls
 
-        Each outcome is recorded as soon as its event is handled; outcomes that finish
+    async def run_batch(self, *, due_by: dt.datetime | None = None) -> int:
+        """Fan out, claim one batch of deliveries and run them; how many were handled.
+
+        Each call's outcomes are recorded as soon as it returns; outcomes that finish
         while a write is in flight go together in the next one (group commit).
         """
-        events = await self.claim(due_by=due_by)
-        if not events:
+        deliveries = await self.claim(due_by=due_by)
+        if not deliveries:
             return 0
-        pending = {e.id for e in events}  # leased and not yet recorded: keep renewing
+        pending = {d.id for d in deliveries}  # leased and not yet recorded: keep renewing
         gate = asyncio.Semaphore(self.concurrency)
         done: list[Outcome] = []
         ready = asyncio.Event()
         finished = False
 
-        async def one(event: Event) -> None:
+        async def one(call: list[Delivery]) -> None:
             async with gate:
                 try:
-                    outcome = await self.handle(event)
+                    outcomes = await self.handle(call)
                 except Exception as exc:  # noqa: BLE001 - never expected; the lease lapses
                     log.error(
-                        "outbox.handle_failed", event_id=str(event.id), error=describe_error(exc)
+                        "outbox.handle_failed",
+                        subscriber=call[0].subscriber,
+                        error=describe_error(exc),
                     )
-                    pending.discard(event.id)
+                    pending.difference_update(d.id for d in call)
                     return
-            done.append(outcome)
+            done.extend(outcomes)
             ready.set()
 
         async def committer() -> None:
@@ -304,7 +301,7 @@ class Worker:
                             "outbox.record_failed", count=len(take), error=describe_error(exc)
                         )
                     finally:
-                        pending.difference_update(o.event.id for o in take)
+                        pending.difference_update(o.delivery.id for o in take)
                 if finished:
                     return
 
@@ -312,8 +309,8 @@ class Worker:
         recorder = asyncio.create_task(committer())
         try:
             async with asyncio.TaskGroup() as group:
-                for event in events:
-                    group.create_task(one(event))
+                for call in self.calls(deliveries):
+                    group.create_task(one(call))
             finished = True
             ready.set()
             await recorder
@@ -322,10 +319,10 @@ class Worker:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
-        return len(events)
+        return len(deliveries)
 
     async def housekeep(self, *, force: bool = False) -> None:
-        """Purge old delivered events and expired idempotency keys, at most every few minutes."""
+        """Purge old deliveries and events and expired idempotency keys, every few minutes."""
         if not force and time.monotonic() < self._next_housekeeping:
             return
         self._next_housekeeping = time.monotonic() + self.settings.outbox_housekeeping_seconds
@@ -341,7 +338,7 @@ class Worker:
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> int:
         """Deliver until ``stop`` is set (the batch in hand is finished first).
 
-        ``once``: deliver what is due now, then return. Returns the events handled.
+        ``once``: deliver what is due now, then return. Returns the deliveries handled.
         """
         started = utcnow() if once else None
         handled = 0
@@ -351,15 +348,16 @@ class Worker:
             try:
                 await self.housekeep()
                 count = await self.run_batch(due_by=started)
+                progress = count + self._fanned_out
                 failures = 0
             except Exception as exc:
                 if once:
                     raise
                 failures += 1
-                count = 0
+                count = progress = 0
                 log.error("outbox.worker_error", error=describe_error(exc), failures=failures)
             handled += count
-            if count:
+            if progress:
                 continue
             if once:
                 break
@@ -376,13 +374,20 @@ async def run_worker(
     settings: Settings,
     stop: asyncio.Event,
     *,
+    subscriptions: Subscriptions,
     concurrency: int | None = None,
     once: bool = False,
     worker_id: str | None = None,
 ) -> int:
-    """Run one worker in this process until ``stop`` is set; returns the events handled."""
-    load_handlers()
-    worker = Worker(db, cache, settings, concurrency=concurrency, worker_id=worker_id)
+    """Run one worker in this process until ``stop`` is set; returns the deliveries handled."""
+    worker = Worker(
+        db,
+        cache,
+        settings,
+        subscriptions=subscriptions,
+        concurrency=concurrency,
+        worker_id=worker_id,
+    )
     if once:
         return await worker.run(stop, once=True)
     # The worker process is also where the audit chain gets sealed: writers only append

@@ -1,4 +1,4 @@
-"""The outbox handler that runs bulk imports in the worker, a slice at a time.
+"""The outbox subscriber that runs bulk imports in the worker, a slice at a time.
 
 ``registration.import_requested`` (payload: ``import_id``, ``actor_role``, ``file_kind``)
 is emitted when a file is accepted. The handler works for at most half the handler
@@ -14,7 +14,7 @@ import asyncio
 import time
 import uuid
 
-from vaxport.core.outbox import Event, HandlerContext, PermanentFailure, RetryLater, register
+from vaxport.core.outbox import Event, HandlerContext, PermanentFailure, RetryLater, Subscriber
 from vaxport.registration.imports import importer
 from vaxport.registration.imports.service import IMPORT_REQUESTED, upload_path
 from vaxport.tenancy.service import get_tenant_by_id
@@ -51,4 +51,6 @@ async def run_import(event: Event, ctx: HandlerContext) -> None:
     await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
-register(IMPORT_REQUESTED, run_import)
+SUBSCRIBERS: tuple[Subscriber, ...] = (
+    Subscriber.each("registration.run-import", (IMPORT_REQUESTED,), run_import),
+)

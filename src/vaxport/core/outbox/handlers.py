@@ -1,12 +1,11 @@
-"""What handlers see (Event, HandlerContext), what they may raise, and who handles what."""
+"""What a subscriber's handler sees (Event, HandlerContext) and what it may raise."""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +18,13 @@ EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]{0,99}$")
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """An outbox event as delivered to a handler (ids in the payload, never personal data)."""
+    """An outbox event as delivered to a subscriber (ids in the payload, never personal data)."""
 
     id: uuid.UUID
     event_type: str
     tenant_id: uuid.UUID | None
     payload: dict[str, Any]
-    # Deliveries started so far, this one included (1 on the first delivery).
+    # Deliveries to this subscriber started so far, this one included (1 on the first).
     attempts: int
     created_at: dt.datetime
 
@@ -39,7 +38,9 @@ class HandlerContext:
     settings: Settings
 
 
+# A handler of one event, and of a list of events (what a subscriber holds).
 Handler = Callable[[Event, HandlerContext], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Event], HandlerContext], Awaitable[None]]
 
 
 class RetryLater(Exception):  # noqa: N818 - reads as an instruction to the worker
@@ -61,46 +62,8 @@ class PermanentFailure(Exception):  # noqa: N818 - reads as a verdict, like Retr
         super().__init__(reason)
 
 
-_HANDLERS: dict[str, list[Handler]] = {}
-
-
 def check_event_type(event_type: str) -> str:
     """``event_type`` if well formed (``context.thing_happened``), else ValueError."""
     if not EVENT_TYPE.match(event_type):
         raise ValueError(f"bad outbox event type {event_type!r}")
     return event_type
-
-
-def register(event_type: str, fn: Handler) -> Handler:
-    """Add ``fn`` to the handlers of ``event_type`` (registering it twice is a no-op)."""
-    fns = _HANDLERS.setdefault(check_event_type(event_type), [])
-    if fn not in fns:
-        fns.append(fn)
-    return fn
-
-
-def handler(event_type: str) -> Callable[[Handler], Handler]:
-    """Decorator form of :func:`register`."""
-
-    def decorate(fn: Handler) -> Handler:
-        return register(event_type, fn)
-
-    return decorate
-
-
-def handlers_for(event_type: str) -> list[Handler]:
-    """The handlers of ``event_type``, in registration order."""
-    return list(_HANDLERS.get(event_type, ()))
-
-
-def registered_types() -> list[str]:
-    """Every event type that has at least one handler."""
-    return sorted(t for t, fns in _HANDLERS.items() if fns)
-
-
-def load_handlers() -> None:
-    """Import every module listed in :mod:`vaxport.all_handlers` (they register on import)."""
-    from vaxport.all_handlers import HANDLER_MODULES
-
-    for name in HANDLER_MODULES:
-        importlib.import_module(name)
