@@ -89,6 +89,7 @@ class Worker:
         self.worker_id = (worker_id or default_worker_id())[:100]
         self.lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
         self._next_housekeeping = 0.0
+        # Events the last claim fanned out: progress even when nobody subscribes to them.
         self._fanned_out = 0
 
     async def claim(self, *, due_by: dt.datetime | None = None) -> list[Delivery]:
