@@ -25,7 +25,7 @@ app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_h
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-app.command("worker")(worker_command(wiring.event_subscriptions))
+app.command("worker")(worker_command(wiring.event_subscriptions, wiring.worker_companions))
 for _name, _sub_app in PARTS.cli_apps:
     app.add_typer(_sub_app, name=_name)
 keys_app.command("rotate-signing")(rotate_signing)

@@ -104,7 +104,6 @@ async def run(
 
     from vaxport.app import create_app
     from vaxport.core.outbox.worker import run_worker
-    from vaxport.wiring import event_subscriptions
 
     parts = parts or wiring.build()
 
@@ -127,7 +126,14 @@ async def run(
         server = uvicorn.Server(config)
         stop = asyncio.Event()
         worker = asyncio.create_task(
-            run_worker(db, cache, settings, stop, subscriptions=event_subscriptions())
+            run_worker(
+                db,
+                cache,
+                settings,
+                stop,
+                subscriptions=wiring.event_subscriptions(),
+                companions=wiring.worker_companions(),
+            )
         )
         try:
             await server.serve()

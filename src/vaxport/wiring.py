@@ -10,6 +10,7 @@ packages. A test builds a smaller or different set with :func:`dataclasses.repla
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import vaxport.registration.models
 import vaxport.tenancy.models
 from vaxport.audit.api import router as audit_router
 from vaxport.audit.cli import app as audit_app
+from vaxport.audit.runner import run_sealer
 from vaxport.core.cache import Cache
 from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.crypto.blind import RegionResolver
@@ -39,6 +41,7 @@ from vaxport.core.http import ops
 from vaxport.core.http.openapi import Link
 from vaxport.core.outbox import Subscriptions
 from vaxport.core.outbox.cli import outbox_app
+from vaxport.core.outbox.worker import Companion
 from vaxport.facilities import events as facilities_events
 from vaxport.facilities import links as facilities_links
 from vaxport.facilities import service as facilities_service
@@ -52,19 +55,19 @@ from vaxport.identity.bench import router as identity_bench_router
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.ports import IdentityPorts, install_ports
 from vaxport.notifications import config_checks as notification_checks
+from vaxport.notifications import events as notifications_events
 from vaxport.notifications import service as notifications_service
 from vaxport.notifications.api import dev_router as notifications_dev_router
 from vaxport.notifications.api import router as notifications_router
 from vaxport.notifications.cli import app as notify_app
-from vaxport.notifications import events as notifications_events
 from vaxport.notifications.events import RelevanceCheck, install_relevance_checks
 from vaxport.notifications.recipients import ContactResolver, install_contact_resolvers
 from vaxport.registration import lookup as registration_lookup
 from vaxport.registration.api import router as registration_router
 from vaxport.registration.cli import app as person_app
 from vaxport.registration.events import beneficiary_contact
-from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports import events as registration_import_events
+from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
 from vaxport.settings import Settings
@@ -195,3 +198,14 @@ def event_subscriptions() -> Subscriptions:
             *registration_import_events.SUBSCRIBERS,
         ]
     )
+
+
+async def _seal_audit_chain(db: Database, stop: asyncio.Event) -> None:
+    # Writers only append unsealed entries; every deployment runs workers, so they link
+    # them into the chain.
+    await run_sealer(db=db, stop=stop)
+
+
+def worker_companions() -> tuple[Companion, ...]:
+    """The periodic jobs every worker process runs beside its deliveries."""
+    return (_seal_audit_chain,)

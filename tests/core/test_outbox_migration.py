@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import func, insert, inspect, select, text
 
+from tests.support.parts import METADATA
 from vaxport.core import migrate
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
@@ -26,7 +27,7 @@ async def _indexes(db: Database) -> set[str] | None:
 async def test_0011_upgrade_then_downgrade_gives_unfinished_events_back(
     empty_db: Database,
 ) -> None:
-    await migrate.upgrade(empty_db, "0011_outbox_deliveries")
+    await migrate.upgrade(empty_db, "0011_outbox_deliveries", metadata=METADATA)
     indexes = await _indexes(empty_db)
     assert indexes is not None  # PostgreSQL also lists the unique constraint's index
     assert {

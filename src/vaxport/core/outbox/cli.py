@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import orjson
 import typer
@@ -14,6 +14,7 @@ import typer
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.outbox import admin
 from vaxport.core.outbox.subscriptions import Subscriptions
+from vaxport.core.outbox.worker import Companion
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
 outbox_app = typer.Typer(
@@ -21,10 +22,14 @@ outbox_app = typer.Typer(
 )
 
 
-def worker_command(subscriptions: Callable[[], Subscriptions]) -> Callable[..., None]:
+def worker_command(
+    subscriptions: Callable[[], Subscriptions],
+    companions: Callable[[], Sequence[Companion]] = tuple,
+) -> Callable[..., None]:
     """The ``vaxport worker`` command, delivering to what ``subscriptions()`` returns.
 
-    The entry floor passes the composition root's subscriptions in: core knows no context.
+    The entry floor passes the composition root's subscriptions and the tasks that run
+    beside the worker (``companions()``, e.g. the audit sealer) in: core knows no context.
     """
 
     def worker(
@@ -80,6 +85,7 @@ def worker_command(subscriptions: Callable[[], Subscriptions]) -> Callable[..., 
                     settings,
                     stop,
                     subscriptions=subscriptions(),
+                    companions=companions(),
                     concurrency=concurrency,
                     once=once,
                 )

@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +39,9 @@ from vaxport.core.outbox.subscriptions import Subscriptions
 from vaxport.settings import Settings
 
 log = get_logger(__name__)
+
+# A periodic job run beside the worker until the stop event is set: (db, stop).
+Companion = Callable[[Database, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
@@ -376,11 +379,16 @@ async def run_worker(
     stop: asyncio.Event,
     *,
     subscriptions: Subscriptions,
+    companions: Sequence[Companion] = (),
     concurrency: int | None = None,
     once: bool = False,
     worker_id: str | None = None,
 ) -> int:
-    """Run one worker in this process until ``stop`` is set; returns the deliveries handled."""
+    """Run one worker in this process until ``stop`` is set; returns the deliveries handled.
+
+    ``companions`` run beside it until ``stop`` (not with ``once``): the composition root
+    passes the periodic jobs every deployment needs, such as sealing the audit chain.
+    """
     worker = Worker(
         db,
         cache,
@@ -391,13 +399,9 @@ async def run_worker(
     )
     if once:
         return await worker.run(stop, once=True)
-    # The worker process is also where the audit chain gets sealed: writers only append
-    # unsealed entries, so someone must link them, and every deployment runs workers.
-    from vaxport.audit.runner import run_sealer
-
-    sealer = asyncio.create_task(run_sealer(db=db, stop=stop))
+    tasks = [asyncio.create_task(companion(db, stop)) for companion in companions]
     try:
         return await worker.run(stop, once=False)
     finally:
         stop.set()
-        await sealer
+        await asyncio.gather(*tasks)
