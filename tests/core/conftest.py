@@ -19,6 +19,11 @@ from vaxport.settings import Settings
 @pytest.fixture
 def handlers(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[outbox.Handler]]:
     """An empty handler registry for this test (other tests' handlers are not called)."""
+    # Handler modules register on first import (until the composition root, issue 11):
+    # import them all into the real registry first, or a module first imported during
+    # this test would register into the throw-away one and be missing for later tests
+    # (which happened under pytest-xdist, whose test order differs from a serial run).
+    outbox.load_handlers()
     fresh: dict[str, list[outbox.Handler]] = {}
     monkeypatch.setattr(outbox_registry, "_HANDLERS", fresh)
     return fresh
