@@ -33,8 +33,14 @@ wrk:
 bench: setup wrk
 	$(VENV)/bin/vaxport bench $(BENCH_ARGS)
 
+# The suite runs on TEST_WORKERS pytest-xdist workers (0: serially, in this process).
+# Each worker has its own database and cache keys (tests/conftest.py); loadfile keeps a
+# test file on one worker, so its module fixtures (servers, Chromium) start once.
+TEST_WORKERS ?= 2
+TEST_DIST ?= loadfile
+
 test: setup browser wrk
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist $(TEST_DIST) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
