@@ -3,14 +3,21 @@
 ``VAXPORT_TEST_DATABASE_URL`` (postgresql+asyncpg://...) runs the whole suite on
 PostgreSQL in a freshly created database dropped afterwards; unset, a SQLite file.
 ``VAXPORT_TEST_REDIS_URL`` does the same for the cache (keys under a unique prefix).
+
+Under pytest-xdist each worker is a session of its own: its own database (PostgreSQL: a
+copy of the run's migrated template, see :func:`_template_database`; SQLite: a file in
+the worker's temporary directory) and its own cache prefixes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,48 +51,109 @@ requires_redis = pytest.mark.skipif(
 )
 
 
-async def _create_pg_database(url: str) -> str:
-    """Create a uniquely named database on the server of ``url``; return its URL."""
+def pytest_configure(config: pytest.Config) -> None:
+    # One identifier per run, shared by its xdist workers (xdist hands --testrunuid on):
+    # it names the run's template database.
+    if not hasattr(config, "workerinput") and getattr(config.option, "testrunuid", "") is None:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def _run_id(config: pytest.Config) -> str:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput["testrunuid"])
+    run_id = getattr(config.option, "testrunuid", None)
+    if run_id is None:  # pytest-xdist not installed
+        run_id = config.option.testrunuid = uuid.uuid4().hex
+    return str(run_id)
+
+
+def _template_name(config: pytest.Config) -> str:
+    return f"vaxport_tpl_{_run_id(config)[:16]}"
+
+
+async def _server(url: str) -> Any:
+    """A connection to the maintenance database of ``url``'s server."""
     import asyncpg
 
+    u = make_url(url)
+    return await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, database="postgres", password=u.password
+    )
+
+
+async def _create_pg_database(url: str, *, template: str | None = None) -> str:
+    """Create a uniquely named database on the server of ``url`` (a copy of ``template``
+    when given); return its URL."""
     base = make_url(url)
     name = f"vaxport_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(
-        host=base.host,
-        port=base.port or 5432,
-        user=base.username,
-        database="postgres",
-        password=base.password,
-    )
+    conn = await _server(url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return base.set(database=name).render_as_string(hide_password=False)
 
 
-async def _drop_pg_database(url: str) -> None:
-    import asyncpg
+async def _template_database(url: str, name: str) -> str:
+    """The run's template database ``name``, migrated and secured: made by whichever
+    worker asks first (the others wait on an advisory lock), copied by every worker.
 
-    u = make_url(url)
-    conn = await asyncpg.connect(
-        host=u.host,
-        port=u.port or 5432,
-        user=u.username,
-        database="postgres",
-        password=u.password,
-    )
+    Copying takes a fraction of a second where migrating takes seconds per worker; each
+    copy is still upgraded to head in ``owner_db`` (a no-op that re-applies the grants,
+    which a copy does not inherit for the database itself). Dropped when the run ends.
+    """
+    conn = await _server(url)
+    lock = zlib.crc32(name.encode())
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        await conn.execute("SELECT pg_advisory_lock($1)", lock)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+                template_url = make_url(url).set(database=name)
+                database = Database(
+                    template_url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
+                )
+                try:
+                    await migrate.upgrade(database, app_role=APP_ROLE)
+                except BaseException:
+                    await database.dispose()
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    raise
+                await database.dispose()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+    finally:
+        await conn.close()
+    return name
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The run's end is the controller's (or the only process's) session end.
+    if PG_URL and not hasattr(session.config, "workerinput"):
+        name = _template_name(session.config)
+        asyncio.run(_drop_pg_database(make_url(PG_URL).set(database=name).render_as_string()))
+
+
+async def _drop_pg_database(url: str) -> None:
+    conn = await _server(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
     finally:
         await conn.close()
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The URL of an empty database for this test session."""
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The URL of this test session's database (PostgreSQL: already migrated, a copy of
+    the run's template; SQLite: an empty file)."""
     if PG_URL:
-        url = await _create_pg_database(PG_URL)
+        template = await _template_database(PG_URL, _template_name(request.config))
+        url = await _create_pg_database(PG_URL, template=template)
         yield url
         await _drop_pg_database(url)
     else:
@@ -210,12 +278,18 @@ def _session_keyring(key_file: Path) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path, app_database_url: str, key_file: Path) -> Settings:
-    """Settings for an app under test (development-like, data in a temp dir)."""
+    """Settings for an app under test (development-like, data in a temp dir).
+
+    Rate-limit windows get a prefix of the test's own: with Redis, tests (and parallel
+    workers, and other runs on the same server) would otherwise count each other's
+    requests against one limit.
+    """
     return Settings(
         env="test",
         data_dir=tmp_path,
         database_url=app_database_url,
         redis_url=REDIS_URL,
+        rate_limit_prefix=f"vaxport-test-rl-{uuid.uuid4().hex[:8]}",
         log_json=True,
         countries_dir=ROOT / "countries",
         key_file=key_file,

@@ -14,6 +14,11 @@ injected ``Response``.
 Routes it does not describe keep FastAPI's handler (:func:`lean_app` answers None):
 sync endpoints, dependencies with ``yield`` (their two clean-up scopes), form bodies,
 streaming and server-sent events, custom response classes.
+
+It leans on FastAPI internals (``route._embed_body_fields``, the ``fastapi_*_astack``
+scope keys, ``solve_dependencies``' keywords): pyproject.toml pins the FastAPI and
+Starlette minor versions it was written for, and ``tests/core/test_framework_internals.py``
+fails naming this file when an upgrade changes one of them.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import params
-from fastapi._compat import Undefined
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import solve_dependencies
@@ -33,6 +37,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute
 from fastapi.utils import is_body_allowed_for_status_code
+from pydantic_core import PydanticUndefined as Undefined  # FastAPI's "no body" marker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response

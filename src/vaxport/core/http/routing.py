@@ -10,6 +10,10 @@ runs those routes' own ``matches`` in their original order, so the first full ma
 the one the linear scan would have found. Everything else (no full match, a 405, a
 trailing-slash redirect, a mount or any route the index cannot describe coming first)
 is handed to the router itself, whose behaviour is therefore unchanged.
+
+Like ``lean_route.py`` it leans on FastAPI/Starlette internals (``fastapi._body_limit``,
+``starlette._utils.get_route_path``, included routers' ``effective_route_contexts``):
+versions pinned in pyproject.toml, checked by ``tests/core/test_framework_internals.py``.
 """
 
 from __future__ import annotations

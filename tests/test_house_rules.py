@@ -1,0 +1,113 @@
+"""The checkable rules of the house (DESIGN.md, "Checkable forms"), read from the source.
+
+Import direction between packages is checked by ``lint-imports`` (pyproject.toml);
+these are the rules import contracts cannot say.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "vaxport"
+UNIT_OF_WORK = SRC / "core" / "db.py"
+
+
+def _modules() -> Iterator[tuple[Path, ast.Module]]:
+    for path in sorted(SRC.rglob("*.py")):
+        yield path, ast.parse(path.read_text(), filename=str(path))
+
+
+def _where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+
+
+def _commit_references(tree: ast.Module) -> Iterator[ast.AST]:
+    """Every way this module could reach a ``commit``: ``x.commit`` (any receiver, called
+    or not), a bare ``commit`` name or import, and ``"commit"`` passed to a call
+    (``getattr(session, "commit")``, ``methodcaller("commit")``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.name.rsplit(".", 1)[-1]
+        else:
+            name = ""
+        if name == "commit":
+            yield node
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Constant) and arg.value == "commit":
+                    yield node
+
+
+def _imported_packages(tree: ast.Module) -> Iterator[tuple[ast.AST, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((node, a.name.split(".")[0]) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node, node.module.split(".")[0]
+
+
+def test_commit_appears_only_in_the_unit_of_work() -> None:
+    offenders = [
+        _where(path, node)
+        for path, tree in _modules()
+        if path != UNIT_OF_WORK
+        for node in _commit_references(tree)
+    ]
+    assert offenders == [], "commit only in src/vaxport/core/db.py (the unit of work)"
+    # The walk sees the commits that are allowed: it is not vacuous.
+    assert list(_commit_references(ast.parse(UNIT_OF_WORK.read_text())))
+
+
+def test_the_commit_rule_catches_what_the_banned_api_rule_cannot() -> None:
+    caught = [
+        "uow.session.commit()",
+        "await conn.commit()",
+        "engine.sync_engine.commit",
+        "getattr(session, 'commit')()",
+        "operator.methodcaller('commit')(s)",
+        "from x import commit as c",
+        "commit()",
+    ]
+    for source in caught:
+        assert list(_commit_references(ast.parse(source))), source
+    for source in ["uow.after_commit(drop)", "invalidate_after_commit(uow)", "'committed'"]:
+        assert not list(_commit_references(ast.parse(source))), source
+
+
+def test_the_banned_api_rule_is_kept() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    banned = config["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"]
+    assert "sqlalchemy.orm.Session.commit" in banned
+    assert "TID" in config["tool"]["ruff"]["lint"]["select"]
+
+
+def test_routes_and_pages_never_import_sqlalchemy() -> None:
+    offenders = [
+        _where(path, node)
+        for path, tree in _modules()
+        if path.name == "api.py"
+        or path.name.endswith("_api.py")
+        or path.relative_to(SRC).parts[0] == "web"
+        for node, package in _imported_packages(tree)
+        if package == "sqlalchemy"
+    ]
+    assert offenders == [], "routes and pages reach the database through services only"
+
+
+def test_services_never_import_the_web_framework() -> None:
+    offenders = [
+        _where(path, node)
+        for path, tree in _modules()
+        if path.name == "service.py"
+        for node, package in _imported_packages(tree)
+        if package in {"fastapi", "starlette"}
+    ]
+    assert offenders == [], "a use case never knows it is called over HTTP"
