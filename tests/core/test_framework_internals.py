@@ -1,4 +1,4 @@
-"""What core/lean_route.py and core/routing.py rely on inside FastAPI and Starlette.
+"""What core/http/lean_route.py and core/http/routing.py rely on inside FastAPI and Starlette.
 
 Both files exist for speed (bench/README.md, "What keeps it low") and use internals no
 release promises to keep. pyproject.toml pins the minor versions they were written for;
@@ -22,11 +22,11 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
-from vaxport.core.lean_route import lean_app
-from vaxport.core.routing import flatten_included_routers
+from vaxport.core.http.lean_route import lean_app
+from vaxport.core.http.routing import flatten_included_routers
 
-LEAN = "src/vaxport/core/lean_route.py"
-ROUTING = "src/vaxport/core/routing.py"
+LEAN = "src/vaxport/core/http/lean_route.py"
+ROUTING = "src/vaxport/core/http/routing.py"
 # The minor versions both files were written for (and pyproject.toml pins).
 WRITTEN_FOR = {"fastapi": "0.165", "starlette": "1.10"}
 
