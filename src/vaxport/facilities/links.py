@@ -1,4 +1,4 @@
-"""OpenAPI links of the facilities API (see ``core/http/openapi.py``); wiring hands them to the app."""
+"""OpenAPI links of the facilities API (``core/http/openapi.py``); wiring hands them to the app."""
 
 from __future__ import annotations
 
