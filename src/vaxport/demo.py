@@ -40,7 +40,9 @@ DEMO_STEPS: list[DemoStep] = []
 async def _facilities(db: Database, cache: Cache, settings: Settings, report: DemoReport) -> None:
     from vaxport.facilities.demo import load_demo_facilities
 
-    await load_demo_facilities(db, cache, settings, report)
+    report.lines.append(
+        await load_demo_facilities(db, cache, settings, tenant_code=DEMO_TENANT, url=report.url)
+    )
 
 
 DEMO_STEPS.append(_facilities)

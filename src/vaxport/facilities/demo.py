@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -15,23 +14,20 @@ from vaxport.facilities.importer import import_file
 from vaxport.settings import Settings
 from vaxport.tenancy.service import get_tenant_or_404
 
-if TYPE_CHECKING:
-    from vaxport.demo import DemoReport
-
 DEMO_FILE = "demo-facilities.csv"
 
 
 async def load_demo_facilities(
-    db: Database, cache: Cache, settings: Settings, report: DemoReport
-) -> None:
-    """Import the demo country's centres and say how many there are."""
-    from vaxport.demo import DEMO_TENANT
+    db: Database, cache: Cache, settings: Settings, *, tenant_code: str, url: str
+) -> str:
+    """Import the demo country's centres into ``tenant_code``; the banner line about them.
 
+    The demo (entry floor) passes its tenant and address: this context knows no demo.
+    """
     path = Path(settings.countries_dir) / DEMO_FILE
     if not path.is_file():
-        report.lines.append(f"  facilities  none ({path} not found)")
-        return
-    tenant = await get_tenant_or_404(db=db, cache=cache, code=DEMO_TENANT)
+        return f"  facilities  none ({path} not found)"
+    tenant = await get_tenant_or_404(db=db, cache=cache, code=tenant_code)
     summary = await import_file(
         db=db,
         cache=cache,
@@ -41,7 +37,7 @@ async def load_demo_facilities(
         report=io.StringIO(),
         actor_role="system",
     )
-    report.lines.append(
+    return (
         f"  facilities  {summary.rows} centres ({summary.created} new, "
-        f"{summary.updated} updated); {report.url}/{DEMO_TENANT}/facilities"
+        f"{summary.updated} updated); {url}/{tenant_code}/facilities"
     )

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 from vaxport.core.outbox import load_handlers
 from vaxport.notifications.validation import validate_notification_config
-from vaxport.tenancy.config import TenantConfig
-from vaxport.tenancy.validation import ConfigProblem, register_validator
+from vaxport.tenancy.service import ConfigProblem, TenantConfig, register_validator
 
 
 @register_validator

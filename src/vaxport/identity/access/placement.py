@@ -13,7 +13,7 @@ from vaxport.core.errors import ValidationFailed, field_error, invalid
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.access.policy import Resource
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 # Installed by the facilities context: the region a facility lies in (None: unknown).
 FacilityRegion = Callable[[uuid.UUID, uuid.UUID], Awaitable[str | None]]
