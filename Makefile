@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test setup lint typecheck check browser bench wrk clean messages graph contracts-next
+.PHONY: demo test setup lint typecheck check browser bench wrk clean messages graph
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,6 @@ lint: setup
 	PYTHONPATH=src $(VENV)/bin/lint-imports --no-logo
 
 # The import contracts not switched on yet (issue 11): where today's tree breaks them.
-contracts-next: setup
-	PYTHONPATH=src $(VENV)/bin/lint-imports --no-logo importlinter-next.toml
-
 typecheck: setup
 	$(VENV)/bin/mypy
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from vaxport.audit import service
 from vaxport.audit.schemas import AuditPageOut, AuditQuery
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.edge import CurrentActor
+from vaxport.identity.service import CurrentActor
 
 router = APIRouter(tags=["audit"])
 

@@ -6,21 +6,12 @@ import asyncio
 import contextlib
 import uuid
 
-from sqlalchemy import select
-
 from vaxport.core.audit.chain import seal
 from vaxport.core.db import Database
 from vaxport.core.logging import get_logger
+from vaxport.tenancy.service import tenant_ids
 
 log = get_logger(__name__)
-
-
-async def tenant_ids(db: Database) -> list[uuid.UUID]:
-    """Every tenant's id (the tenants table is not tenant-scoped, so RLS allows this)."""
-    from vaxport.tenancy.models import Tenant
-
-    async with db.read() as session:
-        return list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
 
 
 async def seal_all(*, db: Database) -> dict[uuid.UUID, int]:

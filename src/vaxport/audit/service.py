@@ -14,7 +14,7 @@ from vaxport.audit.schemas import AuditEntryOut, AuditPageOut
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
-from vaxport.identity.access.policy import Resource, Subject, authorize
+from vaxport.identity.service import Resource, Subject, authorize
 
 MAX_LIMIT = 200
 

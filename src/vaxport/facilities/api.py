@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
 from vaxport.core.errors import Forbidden
+from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
 from vaxport.core.imports.upload import remove_tree, spool, upload_kind
@@ -35,9 +36,7 @@ from vaxport.facilities.schemas import (
     PublicPage,
     VersionedChange,
 )
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor
-from vaxport.tenancy.api import etag_matches
+from vaxport.identity.service import Actor, CurrentActor
 from vaxport.tenancy.service import get_tenant_or_404
 
 router = APIRouter(tags=["facilities"])

@@ -26,9 +26,7 @@ from vaxport.core.imports.engine import cells_of, check_columns
 from vaxport.facilities.hours import WEEKDAYS, parse_day, parse_exceptions
 from vaxport.facilities.schemas import FacilityCreate, FacilityFields
 from vaxport.facilities.validation import Errors, columns
-from vaxport.tenancy.config_types import canonical_locale
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import is_in_subtree
+from vaxport.tenancy.service import TenantInfo, canonical_locale, is_in_subtree
 
 REQUIRED = ("code", "name", "type", "region_code")
 PLAIN = (

@@ -35,7 +35,7 @@ from vaxport.facilities import directory, events, writes
 from vaxport.facilities.import_row import RowData, check_header, parse_row
 from vaxport.facilities.models import Facility
 from vaxport.facilities.schemas import ImportErrorOut, ImportSummary
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 log = get_logger(__name__)
 

@@ -25,8 +25,7 @@ from vaxport.facilities.schemas import (
     PublicFacility,
     PublicPage,
 )
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import region_subtree
+from vaxport.tenancy.service import TenantInfo, region_subtree
 
 
 async def get(

@@ -19,6 +19,7 @@ from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from vaxport.core.ids import short_code
 from vaxport.facilities import directory, events, writes
+from vaxport.facilities.hours import WEEKDAYS
 from vaxport.facilities.models import Facility
 from vaxport.facilities.reads import (
     directory_entry,
@@ -30,11 +31,20 @@ from vaxport.facilities.reads import (
     list_facilities,
     list_public,
 )
-from vaxport.facilities.schemas import FacilityCreate, FacilityFields, FacilityOut, FacilityUpdate
+from vaxport.facilities.schemas import (
+    DirectoryQuery,
+    FacilityCreate,
+    FacilityFields,
+    FacilityOut,
+    FacilityUpdate,
+)
 from vaxport.facilities.validation import columns
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
+# The front door: what other contexts and the pages may use.
 __all__ = [
+    "WEEKDAYS",
+    "DirectoryQuery",
     "create",
     "deactivate",
     "directory_entry",

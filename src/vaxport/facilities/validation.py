@@ -17,8 +17,7 @@ from vaxport.core.errors import field_error
 from vaxport.facilities.geo import unit_vector
 from vaxport.facilities.hours import OpeningHours
 from vaxport.facilities.schemas import Location
-from vaxport.tenancy.config_types import canonical_locale
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo, canonical_locale
 
 Errors = list[dict[str, str]]
 

@@ -20,8 +20,7 @@ from vaxport.facilities import events
 from vaxport.facilities.models import Facility, FacilityVaccine
 from vaxport.facilities.schemas import FacilityOut, LocationOut, PublicFacility
 from vaxport.facilities.validation import search_text
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import is_in_subtree
+from vaxport.tenancy.service import TenantInfo, is_in_subtree
 
 # The API field behind a stored column (the others map one to one).
 _COLUMN_FIELD = {"latitude": "location", "longitude": "location"}

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 
 from vaxport.core.errors import NotFound
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.edge import CurrentActor
+from vaxport.identity.service import CurrentActor
 from vaxport.notifications import callbacks, preferences, support
 from vaxport.notifications.schemas import (
     MessageStatusOut,

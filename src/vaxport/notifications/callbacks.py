@@ -39,12 +39,12 @@ from vaxport.notifications.channels.base import ChannelConfigError, read_secret
 from vaxport.notifications.channels.http import json_path
 from vaxport.notifications.models import DELIVERED, FAILED, SENDING, SENT, Message
 from vaxport.settings import Settings
-from vaxport.tenancy.notifications_config import (
+from vaxport.tenancy.service import (
     DeliveryCallbackOptions,
     SmsHttpChannelConfig,
     TwilioChannelConfig,
+    get_tenant_or_404,
 )
-from vaxport.tenancy.service import get_tenant_or_404
 
 log = get_logger("vaxport.notifications")
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from vaxport.notifications.validation import locate, validate_notification_config
-from vaxport.tenancy.config import TenantConfig
-from vaxport.tenancy.validation import ConfigProblem
+from vaxport.tenancy.service import ConfigProblem, TenantConfig
 
 
 def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem]:

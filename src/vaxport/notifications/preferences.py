@@ -21,8 +21,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
 from vaxport.core.ids import uuid7
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import Resource, authorize
+from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.notifications.models import NotificationPreference
 from vaxport.notifications.recipients import KINDS
 

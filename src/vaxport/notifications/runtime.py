@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from vaxport.notifications.channels import ChannelSet, HttpPool
 from vaxport.notifications.templates import TemplateSet
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 _TEMPLATE_SETS = 64
 

@@ -57,9 +57,7 @@ from vaxport.notifications.recipients import (
 from vaxport.notifications.runtime import RUNTIME
 from vaxport.notifications.templates import TemplateError
 from vaxport.settings import Settings
-from vaxport.tenancy.notifications_config import NotificationsConfig
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_by_id
+from vaxport.tenancy.service import NotificationsConfig, TenantInfo, get_tenant_by_id
 
 log = get_logger("vaxport.notifications")
 

@@ -39,8 +39,16 @@ from vaxport.notifications.recipients import (
 )
 from vaxport.notifications.runtime import RUNTIME
 from vaxport.notifications.templates import EVENTS, TemplateError, normalize_locale
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_in
+from vaxport.tenancy.service import TenantInfo, get_tenant_in
+
+# The front door: what other contexts may use (the rest of notifications is internal).
+__all__ = [
+    "Contact",
+    "cancel_for_reason",
+    "notify",
+    "read_preferences",
+    "send_login_code",
+]
 
 log = get_logger("vaxport.notifications")
 

@@ -20,8 +20,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, invalid
 from vaxport.core.ids import uuid7
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import Resource, authorize
+from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.notifications.channels.console import console_outbox_path, read_console_outbox
 from vaxport.notifications.models import DONE, Message
 from vaxport.notifications.recipients import Kind, infer_kind

@@ -22,7 +22,7 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from vaxport.tenancy.notifications_config import EmailTemplate, LocaleTemplates
+from vaxport.tenancy.service import EmailTemplate, LocaleTemplates
 
 TemplateKind = Literal["sms", "email"]
 MAX_RENDERED_CHARS = 100_000

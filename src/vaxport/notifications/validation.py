@@ -25,7 +25,7 @@ from vaxport.notifications.templates import (
     compile_sources,
     normalize_locale,
 )
-from vaxport.tenancy.notifications_config import CHANNEL_TYPES, LocaleTemplates, NotificationsConfig
+from vaxport.tenancy.service import CHANNEL_TYPES, LocaleTemplates, NotificationsConfig
 
 _SUBPATH = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_-]+)+$")
 _SOURCES: TypeAdapter[dict[str, dict[str, LocaleTemplates]]] = TypeAdapter(

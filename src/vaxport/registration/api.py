@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.edge import CurrentActor, PathTenant, client_ip
+from vaxport.identity.service import CurrentActor, PathTenant, client_ip
 from vaxport.registration import service
 from vaxport.registration.schemas import (
     ClaimCodeIn,

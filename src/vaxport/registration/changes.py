@@ -24,8 +24,7 @@ from vaxport.core.crypto import erase_subject
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
 from vaxport.core.outbox import emit
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import Resource, authorize, can
+from vaxport.identity.service import Actor, Resource, authorize, can
 from vaxport.registration.contact_changes import check_contact_proof
 from vaxport.registration.models import (
     STATUS_MERGED,
@@ -41,7 +40,7 @@ from vaxport.registration.schemas import MemberOut, MemberUpdate
 from vaxport.registration.validation import validate_update
 from vaxport.registration.writes import Acting, record_change
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 WRITE = "beneficiaries:write"
 

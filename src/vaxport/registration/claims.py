@@ -33,27 +33,25 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed, field_error
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.credentials.secrets import mac
-from vaxport.identity.login import otp, throttle
+from vaxport.identity import service as identity
+from vaxport.identity.service import Actor, mac
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
 from vaxport.registration.presenters import documents_of, member_out
 from vaxport.registration.schemas import ClaimCodeIn, ClaimIn, MemberOut
 from vaxport.registration.writes import Acting, ensure_room, normalise_code, record_change
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import validate_id_number
+from vaxport.tenancy.service import TenantInfo, validate_id_number
 
-CLAIM_POLICY = throttle.Policy(
+CLAIM_POLICY = identity.ThrottlePolicy(
     free=5, lock_at=20, max_delay_seconds=60, lock_seconds=3600, window_seconds=3600
 )
 NO_MATCH = "no unclaimed record matches this ID document and claim code"
 
 
-def claim_key(settings: Settings, actor: Actor) -> throttle.Key:
+def claim_key(settings: Settings, actor: Actor) -> identity.ThrottleKey:
     """The throttle key of one account's claim attempts."""
     digest = mac(settings, "throttle", actor.tenant_id.bytes + b"c\x00" + actor.account_id.bytes)
-    return throttle.Key("c:" + digest.hex()[:40], CLAIM_POLICY)
+    return identity.ThrottleKey("c:" + digest.hex()[:40], CLAIM_POLICY)
 
 
 def _claim_context(beneficiary_id: uuid.UUID, account_id: uuid.UUID) -> str:
@@ -67,11 +65,11 @@ def _citizen(actor: Actor) -> None:
 
 async def _throttle(
     db: Database, settings: Settings, tenant: TenantInfo, actor: Actor
-) -> throttle.Key:
+) -> identity.ThrottleKey:
     key = claim_key(settings, actor)
     try:
-        await throttle.attempt(db, tenant_id=tenant.id, keys=[key])
-    except throttle.Throttled as exc:
+        await identity.throttle_attempt(db, tenant_id=tenant.id, keys=[key])
+    except identity.Throttled as exc:
         seconds = max(1, int(exc.retry_after + 0.999))
         raise TooManyRequests(
             "too many claim attempts: try again later", headers={"Retry-After": str(seconds)}
@@ -168,15 +166,15 @@ async def request_claim_code(
         if person is not None and person.phone:
             phone, person_id, locale = person.phone, person.id, person.preferred_locale
     if phone is not None:
-        dest = otp.Destination("phone", phone)
+        dest = identity.Destination("phone", phone)
         context: str | None = _claim_context(person_id, actor.account_id)
     else:
         label = mac(
             settings, "claim-decoy", tenant.id.bytes + f"{body.id_type}\x00{number}".encode()
         )
-        dest, context, locale = otp.decoy(label.hex()[:32]), None, None
+        dest, context, locale = identity.decoy_destination(label.hex()[:32]), None, None
     await _audit(db, tenant, actor, "beneficiary.claim_code", outcome="success", via="phone")
-    return await otp.open_transaction(
+    return await identity.open_code_transaction(
         db=db,
         settings=settings,
         tenant=tenant,
@@ -234,7 +232,7 @@ async def claim_member(
     if out is None:
         await _failed(db, tenant, actor, "slip")
         raise NotFound(NO_MATCH)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=key, address=key)
+    await identity.throttle_succeeded(db, tenant_id=tenant.id, user=key, address=key)
     return out
 
 
@@ -245,7 +243,7 @@ async def _claim_by_phone(
     assert body.transaction_id is not None
     key = await _throttle(db, settings, tenant, actor)
     try:
-        proven = await otp.verify_code(
+        proven = await identity.verify_code(
             db=db,
             settings=settings,
             tenant=tenant,
@@ -268,5 +266,5 @@ async def _claim_by_phone(
     if out is None:
         await _failed(db, tenant, actor, "phone")
         raise NotFound(NO_MATCH)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=key, address=key)
+    await identity.throttle_succeeded(db, tenant_id=tenant.id, user=key, address=key)
     return out

@@ -18,8 +18,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Problem
 from vaxport.registration import service
 from vaxport.settings import get_settings
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_or_404
+from vaxport.tenancy.service import TenantInfo, get_tenant_or_404
 
 app = typer.Typer(help="One person's data: subject-access export, erasure.", no_args_is_help=True)
 

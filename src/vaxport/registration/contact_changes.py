@@ -14,15 +14,14 @@ from sqlalchemy import select
 
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import authorize
-from vaxport.identity.login import otp
+from vaxport.identity import service as identity
+from vaxport.identity.service import Actor, authorize
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.registration.presenters import resource
 from vaxport.registration.schemas import ContactCodeIn, ContactProof
 from vaxport.registration.validation import normalise_email, normalise_phone
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 WRITE = "beneficiaries:write"
 
@@ -67,7 +66,7 @@ async def request_contact_code(
             raise NotFound("beneficiary not found")
         authorize(actor, WRITE, resource(person), what="beneficiary")
         locale = person.preferred_locale
-    return await otp.request_code(
+    return await identity.request_code(
         db=db,
         settings=settings,
         tenant=tenant,
@@ -98,7 +97,7 @@ async def check_contact_proof(
         raise invalid("email", "change one contact at a time: each needs its own code")
     if proof is None:
         raise invalid("contact_code", f"is required: ask for a code to the new {changed[0]} first")
-    proven = await otp.verify_code(
+    proven = await identity.verify_code(
         db=db,
         settings=settings,
         tenant=tenant,
@@ -107,4 +106,4 @@ async def check_contact_proof(
         purpose="contact_change",
     )
     if proven.context != _context(beneficiary_id) or proven.value != cols[changed[0]]:
-        raise invalid("contact_code", otp.BAD_CODE)
+        raise invalid("contact_code", identity.BAD_OTP_CODE)

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy import select
 
 from vaxport.core.db import UnitOfWork
-from vaxport.notifications.recipients import Contact
+from vaxport.notifications.service import Contact
 from vaxport.registration.models import Beneficiary
 
 

@@ -15,8 +15,7 @@ import uuid
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.facilities import service as facilities
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import Resource, can
+from vaxport.identity.service import Actor, Resource, can
 from vaxport.registration.presenters import member_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
@@ -28,7 +27,7 @@ from vaxport.registration.writes import (
     ensure_room,
     new_claim_code,
 )
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 __all__ = ["FamilyFull", "acting", "register_member", "register_walk_in"]
 

@@ -24,8 +24,8 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error
-from vaxport.identity.access.policy import AUDITOR
-from vaxport.notifications.preferences import read_preferences
+from vaxport.identity.service import AUDITOR
+from vaxport.notifications.service import read_preferences
 from vaxport.registration.changes import erase_in
 from vaxport.registration.models import (
     Beneficiary,
@@ -36,8 +36,7 @@ from vaxport.registration.models import (
 )
 from vaxport.registration.presenters import member_out
 from vaxport.registration.writes import Acting
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import validate_id_number
+from vaxport.tenancy.service import TenantInfo, validate_id_number
 
 OPERATOR = Acting(None, "operator")
 

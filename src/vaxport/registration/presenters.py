@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import CITIZEN, Resource
+from vaxport.identity.service import CITIZEN, Actor, Resource
 from vaxport.registration.models import Beneficiary, BeneficiaryDocument
 from vaxport.registration.schemas import DocumentOut, MemberOut
 

@@ -21,8 +21,7 @@ from vaxport.core import audit
 from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.policy import authorize, can
+from vaxport.identity.service import Actor, authorize, can
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     STATUS_MERGED,
@@ -33,8 +32,7 @@ from vaxport.registration.presenters import documents_of, member_out, resource, 
 from vaxport.registration.schemas import MemberOut, MemberPage
 from vaxport.registration.validation import normalise_phone
 from vaxport.registration.writes import normalise_code
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import validate_id_number
+from vaxport.tenancy.service import TenantInfo, validate_id_number
 
 READ = "beneficiaries:read"
 PAGE_MAX = 100

@@ -2,9 +2,13 @@
 
 The use cases live by concept: ``members.py`` (register, walk-in), ``reads.py`` (get,
 list, search), ``changes.py`` (update, erase), ``claims.py`` (claim a record),
-``contacts.py`` (a citizen's contact change by one-time code),
+``contact_changes.py`` (a citizen's contact change by one-time code),
 ``person.py`` (subject-access export and erasure by operators). Row-level steps shared
 with bulk import are in ``writes.py``; validation of one person in ``validation.py``.
+Review work (corrections, possible duplicates) is in ``review/``, bulk imports in
+``imports/``.
+
+This is the context's front door: other contexts and the pages import only this module.
 """
 
 from __future__ import annotations
@@ -13,25 +17,57 @@ from vaxport.registration.changes import RetainedRecord, delete_member, update_m
 from vaxport.registration.claims import claim_member, request_claim_code
 from vaxport.registration.contact_changes import request_contact_code
 from vaxport.registration.members import FamilyFull, register_member, register_walk_in
+from vaxport.registration.models import SEXES
 from vaxport.registration.person import erase_person, export_person, find_person
 from vaxport.registration.reads import get_member, list_members, search_members
+from vaxport.registration.review.correction_queue import get_for_review as get_correction_for_review
+from vaxport.registration.review.correction_queue import list_pending as list_pending_corrections
+from vaxport.registration.review.corrections import decide as decide_correction
+from vaxport.registration.review.corrections import history as correction_history
+from vaxport.registration.review.corrections import request_correction
+from vaxport.registration.review.corrections import withdraw as withdraw_correction
+from vaxport.registration.review.merging import compare as compare_duplicates
+from vaxport.registration.review.merging import dismiss as dismiss_duplicate
+from vaxport.registration.review.merging import list_flags as list_duplicate_flags
+from vaxport.registration.review.merging import merge_flag
+from vaxport.registration.review.merging import undo as undo_merge
+from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate, WalkInIn
+from vaxport.registration.validation import GUARDIAN_RELATIONS
 from vaxport.registration.writes import AlreadyRegistered
 
 __all__ = [
+    "GUARDIAN_RELATIONS",
+    "SEXES",
     "AlreadyRegistered",
+    "ContactCodeIn",
     "FamilyFull",
+    "MemberIn",
+    "MemberOut",
+    "MemberUpdate",
     "RetainedRecord",
+    "WalkInIn",
     "claim_member",
+    "compare_duplicates",
+    "correction_history",
+    "decide_correction",
     "delete_member",
+    "dismiss_duplicate",
     "erase_person",
     "export_person",
     "find_person",
+    "get_correction_for_review",
     "get_member",
+    "list_duplicate_flags",
     "list_members",
+    "list_pending_corrections",
+    "merge_flag",
     "register_member",
     "register_walk_in",
     "request_claim_code",
     "request_contact_code",
+    "request_correction",
     "search_members",
+    "undo_merge",
     "update_member",
+    "withdraw_correction",
 ]

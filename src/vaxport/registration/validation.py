@@ -35,9 +35,13 @@ from vaxport.core.clock import utcnow
 from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.registration.models import SEXES
 from vaxport.registration.schemas import MemberIn, MemberUpdate
-from vaxport.tenancy.config import IdDocumentType, TenantConfig
-from vaxport.tenancy.config_types import canonical_locale, date_age_reached
-from vaxport.tenancy.idnumbers import check_id_number
+from vaxport.tenancy.service import (
+    IdDocumentType,
+    TenantConfig,
+    canonical_locale,
+    check_id_number,
+    date_age_reached,
+)
 
 __all__ = [
     "GUARDIAN_RELATIONS",

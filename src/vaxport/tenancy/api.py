@@ -5,23 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.tenancy import service
 from vaxport.tenancy.schemas import PublicConfig
 
 router = APIRouter(tags=["tenancy"])
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-None-Match: ``*`` or any listed tag equal under weak comparison."""
-    if not if_none_match:
-        return False
-    opaque = etag.removeprefix("W/")
-    for candidate in if_none_match.split(","):
-        tag = candidate.strip()
-        if tag == "*" or tag.removeprefix("W/") == opaque:
-            return True
-    return False
 
 
 @router.get(

@@ -25,10 +25,40 @@ from vaxport.core.logging import get_logger
 from vaxport.core.scrub import register_pattern
 from vaxport.settings import get_settings
 from vaxport.tenancy.config import IdDocumentType, TenantConfig, VaccineProduct
-from vaxport.tenancy.config_types import TENANT_CODE_RE
+from vaxport.tenancy.config_types import (
+    TENANT_CODE_RE,
+    canonical_locale,
+    date_age_reached,
+    localized,
+)
 from vaxport.tenancy.idnumbers import check_id_number
 from vaxport.tenancy.loader import CONFIG_NS, LIST_KEY, TENANT_NS, load
 from vaxport.tenancy.models import Region, Tenant, TenantConfigVersion
+
+# The notifications section of the country file: its schema is tenancy's (the country
+# configuration), notifications reads it through this door.
+from vaxport.tenancy.notifications_config import (
+    BUILTIN_CONSOLE,
+    CHANNEL_TYPES,
+    ChannelConfig,
+    ConsoleChannelConfig,
+    ConsoleOptions,
+    DeliveryCallbackOptions,
+    EmailTemplate,
+    HttpAuth,
+    LocaleTemplates,
+    NotificationsConfig,
+    SmsHttpChannelConfig,
+    SmsHttpOptions,
+    SmtpChannelConfig,
+    SmtpOptions,
+    SnsChannelConfig,
+    SnsOptions,
+    TwilioChannelConfig,
+    TwilioOptions,
+    WebhookChannelConfig,
+    WebhookOptions,
+)
 from vaxport.tenancy.schemas import (
     ConfigVersionInfo,
     PublicConfig,
@@ -37,10 +67,38 @@ from vaxport.tenancy.schemas import (
     TenantInfo,
     TenantSummary,
 )
-from vaxport.tenancy.validation import ConfigRules, validate_file
+from vaxport.tenancy.validation import ConfigProblem, ConfigRules, validate_file
 
+# The front door: what other contexts may use (the rest of tenancy is internal).
 __all__ = [
+    "BUILTIN_CONSOLE",
+    "CHANNEL_TYPES",
+    "ChannelConfig",
+    "ConfigProblem",
     "ConfigRules",
+    "ConsoleChannelConfig",
+    "ConsoleOptions",
+    "DeliveryCallbackOptions",
+    "EmailTemplate",
+    "HttpAuth",
+    "IdDocumentType",
+    "LocaleTemplates",
+    "NotificationsConfig",
+    "SmsHttpChannelConfig",
+    "SmsHttpOptions",
+    "SmtpChannelConfig",
+    "SmtpOptions",
+    "SnsChannelConfig",
+    "SnsOptions",
+    "TenantConfig",
+    "TenantInfo",
+    "TwilioChannelConfig",
+    "TwilioOptions",
+    "WebhookChannelConfig",
+    "WebhookOptions",
+    "canonical_locale",
+    "check_id_number",
+    "date_age_reached",
     "get_history",
     "get_product",
     "get_public_config",
@@ -52,8 +110,10 @@ __all__ = [
     "list_rate_limit_overrides",
     "list_tenants",
     "load",
+    "localized",
     "phone_region",
     "region_subtree",
+    "tenant_ids",
     "validate_file",
     "validate_id_number",
 ]
@@ -80,6 +140,12 @@ def _remember(memo: OrderedDict[str, Any], key: str, value: Any) -> None:
     memo.move_to_end(key)
     while len(memo) > _MEMO_SIZE:
         memo.popitem(last=False)
+
+
+async def tenant_ids(db: Database) -> list[uuid.UUID]:
+    """Every tenant's id (the tenants table is not tenant-scoped, so RLS allows this)."""
+    async with db.read() as session:
+        return list((await session.scalars(select(Tenant.id).order_by(Tenant.id))).all())
 
 
 async def list_tenants(*, db: Database, cache: Cache | None = None) -> list[TenantSummary]:

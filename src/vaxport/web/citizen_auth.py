@@ -14,11 +14,9 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, invalid
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.edge import OptionalActor, PathTenant, client_ip
-from vaxport.identity.login import citizen, otp, recovery
-from vaxport.identity.login.staff import LoginOutcome
-from vaxport.identity.staff import account
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.identity import service as identity
+from vaxport.identity.service import LoginOutcome, OptionalActor, PathTenant, client_ip
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_auth import CSRF
 from vaxport.web.staff_common import (
     FormError,
@@ -41,7 +39,7 @@ Code = Annotated[str, Form(max_length=12)]
 def _errors(exc: Problem) -> list[FormError]:
     if isinstance(exc, TooManyRequests):
         return errors_of(exc)
-    if exc.errors and exc.errors[0]["reason"] == otp.BAD_CODE:
+    if exc.errors and exc.errors[0]["reason"] == identity.BAD_OTP_CODE:
         return [FormError(exc.detail, field=exc.errors[0]["field"], key="bad_code")]
     return errors_of(exc)
 
@@ -79,7 +77,7 @@ def _code_page(
         "transaction_id": transaction_id,
         "factor_transaction_id": factor_transaction_id,
         "start_over": start_over,
-        "minutes": otp.CODE_MINUTES,
+        "minutes": identity.OTP_CODE_MINUTES,
         "code_label": code_label or "",
     }
     if exc is not None:
@@ -121,7 +119,7 @@ async def sign_in_submit(
 ) -> Response:
     """Send the code; then ask for it."""
     try:
-        transaction_id = await citizen.request_login_code(
+        transaction_id = await identity.request_login_code(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -154,7 +152,7 @@ async def sign_in_code(
 ) -> Response:
     """Check the code: signed in."""
     try:
-        outcome = await citizen.login_with_code(
+        outcome = await identity.login_with_code(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -184,7 +182,7 @@ async def account_home(
     """The signed-in citizen's account (the sign-in page for anyone else)."""
     if actor is None or actor.role != "citizen" or actor.tenant_code != tenant.code:
         return RedirectResponse(f"/{tenant.code}/sign-in", status_code=303)
-    me = await account.get_me(db=ctx.db, actor=actor)
+    me = await identity.get_me(db=ctx.db, actor=actor)
     return page(request, tenant, "citizen/home.html", me=me)
 
 
@@ -194,7 +192,7 @@ async def sign_out(
 ) -> Response:
     """End the session everywhere it is used."""
     assert actor is not None  # requires() refused anonymous callers
-    await account.logout(db=ctx.db, cache=ctx.cache, actor=actor)
+    await identity.logout(db=ctx.db, cache=ctx.cache, actor=actor)
     return signed_out(request, f"/{tenant.code}/")
 
 
@@ -260,7 +258,7 @@ async def recover_submit(
         "birth_date": birth_date,
     }
     try:
-        started = await recovery.start_recovery(
+        started = await identity.start_recovery(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -305,7 +303,7 @@ async def recover_code(
 ) -> Response:
     """Check both codes: the account is on the new phone, signed in."""
     try:
-        outcome = await recovery.finish_recovery(
+        outcome = await identity.finish_recovery(
             db=ctx.db,
             cache=ctx.cache,
             settings=ctx.settings,

@@ -17,12 +17,10 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, OptionalActor, PathTenant, client_ip
+from vaxport.identity.service import Actor, CurrentActor, OptionalActor, PathTenant, client_ip
 from vaxport.registration import service
-from vaxport.registration.review import corrections
-from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.registration.service import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web import person_form
 from vaxport.web.staff_common import FormError, locale_of, page, region_labels
 
@@ -173,7 +171,7 @@ async def _correct_page(
     errors: list[FormError] | None = None,
 ) -> Response:
     member = await _member(ctx, tenant, actor, beneficiary_id)
-    history = await corrections.history(db=ctx.db, actor=actor, beneficiary_id=member.id)
+    history = await service.correction_history(db=ctx.db, actor=actor, beneficiary_id=member.id)
     return person_form.form_page(
         request,
         tenant,
@@ -207,7 +205,7 @@ async def correct_submit(
     """File the request; staff of the person's area decide."""
     form = await person_form.read(request, CORRECTION_FIELDS)
     try:
-        await corrections.request_correction(
+        await service.request_correction(
             db=ctx.db,
             tenant=tenant,
             actor=actor,
@@ -239,7 +237,7 @@ async def withdraw(
     tenant: PathTenant, correction_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> Response:
     """Take back a pending request."""
-    await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
+    await service.withdraw_correction(db=ctx.db, actor=actor, correction_id=correction_id)
     return _back(tenant, "withdrawn")
 
 

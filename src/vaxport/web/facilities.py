@@ -25,14 +25,11 @@ from starlette.responses import Response
 
 from vaxport.core.clock import utcnow
 from vaxport.core.errors import ValidationFailed
+from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.facilities import service
-from vaxport.facilities.hours import WEEKDAYS
-from vaxport.facilities.schemas import DirectoryQuery
-from vaxport.tenancy.api import etag_matches
-from vaxport.tenancy.config_types import localized
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_or_404
+from vaxport.facilities.service import WEEKDAYS, DirectoryQuery
+from vaxport.tenancy.service import TenantInfo, get_tenant_or_404, localized
 from vaxport.web.rendering import PageLocale, choose_locale, render
 
 router = APIRouter(include_in_schema=False)

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem, ValidationFailed
-from vaxport.registration.models import SEXES
-from vaxport.registration.validation import GUARDIAN_RELATIONS
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.registration.service import GUARDIAN_RELATIONS, SEXES
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_common import (
     FormError,
     errors_of,

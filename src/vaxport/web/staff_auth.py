@@ -15,12 +15,9 @@ from starlette.responses import Response
 
 from vaxport.core.errors import Problem, TooManyRequests, Unauthorized
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access import csrf
-from vaxport.identity.access.edge import CurrentActor, PathTenant, client_ip
-from vaxport.identity.login import enrolment
-from vaxport.identity.login import staff as login
-from vaxport.identity.staff import account
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.identity import service as identity
+from vaxport.identity.service import CurrentActor, PathTenant, client_ip
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_common import (
     FormError,
     errors_of,
@@ -41,7 +38,7 @@ GET = ["GET", "HEAD"]
 
 
 async def _csrf(request: Request) -> None:
-    await csrf.verify(request, settings_of(request))
+    await identity.verify_csrf(request, settings_of(request))
 
 
 CSRF = Depends(_csrf)
@@ -72,7 +69,7 @@ def _refused(
 
 
 def _outcome(
-    request: Request, tenant: TenantInfo, outcome: login.LoginOutcome, next_url: str
+    request: Request, tenant: TenantInfo, outcome: identity.LoginOutcome, next_url: str
 ) -> Response:
     if outcome.status == "authenticated":
         assert outcome.web is not None
@@ -121,7 +118,7 @@ async def login_submit(
     """Check the password; then ask for the code (or set-up of the authenticator)."""
     next_url = safe_next(tenant, next)
     try:
-        outcome = await login.login_password(
+        outcome = await identity.login_password(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -149,7 +146,7 @@ async def code_submit(
     """Check the authenticator code (or a recovery code): signed in."""
     next_url = safe_next(tenant, next)
     try:
-        outcome = await login.login_second_factor(
+        outcome = await identity.login_second_factor(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -160,7 +157,7 @@ async def code_submit(
             channel="web",
         )
     except (Unauthorized, TooManyRequests) as exc:
-        if exc.detail == login.BAD_CODE:
+        if exc.detail == identity.BAD_LOGIN_CODE:
             return _refused(
                 request,
                 tenant,
@@ -181,7 +178,7 @@ async def setup_start(
     """A new authenticator secret, shown as a QR code and as text."""
     next_url = safe_next(tenant, next)
     try:
-        pending = await enrolment.start_enrolment(
+        pending = await identity.start_enrolment(
             db=ctx.db, settings=ctx.settings, tenant=tenant, ticket=ticket
         )
     except Unauthorized as exc:
@@ -204,7 +201,7 @@ async def setup_confirm(
     """Confirm the authenticator with a code: signed in, recovery codes shown once."""
     next_url = safe_next(tenant, next)
     try:
-        outcome = await enrolment.confirm_enrolment(
+        outcome = await identity.confirm_enrolment(
             db=ctx.db,
             cache=ctx.cache,
             settings=ctx.settings,
@@ -215,7 +212,7 @@ async def setup_confirm(
             channel="web",
         )
     except (Unauthorized, TooManyRequests) as exc:
-        if exc.detail == login.BAD_CODE:
+        if exc.detail == identity.BAD_LOGIN_CODE:
             # A new secret is made on the way back: the set-up starts over.
             return _refused(
                 request,
@@ -248,7 +245,7 @@ async def activate_submit(
 ) -> Response:
     """Set the password; then the authenticator (if the role needs one)."""
     try:
-        outcome = await account.activate(
+        outcome = await identity.activate(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -277,14 +274,14 @@ async def activate_submit(
 @router.post(BASE + "/logout", dependencies=[requires("self:read")])
 async def logout(tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request) -> Response:
     """Sign out: the session ends everywhere it is used."""
-    await account.logout(db=ctx.db, cache=ctx.cache, actor=actor)
+    await identity.logout(db=ctx.db, cache=ctx.cache, actor=actor)
     return signed_out(request, f"/{tenant.code}/staff/login")
 
 
 @router.api_route(BASE + "/", methods=GET, dependencies=[requires("self:read")])
 async def home(tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request) -> Response:
     """The signed-in staff member's home."""
-    me = await account.get_me(db=ctx.db, actor=actor)
+    me = await identity.get_me(db=ctx.db, actor=actor)
     labels = region_labels(tenant, locale_of(request, tenant).locale)
     return page(
         request,

@@ -10,12 +10,11 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, ValidationFailed
-from vaxport.identity.access import csrf
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import request_actor, session_cookie
-from vaxport.identity.login.staff import BAD_CODE, BAD_CREDENTIALS, EXPIRED
+from vaxport.identity import service as identity
+from vaxport.identity.service import BAD_CREDENTIALS, EXPIRED, Actor, request_actor, session_cookie
+from vaxport.identity.service import BAD_LOGIN_CODE as BAD_CODE
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.rendering import PageLocale, choose_locale, render
 
 
@@ -91,13 +90,13 @@ def page(
         headers=headers,
         tenant=tenant,
         actor=actor,
-        csrf_token=csrf.token_for(request, settings),
+        csrf_token=identity.csrf_token_for(request, settings),
         errors=errors or [],
         **context,
     )
     # Pages with tokens, codes and personal data: never stored by a cache.
     response.headers["cache-control"] = "no-store"
-    csrf.set_cookie_if_new(request, response, settings)
+    identity.set_csrf_cookie_if_new(request, response, settings)
     return response
 
 
@@ -143,7 +142,7 @@ def set_session_cookie(
         expires=expires_at,
         path="/",
         httponly=True,
-        secure=csrf.secure_cookies(settings),
+        secure=identity.secure_cookies(settings),
         samesite="lax",
     )
     response.headers["cache-control"] = "no-store"
@@ -164,7 +163,7 @@ def signed_out(request: Request, location: str) -> Response:
         session_cookie(settings),
         path="/",
         httponly=True,
-        secure=csrf.secure_cookies(settings),
+        secure=identity.secure_cookies(settings),
         samesite="lax",
     )
     return response

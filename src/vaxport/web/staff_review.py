@@ -15,10 +15,9 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, invalid
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, PathTenant
-from vaxport.registration.review import correction_queue, corrections, merging
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.identity.service import Actor, CurrentActor, PathTenant
+from vaxport.registration import service as registration
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_common import errors_of, locale_of, page, region_labels
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +49,7 @@ async def correction_list(
     done: str | None = None,
 ) -> Response:
     """Pending corrections of people in the approver's area."""
-    listing = await correction_queue.list_pending(db=ctx.db, actor=actor, cursor=cursor)
+    listing = await registration.list_pending_corrections(db=ctx.db, actor=actor, cursor=cursor)
     return page(
         request,
         tenant,
@@ -71,7 +70,7 @@ async def _review_page(
     *,
     problem: Problem | None = None,
 ) -> Response:
-    review = await correction_queue.get_for_review(
+    review = await registration.get_correction_for_review(
         db=ctx.db, actor=actor, correction_id=correction_id
     )
     return page(
@@ -103,7 +102,7 @@ async def _decide(
     note: str,
 ) -> Response:
     try:
-        await corrections.decide(
+        await registration.decide_correction(
             db=ctx.db, actor=actor, correction_id=correction_id, approve=approve, note=note
         )
     except Problem as exc:
@@ -155,7 +154,9 @@ async def duplicate_list(
 ) -> Response:
     """Possible duplicates in the actor's area (open ones, or merged ones to undo)."""
     status = status if status in ("open", "merged") else "open"
-    listing = await merging.list_flags(db=ctx.db, actor=actor, status=status, cursor=cursor)
+    listing = await registration.list_duplicate_flags(
+        db=ctx.db, actor=actor, status=status, cursor=cursor
+    )
     return page(
         request,
         tenant,
@@ -177,7 +178,7 @@ async def _comparison_page(
     *,
     problem: Problem | None = None,
 ) -> Response:
-    seen = await merging.compare(db=ctx.db, actor=actor, flag_id=flag_id)
+    seen = await registration.compare_duplicates(db=ctx.db, actor=actor, flag_id=flag_id)
     return page(
         request,
         tenant,
@@ -213,7 +214,7 @@ async def duplicate_merge(
             survivor = uuid.UUID(survivor_id)
         except ValueError:
             raise invalid("survivor_id", "choose the record that stays") from None
-        await merging.merge_flag(db=ctx.db, actor=actor, flag_id=flag_id, survivor_id=survivor)
+        await registration.merge_flag(db=ctx.db, actor=actor, flag_id=flag_id, survivor_id=survivor)
     except Problem as exc:
         if exc.status in (409, 422):
             return await _comparison_page(request, tenant, ctx, actor, flag_id, problem=exc)
@@ -227,7 +228,7 @@ async def duplicate_dismiss(
 ) -> Response:
     """Not the same person: close the flag."""
     try:
-        await merging.dismiss(db=ctx.db, actor=actor, flag_id=flag_id)
+        await registration.dismiss_duplicate(db=ctx.db, actor=actor, flag_id=flag_id)
     except Problem as exc:
         if exc.status == 409:
             return await _comparison_page(request, tenant, ctx, actor, flag_id, problem=exc)
@@ -240,5 +241,5 @@ async def merge_undo(
     tenant: PathTenant, merge_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> Response:
     """Undo a merge; the flag is open again."""
-    await merging.undo(db=ctx.db, actor=actor, merge_id=merge_id)
+    await registration.undo_merge(db=ctx.db, actor=actor, merge_id=merge_id)
     return RedirectResponse(f"/{tenant.code}/staff/duplicates?done=undone", status_code=303)

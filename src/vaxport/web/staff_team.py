@@ -11,11 +11,9 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, invalid
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access import policy
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, PathTenant
-from vaxport.identity.staff import admin as staff
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.identity import service as identity
+from vaxport.identity.service import Actor, CurrentActor, PathTenant
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_common import errors_of, locale_of, page, region_labels
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +25,7 @@ Field64 = Annotated[str, Form(max_length=64)]
 class Member:
     """A row of the team table."""
 
-    view: staff.StaffView
+    view: identity.StaffView
     region_label: str
     manageable: bool
 
@@ -59,7 +57,7 @@ def _invite_page(
     status: int = 200,
     problem: Problem | None = None,
 ) -> Response:
-    roles = [r for r in policy.STAFF_ROLES if policy.may_assign(actor, r)]
+    roles = [r for r in identity.STAFF_ROLES if identity.may_assign(actor, r)]
     return page(
         request,
         tenant,
@@ -73,7 +71,7 @@ def _invite_page(
 
 
 def _invited(
-    request: Request, tenant: TenantInfo, made: staff.Invitation, *, reset: bool
+    request: Request, tenant: TenantInfo, made: identity.Invitation, *, reset: bool
 ) -> Response:
     settings = request.app.state.ctx.settings
     return page(
@@ -97,10 +95,10 @@ async def team(
     cursor: str | None = None,
 ) -> Response:
     """The staff the admin can see, with what they may do to each."""
-    listing = await staff.list_staff(db=ctx.db, actor=actor, cursor=cursor, limit=50)
+    listing = await identity.list_staff(db=ctx.db, actor=actor, cursor=cursor, limit=50)
     labels = region_labels(tenant, locale_of(request, tenant).locale)
     members = [
-        Member(m, labels.get(m.region_code or "", ""), staff.manageable(actor, m))
+        Member(m, labels.get(m.region_code or "", ""), identity.manageable_staff(actor, m))
         for m in listing.items
     ]
     return page(
@@ -152,7 +150,7 @@ async def invite_submit(
             facility = uuid.UUID(facility_id.strip()) if facility_id.strip() else None
         except ValueError:
             raise invalid("facility_id", "is not a facility identifier") from None
-        made = await staff.create_staff(
+        made = await identity.create_staff(
             db=ctx.db,
             settings=ctx.settings,
             tenant=tenant,
@@ -176,7 +174,7 @@ async def disable(
     *, tenant: PathTenant, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> Response:
     """Disable the account (its sessions end at once); back to the team."""
-    await staff.set_status(
+    await identity.set_staff_status(
         db=ctx.db, cache=ctx.cache, actor=actor, account_id=account_id, enabled=False
     )
     return RedirectResponse(f"/{tenant.code}/staff/team", status_code=303)
@@ -187,7 +185,7 @@ async def enable(
     *, tenant: PathTenant, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
 ) -> Response:
     """Enable the account again; back to the team."""
-    await staff.set_status(
+    await identity.set_staff_status(
         db=ctx.db, cache=ctx.cache, actor=actor, account_id=account_id, enabled=True
     )
     return RedirectResponse(f"/{tenant.code}/staff/team", status_code=303)
@@ -198,7 +196,7 @@ async def reset(
     *, tenant: PathTenant, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
     """Void the person's password and authenticator; a new activation link."""
-    made = await staff.reset_staff(
+    made = await identity.reset_staff(
         db=ctx.db, cache=ctx.cache, settings=ctx.settings, actor=actor, account_id=account_id
     )
     return _invited(request, tenant, made, reset=True)

@@ -13,11 +13,10 @@ from starlette.responses import Response
 
 from vaxport.core.errors import Problem
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, PathTenant
+from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.registration import service
-from vaxport.registration.schemas import WalkInIn
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.registration.service import WalkInIn
+from vaxport.tenancy.service import TenantInfo
 from vaxport.web import person_form
 from vaxport.web.staff_common import FormError, page
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from vaxport.identity.access import policy
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 AccountKind = Literal["staff", "citizen"]
 

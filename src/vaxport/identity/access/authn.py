@@ -20,8 +20,7 @@ from vaxport.identity.credentials import account_state as state
 from vaxport.identity.credentials import sessions, tokens
 from vaxport.identity.models import STATUS_ACTIVE
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_or_404
+from vaxport.tenancy.service import TenantInfo, get_tenant_or_404
 
 InvalidToken = tokens.InvalidToken
 

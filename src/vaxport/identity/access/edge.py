@@ -33,8 +33,7 @@ from vaxport.core.logging import get_logger
 from vaxport.identity.access import authn, csrf, policy
 from vaxport.identity.access.actor import Actor
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import get_tenant_or_404
+from vaxport.tenancy.service import TenantInfo, get_tenant_or_404
 
 log = get_logger(__name__)
 

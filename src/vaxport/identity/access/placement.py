@@ -14,7 +14,7 @@ from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.access.policy import Resource
 from vaxport.identity.ports import ports
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 
 async def placement(

@@ -24,7 +24,7 @@ from vaxport.identity.schemas import (
     RecoveryStartOut,
     RecoveryVerifyIn,
 )
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 router = APIRouter(tags=["identity"])
 AUTH = "/api/v1/{tenant}/auth"

@@ -25,7 +25,7 @@ from vaxport.identity.login.otp import Destination, DestinationKind
 from vaxport.identity.login.staff import Channel, LoginOutcome
 from vaxport.identity.models import STATUS_ACTIVE, Account
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 AMR_BY_KIND = {"phone": "sms", "email": "otp"}
 

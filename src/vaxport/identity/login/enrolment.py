@@ -29,7 +29,7 @@ from vaxport.identity.login.staff import (
 )
 from vaxport.identity.models import Account, RecoveryCode
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 
 @dataclass(frozen=True, slots=True)

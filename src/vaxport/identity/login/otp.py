@@ -43,7 +43,7 @@ from vaxport.identity.models import OtpTransaction
 from vaxport.identity.ports import ports
 from vaxport.identity.staff.contacts import normalise_email, normalise_phone
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 Purpose = Literal["login", "recovery", "contact_change", "claim"]
 PURPOSES: tuple[str, ...] = get_args(Purpose)

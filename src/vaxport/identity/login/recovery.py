@@ -34,8 +34,7 @@ from vaxport.identity.login.staff import Channel, LoginOutcome
 from vaxport.identity.models import STATUS_ACTIVE, Account
 from vaxport.identity.ports import ports
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import validate_id_number
+from vaxport.tenancy.service import TenantInfo, validate_id_number
 
 _NOBODY = "none"
 

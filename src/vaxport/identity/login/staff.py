@@ -27,7 +27,7 @@ from vaxport.identity.credentials.sessions import Grant, TokenPair, WebLogin
 from vaxport.identity.login import passwords, throttle, totp
 from vaxport.identity.models import STATUS_ACTIVE, Account, RecoveryCode
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 Channel = Literal["api", "web"]
 Status = Literal["authenticated", "totp_required", "enrolment_required"]

@@ -27,7 +27,7 @@ from vaxport.identity.models import STATUS_ACTIVE, STATUS_INVITED, Account, Auth
 from vaxport.identity.staff import admin as staff
 from vaxport.identity.staff import contacts
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 _UNSET = object()
 

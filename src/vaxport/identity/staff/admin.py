@@ -42,7 +42,7 @@ from vaxport.identity.models import (
 )
 from vaxport.identity.staff.contacts import normalise_email, normalise_phone
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 INVITE_PREFIX = "vxi"

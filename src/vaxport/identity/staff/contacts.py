@@ -6,7 +6,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from vaxport.core.errors import invalid
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 
 def normalise_email(value: str | None, *, field: str = "email") -> str | None:

@@ -22,7 +22,7 @@ from vaxport.notifications.channels.base import (
 )
 from vaxport.notifications.channels.http import HttpPool
 from vaxport.settings import Settings
-from vaxport.tenancy.notifications_config import (
+from vaxport.tenancy.service import (
     BUILTIN_CONSOLE,
     ChannelConfig,
     ConsoleChannelConfig,

@@ -23,7 +23,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.ids import uuid7
 from vaxport.notifications.channels.base import Channel, OutgoingMessage, SendResult
 from vaxport.settings import Settings
-from vaxport.tenancy.notifications_config import ConsoleOptions
+from vaxport.tenancy.service import ConsoleOptions
 
 _WRITE_LOCK = threading.Lock()
 _REMEMBERED = 10_000

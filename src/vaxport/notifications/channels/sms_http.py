@@ -21,7 +21,7 @@ from vaxport.notifications.channels.http import (
     json_path,
     timeout,
 )
-from vaxport.tenancy.notifications_config import HttpAuth, SmsHttpOptions, TwilioOptions
+from vaxport.tenancy.service import HttpAuth, SmsHttpOptions, TwilioOptions
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -32,7 +32,7 @@ from vaxport.notifications.channels.base import (
     SendResult,
     read_secret,
 )
-from vaxport.tenancy.notifications_config import SmtpOptions
+from vaxport.tenancy.service import SmtpOptions
 
 # 7-bit transfer encodings (quoted-printable/base64) work through any relay.
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")

@@ -17,7 +17,7 @@ from vaxport.notifications.channels.base import (
     SendResult,
     read_secret,
 )
-from vaxport.tenancy.notifications_config import SnsOptions
+from vaxport.tenancy.service import SnsOptions
 
 _THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "KMSThrottling"}
 _SERVER = {"InternalError", "InternalFailure", "ServiceUnavailable"}

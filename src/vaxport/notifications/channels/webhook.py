@@ -28,7 +28,7 @@ from vaxport.notifications.channels.http import (
     failure_for_status,
     timeout,
 )
-from vaxport.tenancy.notifications_config import WebhookOptions
+from vaxport.tenancy.service import WebhookOptions
 
 TIMESTAMP_HEADER = "X-Vaxport-Timestamp"
 SIGNATURE_HEADER = "X-Vaxport-Signature"

@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
 from vaxport.core.imports.upload import remove_tree, spool, upload_kind
-from vaxport.identity.access.edge import CurrentActor
+from vaxport.identity.service import CurrentActor
 from vaxport.registration.imports import service as imports
 from vaxport.registration.imports.schemas import ImportOut
 from vaxport.tenancy.service import get_tenant_or_404

@@ -32,7 +32,7 @@ from vaxport.registration.imports.batches import (
     write_batch,
 )
 from vaxport.registration.imports.row import ImportRow, check_header, parse_row
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 log = get_logger(__name__)
 

@@ -36,8 +36,7 @@ from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.core.imports.engine import cells_of, check_columns
 from vaxport.registration.schemas import MemberIn
 from vaxport.registration.validation import Errors, NormalisedMember, validate_member
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import is_in_subtree
+from vaxport.tenancy.service import TenantInfo, is_in_subtree
 
 COLUMNS = (
     "given_name",

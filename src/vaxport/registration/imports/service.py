@@ -35,16 +35,16 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.outbox import emit
-from vaxport.identity.access import policy
-from vaxport.identity.access.actor import Actor
+from vaxport.identity import service as identity
+from vaxport.identity.service import Actor
 from vaxport.registration.imports.row import check_header
 from vaxport.registration.imports.schemas import ImportOut
 from vaxport.registration.models import ImportProblem, RegistrationImport
 from vaxport.settings import Settings
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 IMPORT_REQUESTED = "registration.import_requested"
-IMPORTER_ROLES = (policy.NATIONAL_ADMIN, policy.REGION_ADMIN)
+IMPORTER_ROLES = (identity.NATIONAL_ADMIN, identity.REGION_ADMIN)
 PERMISSION = "beneficiaries:write"
 REPORT_PAGE = 1000
 
@@ -173,12 +173,12 @@ async def _visible(
 ) -> RegistrationImport:
     imp = await find(db, tenant.id, import_id)
     region = imp.region_code if imp is not None else None
-    resource = policy.Resource(tenant_id=tenant.id, region_code=region)
+    resource = identity.Resource(tenant_id=tenant.id, region_code=region)
     if (
         imp is None
         or actor.role not in IMPORTER_ROLES
         or actor.facility_id is not None
-        or not policy.can(actor, PERMISSION, resource)
+        or not identity.can(actor, PERMISSION, resource)
         or (imp.region_code is None and not actor.is_national)
     ):
         raise NotFound("import not found")

@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, PathTenant
+from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.registration.review import correction_queue, corrections, merging
 from vaxport.registration.review.schemas import (
     ComparisonOut,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound
-from vaxport.identity.access.actor import Actor
+from vaxport.identity.service import Actor
 from vaxport.registration.models import Beneficiary, CorrectionRequest
 from vaxport.registration.review import correction_values as values
 from vaxport.registration.review import corrections, reach

@@ -16,8 +16,7 @@ from vaxport.core.errors import invalid
 from vaxport.registration.models import CORRECTABLE_FIELDS, Beneficiary, BeneficiaryDocument
 from vaxport.registration.schemas import NAME_MAX
 from vaxport.registration.validation import MAX_AGE_YEARS, match_key
-from vaxport.tenancy.schemas import TenantInfo
-from vaxport.tenancy.service import validate_id_number
+from vaxport.tenancy.service import TenantInfo, validate_id_number
 
 REASON_MAX = 500
 NOTE_MAX = 500

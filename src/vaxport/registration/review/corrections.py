@@ -26,7 +26,7 @@ from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, field_error, invalid
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import emit
-from vaxport.identity.access.actor import Actor
+from vaxport.identity.service import Actor
 from vaxport.registration.models import (
     STATUS_MERGED,
     Beneficiary,
@@ -36,7 +36,7 @@ from vaxport.registration.models import (
 from vaxport.registration.review import correction_values as values
 from vaxport.registration.review import reach
 from vaxport.registration.review.schemas import CorrectionOut
-from vaxport.tenancy.schemas import TenantInfo
+from vaxport.tenancy.service import TenantInfo
 
 CORRECTED = "beneficiary.corrected"
 PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"

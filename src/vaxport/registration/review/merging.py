@@ -22,7 +22,7 @@ from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, invalid
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import emit
-from vaxport.identity.access.actor import Actor
+from vaxport.identity.service import Actor
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     STATUS_MERGED,

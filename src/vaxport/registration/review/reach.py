@@ -15,8 +15,8 @@ from sqlalchemy import select
 from vaxport.core import audit
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, invalid
-from vaxport.identity.access import policy
-from vaxport.identity.access.actor import Actor
+from vaxport.identity import service as identity
+from vaxport.identity.service import Actor
 from vaxport.registration.models import Beneficiary
 from vaxport.registration.presenters import resource
 
@@ -71,7 +71,7 @@ async def load(
     beneficiary = (await uow.session.execute(query)).scalar_one_or_none()
     if beneficiary is None:
         raise NotFound("person not found")
-    policy.authorize(actor, permission, resource(beneficiary), what="person")
+    identity.authorize(actor, permission, resource(beneficiary), what="person")
     return beneficiary
 
 
