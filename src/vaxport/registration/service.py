@@ -3,8 +3,9 @@
 The use cases live by concept: ``members.py`` (register, walk-in), ``reads.py`` (get,
 list, search), ``changes.py`` (update, erase), ``claims.py`` (claim a record),
 ``contacts.py`` (a citizen's contact change by one-time code),
-``person.py`` (subject-access export and erasure by operators). Row-level steps shared
-with bulk import are in ``writes.py``; validation of one person in ``validation.py``.
+``person.py`` (subject-access export and erasure by operators). Every person enters by
+``intake.add_members`` (bulk import too); shared row-level steps are in ``writes.py``;
+validation of one person in ``validation.py``.
 """
 
 from __future__ import annotations
