@@ -80,8 +80,10 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
         raise invalid(field, "is required")
     if len(text) > MAX_EMAIL_CHARS:
         raise invalid(field, "is too long")
-    if any(c in text for c in "<>\r\n,;") or text.count("@") != 1:
+    if any(c in text for c in "<>\r\n,;"):
         raise invalid(field, "must be a single address like name@example.org")
+    if text.count("@") != 1:
+        raise invalid(field, NOT_VALID_EMAIL)
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError:
