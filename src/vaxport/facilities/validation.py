@@ -10,10 +10,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
-from vaxport.core.errors import field_error
+from vaxport.core.contacts import normalise_email, normalise_phone
+from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.facilities.geo import unit_vector
 from vaxport.facilities.hours import OpeningHours
 from vaxport.facilities.schemas import Location
@@ -46,22 +44,14 @@ def _texts(
     return out
 
 
-def _phone(tenant: TenantInfo, value: str, errors: Errors) -> str | None:
+def _contact(tenant: TenantInfo, field: str, value: str, errors: Errors) -> str | None:
+    """The phone (E.164) or e-mail (lower case) by core's one contact rule."""
     try:
-        number = phonenumbers.parse(value, tenant.config.phone.default_region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        errors.append(field_error("phone", "is not a valid phone number"))
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _email(value: str, errors: Errors) -> str | None:
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        errors.append(field_error("email", "is not a valid e-mail address"))
+        if field == "phone":
+            return normalise_phone(value, region=tenant.config.phone.default_region)
+        return normalise_email(value)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
         return None
 
 
@@ -124,10 +114,8 @@ def columns(tenant: TenantInfo, values: dict[str, Any]) -> tuple[dict[str, Any],
             out["region_code"] = value
         elif field == "vaccines":
             out["vaccines"] = _vaccines(tenant, value, errors)
-        elif field == "phone":
-            out["phone"] = None if value is None else _phone(tenant, value, errors)
-        elif field == "email":
-            out["email"] = None if value is None else _email(value, errors)
+        elif field in ("phone", "email"):
+            out[field] = None if value is None else _contact(tenant, field, value, errors)
         elif field == "location":
             out.update(location_columns(value))
         elif field == "postal_code":

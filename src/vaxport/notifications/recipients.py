@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.db import UnitOfWork
-from vaxport.core.destinations import normalize_email, normalize_phone
 from vaxport.core.errors import ValidationFailed
 
 Kind = Literal["sms", "email"]
@@ -82,8 +82,8 @@ def normalise(destination: str, kind: Kind, *, region: str | None, field: str = 
     """E.164 for SMS (national forms in the tenant's region), a checked address for
     e-mail; ValidationFailed naming ``field`` otherwise (the value is never repeated)."""
     if kind == "sms":
-        return normalize_phone(destination, default_region=region, field=field)
-    return normalize_email(destination, field=field)
+        return normalise_phone(destination, region=region, field=field)
+    return normalise_email(destination, field=field)
 
 
 def normalise_or_none(destination: str | None, kind: Kind, *, region: str | None) -> str | None:

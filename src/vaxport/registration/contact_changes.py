@@ -12,6 +12,7 @@ import uuid
 
 from sqlalchemy import select
 
+from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
 from vaxport.identity import service as identity
@@ -19,7 +20,6 @@ from vaxport.identity.service import Actor, authorize
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.registration.presenters import resource
 from vaxport.registration.schemas import ContactCodeIn, ContactProof
-from vaxport.registration.validation import normalise_email, normalise_phone
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo
 
@@ -49,11 +49,11 @@ async def request_contact_code(
         )
     field = given[0]
     raw = str(getattr(body, field))
-    value = normalise_phone(tenant.config, raw) if field == "phone" else normalise_email(raw)
-    if value is None:
-        raise invalid(
-            field, f"is not a valid {'phone number' if field == 'phone' else 'e-mail address'}"
-        )
+    value = (
+        normalise_phone(raw, region=tenant.config.phone.default_region)
+        if field == "phone"
+        else normalise_email(raw)
+    )
     async with db.read(tenant_id=tenant.id) as session:
         person = await session.scalar(
             select(Beneficiary).where(

@@ -1,7 +1,7 @@
 """Registering people: a citizen's family member, a staff registration, a walk-in.
 
 Citizens register into their own account, up to ``family.max_beneficiaries_per_account``
-active people; the count is taken under a per-account lock (see ``rows.lock_account``) so
+active people; the count is taken under a per-account lock (see ``writes.lock_account``) so
 parallel requests cannot overshoot it. Staff register people in their jurisdiction with
 no account; a walk-in is registered by staff at a centre (``facility_id`` set). Records
 without an account get a one-time claim code, printed on the slip, with which the
@@ -16,6 +16,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.facilities import service as facilities
 from vaxport.identity.service import Actor, Resource, can
+from vaxport.registration.intake import NewMember, add_members
 from vaxport.registration.presenters import member_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
@@ -23,7 +24,6 @@ from vaxport.registration.writes import (
     Acting,
     FamilyFull,
     ReferenceTakenError,
-    add_member,
     ensure_room,
     new_claim_code,
 )
@@ -124,18 +124,15 @@ async def _create(
                 if account_id is not None:
                     await ensure_room(uow, tenant.id, account_id, limit)
                 claim_code = new_claim_code() if account_id is None else None
-                person, documents = await add_member(
+                [added] = await add_members(
                     uow,
+                    [NewMember(member, account_id, facility_id, claim_code)],
+                    acting=acting(actor),
                     tenant_id=tenant.id,
                     tenant_code=tenant.code,
-                    member=member,
-                    account_id=account_id,
-                    facility_id=facility_id,
                     created_via=via,
-                    acting=acting(actor),
-                    claim_code=claim_code,
                 )
-                out = member_out(person, documents)
+                out = member_out(added.person, added.documents)
             return CreatedMemberOut(**out.model_dump(), claim_code=claim_code)
         except ReferenceTakenError:
             if attempt == CREATE_ATTEMPTS - 1:

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core import audit
+from vaxport.core.contacts import normalise_phone
 from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
@@ -30,7 +31,6 @@ from vaxport.registration.models import (
 )
 from vaxport.registration.presenters import documents_of, member_out, resource, scope_filter
 from vaxport.registration.schemas import MemberOut, MemberPage
-from vaxport.registration.validation import normalise_phone
 from vaxport.registration.writes import normalise_code
 from vaxport.tenancy.service import TenantInfo, validate_id_number
 
@@ -173,9 +173,7 @@ async def _criterion(
         )
         return "id_number", ids
     if phone:
-        e164 = normalise_phone(tenant.config, phone)
-        if e164 is None:
-            raise invalid("phone", "is not a valid phone number")
+        e164 = normalise_phone(phone, region=tenant.config.phone.default_region)
         try:
             where = await blind_match(
                 session, Beneficiary.phone_bidx, tenant_id=tenant.id, kind="phone", value=e164

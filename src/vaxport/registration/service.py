@@ -3,10 +3,10 @@
 The use cases live by concept: ``members.py`` (register, walk-in), ``reads.py`` (get,
 list, search), ``changes.py`` (update, erase), ``claims.py`` (claim a record),
 ``contact_changes.py`` (a citizen's contact change by one-time code),
-``person.py`` (subject-access export and erasure by operators). Row-level steps shared
-with bulk import are in ``writes.py``; validation of one person in ``validation.py``.
-Review work (corrections, possible duplicates) is in ``review/``, bulk imports in
-``imports/``.
+``person.py`` (subject-access export and erasure by operators). Every person enters by
+``intake.add_members`` (bulk import too); shared row-level steps are in ``writes.py``;
+validation of one person in ``validation.py``. Review work (corrections, possible
+duplicates) is in ``review/``, bulk imports in ``imports/``.
 
 This is the context's front door: other contexts and the pages import only this module.
 """

@@ -17,8 +17,9 @@ Decisions:
   :data:`MAX_AGE_YEARS` back.
 - **ID age limits** (``min_age``/``max_age`` of an ID type) are checked against the birth
   date; with a birth year only, a document is refused only when *no* day of that year fits.
-- **Phones** are parsed with the tenant's default region and stored as E.164; **e-mails**
-  lower-cased after validation; **names** NFC-normalised with inner whitespace collapsed.
+- **Phones and e-mails** follow core's one contact rule (:mod:`vaxport.core.contacts`:
+  E.164 read in the tenant's phone region, addresses trimmed and lower-cased); **names**
+  NFC-normalised with inner whitespace collapsed.
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 from vaxport.core.clock import utcnow
+from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.registration.models import SEXES
 from vaxport.registration.schemas import MemberIn, MemberUpdate
@@ -51,8 +50,6 @@ __all__ = [
     "NormalisedMember",
     "fold",
     "match_key",
-    "normalise_email",
-    "normalise_phone",
     "raise_if",
     "validate_member",
     "validate_update",
@@ -123,25 +120,6 @@ def _name(value: str, field: str, errors: Errors) -> str:
     elif any(unicodedata.category(c).startswith("C") for c in text):
         errors.append(field_error(field, "contains control characters"))
     return text
-
-
-def normalise_phone(config: TenantConfig, value: str) -> str | None:
-    """The E.164 form of a phone number, or None when it is not a valid number."""
-    try:
-        number = phonenumbers.parse(value, config.phone.default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_email(value: str) -> str | None:
-    """The normalised, lower-cased e-mail address, or None when it is not valid."""
-    try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        return None
 
 
 def _birth(
@@ -273,16 +251,20 @@ def _contact(
 ) -> dict[str, Any]:
     """Phone (E.164) and e-mail (lower case), only those present in ``values``."""
     out: dict[str, Any] = {}
-    if "phone" in values:
-        phone = values["phone"]
-        out["phone"] = None if phone is None else normalise_phone(config, phone)
-        if phone is not None and out["phone"] is None:
-            errors.append(field_error(f"{p}phone", "is not a valid phone number"))
-    if "email" in values:
-        email = values["email"]
-        out["email"] = None if email is None else normalise_email(email)
-        if email is not None and out["email"] is None:
-            errors.append(field_error(f"{p}email", "is not a valid e-mail address"))
+    region = config.phone.default_region
+    for field in ("phone", "email"):
+        if field not in values:
+            continue
+        value, out[field] = values[field], None
+        if value is None:
+            continue
+        try:
+            if field == "phone":
+                out[field] = normalise_phone(value, region=region, field=f"{p}{field}")
+            else:
+                out[field] = normalise_email(value, field=f"{p}{field}")
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
     return out
 
 

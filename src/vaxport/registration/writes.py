@@ -1,42 +1,29 @@
-"""Row-level steps every door into the register shares (API, walk-in, import, claim).
+"""Row-level steps the register's use cases share: codes, family limits, change records.
 
-:func:`add_member` is the one way a person enters the database: it writes the record and
-its documents, turns the unique blind index on ``(tenant, id_type, number)`` into the
-documented :class:`AlreadyRegistered` answer, flags possible duplicates, and writes the
-audit entry and the ``beneficiary.registered`` event in the caller's transaction.
+People enter the register by one way only, :func:`vaxport.registration.intake.add_members`
+(API, walk-in, staff registration with a claim code, import); its answers to a document
+registered already (:class:`AlreadyRegistered`) and to a reference collision
+(:class:`ReferenceTakenError`) are defined here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
-from vaxport.core.crypto import blind_match
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Conflict
-from vaxport.core.ids import short_code, uuid7
+from vaxport.core.ids import short_code
 from vaxport.core.outbox import emit
-from vaxport.registration.models import (
-    STATUS_ACTIVE,
-    Beneficiary,
-    BeneficiaryDocument,
-    DuplicateFlag,
-)
-from vaxport.registration.validation import NormalisedMember
+from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 
 REFERENCE_LENGTH = 8
 CLAIM_CODE_LENGTH = 10
-DUPLICATE_REASON = "name_birth_region"
-# A person resembling a crowd (a common name, a test file) gets flags against its oldest
-# few only: more say nothing new to the reviewer and would grow quadratically.
-MAX_LOOKALIKE_FLAGS = 10
 
 # Where a person whose ID is already registered is sent: the same answer whoever holds it.
 RECOVERY = {
@@ -163,158 +150,3 @@ async def record_change(
         "beneficiary.updated",
         {"beneficiary_id": str(person.id), "fields": fields, "version": person.version},
     )
-
-
-async def add_member(
-    uow: UnitOfWork,
-    *,
-    tenant_id: uuid.UUID,
-    tenant_code: str,
-    member: NormalisedMember,
-    account_id: uuid.UUID | None,
-    facility_id: uuid.UUID | None,
-    created_via: str,
-    acting: Acting,
-    claim_code: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[Beneficiary, list[BeneficiaryDocument]]:
-    """Insert a person and their documents, flag look-alikes, audit, emit; in ``uow``.
-
-    Raises :class:`AlreadyRegistered` when one of the documents is registered already
-    (the transaction must then be abandoned: the caller lets the exception propagate),
-    and :class:`ReferenceTakenError` on the rare reference collision (retry the use case).
-    """
-    now = now or utcnow()
-    person = Beneficiary(
-        id=uuid7(),
-        tenant_id=tenant_id,
-        account_id=account_id,
-        reference=new_reference(),
-        status=STATUS_ACTIVE,
-        birth_year=member.birth_year,
-        sex=member.sex,
-        region_code=member.region_code,
-        facility_id=facility_id,
-        preferred_locale=member.preferred_locale,
-        guardian_relation=member.guardian_relation,
-        created_via=created_via,
-        created_by=acting.actor_id,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    person.given_name = member.given_name
-    person.family_name = member.family_name
-    person.birth_date = member.birth_date
-    person.phone = member.phone
-    person.email = member.email
-    person.match = member.match
-    person.claim_code = claim_code
-    uow.session.add(person)
-    documents: list[BeneficiaryDocument] = []
-    for doc in member.documents:
-        row = BeneficiaryDocument(
-            id=uuid7(), tenant_id=tenant_id, beneficiary_id=person.id, id_type=doc.id_type
-        )
-        row.number = doc.number
-        row.created_at = now
-        uow.session.add(row)
-        documents.append(row)
-    await flush_or_conflict(uow, tenant_code)
-    flagged = await flag_lookalikes(uow, person)
-    await audit.record(
-        uow,
-        actor_id=acting.actor_id,
-        actor_role=acting.actor_role,
-        action="beneficiary.register",
-        object_type="beneficiary",
-        object_id=person.id,
-        tenant_id=tenant_id,
-        details={"via": created_via, "documents": len(member.documents), "flags": flagged},
-    )
-    await emit(
-        uow,
-        "beneficiary.registered",
-        {
-            "beneficiary_id": str(person.id),
-            "region_code": person.region_code,
-            "facility_id": str(facility_id) if facility_id else None,
-            "created_via": created_via,
-        },
-    )
-    return person, documents
-
-
-async def flush_or_conflict(uow: UnitOfWork, tenant_code: str, field: str = "documents") -> None:
-    """Flush; a unique-index violation becomes the documented answer (or a retry)."""
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        message = str(exc.orig).lower()
-        if "reference" in message:
-            raise ReferenceTakenError from None
-        if "number_bidx" in message or "beneficiary_documents" in message:
-            raise AlreadyRegistered(tenant_code, field) from None
-        raise
-
-
-def duplicate_flag(
-    *,
-    tenant_id: uuid.UUID,
-    person_id: uuid.UUID,
-    candidate_id: uuid.UUID,
-    region_code: str,
-    facility_id: uuid.UUID | None,
-    now: dt.datetime,
-) -> DuplicateFlag:
-    """An open look-alike flag: ``person_id`` (the newer) may be ``candidate_id``."""
-    return DuplicateFlag(
-        id=uuid7(),
-        tenant_id=tenant_id,
-        beneficiary_id=person_id,
-        candidate_id=candidate_id,
-        reason=DUPLICATE_REASON,
-        status="open",
-        region_code=region_code,
-        facility_id=facility_id,
-        created_at=now,
-    )
-
-
-async def flag_lookalikes(uow: UnitOfWork, person: Beneficiary) -> int:
-    """Open a duplicate flag for each active record with the same match key and region
-    (the oldest :data:`MAX_LOOKALIKE_FLAGS` of them)."""
-    where = await blind_match(
-        uow.session,
-        Beneficiary.match_bidx,
-        tenant_id=person.tenant_id,
-        kind="text",
-        value=person.match,
-    )
-    others = (
-        await uow.session.scalars(
-            select(Beneficiary.id)
-            .where(
-                Beneficiary.tenant_id == person.tenant_id,
-                where,
-                Beneficiary.region_code == person.region_code,
-                Beneficiary.status == STATUS_ACTIVE,
-                Beneficiary.id != person.id,
-            )
-            .order_by(Beneficiary.id)
-            .limit(MAX_LOOKALIKE_FLAGS)
-        )
-    ).all()
-    now = utcnow()
-    for other in others:
-        uow.session.add(
-            duplicate_flag(
-                tenant_id=person.tenant_id,
-                person_id=person.id,
-                candidate_id=other,
-                region_code=person.region_code,
-                facility_id=person.facility_id,
-                now=now,
-            )
-        )
-    return len(others)

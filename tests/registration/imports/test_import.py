@@ -195,9 +195,13 @@ async def test_each_import_is_audited_without_personal_data(
                 .order_by(AuditEntry.id)
             )
         ).all()
+    # An imported person is registered like any other (one action, whichever door).
     assert [e.action for e in entries] == [
-        "beneficiary.import.start", "beneficiary.create", "beneficiary.import.finish",
+        "beneficiary.import.start", "beneficiary.register", "beneficiary.import.finish",
     ]  # fmt: skip
+    assert entries[1].details == {
+        "via": "import", "documents": 1, "flags": 0, "import_id": str(done.id)
+    }  # fmt: skip
     finish = entries[-1]
     assert finish.object_id == str(done.id)
     assert finish.details == {

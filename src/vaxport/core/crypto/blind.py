@@ -19,14 +19,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
-import phonenumbers
 from sqlalchemy import ColumnElement, false
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.crypto.errors import InvalidFieldValueError
 from vaxport.core.crypto.models import PURPOSE_INDEX
 from vaxport.core.crypto.state import get_keyring
+from vaxport.core.errors import ValidationFailed
 
 IndexKind = Literal["phone", "email", "id_number", "text", "date"]
 INDEX_KINDS: tuple[str, ...] = ("phone", "email", "id_number", "text", "date")
@@ -63,19 +64,14 @@ def normalise(kind: str, value: Any, *, region: str | None = None) -> str:
         return str(value.isoformat())
     if not isinstance(value, str):
         raise InvalidFieldValueError(f"{kind} must be a string")
-    if kind == "phone":
+    if kind in ("phone", "email"):
+        # The one contact rule, so an index matches the stored form whoever stored it.
         try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException as exc:
-            raise InvalidFieldValueError(f"not a phone number: {exc}") from None
-        if not phonenumbers.is_possible_number(number):
-            raise InvalidFieldValueError("not a possible phone number")
-        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    if kind == "email":
-        out = value.strip().lower()
-        if "@" not in out or out.startswith("@") or out.endswith("@"):
-            raise InvalidFieldValueError("not an e-mail address")
-        return out
+            if kind == "phone":
+                return normalise_phone(value, region=region, field=kind)
+            return normalise_email(value, field=kind)
+        except ValidationFailed as exc:
+            raise InvalidFieldValueError(str(exc)) from None
     if kind == "id_number":
         out = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
         if not out:

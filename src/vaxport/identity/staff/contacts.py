@@ -1,32 +1,21 @@
-"""Contact details as staff give them: validated and normalised before encryption."""
+"""Contact details as staff give them: blank means none, else core's one contact rule."""
 
 from __future__ import annotations
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
-from vaxport.core.errors import invalid
+from vaxport.core.contacts import normalise_email as _email
+from vaxport.core.contacts import normalise_phone as _phone
 from vaxport.tenancy.service import TenantInfo
 
 
 def normalise_email(value: str | None, *, field: str = "email") -> str | None:
-    """A syntactically valid e-mail address, lower-cased (None stays None)."""
+    """A valid e-mail address, trimmed and lower-cased (None or blank is None)."""
     if value is None or not value.strip():
         return None
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise invalid(field, "is not a valid e-mail address") from exc
+    return _email(value, field=field)
 
 
 def normalise_phone(tenant: TenantInfo, value: str | None, *, field: str = "phone") -> str | None:
-    """A possible phone number in E.164, national numbers read in the tenant's region."""
+    """A valid phone number in E.164, national numbers read in the tenant's region."""
     if value is None or not value.strip():
         return None
-    try:
-        number = phonenumbers.parse(value.strip(), tenant.config.phone.default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise invalid(field, "is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise invalid(field, "is not a valid phone number")
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return _phone(value, region=tenant.config.phone.default_region, field=field)

@@ -92,7 +92,7 @@ async def run(
         raise LookupError(f"import {import_id} not found")
     if imp.status != "running":
         return True
-    job = Job(tenant.id, import_id, imp.created_by, actor_role)
+    job = Job(tenant.id, import_id, imp.created_by, actor_role, tenant.code)
     opened = await _open(db, job, tenant, path, imp.file_kind)
     if opened is None:
         return True
