@@ -31,6 +31,7 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_batches
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.logging import get_logger
+from vaxport.core.principal import Principal
 from vaxport.facilities import directory, events, writes
 from vaxport.facilities.import_row import RowData, check_header, parse_row
 from vaxport.facilities.models import Facility
@@ -231,7 +232,22 @@ async def import_file(
 
     await run_batches(reader, write, progress)
     summary = run.summary()
-    await _record_import(db, tenant, summary, actor_id, actor_role)
+    await audit.record_standalone(
+        db,
+        tenant_id=tenant.id,
+        by=Principal.staff_or_system(actor_id, actor_role),
+        action="facility.import",
+        object_type="facility_import",
+        object_id=uuid7(),
+        details={
+            "rows": summary.rows,
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "invalid": summary.invalid,
+            "complete": summary.complete,
+        },
+    )
     log.info(
         "facilities.imported",
         tenant_id=str(tenant.id),
@@ -241,30 +257,3 @@ async def import_file(
         invalid=summary.invalid,
     )
     return summary
-
-
-async def _record_import(
-    db: Database,
-    tenant: TenantInfo,
-    summary: ImportSummary,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
-) -> None:
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        await audit.record(
-            uow,
-            actor_id=actor_id,
-            actor_role=actor_role,
-            action="facility.import",
-            object_type="facility_import",
-            object_id=uuid7(),
-            tenant_id=tenant.id,
-            details={
-                "rows": summary.rows,
-                "created": summary.created,
-                "updated": summary.updated,
-                "unchanged": summary.unchanged,
-                "invalid": summary.invalid,
-                "complete": summary.complete,
-            },
-        )

@@ -21,7 +21,6 @@ from vaxport.registration.presenters import member_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
 from vaxport.registration.writes import (
-    Acting,
     FamilyFull,
     ReferenceTakenError,
     add_member,
@@ -30,15 +29,10 @@ from vaxport.registration.writes import (
 )
 from vaxport.tenancy.schemas import TenantInfo
 
-__all__ = ["FamilyFull", "acting", "register_member", "register_walk_in"]
+__all__ = ["FamilyFull", "register_member", "register_walk_in"]
 
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
-
-
-def acting(actor: Actor) -> Acting:
-    """The audit log's view of an actor."""
-    return Acting(actor.account_id, actor.role)
 
 
 async def register_member(
@@ -133,7 +127,7 @@ async def _create(
                     account_id=account_id,
                     facility_id=facility_id,
                     created_via=via,
-                    acting=acting(actor),
+                    acting=actor.principal,
                     claim_code=claim_code,
                 )
                 out = member_out(person, documents)

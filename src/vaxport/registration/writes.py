@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +22,7 @@ from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Conflict
 from vaxport.core.ids import short_code, uuid7
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     Beneficiary,
@@ -73,14 +73,6 @@ class FamilyFull(Conflict):
 
 class ReferenceTakenError(Exception):
     """The random reference collided with another record's (the caller retries)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Acting:
-    """Who acts, as the audit log names them."""
-
-    actor_id: uuid.UUID | None
-    actor_role: str
 
 
 def new_reference() -> str:
@@ -140,7 +132,7 @@ async def record_change(
     uow: UnitOfWork,
     person: Beneficiary,
     *,
-    acting: Acting,
+    acting: Principal,
     action: str,
     fields: list[str],
     details: dict[str, object] | None = None,
@@ -150,12 +142,10 @@ async def record_change(
     person.updated_at = utcnow()
     await audit.record(
         uow,
-        actor_id=acting.actor_id,
-        actor_role=acting.actor_role,
+        by=acting,
         action=action,
         object_type="beneficiary",
         object_id=person.id,
-        tenant_id=person.tenant_id,
         details=details,
     )
     await emit(
@@ -174,7 +164,7 @@ async def add_member(
     account_id: uuid.UUID | None,
     facility_id: uuid.UUID | None,
     created_via: str,
-    acting: Acting,
+    acting: Principal,
     claim_code: str | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Beneficiary, list[BeneficiaryDocument]]:
@@ -198,7 +188,7 @@ async def add_member(
         preferred_locale=member.preferred_locale,
         guardian_relation=member.guardian_relation,
         created_via=created_via,
-        created_by=acting.actor_id,
+        created_by=acting.id,
         version=1,
         created_at=now,
         updated_at=now,
@@ -224,12 +214,10 @@ async def add_member(
     flagged = await flag_lookalikes(uow, person)
     await audit.record(
         uow,
-        actor_id=acting.actor_id,
-        actor_role=acting.actor_role,
+        by=acting,
         action="beneficiary.register",
         object_type="beneficiary",
         object_id=person.id,
-        tenant_id=tenant_id,
         details={"via": created_via, "documents": len(member.documents), "flags": flagged},
     )
     await emit(

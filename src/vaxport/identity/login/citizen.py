@@ -18,6 +18,7 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import Problem
+from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.login import otp
 from vaxport.identity.login import staff as login
@@ -99,12 +100,10 @@ async def citizen_account_for(
             await uow.session.flush()
             await audit.record(
                 uow,
-                actor_id=account.id,
-                actor_role=policy.CITIZEN,
+                by=account.principal,
                 action="auth.account_create",
                 object_type="account",
                 object_id=account.id,
-                tenant_id=tenant.id,
                 client_ip=client_ip,
                 details={"kind": "citizen", "via": dest.kind},
             )
@@ -146,12 +145,11 @@ async def login_with_code(
     except Problem:
         await audit.record_standalone(
             db,
-            actor_id=None,
-            actor_role="anonymous",
+            tenant_id=tenant.id,
+            by=ANONYMOUS,
             action="auth.login",
             object_type="account",
             object_id=None,
-            tenant_id=tenant.id,
             outcome="failure",
             client_ip=client_ip,
             details={"method": "code", "channel": channel},

@@ -27,6 +27,7 @@ from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Problem, field_error, invalid
+from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.credentials import sessions
 from vaxport.identity.login import citizen, otp
 from vaxport.identity.login import staff as login
@@ -201,7 +202,17 @@ async def finish_recovery(
         )
     except Problem as problem:
         if problem.status != 409:
-            await _audit_failure(db, tenant, method, client_ip)
+            await audit.record_standalone(
+                db,
+                tenant_id=tenant.id,
+                by=ANONYMOUS,
+                action="auth.recovery",
+                object_type="account",
+                object_id=None,
+                outcome="failure",
+                client_ip=client_ip,
+                details={"method": method},
+            )
         raise
     return await login.authenticated(
         db=db,
@@ -248,12 +259,10 @@ async def _move_phone(
             await sessions.revoke_all_sessions(uow, cache, account=account, reason="recovery")
             await audit.record(
                 uow,
-                actor_id=account.id,
-                actor_role=account.role,
+                by=account.principal,
                 action="auth.recovery",
                 object_type="account",
                 object_id=account.id,
-                tenant_id=tenant.id,
                 client_ip=client_ip,
                 details={"method": method},
             )
@@ -264,20 +273,3 @@ async def _move_phone(
             errors=[field_error("new_phone", "already belongs to another account")],
         ) from exc
     return account
-
-
-async def _audit_failure(
-    db: Database, tenant: TenantInfo, method: str, client_ip: str | None
-) -> None:
-    await audit.record_standalone(
-        db,
-        actor_id=None,
-        actor_role="anonymous",
-        action="auth.recovery",
-        object_type="account",
-        object_id=None,
-        tenant_id=tenant.id,
-        outcome="failure",
-        client_ip=client_ip,
-        details={"method": method},
-    )

@@ -33,6 +33,7 @@ from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import RowProblem
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.registration.imports.row import ImportRow
 from vaxport.registration.models import (
     STATUS_ACTIVE,
@@ -54,6 +55,11 @@ class Job:
     import_id: uuid.UUID
     actor_id: uuid.UUID | None
     actor_role: str
+
+    @property
+    def by(self) -> Principal:
+        """Who the audit log says ran the import: its creator, or the system."""
+        return Principal.staff_or_system(self.actor_id, self.actor_role)
 
 
 class ImportMovedOn(Exception):  # noqa: N818 - a state, not a failure
@@ -278,17 +284,16 @@ async def _finish_batch(
                     "created_via": "import",
                 },
             )
+        details = {"via": "import", "import_id": str(job.import_id)}
         await audit.record_many(
             uow,
-            [
+            by=job.by,
+            entries=[
                 {
-                    "actor_id": job.actor_id,
-                    "actor_role": job.actor_role,
                     "action": "beneficiary.create",
                     "object_type": "beneficiary",
                     "object_id": person_id,
-                    "tenant_id": job.tenant_id,
-                    "details": {"via": "import", "import_id": str(job.import_id)},
+                    "details": details,
                 }
                 for person_id, _ in created
             ],
@@ -316,12 +321,10 @@ async def _finish_batch(
         values.update(status="done", finished_at=utcnow())
         await audit.record(
             uow,
-            actor_id=job.actor_id,
-            actor_role=job.actor_role,
+            by=job.by,
             action="beneficiary.import.finish",
             object_type="registration_import",
             object_id=job.import_id,
-            tenant_id=job.tenant_id,
             details={
                 "rows": counts.rows_read,
                 "created": counts.created_before + len(created),
@@ -395,11 +398,9 @@ async def mark_failed(db: Database, job: Job, reason: str) -> None:
         )
         await audit.record(
             uow,
-            actor_id=job.actor_id,
-            actor_role=job.actor_role,
+            by=job.by,
             action="beneficiary.import.fail",
             object_type="registration_import",
             object_id=job.import_id,
-            tenant_id=job.tenant_id,
             details={"reason": reason},
         )

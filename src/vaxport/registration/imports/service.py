@@ -35,6 +35,7 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.registration.imports.row import check_header
@@ -124,12 +125,10 @@ async def create(
             uow.session.add(imp)
             await audit.record(
                 uow,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=Principal.staff_or_system(actor_id, actor_role),
                 action="beneficiary.import.start",
                 object_type="registration_import",
                 object_id=imp.id,
-                tenant_id=tenant.id,
                 details={"file_kind": kind, "region_code": within_region},
             )
             if queue:
