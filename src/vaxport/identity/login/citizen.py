@@ -18,7 +18,6 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import Problem
-from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.login import otp
 from vaxport.identity.login import staff as login
@@ -143,14 +142,10 @@ async def login_with_code(
         if account.status != STATUS_ACTIVE:
             raise otp.rejected()
     except Problem:
-        await audit.record_standalone(
+        await login.audit_refusal(
             db,
             tenant_id=tenant.id,
-            by=ANONYMOUS,
             action="auth.login",
-            object_type="account",
-            object_id=None,
-            outcome="failure",
             client_ip=client_ip,
             details={"method": "code", "channel": channel},
         )

@@ -27,7 +27,6 @@ from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Problem, field_error, invalid
-from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.credentials import sessions
 from vaxport.identity.login import citizen, otp
 from vaxport.identity.login import staff as login
@@ -202,14 +201,10 @@ async def finish_recovery(
         )
     except Problem as problem:
         if problem.status != 409:
-            await audit.record_standalone(
+            await login.audit_refusal(
                 db,
                 tenant_id=tenant.id,
-                by=ANONYMOUS,
                 action="auth.recovery",
-                object_type="account",
-                object_id=None,
-                outcome="failure",
                 client_ip=client_ip,
                 details={"method": method},
             )

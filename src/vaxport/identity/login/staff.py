@@ -78,6 +78,34 @@ def _throttled(exc: throttle.Throttled) -> TooManyRequests:
     )
 
 
+async def audit_refusal(
+    db: Database,
+    *,
+    tenant_id: uuid.UUID,
+    action: str,
+    client_ip: str | None,
+    details: dict[str, object],
+    account_id: uuid.UUID | None = None,
+    outcome: str = "failure",
+) -> None:
+    """Audit a refused sign-in step in a transaction of its own (the step's rolls back).
+
+    By no one: a refused caller has proven nothing, whichever account they named (the
+    entry's object, ``account_id``, when one was found).
+    """
+    await audit.record_standalone(
+        db,
+        tenant_id=tenant_id,
+        by=ANONYMOUS,
+        action=action,
+        object_type="account",
+        object_id=account_id,
+        outcome=outcome,
+        client_ip=client_ip,
+        details=details,
+    )
+
+
 async def load_account(db: Database, tenant_id: uuid.UUID, *where: Any) -> Account | None:
     """One account of the tenant, detached with its attributes (and field keys) loaded."""
     async with db.read(tenant_id=tenant_id) as s:
@@ -201,13 +229,10 @@ async def login_password(
     try:
         await throttle.attempt(db, tenant_id=tenant.id, keys=[user_key, address_key])
     except throttle.Throttled as exc:
-        await audit.record_standalone(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
-            by=ANONYMOUS,
             action="auth.login",
-            object_type="account",
-            object_id=None,
             outcome="denied",
             client_ip=client_ip,
             details={"reason": "throttled"},
@@ -219,14 +244,11 @@ async def login_password(
         account.password_hash if account is not None and usable else None, password
     )
     if not ok or account is None:
-        await audit.record_standalone(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
-            by=ANONYMOUS,
             action="auth.login",
-            object_type="account",
-            object_id=account.id if account else None,
-            outcome="failure",
+            account_id=account.id if account else None,
             client_ip=client_ip,
             details={"reason": "bad_credentials"},
         )
@@ -284,14 +306,11 @@ async def login_second_factor(
         elif recovery_code is not None:
             amr = await _use_recovery_code(uow, account, recovery_code)
     if amr is None:
-        await audit.record_standalone(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
-            by=ANONYMOUS,
             action="auth.second_factor",
-            object_type="account",
-            object_id=account.id,
-            outcome="failure",
+            account_id=account.id,
             client_ip=client_ip,
             details={"method": "totp" if code is not None else "recovery"},
         )
