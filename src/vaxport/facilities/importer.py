@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_batches
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.logging import get_logger
-from vaxport.core.principal import Principal
+from vaxport.core.principal import SYSTEM, Principal
 from vaxport.facilities import directory, events, writes
 from vaxport.facilities.import_row import RowData, check_header, parse_row
 from vaxport.facilities.models import Facility
@@ -105,14 +104,13 @@ async def _write(
     *,
     batch: list[RowData],
     tenant: TenantInfo,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     within_region: str | None,
 ) -> _Batch:
     """Upsert one batch in ``uow``."""
     now = utcnow()
     result = _Batch()
-    changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="import")
+    changes = writes.Changes(uow, by=by, source="import")
     found = await uow.session.scalars(
         select(Facility)
         .where(Facility.tenant_id == tenant.id, Facility.code.in_([r.code for r in batch]))
@@ -150,8 +148,7 @@ async def _write_batch(
     batch: list[RowData],
     run: _Run,
     tenant: TenantInfo,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     within_region: str | None,
 ) -> int:
     """Write one batch (retried once on a code race); the number of facilities written."""
@@ -161,8 +158,7 @@ async def _write_batch(
                 uow,
                 batch=batch,
                 tenant=tenant,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=by,
                 within_region=within_region,
             )
     except IntegrityError:
@@ -173,8 +169,7 @@ async def _write_batch(
                 uow,
                 batch=batch,
                 tenant=tenant,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=by,
                 within_region=within_region,
             )
     run.created += result.created
@@ -193,8 +188,7 @@ async def import_file(
     path: Path,
     kind: Kind,
     report: IO[str],
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> ImportSummary:
@@ -223,8 +217,7 @@ async def import_file(
             batch=batch,
             run=run,
             tenant=tenant,
-            actor_id=actor_id,
-            actor_role=actor_role,
+            by=by,
             within_region=within_region,
         )
         if written:
@@ -235,7 +228,7 @@ async def import_file(
     await audit.record_standalone(
         db,
         tenant_id=tenant.id,
-        by=Principal.staff_or_system(actor_id, actor_role),
+        by=by,
         action="facility.import",
         object_type="facility_import",
         object_id=uuid7(),

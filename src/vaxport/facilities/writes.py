@@ -127,11 +127,9 @@ class Changes:
     round trip for a whole import batch instead of one per facility.
     """
 
-    def __init__(
-        self, uow: UnitOfWork, *, actor_id: uuid.UUID | None, actor_role: str, source: str
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, *, by: Principal, source: str) -> None:
         self.uow = uow
-        self.by = Principal.staff_or_system(actor_id, actor_role)
+        self.by = by
         self.source = source
         self._entries: list[dict[str, Any]] = []
         self._events: list[tuple[str, uuid.UUID]] = []
