@@ -131,7 +131,7 @@ class Changes:
         self.uow = uow
         self.by = by
         self.source = source
-        self._entries: list[dict[str, Any]] = []
+        self._entries: list[audit.EntryFields] = []
         self._events: list[tuple[str, uuid.UUID]] = []
 
     def add(

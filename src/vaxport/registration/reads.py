@@ -51,7 +51,7 @@ async def audit_reads(
 ) -> None:
     """One entry per person a staff member saw (or one without object when none)."""
     targets: list[uuid.UUID | None] = list(ids) or [None]
-    entries = [
+    entries: list[audit.EntryFields] = [
         {"action": action, "object_type": "beneficiary", "object_id": pid, "details": details}
         for pid in targets
     ]

@@ -8,6 +8,6 @@ into each tenant's SHA-256 hash chain; ``vaxport audit verify`` walks it.
 
 from __future__ import annotations
 
-from vaxport.core.audit.writer import record, record_many, record_standalone
+from vaxport.core.audit.writer import EntryFields, record, record_many, record_standalone
 
-__all__ = ["record", "record_many", "record_standalone"]
+__all__ = ["EntryFields", "record", "record_many", "record_standalone"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Required, TypedDict, Unpack, cast
 
 from sqlalchemy import BigInteger, Table, Text, func, insert, select
 from sqlalchemy import cast as sql_cast
@@ -64,6 +64,18 @@ def _insert(dialect: str, tenant_id: uuid.UUID) -> Any:
     if dialect == "postgresql":
         return _pg_insert()
     return insert(cast(Table, AuditEntry.__table__)).values(txn_seq=_txn_seq(dialect, tenant_id))
+
+
+class EntryFields(TypedDict, total=False):
+    """What an entry says besides who acted (:func:`record`'s other keyword arguments)."""
+
+    action: Required[str]
+    object_type: Required[str]
+    object_id: Required[str | uuid.UUID | None]
+    outcome: str
+    details: Mapping[str, Any] | None
+    request_id: str | None
+    client_ip: str | None
 
 
 def _content(
@@ -147,7 +159,7 @@ async def record(
 
 
 async def record_many(
-    uow: UnitOfWork, *, by: Principal, entries: Sequence[Mapping[str, Any]]
+    uow: UnitOfWork, *, by: Principal, entries: Sequence[EntryFields]
 ) -> list[uuid.UUID]:
     """Append several entries by ``by`` (each as :func:`record`'s other keyword arguments)
     in one round trip.
@@ -164,29 +176,9 @@ async def record_many(
 
 
 async def record_standalone(
-    db: Database,
-    *,
-    tenant_id: uuid.UUID,
-    by: Principal,
-    action: str,
-    object_type: str,
-    object_id: str | uuid.UUID | None,
-    outcome: str = "success",
-    details: Mapping[str, Any] | None = None,
-    request_id: str | None = None,
-    client_ip: str | None = None,
+    db: Database, *, tenant_id: uuid.UUID, by: Principal, **fields: Unpack[EntryFields]
 ) -> uuid.UUID:
     """:func:`record` in a transaction of its own, of ``tenant_id``: for refusals and
     failures whose act rolls back."""
     async with db.transaction(tenant_id=tenant_id) as uow:
-        return await record(
-            uow,
-            by=by,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            outcome=outcome,
-            details=details,
-            request_id=request_id,
-            client_ip=client_ip,
-        )
+        return await record(uow, by=by, **fields)
