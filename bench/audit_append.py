@@ -33,6 +33,7 @@ from vaxport.core import audit, migrate
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import Principal
 
 APP_ROLE = "vaxport_test_app"
 
@@ -50,15 +51,13 @@ async def _admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def _entry(uow, tenant_id: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
+async def _entry(uow) -> None:  # type: ignore[no-untyped-def]
     await audit.record(
         uow,
-        actor_id=uuid7(),
-        actor_role="vaccinator",
+        by=Principal(uuid7(), "vaccinator", "staff"),
         action="dose.record",
         object_type="dose",
         object_id=uuid7(),
-        tenant_id=tenant_id,
         client_ip="198.51.100.4",
         details={"dose_number": 1},
     )
@@ -119,7 +118,7 @@ async def main(url: str, seconds: float, clients: int, statements: int) -> None:
 
         async def sealed() -> None:
             async with app.transaction(tenant_id=tenant_id) as uow:
-                await _entry(uow, tenant_id)
+                await _entry(uow)
                 await _rest_of_act(uow, statements)
 
         async def head_lock() -> None:
@@ -130,7 +129,7 @@ async def main(url: str, seconds: float, clients: int, statements: int) -> None:
                         {"t": tenant_id},
                     )
                 ).scalar_one()
-                await _entry(uow, tenant_id)
+                await _entry(uow)
                 await uow.session.execute(
                     text("UPDATE bench_head SET hash = :h WHERE tenant_id = :t"),
                     {"h": hashlib.sha256(prev.encode()).hexdigest(), "t": tenant_id},

@@ -76,6 +76,7 @@ async def child(path: Path, url: str) -> None:
     from vaxport.core.cache import Cache, MemoryBackend
     from vaxport.core.db import Database
     from vaxport.core.imports.readers import kind_of
+    from vaxport.core.principal import OPERATOR
     from vaxport.facilities.importer import import_file
     from vaxport.tenancy.loader import load
     from vaxport.tenancy.service import get_tenant_or_404
@@ -98,7 +99,7 @@ async def child(path: Path, url: str) -> None:
             path=path,
             kind=kind_of(path.name),
             report=io.StringIO(),
-            actor_role="operator",
+            by=OPERATOR,
         )
         seconds = time.perf_counter() - start
         out[f"{label}_seconds"] = seconds

@@ -23,6 +23,7 @@ from vaxport.core.audit.models import AuditEntry
 from vaxport.core.db import Database
 from vaxport.core.errors import ValidationFailed
 from vaxport.core.logging import request_id_var
+from vaxport.core.principal import ANONYMOUS, SYSTEM, Principal
 
 
 async def test_entry_is_written_with_the_act_and_holds_no_raw_ip(clean_db: Database) -> None:
@@ -33,12 +34,10 @@ async def test_entry_is_written_with_the_act_and_holds_no_raw_ip(clean_db: Datab
         async with clean_db.transaction(tenant_id=tenant.id) as uow:
             entry_id = await audit.record(
                 uow,
-                actor_id=actor,
-                actor_role="vaccinator",
+                by=Principal(actor, "vaccinator", "staff"),
                 action="dose.record",
                 object_type="dose",
                 object_id="0190a3b2-7c4e-7def-8123-456789abcdef",
-                tenant_id=tenant.id,
                 client_ip="203.0.113.7",
                 details={"dose_number": 2, "vaccine": "mr"},
             )
@@ -48,6 +47,7 @@ async def test_entry_is_written_with_the_act_and_holds_no_raw_ip(clean_db: Datab
     [entry] = page.items
     assert entry.id == entry_id
     assert (entry.actor_id, entry.action, entry.outcome) == (actor, "dose.record", "success")
+    assert entry.actor_role == "vaccinator"
     assert entry.request_id == "req-123"
     assert entry.details == {"dose_number": 2, "vaccine": "mr"}
     assert entry.client_ip_hash is not None
@@ -61,15 +61,7 @@ async def test_entry_vanishes_when_the_act_rolls_back(clean_db: Database) -> Non
 
     async def failing_act() -> None:
         async with clean_db.transaction(tenant_id=tenant.id) as uow:
-            await audit.record(
-                uow,
-                actor_id=None,
-                actor_role="system",
-                action="x.y",
-                object_type="x",
-                object_id=None,
-                tenant_id=tenant.id,
-            )
+            await audit.record(uow, by=SYSTEM, action="x.y", object_type="x", object_id=None)
             raise RuntimeError("the act failed")
 
     with pytest.raises(RuntimeError, match="act failed"):
@@ -98,25 +90,39 @@ async def test_record_refuses_personal_or_unsafe_details(
     assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
 
 
-async def test_record_refuses_malformed_slugs_outcome_and_foreign_tenant(
+async def test_record_refuses_malformed_slugs_outcome_role_and_unscoped_work(
     clean_db: Database,
 ) -> None:
-    tenant, other = await make_tenant(clean_db), await make_tenant(clean_db)
-    for bad in ({"action": "Dose Record"}, {"outcome": "maybe"}, {"object_id": "a@b.example"}):
+    tenant = await make_tenant(clean_db)
+    for bad in (
+        {"action": "Dose Record"},
+        {"outcome": "maybe"},
+        {"object_id": "a@b.example"},
+        {"by": Principal(None, "Not A Role", "system")},
+    ):
         with pytest.raises(ValueError, match="audit"):
             await record_entries(clean_db, tenant.id, **bad)
-    for scope in (other.id, None):
-        with pytest.raises(ValueError, match="scoped to its own tenant"):
-            async with clean_db.transaction(tenant_id=scope) as uow:
-                await audit.record(
-                    uow,
-                    actor_id=None,
-                    actor_role="system",
-                    action="x.y",
-                    object_type="x",
-                    object_id=None,
-                    tenant_id=tenant.id,
-                )
+    # The entry's tenant is the unit of work's: one without a tenant cannot audit.
+    with pytest.raises(ValueError, match="scoped to a tenant"):
+        async with clean_db.transaction(tenant_id=None) as uow:
+            await audit.record(uow, by=SYSTEM, action="x.y", object_type="x", object_id=None)
+    assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
+
+
+async def test_standalone_entry_commits_on_its_own_in_its_tenant(clean_db: Database) -> None:
+    tenant, other = await make_tenant(clean_db), await make_tenant(clean_db)
+    await audit.record_standalone(
+        clean_db,
+        tenant_id=tenant.id,
+        by=ANONYMOUS,
+        action="auth.login",
+        object_type="account",
+        object_id=None,
+        outcome="failure",
+    )
+    [entry] = (await list_entries(db=clean_db, actor=auditor(tenant))).items
+    assert (entry.actor_id, entry.actor_role, entry.outcome) == (None, "anonymous", "failure")
+    assert (await list_entries(db=clean_db, actor=auditor(other))).items == []
 
 
 async def test_list_filters_and_cursor_pagination(clean_db: Database) -> None:

@@ -11,6 +11,7 @@ from tests.support.tenants import load_tenant
 from vaxport.core import audit
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import Principal
 from vaxport.identity.access.actor import Actor
 from vaxport.tenancy.service import TenantInfo
 
@@ -54,19 +55,23 @@ def new_id() -> uuid.UUID:
 
 
 async def record_entries(
-    db: Database, tenant_id: uuid.UUID, n: int = 1, **kw: object
+    db: Database,
+    tenant_id: uuid.UUID,
+    n: int = 1,
+    *,
+    actor_id: uuid.UUID | None = None,
+    **kw: object,
 ) -> list[uuid.UUID]:
-    """``n`` audit entries of a tenant in one transaction; their ids."""
+    """``n`` audit entries of a tenant in one transaction, by a vaccinator (``actor_id``,
+    a new one for each entry if None); their ids."""
     ids = []
     async with db.transaction(tenant_id=tenant_id) as uow:
         for _ in range(n):
             args: dict[str, object] = {
-                "actor_id": new_id(),
-                "actor_role": "vaccinator",
+                "by": Principal(actor_id or new_id(), "vaccinator", "staff"),
                 "action": "dose.record",
                 "object_type": "dose",
                 "object_id": new_id(),
-                "tenant_id": tenant_id,
             }
             args.update(kw)
             ids.append(await audit.record(uow, **args))  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from vaxport.core.audit import hashing
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
 from vaxport.core.db import Database
+from vaxport.core.principal import SYSTEM
 
 
 async def test_sealing_links_entries_in_order_and_verify_accepts_the_chain(
@@ -260,13 +261,7 @@ async def test_an_entry_committed_after_later_ones_were_sealed_is_not_skipped(
     async def slow_writer() -> list[uuid.UUID]:
         async with clean_db.transaction(tenant_id=tenant.id) as uow:
             entry = await audit.record(
-                uow,
-                actor_id=None,
-                actor_role="system",
-                action="slow.write",
-                object_type="x",
-                object_id=None,
-                tenant_id=tenant.id,
+                uow, by=SYSTEM, action="slow.write", object_type="x", object_id=None
             )
             a_wrote.set()
             await a_may_commit.wait()

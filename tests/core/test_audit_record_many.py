@@ -11,16 +11,14 @@ from vaxport.audit.service import list_entries
 from vaxport.core import audit
 from vaxport.core.audit.chain import seal, verify
 from vaxport.core.db import Database
+from vaxport.core.principal import OPERATOR
 
 
-def _entry(tenant_id: Any, n: int, **changes: Any) -> dict[str, Any]:
+def _entry(n: int, **changes: Any) -> dict[str, Any]:
     entry = {
-        "actor_id": None,
-        "actor_role": "operator",
         "action": "facility.create",
         "object_type": "facility",
         "object_id": new_id(),
-        "tenant_id": tenant_id,
         "details": {"source": "import", "n": n},
     }
     entry.update(changes)
@@ -32,13 +30,14 @@ async def test_entries_are_written_together_and_seal_into_a_valid_chain(
 ) -> None:
     tenant = await make_tenant(clean_db)
     async with clean_db.transaction(tenant_id=tenant.id) as uow:
-        await audit.record(uow, **_entry(tenant.id, 0))
-        ids = await audit.record_many(uow, [_entry(tenant.id, n) for n in range(1, 6)])
-        assert await audit.record_many(uow, []) == []
+        await audit.record(uow, by=OPERATOR, **_entry(0))
+        ids = await audit.record_many(uow, by=OPERATOR, entries=[_entry(n) for n in range(1, 6)])
+        assert await audit.record_many(uow, by=OPERATOR, entries=[]) == []
     async with clean_db.transaction(tenant_id=tenant.id) as uow:
-        ids += await audit.record_many(uow, [_entry(tenant.id, 6)])
+        ids += await audit.record_many(uow, by=OPERATOR, entries=[_entry(6)])
     entries = (await list_entries(db=clean_db, actor=auditor(tenant))).items
     assert {e.id for e in entries} >= set(ids)
+    assert {(e.actor_id, e.actor_role) for e in entries} == {(None, "operator")}
     assert sorted(e.details["n"] for e in entries) == list(range(7))
     assert await seal(db=clean_db, tenant_id=tenant.id) == 7
     result = await verify(db=clean_db, tenant_id=tenant.id)
@@ -60,13 +59,11 @@ async def test_one_bad_entry_refuses_the_whole_call(
     tenant = await make_tenant(clean_db)
     with pytest.raises(ValueError, match="audit"):
         async with clean_db.transaction(tenant_id=tenant.id) as uow:
-            await audit.record_many(uow, [_entry(tenant.id, 1), _entry(tenant.id, 2, **changes)])
+            await audit.record_many(uow, by=OPERATOR, entries=[_entry(1), _entry(2, **changes)])
     assert (await list_entries(db=clean_db, actor=auditor(tenant))).items == []
 
 
-async def test_entries_of_another_tenant_are_refused(clean_db: Database) -> None:
-    tenant = await make_tenant(clean_db)
-    other = await make_tenant(clean_db)
-    async with clean_db.transaction(tenant_id=tenant.id) as uow:
-        with pytest.raises(ValueError, match="scoped to its own tenant"):
-            await audit.record_many(uow, [_entry(other.id, 1)])
+async def test_entries_need_a_unit_of_work_scoped_to_a_tenant(clean_db: Database) -> None:
+    async with clean_db.transaction(tenant_id=None) as uow:
+        with pytest.raises(ValueError, match="scoped to a tenant"):
+            await audit.record_many(uow, by=OPERATOR, entries=[_entry(1)])

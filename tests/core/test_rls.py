@@ -15,6 +15,7 @@ from tests.support.parts import METADATA
 from vaxport.core import audit, migrate, rls
 from vaxport.core.db import Database
 from vaxport.core.ids import short_code
+from vaxport.core.principal import SYSTEM
 from vaxport.tenancy.models import Tenant
 
 pytestmark = pytest.mark.skipif(
@@ -33,13 +34,7 @@ async def _config_row(db: Database, tenant_id: uuid.UUID, source: str) -> None:
             {"id": new_id(), "t": tenant_id, "h": "0" * 64, "s": source},
         )
         await audit.record(
-            uow,
-            actor_id=None,
-            actor_role="system",
-            action="config.load",
-            object_type="tenant",
-            object_id=tenant_id,
-            tenant_id=tenant_id,
+            uow, by=SYSTEM, action="config.load", object_type="tenant", object_id=tenant_id
         )
 
 
@@ -157,15 +152,7 @@ async def test_writes_into_another_tenant_are_refused(clean_db: Database) -> Non
     async def write_b_entry_under_a() -> None:
         async with clean_db.transaction(tenant_id=a) as uow:
             uow.tenant_id = b  # fool the application's own check: the database's holds
-            await audit.record(
-                uow,
-                actor_id=None,
-                actor_role="system",
-                action="x.y",
-                object_type="x",
-                object_id=None,
-                tenant_id=b,
-            )
+            await audit.record(uow, by=SYSTEM, action="x.y", object_type="x", object_id=None)
 
     with pytest.raises(DBAPIError, match="row-level security"):
         await move_a_rows_to_b()

@@ -58,7 +58,7 @@ def acting(actor: Actor) -> dict[str, Any]:
         region = actor.region_code
     else:  # a scope without a region (e.g. a facility not yet placed) reaches nothing
         raise Forbidden("your scope does not cover facilities")
-    return {"actor_id": actor.account_id, "actor_role": actor.role, "within_region": region}
+    return {"by": actor.principal, "within_region": region}
 
 
 def _cached(doc: Document, request: Request, max_age: int) -> Response:

@@ -17,6 +17,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Problem
 from vaxport.core.imports.engine import show_progress
 from vaxport.core.imports.readers import kind_of
+from vaxport.core.principal import OPERATOR
 from vaxport.facilities import service
 from vaxport.facilities.importer import import_file
 from vaxport.facilities.schemas import FacilityOut, ImportSummary
@@ -24,7 +25,6 @@ from vaxport.settings import get_settings
 from vaxport.tenancy.service import get_tenant_or_404
 
 app = typer.Typer(help="Vaccination facilities (centres).", no_args_is_help=True)
-ROLE = "operator"
 
 TenantOpt = typer.Option(..., "--tenant", "-t", help="Tenant code.")
 RegionOpt = typer.Option(
@@ -64,7 +64,7 @@ def import_cmd(
                     path=file,
                     kind=kind_of(file.name),
                     report=report,
-                    actor_role=ROLE,
+                    by=OPERATOR,
                     within_region=within_region,
                     progress=None if quiet else show_progress,
                 )
@@ -104,7 +104,7 @@ def _by_code(tenant: str, code: str, action: str, within_region: str | None) -> 
                 cache=cache,
                 tenant=info,
                 facility_id=found.id,
-                actor_role=ROLE,
+                by=OPERATOR,
                 within_region=within_region,
             )
         finally:

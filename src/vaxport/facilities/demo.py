@@ -32,7 +32,6 @@ async def load_demo_facilities(
         path=path,
         kind="csv",
         report=io.StringIO(),
-        actor_role="system",
     )
     return [
         f"  facilities  {summary.rows} centres ({summary.created} new, "

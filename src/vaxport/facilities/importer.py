@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_batches
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.logging import get_logger
+from vaxport.core.principal import SYSTEM, Principal
 from vaxport.facilities import directory, events, writes
 from vaxport.facilities.import_row import RowData, check_header, parse_row
 from vaxport.facilities.models import Facility
@@ -104,14 +104,13 @@ async def _write(
     *,
     batch: list[RowData],
     tenant: TenantInfo,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     within_region: str | None,
 ) -> _Batch:
     """Upsert one batch in ``uow``."""
     now = utcnow()
     result = _Batch()
-    changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="import")
+    changes = writes.Changes(uow, by=by, source="import")
     found = await uow.session.scalars(
         select(Facility)
         .where(Facility.tenant_id == tenant.id, Facility.code.in_([r.code for r in batch]))
@@ -149,8 +148,7 @@ async def _write_batch(
     batch: list[RowData],
     run: _Run,
     tenant: TenantInfo,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     within_region: str | None,
 ) -> int:
     """Write one batch (retried once on a code race); the number of facilities written."""
@@ -160,8 +158,7 @@ async def _write_batch(
                 uow,
                 batch=batch,
                 tenant=tenant,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=by,
                 within_region=within_region,
             )
     except IntegrityError:
@@ -172,8 +169,7 @@ async def _write_batch(
                 uow,
                 batch=batch,
                 tenant=tenant,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=by,
                 within_region=within_region,
             )
     run.created += result.created
@@ -192,8 +188,7 @@ async def import_file(
     path: Path,
     kind: Kind,
     report: IO[str],
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> ImportSummary:
@@ -222,8 +217,7 @@ async def import_file(
             batch=batch,
             run=run,
             tenant=tenant,
-            actor_id=actor_id,
-            actor_role=actor_role,
+            by=by,
             within_region=within_region,
         )
         if written:
@@ -231,7 +225,22 @@ async def import_file(
 
     await run_batches(reader, write, progress)
     summary = run.summary()
-    await _record_import(db, tenant, summary, actor_id, actor_role)
+    await audit.record_standalone(
+        db,
+        tenant_id=tenant.id,
+        by=by,
+        action="facility.import",
+        object_type="facility_import",
+        object_id=uuid7(),
+        details={
+            "rows": summary.rows,
+            "created": summary.created,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "invalid": summary.invalid,
+            "complete": summary.complete,
+        },
+    )
     log.info(
         "facilities.imported",
         tenant_id=str(tenant.id),
@@ -241,30 +250,3 @@ async def import_file(
         invalid=summary.invalid,
     )
     return summary
-
-
-async def _record_import(
-    db: Database,
-    tenant: TenantInfo,
-    summary: ImportSummary,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
-) -> None:
-    async with db.transaction(tenant_id=tenant.id) as uow:
-        await audit.record(
-            uow,
-            actor_id=actor_id,
-            actor_role=actor_role,
-            action="facility.import",
-            object_type="facility_import",
-            object_id=uuid7(),
-            tenant_id=tenant.id,
-            details={
-                "rows": summary.rows,
-                "created": summary.created,
-                "updated": summary.updated,
-                "unchanged": summary.unchanged,
-                "invalid": summary.invalid,
-                "complete": summary.complete,
-            },
-        )

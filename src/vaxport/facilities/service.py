@@ -18,6 +18,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_error
 from vaxport.core.ids import short_code
+from vaxport.core.principal import SYSTEM, Principal
 from vaxport.facilities import directory, events, writes
 from vaxport.facilities.hours import WEEKDAYS
 from vaxport.facilities.models import Facility
@@ -97,8 +98,7 @@ async def create(
     cache: Cache,
     tenant: TenantInfo,
     data: FacilityCreate,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
 ) -> FacilityOut:
     """Add a facility; 422 with every field problem, 409 if the code is taken."""
@@ -115,7 +115,7 @@ async def create(
             uow.session.add(facility)
             await uow.session.flush()
             await writes.add_vaccines(uow, [(facility.id, facility.vaccines)])
-            changes = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            changes = writes.Changes(uow, by=by, source="api")
             changes.add("facility.create", events.CREATED, facility)
             await changes.flush()
             _after_write(uow, cache, tenant.id)
@@ -152,8 +152,7 @@ async def update(
     tenant: TenantInfo,
     facility_id: uuid.UUID,
     changes: FacilityUpdate,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
 ) -> FacilityOut:
     """Change the given fields; a change to nothing is a no-op (no new version, no event)."""
@@ -172,7 +171,7 @@ async def update(
             writes.apply(facility, cols, now=utcnow())
             if "vaccines" in changed:
                 await writes.replace_vaccines(uow, facility)
-            noted = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            noted = writes.Changes(uow, by=by, source="api")
             noted.add("facility.update", events.CHANGED, facility, {"changed": changed})
             await noted.flush()
             _after_write(uow, cache, tenant.id)
@@ -187,8 +186,7 @@ async def _set_active(
     facility_id: uuid.UUID,
     active: bool,
     version: int | None,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     within_region: str | None,
 ) -> FacilityOut:
     async with db.transaction(tenant_id=tenant.id) as uow:
@@ -197,7 +195,7 @@ async def _set_active(
         writes.check_reach(tenant, facility, within_region)
         if facility.active != active:
             writes.set_active(facility, active, now=utcnow())
-            noted = writes.Changes(uow, actor_id=actor_id, actor_role=actor_role, source="api")
+            noted = writes.Changes(uow, by=by, source="api")
             if active:
                 noted.add("facility.reactivate", events.REACTIVATED, facility)
             else:
@@ -214,8 +212,7 @@ async def deactivate(
     tenant: TenantInfo,
     facility_id: uuid.UUID,
     version: int | None = None,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
 ) -> FacilityOut:
     """Take a facility out of service: hidden from the public, kept with its history."""
@@ -226,8 +223,7 @@ async def deactivate(
         facility_id=facility_id,
         active=False,
         version=version,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        by=by,
         within_region=within_region,
     )
 
@@ -239,8 +235,7 @@ async def reactivate(
     tenant: TenantInfo,
     facility_id: uuid.UUID,
     version: int | None = None,
-    actor_id: uuid.UUID | None = None,
-    actor_role: str = "system",
+    by: Principal = SYSTEM,
     within_region: str | None = None,
 ) -> FacilityOut:
     """Put a deactivated facility back in service."""
@@ -251,7 +246,6 @@ async def reactivate(
         facility_id=facility_id,
         active=True,
         version=version,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        by=by,
         within_region=within_region,
     )

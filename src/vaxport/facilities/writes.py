@@ -16,6 +16,7 @@ from vaxport.core import audit
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, field_error
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import Principal
 from vaxport.facilities import events
 from vaxport.facilities.models import Facility, FacilityVaccine
 from vaxport.facilities.schemas import FacilityOut, LocationOut, PublicFacility
@@ -125,14 +126,11 @@ class Changes:
     round trip for a whole import batch instead of one per facility.
     """
 
-    def __init__(
-        self, uow: UnitOfWork, *, actor_id: uuid.UUID | None, actor_role: str, source: str
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, *, by: Principal, source: str) -> None:
         self.uow = uow
-        self.actor_id = actor_id
-        self.actor_role = actor_role
+        self.by = by
         self.source = source
-        self._entries: list[dict[str, Any]] = []
+        self._entries: list[audit.EntryFields] = []
         self._events: list[tuple[str, uuid.UUID]] = []
 
     def add(
@@ -143,15 +141,11 @@ class Changes:
         details: dict[str, Any] | None = None,
     ) -> None:
         """Note one change of ``facility`` (audited as ``action``, published as an event)."""
-        assert self.uow.tenant_id is not None
         self._entries.append(
             {
-                "actor_id": self.actor_id,
-                "actor_role": self.actor_role,
                 "action": action,
                 "object_type": "facility",
                 "object_id": facility.id,
-                "tenant_id": self.uow.tenant_id,
                 "details": {"source": self.source, **(details or {})},
             }
         )
@@ -159,7 +153,7 @@ class Changes:
 
     async def flush(self) -> int:
         """Write the noted entries and events into the transaction; how many changes."""
-        await audit.record_many(self.uow, self._entries)
+        await audit.record_many(self.uow, by=self.by, entries=self._entries)
         for event_type, facility_id in self._events:
             await events.publish(self.uow, event_type, facility_id)
         count = len(self._entries)

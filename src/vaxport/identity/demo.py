@@ -15,6 +15,7 @@ from sqlalchemy import select
 from vaxport.core import audit, clock
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
+from vaxport.core.principal import OPERATOR
 from vaxport.identity.access import policy
 from vaxport.identity.login import passwords, totp
 from vaxport.identity.models import STATUS_ACTIVE, Account
@@ -93,12 +94,10 @@ async def create_demo_staff(
             await uow.session.flush()
             await audit.record(
                 uow,
-                actor_id=None,
-                actor_role="operator",
+                by=OPERATOR,
                 action="staff.demo_create",
                 object_type="account",
                 object_id=account.id,
-                tenant_id=tenant.id,
                 details={"role": role},
             )
         scope = f"facility:{facility}" if facility else f"region:{region}" if region else "national"

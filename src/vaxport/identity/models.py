@@ -29,6 +29,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.crypto import encrypted
 from vaxport.core.db import Base, JSONDoc
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import Principal
 
 STATUS_INVITED = "invited"
 STATUS_ACTIVE = "active"
@@ -79,6 +80,11 @@ class Account(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def principal(self) -> Principal:
+        """This account as the audit log names who acts."""
+        return Principal(self.id, self.role, "citizen" if self.kind == "citizen" else "staff")
 
 
 class RecoveryCode(Base):

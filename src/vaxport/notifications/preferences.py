@@ -21,6 +21,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import SYSTEM
 from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.notifications.models import NotificationPreference
 from vaxport.notifications.recipients import KINDS
@@ -114,12 +115,10 @@ async def update_preferences(
         )
         await audit.record(
             uow,
-            actor_id=actor.account_id if actor is not None else None,
-            actor_role=actor.role if actor is not None else "system",
+            by=actor.principal if actor is not None else SYSTEM,
             action="notifications.preferences_update",
             object_type="subject",
             object_id=subject_id,
-            tenant_id=tenant_id,
             details={
                 "preferred_kind": preferred_kind,
                 "opt_out_non_essential": opt_out_non_essential,

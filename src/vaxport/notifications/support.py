@@ -20,6 +20,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, invalid
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import OPERATOR
 from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.notifications.channels.console import console_outbox_path, read_console_outbox
 from vaxport.notifications.models import DONE, Message
@@ -120,12 +121,10 @@ async def send_test_message(
         )
         await audit.record(
             uow,
-            actor_id=actor.account_id if actor is not None else None,
-            actor_role=actor.role if actor is not None else "operator",
+            by=actor.principal if actor is not None else OPERATOR,
             action="notifications.test_message",
             object_type="message",
             object_id=message_id,
-            tenant_id=found.id,
             details={"kind": kind or infer_kind(to)},
         )
     return await get_message_or_404(db=db, tenant_id=found.id, message_id=message_id)

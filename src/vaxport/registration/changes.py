@@ -24,6 +24,7 @@ from vaxport.core.crypto import erase_subject
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.identity.service import Actor, Resource, authorize, can
 from vaxport.registration.contact_changes import check_contact_proof
 from vaxport.registration.models import (
@@ -38,7 +39,7 @@ from vaxport.registration.presenters import documents_of, member_out, resource
 from vaxport.registration.reads import audit_reads, is_staff
 from vaxport.registration.schemas import MemberOut, MemberUpdate
 from vaxport.registration.validation import validate_update
-from vaxport.registration.writes import Acting, record_change
+from vaxport.registration.writes import record_change
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo
 
@@ -106,7 +107,7 @@ async def update_member(
             await record_change(
                 uow,
                 person,
-                acting=Acting(actor.account_id, actor.role),
+                acting=actor.principal,
                 action="beneficiary.update",
                 fields=changed,
                 details={"fields": changed},
@@ -123,11 +124,11 @@ async def delete_member(
     """Erase a never-vaccinated person in the actor's reach (409 once vaccinated)."""
     async with db.transaction(tenant_id=tenant.id) as uow:
         person = await _person_for_write(uow, tenant, actor, beneficiary_id)
-        await erase_in(uow, tenant, person, Acting(actor.account_id, actor.role))
+        await erase_in(uow, tenant, person, actor.principal)
 
 
 async def erase_in(
-    uow: UnitOfWork, tenant: TenantInfo, person: Beneficiary, acting: Acting
+    uow: UnitOfWork, tenant: TenantInfo, person: Beneficiary, acting: Principal
 ) -> None:
     """Hard-delete ``person`` and destroy their key, in ``uow``; audited without PII."""
     if person.vaccinated_at is not None:
@@ -170,12 +171,10 @@ async def erase_in(
     uow.session.expunge_all()
     await audit.record(
         uow,
-        actor_id=acting.actor_id,
-        actor_role=acting.actor_role,
+        by=acting,
         action="beneficiary.erase",
         object_type="beneficiary",
         object_id=pid,
-        tenant_id=tenant.id,
         details={"via": via, "documents": int(documents or 0)},
     )
     await emit(uow, "beneficiary.erased", {"beneficiary_id": str(pid)})

@@ -38,7 +38,7 @@ from vaxport.identity.service import Actor, mac
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
 from vaxport.registration.presenters import documents_of, member_out
 from vaxport.registration.schemas import ClaimCodeIn, ClaimIn, MemberOut
-from vaxport.registration.writes import Acting, ensure_room, normalise_code, record_change
+from vaxport.registration.writes import ensure_room, normalise_code, record_change
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo, validate_id_number
 
@@ -109,7 +109,7 @@ async def _attach(
     await record_change(
         uow,
         person,
-        acting=Acting(actor.account_id, actor.role),
+        acting=actor.principal,
         action="beneficiary.claim",
         fields=["account"],
         details={"via": via},
@@ -118,25 +118,18 @@ async def _attach(
     return member_out(person, docs[person.id])
 
 
-async def _audit(
-    db: Database, tenant: TenantInfo, actor: Actor, action: str, *, outcome: str, via: str
-) -> None:
-    """An attempt about no record the caller may learn of (no object id), on its own."""
+async def _failed(db: Database, tenant: TenantInfo, actor: Actor, via: str) -> None:
+    """A claim that found nothing the caller may learn of (no object id), on its own."""
     await audit.record_standalone(
         db,
-        actor_id=actor.account_id,
-        actor_role=actor.role,
-        action=action,
+        tenant_id=tenant.id,
+        by=actor.principal,
+        action="beneficiary.claim",
         object_type="beneficiary",
         object_id=None,
-        outcome=outcome,
-        tenant_id=tenant.id,
+        outcome="failure",
         details={"via": via},
     )
-
-
-async def _failed(db: Database, tenant: TenantInfo, actor: Actor, via: str) -> None:
-    await _audit(db, tenant, actor, "beneficiary.claim", outcome="failure", via=via)
 
 
 async def request_claim_code(
@@ -173,7 +166,15 @@ async def request_claim_code(
             settings, "claim-decoy", tenant.id.bytes + f"{body.id_type}\x00{number}".encode()
         )
         dest, context, locale = identity.decoy_destination(label.hex()[:32]), None, None
-    await _audit(db, tenant, actor, "beneficiary.claim_code", outcome="success", via="phone")
+    await audit.record_standalone(
+        db,
+        tenant_id=tenant.id,
+        by=actor.principal,
+        action="beneficiary.claim_code",
+        object_type="beneficiary",
+        object_id=None,
+        details={"via": "phone"},
+    )
     return await identity.open_code_transaction(
         db=db,
         settings=settings,

@@ -28,6 +28,7 @@ from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.db import UnitOfWork
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     Beneficiary,
@@ -36,7 +37,6 @@ from vaxport.registration.models import (
 )
 from vaxport.registration.validation import NormalisedMember
 from vaxport.registration.writes import (
-    Acting,
     AlreadyRegistered,
     ReferenceTakenError,
     new_reference,
@@ -78,7 +78,7 @@ async def add_members(
     uow: UnitOfWork,
     members: Sequence[NewMember],
     *,
-    acting: Acting,
+    acting: Principal,
     tenant_id: uuid.UUID,
     tenant_code: str,
     created_via: str,
@@ -115,14 +115,12 @@ async def add_members(
     await _flag_lookalikes(uow, tenant_id, added, now)
     await audit.record_many(
         uow,
-        [
+        by=acting,
+        entries=[
             {
-                "actor_id": acting.actor_id,
-                "actor_role": acting.actor_role,
                 "action": "beneficiary.register",
                 "object_type": "beneficiary",
                 "object_id": a.person.id,
-                "tenant_id": tenant_id,
                 "details": {"via": created_via, "documents": len(a.documents), "flags": a.flags}
                 | (details or {}),
             }
@@ -150,7 +148,7 @@ def _new(
     *,
     tenant_id: uuid.UUID,
     created_via: str,
-    acting: Acting,
+    acting: Principal,
     now: dt.datetime,
 ) -> Added:
     """The rows of one person (not yet in the session)."""
@@ -168,7 +166,7 @@ def _new(
         preferred_locale=m.preferred_locale,
         guardian_relation=m.guardian_relation,
         created_via=created_via,
-        created_by=acting.actor_id,
+        created_by=acting.id,
         version=1,
         created_at=now,
         updated_at=now,
@@ -252,7 +250,7 @@ async def _insert_one_by_one(
     *,
     tenant_id: uuid.UUID,
     created_via: str,
-    acting: Acting,
+    acting: Principal,
     now: dt.datetime,
 ) -> list[Added]:
     """Each person in a savepoint of its own; one whose document appeared meanwhile exists."""

@@ -21,7 +21,6 @@ from vaxport.registration.presenters import member_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
 from vaxport.registration.writes import (
-    Acting,
     FamilyFull,
     ReferenceTakenError,
     ensure_room,
@@ -29,15 +28,10 @@ from vaxport.registration.writes import (
 )
 from vaxport.tenancy.service import TenantInfo
 
-__all__ = ["FamilyFull", "acting", "register_member", "register_walk_in"]
+__all__ = ["FamilyFull", "register_member", "register_walk_in"]
 
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
-
-
-def acting(actor: Actor) -> Acting:
-    """The audit log's view of an actor."""
-    return Acting(actor.account_id, actor.role)
 
 
 async def register_member(
@@ -127,7 +121,7 @@ async def _create(
                 [added] = await add_members(
                     uow,
                     [NewMember(member, account_id, facility_id, claim_code)],
-                    acting=acting(actor),
+                    acting=actor.principal,
                     tenant_id=tenant.id,
                     tenant_code=tenant.code,
                     created_via=via,

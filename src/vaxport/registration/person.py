@@ -24,6 +24,7 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error
+from vaxport.core.principal import OPERATOR
 from vaxport.identity.service import AUDITOR
 from vaxport.notifications.service import read_preferences
 from vaxport.registration.changes import erase_in
@@ -35,10 +36,7 @@ from vaxport.registration.models import (
     Merge,
 )
 from vaxport.registration.presenters import member_out
-from vaxport.registration.writes import Acting
 from vaxport.tenancy.service import TenantInfo, validate_id_number
-
-OPERATOR = Acting(None, "operator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +196,10 @@ async def export_person(
         }
         await audit.record(
             uow,
-            actor_id=None,
-            actor_role="operator",
+            by=OPERATOR,
             action="beneficiary.export",
             object_type="beneficiary",
             object_id=pid,
-            tenant_id=tenant.id,
         )
     related = [pid] + [c.id for c in corrections] + [f.id for f in flags] + [m.id for m in merges]
     data["audit"] = await _audit_about(db, tenant, related)

@@ -47,21 +47,13 @@ def is_staff(actor: Actor) -> bool:
 async def audit_reads(
     uow: UnitOfWork, actor: Actor, action: str, ids: list[uuid.UUID], **details: Any
 ) -> None:
-    targets: list[uuid.UUID | None] = list(ids) or [None]
     """One entry per person a staff member saw (or one without object when none)."""
-    entries = [
-        {
-            "actor_id": actor.account_id,
-            "actor_role": actor.role,
-            "action": action,
-            "object_type": "beneficiary",
-            "object_id": pid,
-            "tenant_id": actor.tenant_id,
-            "details": details or None,
-        }
+    targets: list[uuid.UUID | None] = list(ids) or [None]
+    entries: list[audit.EntryFields] = [
+        {"action": action, "object_type": "beneficiary", "object_id": pid, "details": details}
         for pid in targets
     ]
-    await audit.record_many(uow, entries)
+    await audit.record_many(uow, by=actor.principal, entries=entries)
 
 
 async def load_person(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
@@ -21,6 +20,7 @@ from vaxport.core.errors import Conflict
 from vaxport.core.ids import short_code
 from vaxport.core.outbox import emit
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
+from vaxport.core.principal import Principal
 
 REFERENCE_LENGTH = 8
 CLAIM_CODE_LENGTH = 10
@@ -60,14 +60,6 @@ class FamilyFull(Conflict):
 
 class ReferenceTakenError(Exception):
     """The random reference collided with another record's (the caller retries)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Acting:
-    """Who acts, as the audit log names them."""
-
-    actor_id: uuid.UUID | None
-    actor_role: str
 
 
 def new_reference() -> str:
@@ -127,7 +119,7 @@ async def record_change(
     uow: UnitOfWork,
     person: Beneficiary,
     *,
-    acting: Acting,
+    acting: Principal,
     action: str,
     fields: list[str],
     details: dict[str, object] | None = None,
@@ -137,12 +129,10 @@ async def record_change(
     person.updated_at = utcnow()
     await audit.record(
         uow,
-        actor_id=acting.actor_id,
-        actor_role=acting.actor_role,
+        by=acting,
         action=action,
         object_type="beneficiary",
         object_id=person.id,
-        tenant_id=person.tenant_id,
         details=details,
     )
     await emit(

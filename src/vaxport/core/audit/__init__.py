@@ -1,12 +1,13 @@
 """Tamper-evident audit log: every sensitive act appends an entry in its own transaction.
 
-``record(uow, ...)`` writes the entry (no personal data; client IP as a keyed hash);
+``record(uow, by=principal, action=..., object_type=..., object_id=...)`` writes the
+entry in the unit of work's tenant (no personal data; client IP as a keyed hash);
 the sealer (``chain.seal``, run by the worker and ``vaxport audit seal``) links entries
 into each tenant's SHA-256 hash chain; ``vaxport audit verify`` walks it.
 """
 
 from __future__ import annotations
 
-from vaxport.core.audit.writer import record, record_many, record_standalone
+from vaxport.core.audit.writer import EntryFields, record, record_many, record_standalone
 
-__all__ = ["record", "record_many", "record_standalone"]
+__all__ = ["EntryFields", "record", "record_many", "record_standalone"]

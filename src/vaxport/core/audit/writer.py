@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Required, TypedDict, Unpack, cast
 
 from sqlalchemy import BigInteger, Table, Text, func, insert, select
 from sqlalchemy import cast as sql_cast
@@ -23,6 +23,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import request_id_var
+from vaxport.core.principal import Principal
 from vaxport.core.scrub import contains_personal_data
 
 
@@ -65,25 +66,35 @@ def _insert(dialect: str, tenant_id: uuid.UUID) -> Any:
     return insert(cast(Table, AuditEntry.__table__)).values(txn_seq=_txn_seq(dialect, tenant_id))
 
 
+class EntryFields(TypedDict, total=False):
+    """What an entry says besides who acted (:func:`record`'s other keyword arguments)."""
+
+    action: Required[str]
+    object_type: Required[str]
+    object_id: Required[str | uuid.UUID | None]
+    outcome: str
+    details: Mapping[str, Any] | None
+    request_id: str | None
+    client_ip: str | None
+
+
 def _content(
-    uow: UnitOfWork,
+    tenant_id: uuid.UUID | None,
     *,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     action: str,
     object_type: str,
     object_id: str | uuid.UUID | None,
     outcome: str = "success",
-    tenant_id: uuid.UUID,
     request_id: str | None = None,
     client_ip: str | None = None,
-    details: dict[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The checked, hashed column values of one entry (see :func:`record`)."""
-    if uow.tenant_id != tenant_id:
+    if tenant_id is None:
         # Same rule on every database: PostgreSQL's RLS would refuse the insert anyway.
-        raise ValueError("audit entry needs a unit of work scoped to its own tenant")
-    hashing.check_slug("actor_role", actor_role)
+        raise ValueError("audit entry needs a unit of work scoped to a tenant")
+    hashing.check_slug("actor_role", by.role)
     hashing.check_slug("action", action)
     hashing.check_slug("object_type", object_type)
     if outcome not in hashing.OUTCOMES:
@@ -91,23 +102,23 @@ def _content(
     oid = str(object_id) if object_id is not None else None
     if oid is not None and (len(oid) > 128 or contains_personal_data(oid)):
         raise ValueError("audit object_id must be a short identifier, never personal data")
-    details = dict(details or {})
-    hashing.check_details(details)
+    checked = dict(details or {})
+    hashing.check_details(checked)
     rid = request_id if request_id is not None else request_id_var.get()
     content: dict[str, Any] = {
         "format": hashing.FORMAT,
         "id": uuid7(),
         "tenant_id": tenant_id,
         "occurred_at": utcnow(),
-        "actor_id": actor_id,
-        "actor_role": actor_role,
+        "actor_id": by.id,
+        "actor_role": by.role,
         "action": action,
         "object_type": object_type,
         "object_id": oid,
         "outcome": outcome,
         "request_id": rid[:64] if rid else None,
         "client_ip_hash": hashing.client_ip_hash(client_ip, _secret()) if client_ip else None,
-        "details": details,
+        "details": checked,
     }
     return {**content, "entry_hash": hashing.entry_hash(**content)}
 
@@ -115,58 +126,59 @@ def _content(
 async def record(
     uow: UnitOfWork,
     *,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
     action: str,
     object_type: str,
     object_id: str | uuid.UUID | None,
     outcome: str = "success",
-    tenant_id: uuid.UUID,
+    details: Mapping[str, Any] | None = None,
     request_id: str | None = None,
     client_ip: str | None = None,
-    details: dict[str, Any] | None = None,
 ) -> uuid.UUID:
-    """Append an audit entry in ``uow``'s transaction (it commits or vanishes with the act).
+    """Append an entry of ``uow``'s tenant in its transaction (it commits or vanishes with
+    the act): ``by`` did ``action`` to ``object_type`` ``object_id``.
 
     ``request_id`` defaults to the current request's; ``client_ip`` is stored only as a
     keyed hash. Raises ValueError on malformed input or anything that looks personal.
     """
     row = _content(
-        uow,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        uow.tenant_id,
+        by=by,
         action=action,
         object_type=object_type,
         object_id=object_id,
         outcome=outcome,
-        tenant_id=tenant_id,
+        details=details,
         request_id=request_id,
         client_ip=client_ip,
-        details=details,
     )
     dialect = uow.session.get_bind().dialect.name
-    await uow.session.execute(_insert(dialect, tenant_id), row)
+    await uow.session.execute(_insert(dialect, row["tenant_id"]), row)
     entry_id: uuid.UUID = row["id"]
     return entry_id
 
 
-async def record_many(uow: UnitOfWork, entries: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
-    """Append several entries (each as :func:`record`'s keyword arguments) in one round trip.
+async def record_many(
+    uow: UnitOfWork, *, by: Principal, entries: Sequence[EntryFields]
+) -> list[uuid.UUID]:
+    """Append several entries by ``by`` (each as :func:`record`'s other keyword arguments)
+    in one round trip.
 
     For bulk acts (imports) that audit every object they change: the same checks and
-    hashes as :func:`record`, one executemany instead of one statement per entry. Every
-    entry must be of ``uow``'s tenant.
+    hashes as :func:`record`, one executemany instead of one statement per entry.
     """
-    rows = [_content(uow, **entry) for entry in entries]
+    rows = [_content(uow.tenant_id, by=by, **entry) for entry in entries]
     if not rows:
         return []
-    assert uow.tenant_id is not None  # _content checked every entry against it
     dialect = uow.session.get_bind().dialect.name
-    await uow.session.execute(_insert(dialect, uow.tenant_id), rows)
+    await uow.session.execute(_insert(dialect, rows[0]["tenant_id"]), rows)
     return [row["id"] for row in rows]
 
 
-async def record_standalone(db: Database, **kwargs: Any) -> uuid.UUID:
-    """Record in a transaction of its own: for refusals and failures whose act rolls back."""
-    async with db.transaction(tenant_id=kwargs["tenant_id"]) as uow:
-        return await record(uow, **kwargs)
+async def record_standalone(
+    db: Database, *, tenant_id: uuid.UUID, by: Principal, **fields: Unpack[EntryFields]
+) -> uuid.UUID:
+    """:func:`record` in a transaction of its own, of ``tenant_id``: for refusals and
+    failures whose act rolls back."""
+    async with db.transaction(tenant_id=tenant_id) as uow:
+        return await record(uow, by=by, **fields)

@@ -206,7 +206,7 @@ async def reencrypt(
         return result
     async with db.transaction(tenant_id=tenant_id) as uow:
         version, _ = await uow.session.run_sync(_active_version, tenant_id, PURPOSE_DATA)
-        await audit_key_act(uow, tenant_id, "keys.reencrypt", PURPOSE_DATA, {"version": version})
+        await audit_key_act(uow, "keys.reencrypt", PURPOSE_DATA, {"version": version})
     return result
 
 

@@ -33,6 +33,7 @@ from vaxport.core.crypto.models import (
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.ids import uuid7
+from vaxport.core.principal import OPERATOR
 
 Echo = Callable[[str], None]
 
@@ -93,26 +94,19 @@ async def rotate(db: Database, *, tenant_id: uuid.UUID, purpose: str = PURPOSE_D
     """Create a new key version; this process encrypts with it at once. Returns it."""
     async with db.transaction(tenant_id=tenant_id) as uow:
         version = await uow.session.run_sync(_rotate_sync, tenant_id, purpose)
-        await audit_key_act(uow, tenant_id, "keys.rotate", purpose, {"version": version})
+        await audit_key_act(uow, "keys.rotate", purpose, {"version": version})
     get_keyring().forget(tenant_id)
     return version
 
 
 async def audit_key_act(
-    uow: UnitOfWork, tenant_id: uuid.UUID, action: str, purpose: str, details: dict[str, Any]
+    uow: UnitOfWork, action: str, purpose: str, details: dict[str, Any]
 ) -> None:
-    """Key operations are operator acts on a tenant: recorded in its audit chain."""
+    """Key operations are operator acts on ``uow``'s tenant: recorded in its audit chain."""
     from vaxport.core import audit
 
     await audit.record(
-        uow,
-        actor_id=None,
-        actor_role="operator",
-        action=action,
-        object_type="data_key",
-        object_id=purpose,
-        tenant_id=tenant_id,
-        details=details,
+        uow, by=OPERATOR, action=action, object_type="data_key", object_id=purpose, details=details
     )
 
 
@@ -239,6 +233,6 @@ async def retire(db: Database, *, tenant_id: uuid.UUID, purpose: str = PURPOSE_D
     async with db.transaction(tenant_id=tenant_id) as uow:
         retired = await uow.session.run_sync(_retire_sync, tenant_id, purpose, window)
         if retired:
-            await audit_key_act(uow, tenant_id, "keys.retire", purpose, {"versions": retired})
+            await audit_key_act(uow, "keys.retire", purpose, {"versions": retired})
     get_keyring().forget(tenant_id)
     return retired

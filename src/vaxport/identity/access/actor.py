@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vaxport.core.principal import Principal
 from vaxport.identity.access import policy
 from vaxport.tenancy.service import TenantInfo
 
@@ -79,6 +80,11 @@ class Actor:
         return dataclasses.replace(
             self, region_codes=region_subtree_codes(tenant, self.region_code)
         )
+
+    @property
+    def principal(self) -> Principal:
+        """This actor as core's writers (the audit log) name who acts."""
+        return Principal(self.account_id, self.role, self.kind)
 
     @property
     def roles(self) -> tuple[str, ...]:

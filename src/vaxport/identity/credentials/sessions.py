@@ -23,6 +23,7 @@ from vaxport.core.db import Database, UnitOfWork, affected
 from vaxport.core.errors import Unauthorized
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
+from vaxport.core.principal import SYSTEM, Principal
 from vaxport.identity.credentials import tokens
 from vaxport.identity.credentials.account_state import invalidate_after_commit
 from vaxport.identity.models import STATUS_ACTIVE, Account, AuthSession, RefreshToken
@@ -260,8 +261,7 @@ async def refresh(
             tenant_id=tenant.id,
             session_id=reused_session,
             reason="refresh_reuse",
-            actor_id=None,
-            actor_role="system",
+            by=SYSTEM,
         )
         log.warning("identity.refresh_reuse", session_id=str(reused_session))
         raise _invalid()
@@ -275,8 +275,7 @@ async def revoke_session(
     tenant_id: uuid.UUID,
     session_id: uuid.UUID,
     reason: str,
-    actor_id: uuid.UUID | None,
-    actor_role: str,
+    by: Principal,
 ) -> bool:
     """Revoke a session (idempotent); True if this call revoked it."""
     now = clock.utcnow()
@@ -297,13 +296,10 @@ async def revoke_session(
             return False
         await audit.record(
             uow,
-            actor_id=actor_id,
-            actor_role=actor_role,
+            by=by,
             action="auth.session_revoke",
             object_type="account",
             object_id=row.account_id,
-            tenant_id=tenant_id,
-            outcome="success",
             details={"reason": reason, "session": str(session_id)},
         )
         invalidate_after_commit(

@@ -32,6 +32,7 @@ from vaxport.core.crypto.state import get_keyring
 from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
+from vaxport.core.principal import OPERATOR
 from vaxport.identity.models import SigningKey
 
 log = get_logger(__name__)
@@ -265,11 +266,10 @@ async def _audit_rotation(db: Database, kid: str, retiring: list[str]) -> None:
         tenant = await get_tenant_or_404(db=db, cache=cache, code=summary.code)
         await audit.record_standalone(
             db,
-            actor_id=None,
-            actor_role="operator",
+            tenant_id=tenant.id,
+            by=OPERATOR,
             action="keys.rotate_signing",
             object_type="signing_key",
             object_id=kid,
-            tenant_id=tenant.id,
             details={"retiring": retiring},
         )

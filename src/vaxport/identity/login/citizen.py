@@ -99,12 +99,10 @@ async def citizen_account_for(
             await uow.session.flush()
             await audit.record(
                 uow,
-                actor_id=account.id,
-                actor_role=policy.CITIZEN,
+                by=account.principal,
                 action="auth.account_create",
                 object_type="account",
                 object_id=account.id,
-                tenant_id=tenant.id,
                 client_ip=client_ip,
                 details={"kind": "citizen", "via": dest.kind},
             )
@@ -144,15 +142,10 @@ async def login_with_code(
         if account.status != STATUS_ACTIVE:
             raise otp.rejected()
     except Problem:
-        await audit.record_standalone(
+        await login.audit_refusal(
             db,
-            actor_id=None,
-            actor_role="anonymous",
-            action="auth.login",
-            object_type="account",
-            object_id=None,
             tenant_id=tenant.id,
-            outcome="failure",
+            action="auth.login",
             client_ip=client_ip,
             details={"method": "code", "channel": channel},
         )

@@ -109,12 +109,10 @@ async def confirm_pending_secret(
     codes = await replace_recovery_codes(uow, account=account)
     await audit.record(
         uow,
-        actor_id=account.id,
-        actor_role=account.role,
+        by=account.principal,
         action="auth.totp_enrol",
         object_type="account",
         object_id=account.id,
-        tenant_id=account.tenant_id,
     )
     return codes
 

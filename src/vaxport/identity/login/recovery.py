@@ -200,7 +200,13 @@ async def finish_recovery(
         )
     except Problem as problem:
         if problem.status != 409:
-            await _audit_failure(db, tenant, method, client_ip)
+            await login.audit_refusal(
+                db,
+                tenant_id=tenant.id,
+                action="auth.recovery",
+                client_ip=client_ip,
+                details={"method": method},
+            )
         raise
     return await login.authenticated(
         db=db,
@@ -247,12 +253,10 @@ async def _move_phone(
             await sessions.revoke_all_sessions(uow, cache, account=account, reason="recovery")
             await audit.record(
                 uow,
-                actor_id=account.id,
-                actor_role=account.role,
+                by=account.principal,
                 action="auth.recovery",
                 object_type="account",
                 object_id=account.id,
-                tenant_id=tenant.id,
                 client_ip=client_ip,
                 details={"method": method},
             )
@@ -263,20 +267,3 @@ async def _move_phone(
             errors=[field_error("new_phone", "already belongs to another account")],
         ) from exc
     return account
-
-
-async def _audit_failure(
-    db: Database, tenant: TenantInfo, method: str, client_ip: str | None
-) -> None:
-    await audit.record_standalone(
-        db,
-        actor_id=None,
-        actor_role="anonymous",
-        action="auth.recovery",
-        object_type="account",
-        object_id=None,
-        tenant_id=tenant.id,
-        outcome="failure",
-        client_ip=client_ip,
-        details={"method": method},
-    )

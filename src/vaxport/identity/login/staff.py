@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from vaxport.core import audit, clock
 from vaxport.core.db import Database, UnitOfWork, affected
 from vaxport.core.errors import TooManyRequests, Unauthorized
+from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.credentials import sessions, tickets
 from vaxport.identity.credentials.sessions import Grant, TokenPair, WebLogin
@@ -77,27 +78,31 @@ def _throttled(exc: throttle.Throttled) -> TooManyRequests:
     )
 
 
-async def _audit(
+async def audit_refusal(
     db: Database,
     *,
     tenant_id: uuid.UUID,
     action: str,
-    outcome: str,
-    account: Account | None,
     client_ip: str | None,
-    details: dict[str, object] | None = None,
+    details: dict[str, object],
+    account_id: uuid.UUID | None = None,
+    outcome: str = "failure",
 ) -> None:
+    """Audit a refused sign-in step in a transaction of its own (the step's rolls back).
+
+    By no one: a refused caller has proven nothing, whichever account they named (the
+    entry's object, ``account_id``, when one was found).
+    """
     await audit.record_standalone(
         db,
-        actor_id=account.id if account and outcome == "success" else None,
-        actor_role=account.role if account and outcome == "success" else "anonymous",
+        tenant_id=tenant_id,
+        by=ANONYMOUS,
         action=action,
         object_type="account",
-        object_id=account.id if account else None,
-        tenant_id=tenant_id,
+        object_id=account_id,
         outcome=outcome,
         client_ip=client_ip,
-        details=details or {},
+        details=details,
     )
 
 
@@ -158,12 +163,10 @@ async def authenticated(
         )
         await audit.record(
             uow,
-            actor_id=account.id,
-            actor_role=account.role,
+            by=account.principal,
             action="auth.login",
             object_type="account",
             object_id=account.id,
-            tenant_id=tenant.id,
             client_ip=client_ip,
             details={"amr": amr, "channel": channel},
         )
@@ -226,12 +229,11 @@ async def login_password(
     try:
         await throttle.attempt(db, tenant_id=tenant.id, keys=[user_key, address_key])
     except throttle.Throttled as exc:
-        await _audit(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
             action="auth.login",
             outcome="denied",
-            account=None,
             client_ip=client_ip,
             details={"reason": "throttled"},
         )
@@ -242,12 +244,11 @@ async def login_password(
         account.password_hash if account is not None and usable else None, password
     )
     if not ok or account is None:
-        await _audit(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
             action="auth.login",
-            outcome="failure",
-            account=account,
+            account_id=account.id if account else None,
             client_ip=client_ip,
             details={"reason": "bad_credentials"},
         )
@@ -305,12 +306,11 @@ async def login_second_factor(
         elif recovery_code is not None:
             amr = await _use_recovery_code(uow, account, recovery_code)
     if amr is None:
-        await _audit(
+        await audit_refusal(
             db,
             tenant_id=tenant.id,
             action="auth.second_factor",
-            outcome="failure",
-            account=account,
+            account_id=account.id,
             client_ip=client_ip,
             details={"method": "totp" if code is not None else "recovery"},
         )
@@ -362,11 +362,9 @@ async def _use_recovery_code(uow: UnitOfWork, account: Account, code: str) -> li
         return None
     await audit.record(
         uow,
-        actor_id=account.id,
-        actor_role=account.role,
+        by=account.principal,
         action="auth.recovery_code_use",
         object_type="account",
         object_id=account.id,
-        tenant_id=account.tenant_id,
     )
     return ["pwd", "otp"]

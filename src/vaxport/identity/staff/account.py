@@ -63,19 +63,6 @@ async def _own(uow: UnitOfWork, actor: Actor) -> Account:
     ).scalar_one()
 
 
-async def _audit(uow: UnitOfWork, actor: Actor, action: str, details: dict[str, object]) -> None:
-    await audit.record(
-        uow,
-        actor_id=actor.account_id,
-        actor_role=actor.role,
-        action=action,
-        object_type="account",
-        object_id=actor.account_id,
-        tenant_id=actor.tenant_id,
-        details=details,
-    )
-
-
 async def get_me(*, db: Database, actor: Actor) -> staff.StaffView:
     """The actor's own account."""
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
@@ -109,7 +96,14 @@ async def update_me(
             account.phone = contacts.normalise_phone(tenant, number)
             changed.append("phone")
         if changed:
-            await _audit(uow, actor, "account.update", {"fields": changed})
+            await audit.record(
+                uow,
+                by=actor.principal,
+                action="account.update",
+                object_type="account",
+                object_id=actor.account_id,
+                details={"fields": changed},
+            )
         return staff.view(account)
 
 
@@ -143,7 +137,13 @@ async def regenerate_recovery_codes(*, db: Database, settings: Settings, actor: 
         if account.totp_enabled_at is None:
             raise invalid("totp", "enrol a second factor first")
         codes = await enrolment.replace_recovery_codes(uow, account=account)
-        await _audit(uow, actor, "auth.recovery_codes_renew", {})
+        await audit.record(
+            uow,
+            by=actor.principal,
+            action="auth.recovery_codes_renew",
+            object_type="account",
+            object_id=actor.account_id,
+        )
     return codes
 
 
@@ -182,7 +182,14 @@ async def reauthenticate(
                 .where(AuthSession.id == actor.session_id, AuthSession.revoked_at.is_(None))
                 .values(auth_time=clock.utcnow())
             )
-            await _audit(uow, actor, "auth.reauthenticate", {"amr": amr})
+            await audit.record(
+                uow,
+                by=actor.principal,
+                action="auth.reauthenticate",
+                object_type="account",
+                object_id=actor.account_id,
+                details={"amr": amr},
+            )
             invalidate_after_commit(
                 uow,
                 cache,
@@ -276,7 +283,14 @@ async def change_password(
                 )
             ).scalars()
         )
-        await _audit(uow, actor, "auth.password_change", {"sessions_ended": len(others)})
+        await audit.record(
+            uow,
+            by=actor.principal,
+            action="auth.password_change",
+            object_type="account",
+            object_id=actor.account_id,
+            details={"sessions_ended": len(others)},
+        )
     for sid in others:
         await revoke_session(
             db=db,
@@ -284,8 +298,7 @@ async def change_password(
             tenant_id=tenant.id,
             session_id=sid,
             reason="password_change",
-            actor_id=actor.account_id,
-            actor_role=actor.role,
+            by=actor.principal,
         )
 
 
@@ -336,12 +349,10 @@ async def activate(
             raise invalid("token", "this link is invalid, used or expired; ask for a new one")
         await audit.record(
             uow,
-            actor_id=account.id,
-            actor_role=account.role,
+            by=account.principal,
             action="auth.activate",
             object_type="account",
             object_id=account.id,
-            tenant_id=tenant.id,
             client_ip=client_ip,
             details={"mfa_required": policy.requires_mfa(account.role)},
         )
@@ -366,6 +377,5 @@ async def logout(*, db: Database, cache: Cache, actor: Actor) -> None:
         tenant_id=actor.tenant_id,
         session_id=actor.session_id,
         reason="logout",
-        actor_id=actor.account_id,
-        actor_role=actor.role,
+        by=actor.principal,
     )

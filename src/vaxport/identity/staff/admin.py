@@ -23,6 +23,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, field_error, invalid
+from vaxport.core.principal import OPERATOR
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.access.placement import (
@@ -178,7 +179,14 @@ async def create_staff(
         async with db.transaction(tenant_id=tenant.id) as uow:
             uow.session.add(account)
             await uow.session.flush()
-            await _audit(uow, actor, "staff.create", account, {"role": role})
+            await audit.record(
+                uow,
+                by=actor.principal if actor else OPERATOR,
+                action="staff.create",
+                object_type="account",
+                object_id=account.id,
+                details={"role": role},
+            )
             made = view(account)
     except IntegrityError as exc:
         raise Conflict(
@@ -186,25 +194,6 @@ async def create_staff(
             errors=[field_error("username", "already in use")],
         ) from exc
     return Invitation(account=made, token=token, expires_at=expires)
-
-
-async def _audit(
-    uow: UnitOfWork,
-    actor: Actor | None,
-    action: str,
-    account: Account,
-    details: dict[str, object] | None = None,
-) -> None:
-    await audit.record(
-        uow,
-        actor_id=actor.account_id if actor else None,
-        actor_role=actor.role if actor else "operator",
-        action=action,
-        object_type="account",
-        object_id=account.id,
-        tenant_id=account.tenant_id,
-        details=details or {},
-    )
 
 
 def scoped(query: Select[Account], actor: Actor) -> Select[Account]:
@@ -294,12 +283,24 @@ async def set_status(
         if enabled:
             if account.status == STATUS_DISABLED:
                 account.status = STATUS_ACTIVE if account.password_hash else STATUS_INVITED
-                await _audit(uow, actor, "staff.enable", account)
+                await audit.record(
+                    uow,
+                    by=actor.principal,
+                    action="staff.enable",
+                    object_type="account",
+                    object_id=account.id,
+                )
         elif account.status != STATUS_DISABLED:
             account.status = STATUS_DISABLED
             account.token_version += 1
             await revoke_all_sessions(uow, cache, account=account, reason="disabled")
-            await _audit(uow, actor, "staff.disable", account)
+            await audit.record(
+                uow,
+                by=actor.principal,
+                action="staff.disable",
+                object_type="account",
+                object_id=account.id,
+            )
         invalidate_after_commit(uow, cache, tenant_id=account.tenant_id, account_id=account.id)
         return view(account)
 
@@ -313,7 +314,13 @@ async def reset_staff(
         account = await _load_for(uow, actor, account_id, "staff:manage")
         _manageable(actor, account)
         await reset_credentials(uow, cache, account=account, invite_hash=digest, expires=expires)
-        await _audit(uow, actor, "staff.reset", account)
+        await audit.record(
+            uow,
+            by=actor.principal,
+            action="staff.reset",
+            object_type="account",
+            object_id=account.id,
+        )
         made = view(account)
     return Invitation(account=made, token=token, expires_at=expires)
 
@@ -363,7 +370,14 @@ async def change_staff(
         after = {"role": role, "scope": _scope_label(account)}
         if before != after:
             account.token_version += 1
-            await _audit(uow, actor, "staff.change", account, {"before": before, "after": after})
+            await audit.record(
+                uow,
+                by=actor.principal,
+                action="staff.change",
+                object_type="account",
+                object_id=account.id,
+                details={"before": before, "after": after},
+            )
         invalidate_after_commit(uow, cache, tenant_id=account.tenant_id, account_id=account.id)
         return view(account)
 

@@ -43,6 +43,11 @@ class Job:
     actor_role: str
     tenant_code: str
 
+    @property
+    def by(self) -> Principal:
+        """Who the audit log says ran the import: its creator, or the system."""
+        return Principal.staff_or_system(self.actor_id, self.actor_role)
+
 
 class ImportMovedOn(Exception):  # noqa: N818 - a state, not a failure
     """The import is no longer where this run left it (another delivery of its event is
@@ -95,12 +100,10 @@ async def _finish_batch(
         values.update(status="done", finished_at=utcnow())
         await audit.record(
             uow,
-            actor_id=job.actor_id,
-            actor_role=job.actor_role,
+            by=job.by,
             action="beneficiary.import.finish",
             object_type="registration_import",
             object_id=job.import_id,
-            tenant_id=job.tenant_id,
             details={
                 "rows": counts.rows_read,
                 "created": counts.created_before + created,
@@ -181,11 +184,9 @@ async def mark_failed(db: Database, job: Job, reason: str) -> None:
         )
         await audit.record(
             uow,
-            actor_id=job.actor_id,
-            actor_role=job.actor_role,
+            by=job.by,
             action="beneficiary.import.fail",
             object_type="registration_import",
             object_id=job.import_id,
-            tenant_id=job.tenant_id,
             details={"reason": reason},
         )

@@ -37,6 +37,7 @@ from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.outbox import emit
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor
+from vaxport.core.principal import Principal
 from vaxport.registration.imports.row import check_header
 from vaxport.registration.imports.schemas import ImportOut
 from vaxport.registration.models import ImportProblem, RegistrationImport
@@ -124,12 +125,10 @@ async def create(
             uow.session.add(imp)
             await audit.record(
                 uow,
-                actor_id=actor_id,
-                actor_role=actor_role,
+                by=Principal.staff_or_system(actor_id, actor_role),
                 action="beneficiary.import.start",
                 object_type="registration_import",
                 object_id=imp.id,
-                tenant_id=tenant.id,
                 details={"file_kind": kind, "region_code": within_region},
             )
             if queue:

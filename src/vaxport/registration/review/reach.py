@@ -85,11 +85,9 @@ async def record(
     """One audit entry about a person (ids only in ``details``), in the act's transaction."""
     await audit.record(
         uow,
-        actor_id=actor.account_id,
-        actor_role=actor.role,
+        by=actor.principal,
         action=action,
         object_type="beneficiary",
         object_id=beneficiary_id,
-        tenant_id=actor.tenant_id,
         details=details,
     )
