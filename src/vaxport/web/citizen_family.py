@@ -304,7 +304,11 @@ async def contact_send_code(
     return _contact_page(request, tenant, member, {**form, "transaction_id": str(sent)})
 
 
-@router.post(FAMILY + "/{beneficiary_id}/contact/confirm", dependencies=[WRITE])
+# Checks the one-time code that reached the new contact: the login class.
+@router.post(
+    FAMILY + "/{beneficiary_id}/contact/confirm",
+    dependencies=[requires("beneficiaries:write", rate="login")],
+)
 async def contact_confirm(
     tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
