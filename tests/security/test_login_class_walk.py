@@ -54,6 +54,10 @@ CHECKS_SECRET: dict[RouteKey, str] = {
 # Routes with a secret-named parameter that is not a secret they check, or a check capped
 # elsewhere, each with its reason (a reviewer reads these).
 NOT_A_CHECK: dict[RouteKey, str] = {
+    ("GET", "/{tenant}/recover/undo"): (
+        "only renders the confirmation form with the undo code from the link; the code is "
+        "checked by POST /{tenant}/recover/undo, which is in the login class"
+    ),
     ("POST", "/api/v1/{tenant}/facilities"): (
         "`code` is the facility's own public code in the directory, not a credential"
     ),

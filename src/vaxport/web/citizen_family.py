@@ -18,7 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from vaxport.core.errors import Problem
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.identity.access.actor import Actor
-from vaxport.identity.access.edge import CurrentActor, OptionalActor, PathTenant, client_ip
+from vaxport.identity.access.edge import (
+    CurrentActor,
+    OptionalActor,
+    PathTenant,
+    client_ip,
+    refuse_if_held,
+)
 from vaxport.registration import service
 from vaxport.registration.review import corrections
 from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
@@ -43,6 +49,7 @@ NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
 def _citizen(actor: Actor | None, tenant: TenantInfo) -> Actor | None:
     if actor is None or actor.kind != "citizen" or actor.tenant_code != tenant.code:
         return None
+    refuse_if_held(actor, "beneficiaries:read")  # just recovered: not the family yet
     return actor
 
 
