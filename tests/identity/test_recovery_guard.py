@@ -4,6 +4,7 @@ sees the family's records (unless a stronger factor was used), and support sees 
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, get_args
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from tests.identity.conftest import Clock
 from tests.identity.helpers import api_login, bearer, last_code, make_staff, sent_codes
+from tests.identity.test_pages import HTML, hidden
 from tests.identity.test_recovery import NEW, OLD, _id_dob, _login, _me, _member
 from tests.support.tenants import load_tenant
 from vaxport.core.audit.models import AuditEntry
@@ -306,3 +308,33 @@ async def test_every_recovery_method_is_told_audited_listed_and_held_as_classifi
         headers=bearer((await api_login(client, admin))["access_token"]),
     )
     assert [i["method"] for i in listed.json()["items"]] == [method]
+
+
+async def test_the_undo_link_opens_a_page_that_asks_before_it_undoes(
+    client: httpx.AsyncClient, clean_db: Database, tenant: TenantInfo, frozen: Clock
+) -> None:
+    await _victim(client, clean_db, tenant)
+    taken = await _recover_by_id(client, clean_db, tenant)
+    link = (await _notices(clean_db, tenant))[0].data["undo_url"]
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    form = await client.get("/" + path, headers=HTML)
+    assert form.status_code == 200
+    # Opening the link (a mail scanner does) changes nothing.
+    assert (await _me(client, tenant, taken["access_token"])).status_code == 200
+    found = re.search(r'name="code" type="text" value="([^"]*)"', form.text)
+    assert found, "the form carries the code from the link"
+    code = found.group(1)
+    wrong = await client.post(
+        f"/{tenant.code}/recover/undo",
+        data={"code": "AAAA-BBBB-CCCC-DDDD", "csrf_token": hidden(form.text, "csrf_token")},
+        headers=HTML,
+    )
+    assert wrong.status_code == 422
+    assert 'href="#code"' in wrong.text
+    done = await client.post(
+        f"/{tenant.code}/recover/undo",
+        data={"code": code, "csrf_token": hidden(form.text, "csrf_token")},
+        headers=HTML,
+    )
+    assert done.status_code == 200, done.text
+    assert (await _me(client, tenant, taken["access_token"])).status_code == 401
