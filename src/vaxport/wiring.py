@@ -50,6 +50,7 @@ from vaxport.facilities.cli import app as facility_app
 from vaxport.facilities.demo import load_demo_facilities
 from vaxport.identity.api import links as identity_links
 from vaxport.identity.api.citizen import router as citizen_router
+from vaxport.identity.api.recovery import router as recovery_router
 from vaxport.identity.api.staff import router as identity_router
 from vaxport.identity.bench import router as identity_bench_router
 from vaxport.identity.cli import app as user_app
@@ -140,6 +141,7 @@ def build() -> Parts:
             facilities_router,
             identity_router,
             citizen_router,
+            recovery_router,
             notifications_router,
             registration_import_router,
             registration_router,
@@ -172,6 +174,7 @@ def build() -> Parts:
             send_code=notifications_service.send_login_code,
             member_lookup=registration_lookup.account_holds_member,
             facility_region=_facility_region,
+            send_recovery_notice=notifications_service.send_recovery_notice,
         ),
     )
 

@@ -1,5 +1,5 @@
 """Identity tables: accounts (staff and citizens), sessions, refresh tokens, recovery
-codes, login throttling, and the installation's token signing keys.
+codes, account recoveries, login throttling, and the installation's token signing keys.
 
 Personal fields (name, e-mail, phone) and TOTP secrets are stored encrypted
 (``core.crypto``); e-mail and phone carry blind indexes for lookups. Secrets people hold
@@ -78,6 +78,9 @@ class Account(Base):
     invite_expires_at: Mapped[dt.datetime | None] = mapped_column()
     created_by: Mapped[uuid.UUID | None] = mapped_column()
     last_login_at: Mapped[dt.datetime | None] = mapped_column()
+    # Until then the account, just recovered to a new phone, may not see its family's
+    # records (``identity/login/recovery_guard.py``).
+    recovery_hold_until: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -99,6 +102,32 @@ class RecoveryCode(Base):
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AccountRecovery(Base):
+    """One move of a citizen account to a new phone: what undoes it, and until when.
+
+    The old phone is kept encrypted so that the undo can put it back; the undo token
+    the old phone and e-mail were sent is stored only as a hash, and works once.
+    """
+
+    __tablename__ = "account_recoveries"
+    __table_args__ = (
+        UniqueConstraint("undo_hash"),
+        Index("ix_account_recoveries_tenant_id_account_id", "tenant_id", "account_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(16))
+    old_phone = encrypted("phone")
+    notified: Mapped[list[str]] = mapped_column(JSONDoc)  # "sms", "email": kinds told
+    hold_until: Mapped[dt.datetime | None] = mapped_column()
+    undo_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    undo_expires_at: Mapped[dt.datetime] = mapped_column()
+    undone_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuthSession(Base):

@@ -33,6 +33,24 @@ class SendCode(Protocol):
     ) -> uuid.UUID: ...
 
 
+class SendRecoveryNotice(Protocol):
+    """Queue the notice of an account recovery (with its undo) in the caller's transaction."""
+
+    async def __call__(
+        self,
+        uow: UnitOfWork,
+        *,
+        tenant_id: uuid.UUID,
+        destination: str,
+        kind: Literal["sms", "email"],
+        undo_url: str,
+        undo_code: str,
+        hold_hours: int,
+        locale: str | None,
+        recovery_id: uuid.UUID,
+    ) -> uuid.UUID: ...
+
+
 class MemberLookup(Protocol):
     """Whether an active member of the account has this ID document and birth date."""
 
@@ -59,6 +77,8 @@ class IdentityPorts:
     send_code: SendCode
     member_lookup: MemberLookup
     facility_region: FacilityRegion | None = None
+    # Required where citizens can recover accounts: a recovery without it is refused.
+    send_recovery_notice: SendRecoveryNotice | None = None
 
 
 _installed: IdentityPorts | None = None

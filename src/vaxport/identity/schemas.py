@@ -251,3 +251,34 @@ class RecoveryVerifyIn(RequestModel):
     code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
     factor_transaction_id: uuid.UUID | None = None
     factor_code: str | None = Field(default=None, min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
+
+
+class RecoveryUndoIn(RequestModel):
+    """The undo code the old phone or e-mail received (dashes and spaces as typed)."""
+
+    code: str = Field(min_length=16, max_length=40, pattern=r"^[A-Za-z0-9 -]+$")
+
+
+class RecoveryUndoOut(ResponseModel):
+    """The recovery is undone: the old phone is back, every session has ended."""
+
+    status: Literal["undone"]
+
+
+class RecoveryOut(ResponseModel):
+    """One recovery of an account as support sees it (no phone numbers)."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    method: str
+    created_at: dt.datetime
+    notified: list[str]
+    hold_until: dt.datetime | None
+    undo_expires_at: dt.datetime
+    undone_at: dt.datetime | None
+
+
+class RecoveryListOut(ResponseModel):
+    """An account's recent recoveries, newest first."""
+
+    items: list[RecoveryOut]

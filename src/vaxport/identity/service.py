@@ -22,6 +22,7 @@ from vaxport.identity.access.edge import (
     OptionalActor,
     PathTenant,
     client_ip,
+    refuse_if_held,
     request_actor,
     session_cookie,
 )
@@ -46,6 +47,7 @@ from vaxport.identity.login.otp import Destination, request_code, verify_code
 from vaxport.identity.login.otp import decoy as decoy_destination
 from vaxport.identity.login.otp import open_transaction as open_code_transaction
 from vaxport.identity.login.recovery import finish_recovery, start_recovery
+from vaxport.identity.login.recovery_guard import undo as undo_recovery
 from vaxport.identity.login.staff import BAD_CODE as BAD_LOGIN_CODE
 from vaxport.identity.login.staff import (
     BAD_CREDENTIALS,
@@ -113,6 +115,7 @@ __all__ = [
     "manageable_staff",
     "may_assign",
     "open_code_transaction",
+    "refuse_if_held",
     "request_actor",
     "request_code",
     "request_login_code",
@@ -125,6 +128,7 @@ __all__ = [
     "start_recovery",
     "throttle_attempt",
     "throttle_succeeded",
+    "undo_recovery",
     "verify_code",
     "verify_csrf",
 ]

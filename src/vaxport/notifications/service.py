@@ -280,6 +280,33 @@ async def send_login_code(
     )
 
 
+async def send_recovery_notice(
+    uow: UnitOfWork,
+    *,
+    tenant_id: uuid.UUID,
+    destination: str,
+    kind: Kind,
+    undo_url: str,
+    undo_code: str,
+    hold_hours: int,
+    locale: str | None,
+    recovery_id: uuid.UUID,
+) -> uuid.UUID:
+    """Tell an account's old phone or e-mail that it moved to a new phone, with the undo:
+    urgent (no quiet hours, no caps) and essential (sent despite an opt-out)."""
+    return await notify(
+        uow,
+        tenant_id=tenant_id,
+        event="account_recovered",
+        to=destination,
+        kind=kind,
+        data={"undo_url": undo_url, "undo_code": undo_code, "hold_hours": hold_hours},
+        locale=locale,
+        dedup_key=f"account_recovered:{recovery_id}:{kind}",
+        urgent=True,
+    )
+
+
 async def cancel_for_reason(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, reason_type: str, reason_id: str | uuid.UUID
 ) -> int:

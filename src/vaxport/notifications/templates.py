@@ -73,6 +73,16 @@ register_event(
     essential=True,
 )
 register_event(
+    "account_recovered",
+    sample={
+        "undo_url": "https://vaxport.example/demo/recover/undo?token=EXAMPLE",
+        "undo_code": "EXAMPLE",
+        "hold_hours": 72,
+    },
+    description="a citizen account moved to a new phone: the old phone and e-mail are told",
+    essential=True,
+)
+register_event(
     "test_message",
     sample={"tenant_name": "Ministry of Health of Demoland"},
     description="operator-triggered check that a channel works",

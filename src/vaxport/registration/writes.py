@@ -19,8 +19,8 @@ from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Conflict
 from vaxport.core.ids import short_code
 from vaxport.core.outbox import emit
-from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.core.principal import Principal
+from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 
 REFERENCE_LENGTH = 8
 CLAIM_CODE_LENGTH = 10

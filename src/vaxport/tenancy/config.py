@@ -271,6 +271,10 @@ class RetentionRule(ConfigModel):
 
 class RecoverySettings(ConfigModel):
     methods: list[RecoveryMethod] = Field(default_factory=list)
+    # After an ``id-dob`` recovery (knowledge only: a relative may know both facts) the
+    # new phone waits this long before it sees the family's records; the old phone and
+    # e-mail can undo meanwhile. ``email-code`` proves a second possession: no hold.
+    hold_hours: int = Field(default=72, ge=0, le=720)
 
     @field_validator("methods")
     @classmethod

@@ -17,7 +17,14 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.identity.service import Actor, CurrentActor, OptionalActor, PathTenant, client_ip
+from vaxport.identity.service import (
+    Actor,
+    CurrentActor,
+    OptionalActor,
+    PathTenant,
+    client_ip,
+    refuse_if_held,
+)
 from vaxport.registration import service
 from vaxport.registration.service import ContactCodeIn, MemberIn, MemberOut, MemberUpdate
 from vaxport.tenancy.service import TenantInfo
@@ -41,6 +48,7 @@ NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
 def _citizen(actor: Actor | None, tenant: TenantInfo) -> Actor | None:
     if actor is None or actor.kind != "citizen" or actor.tenant_code != tenant.code:
         return None
+    refuse_if_held(actor, "beneficiaries:read")  # just recovered: not the family yet
     return actor
 
 
@@ -302,7 +310,11 @@ async def contact_send_code(
     return _contact_page(request, tenant, member, {**form, "transaction_id": str(sent)})
 
 
-@router.post(FAMILY + "/{beneficiary_id}/contact/confirm", dependencies=[WRITE])
+# Checks the one-time code that reached the new contact: the login class.
+@router.post(
+    FAMILY + "/{beneficiary_id}/contact/confirm",
+    dependencies=[requires("beneficiaries:write", rate="login")],
+)
 async def contact_confirm(
     tenant: PathTenant, beneficiary_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:

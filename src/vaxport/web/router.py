@@ -9,6 +9,7 @@ from vaxport.web import (
     assets,
     citizen_auth,
     citizen_family,
+    citizen_recovery,
     facilities,
     public,
     staff_auth,
@@ -32,6 +33,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_walkin.router)
     router.include_router(citizen_auth.router)
     router.include_router(citizen_family.router)
+    router.include_router(citizen_recovery.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     return router

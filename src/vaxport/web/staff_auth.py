@@ -105,7 +105,9 @@ async def login_form(tenant: PathTenant, request: Request, next: str | None = No
     return page(request, tenant, "staff/login.html", username="", next_url=safe_next(tenant, next))
 
 
-@router.post(BASE + "/login", dependencies=[requires("auth:login", public=True), CSRF])
+@router.post(
+    BASE + "/login", dependencies=[requires("auth:login", public=True, rate="login"), CSRF]
+)
 async def login_submit(
     *,
     tenant: PathTenant,
@@ -132,7 +134,9 @@ async def login_submit(
     return _outcome(request, tenant, outcome, next_url)
 
 
-@router.post(BASE + "/login/code", dependencies=[requires("auth:login", public=True), CSRF])
+@router.post(
+    BASE + "/login/code", dependencies=[requires("auth:login", public=True, rate="login"), CSRF]
+)
 async def code_submit(
     *,
     tenant: PathTenant,
@@ -171,7 +175,9 @@ async def code_submit(
     return _outcome(request, tenant, outcome, next_url)
 
 
-@router.post(BASE + "/login/setup", dependencies=[requires("auth:login", public=True), CSRF])
+@router.post(
+    BASE + "/login/setup", dependencies=[requires("auth:login", public=True, rate="login"), CSRF]
+)
 async def setup_start(
     *, tenant: PathTenant, ctx: Ctx, request: Request, ticket: Ticket = "", next: Next = ""
 ) -> Response:
@@ -188,7 +194,9 @@ async def setup_start(
     )
 
 
-@router.post(BASE + "/login/enrol", dependencies=[requires("auth:login", public=True), CSRF])
+@router.post(
+    BASE + "/login/enrol", dependencies=[requires("auth:login", public=True, rate="login"), CSRF]
+)
 async def setup_confirm(
     *,
     tenant: PathTenant,
@@ -234,7 +242,9 @@ async def activate_form(tenant: PathTenant, request: Request, token: str = "") -
     return page(request, tenant, "staff/activate.html", token=token[:200])
 
 
-@router.post(BASE + "/activate", dependencies=[requires("auth:login", public=True), CSRF])
+@router.post(
+    BASE + "/activate", dependencies=[requires("auth:login", public=True, rate="login"), CSRF]
+)
 async def activate_submit(
     *,
     tenant: PathTenant,

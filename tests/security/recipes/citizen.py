@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from tests.identity.helpers import last_code, sent_codes
 from tests.security.routes import Call, recipe
 from tests.security.world import PERSON, World
+from vaxport.notifications.models import Message
 
 AUTH = "/api/v1/{tenant}/auth"
 
@@ -47,3 +50,36 @@ async def finish_recovery(w: World) -> Call:
             "factor_code": email_code,
         }
     )
+
+
+@recipe("POST", AUTH + "/recovery/undo")
+async def undo_recovery(w: World) -> Call:
+    # An address of its own: codes are capped per destination, and other recipes use
+    # PERSON's addresses.
+    email = "undo.walk@example.org"
+    await _sign_in(w, email=email)
+    recovery = _recovery("+1 613 555 0191", email)
+    started = (await w.ok("POST", "/auth/recovery", json=recovery)).json()
+    email_code, phone_code = (await sent_codes(w.db, w.tenant.id))[-2:]
+    body = {
+        "transaction_id": started["transaction_id"],
+        "code": phone_code,
+        "factor_transaction_id": started["factor_transaction_id"],
+        "factor_code": email_code,
+    }
+    await w.ok("POST", "/auth/recovery/verify", json=body)
+    return Call(json={"code": await undo_code(w)})
+
+
+async def undo_code(w: World) -> str:
+    """The undo code of the latest recovery notice."""
+    async with w.db.read(tenant_id=w.tenant.id) as s:
+        notice = (
+            await s.execute(
+                select(Message)
+                .where(Message.tenant_id == w.tenant.id, Message.event == "account_recovered")
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+        return str(notice.data["undo_code"])

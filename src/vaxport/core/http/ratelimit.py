@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,6 +44,7 @@ from vaxport.core.http.dependencies import ROUTE_CLASSES
 from vaxport.core.http.middleware import send_problem
 from vaxport.core.http.rate_rules import DIMENSIONS, parse_limits
 from vaxport.core.http.route_policy import RouteTable
+from vaxport.core.http.transport import address_group
 from vaxport.core.idempotency import tenant_segment
 from vaxport.core.logging import get_logger
 from vaxport.core.metrics import RATE_LIMIT_STORE_ERRORS, RATE_LIMITED
@@ -219,16 +219,7 @@ class RateLimiter:
         """The keyed hash standing for an address in storage keys (IPv6 by /64)."""
         found = self._ip_ids.get(ip)
         if found is None:
-            try:
-                address = ipaddress.ip_address(ip)
-            except ValueError:
-                subject = ip[:64]
-            else:
-                subject = (
-                    str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
-                    if address.version == 6
-                    else str(address)
-                )
+            subject = address_group(ip)
             digest = hashlib.blake2b(subject.encode(), key=self._ip_key, digest_size=12)
             found = digest.hexdigest()
             if len(self._ip_ids) >= _IP_MEMO:

@@ -64,6 +64,26 @@ def normalise_ip(text: str) -> str | None:
     return ip.compressed
 
 
+def address_group(address: str | None) -> str:
+    """What counts as one client when counting attempts: IPv4 by address, IPv6 by /64.
+
+    One IPv6 host is routinely given a whole /64, so keying on the full address would let
+    it rotate through 2**64 "clients". IPv4-mapped IPv6 counts as its IPv4 address.
+    Anything that is not an address (a test client's name) is kept as written, truncated.
+    """
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return ipaddress.ip_network(f"{ip}/64", strict=False).with_prefixlen
+    return str(ip)
+
+
 class ProxyHeaders:
     """Decides the client address and scheme of a request from its peer and headers."""
 

@@ -72,6 +72,16 @@ class Actor:
     session_id: uuid.UUID | None = None
     token_version: int = 0
     region_codes: frozenset[str] = field(default=frozenset(), repr=False)
+    # After a recovery to a new phone, family records stay out of reach until then.
+    recovery_hold_until: dt.datetime | None = None
+
+    def held(self, permission: str, *, now: dt.datetime) -> bool:
+        """Whether ``permission`` waits for the account's recovery hold to lapse."""
+        return (
+            self.recovery_hold_until is not None
+            and self.recovery_hold_until > now
+            and policy.held_during_recovery(permission)
+        )
 
     def with_regions(self, tenant: TenantInfo) -> Actor:
         """This actor with its region subtree resolved from the tenant's configuration."""

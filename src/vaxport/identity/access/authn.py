@@ -53,6 +53,7 @@ def _actor(
         auth_time=auth_time,  # type: ignore[arg-type]
         session_id=session_id,
         token_version=st.token_version,
+        recovery_hold_until=st.recovery_hold_until,
     ).with_regions(tenant)
 
 

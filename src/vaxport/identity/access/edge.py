@@ -25,6 +25,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vaxport.core import clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, Problem, Unauthorized
@@ -159,9 +160,25 @@ async def check_permission(request: Request, permission: str) -> None:
         raise Forbidden("this action is not allowed")
     if not actor.has(permission):
         raise Forbidden("your role does not allow this")
+    refuse_if_held(actor, permission)
     if request.scope["state"].get("auth_via") == "cookie":
         settings: Settings = request.app.state.ctx.settings
         await csrf.verify(request, settings)
+
+
+class RecoveryHold(Problem):
+    status, slug, title = 403, "recovery-hold", "Account recovery hold"
+
+
+def refuse_if_held(actor: Actor, permission: str) -> None:
+    """403 ``recovery-hold`` while a just-recovered account may not use ``permission``."""
+    if actor.held(permission, now=clock.utcnow()):
+        until = actor.recovery_hold_until
+        assert until is not None
+        raise RecoveryHold(
+            "this account was just recovered to a new phone: family records are "
+            f"available from {until.isoformat(timespec='minutes')}"
+        )
 
 
 def current_actor(request: Request) -> Actor:

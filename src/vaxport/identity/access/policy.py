@@ -95,6 +95,9 @@ PERMISSIONS: dict[str, Permission] = {
     "config:read": Permission("tenant", False, "read the tenant's configuration"),
     "config:write": Permission("national", False, "load the tenant's configuration"),
     "audit:read": Permission("national", False, "read the audit log"),
+    "accounts:recoveries": Permission(
+        "tenant", False, "see when citizen accounts were recovered (no phone numbers)"
+    ),
     "tenants:manage": Permission("national", False, "operate the tenant (keys, loads)"),
 }
 
@@ -124,6 +127,7 @@ TABLE: dict[str, frozenset[str]] = {
             "config:read",
             "config:write",
             "audit:read",
+            "accounts:recoveries",
         }
     ),
     REGION_ADMIN: frozenset(
@@ -178,7 +182,7 @@ TABLE: dict[str, frozenset[str]] = {
         }
     ),
     ANALYST: frozenset(_SELF | {"reports:read", "facilities:read", "config:read"}),
-    AUDITOR: frozenset(_SELF | {"audit:read", "config:read"}),
+    AUDITOR: frozenset(_SELF | {"audit:read", "config:read", "accounts:recoveries"}),
     SUPPORT: frozenset(
         _SELF
         | {
@@ -191,6 +195,7 @@ TABLE: dict[str, frozenset[str]] = {
             "notifications:preferences:write",
             "facilities:read",
             "config:read",
+            "accounts:recoveries",
         }
     ),
     CITIZEN: frozenset(
@@ -244,6 +249,13 @@ def requires_mfa(role: str) -> bool:
         PERMISSIONS[p].personal or p.endswith((":write", ":manage", ":revoke"))
         for p in TABLE[role] - _SELF
     )
+
+
+def held_during_recovery(permission: str) -> bool:
+    """Whether a just-recovered account waits before using ``permission``: every one
+    exposing personal data except the account's own (it may still see and fix itself)."""
+    spec = PERMISSIONS.get(permission)
+    return spec is not None and spec.personal and permission not in _SELF
 
 
 def has_permission(role: str, permission: str) -> bool:

@@ -63,7 +63,7 @@ async def jwks(ctx: Ctx, response: Response) -> dict[str, list[dict[str, object]
     return keys
 
 
-@router.post(AUTH + "/login", dependencies=[requires("auth:login", public=True)])
+@router.post(AUTH + "/login", dependencies=[requires("auth:login", public=True, rate="login")])
 async def login_password(
     *, body: LoginIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
@@ -81,7 +81,9 @@ async def login_password(
     return _login_out(outcome)
 
 
-@router.post(AUTH + "/second-factor", dependencies=[requires("auth:login", public=True)])
+@router.post(
+    AUTH + "/second-factor", dependencies=[requires("auth:login", public=True, rate="login")]
+)
 async def login_second_factor(
     *, body: SecondFactorIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
@@ -100,7 +102,7 @@ async def login_second_factor(
     return _login_out(outcome)
 
 
-@router.post(AUTH + "/enrolment", dependencies=[requires("auth:login", public=True)])
+@router.post(AUTH + "/enrolment", dependencies=[requires("auth:login", public=True, rate="login")])
 async def start_enrolment(
     *, body: TicketIn, tenant: PathTenant, ctx: Ctx, response: Response
 ) -> EnrolmentOut:
@@ -112,7 +114,9 @@ async def start_enrolment(
     return EnrolmentOut(secret=made.secret, otpauth_uri=made.uri, qr_data_uri=made.qr_data_uri)
 
 
-@router.post(AUTH + "/enrolment/confirm", dependencies=[requires("auth:login", public=True)])
+@router.post(
+    AUTH + "/enrolment/confirm", dependencies=[requires("auth:login", public=True, rate="login")]
+)
 async def confirm_enrolment(
     *, body: EnrolmentConfirmIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
@@ -131,7 +135,7 @@ async def confirm_enrolment(
     return _login_out(outcome)
 
 
-@router.post(AUTH + "/activate", dependencies=[requires("auth:login", public=True)])
+@router.post(AUTH + "/activate", dependencies=[requires("auth:login", public=True, rate="login")])
 async def activate(
     *, body: ActivateIn, tenant: PathTenant, ctx: Ctx, request: Request, response: Response
 ) -> LoginOut:
@@ -149,7 +153,7 @@ async def activate(
     return _login_out(outcome)
 
 
-@router.post(AUTH + "/refresh", dependencies=[requires("auth:refresh", public=True)])
+@router.post(AUTH + "/refresh", dependencies=[requires("auth:refresh", public=True, rate="login")])
 async def refresh(body: RefreshIn, tenant: str, ctx: Ctx, response: Response) -> TokenOut:
     """A new token pair; the refresh token given is spent (reusing it ends the session)."""
     _no_store(response)
@@ -172,7 +176,7 @@ async def logout(tenant: str, ctx: Ctx, actor: CurrentActor) -> Response:
     return Response(status_code=204)
 
 
-@router.post(AUTH + "/reauthenticate", dependencies=[requires("self:write")])
+@router.post(AUTH + "/reauthenticate", dependencies=[requires("self:write", rate="login")])
 async def reauthenticate(
     *,
     body: ReauthenticateIn,
@@ -218,7 +222,7 @@ async def update_me(
     return StaffOut.model_validate(updated)
 
 
-@router.post(ME + "/password", status_code=204, dependencies=[requires("self:write")])
+@router.post(ME + "/password", status_code=204, dependencies=[requires("self:write", rate="login")])
 async def change_password(
     *, body: PasswordChangeIn, tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
@@ -248,7 +252,7 @@ async def begin_totp_change(
     return EnrolmentOut(secret=made.secret, otpauth_uri=made.uri, qr_data_uri=made.qr_data_uri)
 
 
-@router.post(ME + "/totp/confirm", dependencies=[requires("self:write")])
+@router.post(ME + "/totp/confirm", dependencies=[requires("self:write", rate="login")])
 async def confirm_totp_change(
     *, body: CodeIn, tenant: str, ctx: Ctx, actor: CurrentActor, response: Response
 ) -> RecoveryCodesOut:

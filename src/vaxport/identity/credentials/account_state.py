@@ -40,6 +40,8 @@ class AccountState:
     token_version: int
     # Sessions revoked recently enough that access tokens of theirs may still be alive.
     revoked_sessions: frozenset[uuid.UUID]
+    # Just recovered to a new phone: no family records until then (None: no hold).
+    recovery_hold_until: dt.datetime | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class AccountState:
             "f": str(self.facility_id) if self.facility_id else None,
             "v": self.token_version,
             "x": sorted(str(x) for x in self.revoked_sessions),
+            "h": self.recovery_hold_until.isoformat() if self.recovery_hold_until else None,
         }
 
     @classmethod
@@ -66,6 +69,7 @@ class AccountState:
             facility_id=uuid.UUID(str(d["f"])) if d["f"] else None,
             token_version=int(str(d["v"])),
             revoked_sessions=frozenset(uuid.UUID(str(x)) for x in d["x"]),  # type: ignore[attr-defined]
+            recovery_hold_until=dt.datetime.fromisoformat(str(d["h"])) if d.get("h") else None,
         )
 
 
@@ -111,6 +115,7 @@ async def account_state(
                     Account.region_code,
                     Account.facility_id,
                     Account.token_version,
+                    Account.recovery_hold_until,
                 ).where(Account.tenant_id == tenant_id, Account.id == account_id)
             )
         ).first()
@@ -135,6 +140,7 @@ async def account_state(
             facility_id=row.facility_id,
             token_version=row.token_version,
             revoked_sessions=frozenset(revoked),
+            recovery_hold_until=row.recovery_hold_until,
         )
     await cache.set(ACCOUNT_NS, key, state.to_json(), CACHE_SECONDS)
     return state

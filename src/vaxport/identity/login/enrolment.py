@@ -22,9 +22,9 @@ from vaxport.identity.login.staff import (
     BAD_CODE,
     Channel,
     LoginOutcome,
-    attempt_keys,
     authenticated,
     count_attempt,
+    factor_keys,
     ticket_account,
 )
 from vaxport.identity.models import Account, RecoveryCode
@@ -130,7 +130,7 @@ async def confirm_enrolment(
 ) -> LoginOutcome:
     """Confirm the new secret with a code from the app; the login then completes."""
     found = await ticket_account(db, settings, tenant, ticket, "enrol")
-    user_key, address_key = keys = attempt_keys(settings, tenant, found, client_ip)
+    factor_key, address_key = keys = factor_keys(settings, tenant, found, client_ip)
     await count_attempt(db, tenant, keys)
     async with db.transaction(tenant_id=tenant.id) as uow:
         account = (
@@ -141,7 +141,7 @@ async def confirm_enrolment(
         codes = await confirm_pending_secret(uow, account=account, code=code)
     if codes is None:
         raise Unauthorized(BAD_CODE)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=user_key, address=address_key)
+    await throttle.succeeded(db, tenant_id=tenant.id, user=factor_key, address=address_key)
     outcome = await authenticated(
         db=db,
         settings=settings,

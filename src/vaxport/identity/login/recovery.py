@@ -11,7 +11,9 @@ the tenant allows (``recovery.methods``):
 Starting always sends the same codes and answers the same whatever was given: an
 unknown account and a wrong factor are found out only at the end, where they get the
 same refusal as a wrong code. Success moves the phone, bumps ``token_version`` and
-revokes every session (a lost phone's sessions end), audits, and signs the person in.
+revokes every session (a lost phone's sessions end), audits, and signs the person in;
+``recovery_guard`` tells the old phone and e-mail (with an undo) and holds the family's
+records back for a while after an ``id-dob`` recovery.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Problem, field_error, invalid
 from vaxport.identity.credentials import sessions
-from vaxport.identity.login import citizen, otp
+from vaxport.identity.login import citizen, otp, recovery_guard
 from vaxport.identity.login import staff as login
 from vaxport.identity.login.staff import Channel, LoginOutcome
 from vaxport.identity.models import STATUS_ACTIVE, Account
@@ -166,6 +168,7 @@ async def finish_recovery(
     factor_code: str | None = None,
     client_ip: str | None,
     channel: Channel,
+    locale: str | None = None,
 ) -> LoginOutcome:
     """Verify both proofs, move the account to the new phone, sign in on it.
 
@@ -192,6 +195,8 @@ async def finish_recovery(
         account = await _move_phone(
             db,
             cache,
+            settings=settings,
+            locale=locale,
             tenant=tenant,
             account_id=account_id,
             phone=new.value,
@@ -223,6 +228,8 @@ async def _move_phone(
     db: Database,
     cache: Cache,
     *,
+    settings: Settings,
+    locale: str | None,
     tenant: TenantInfo,
     account_id: uuid.UUID | None,
     phone: str,
@@ -247,10 +254,20 @@ async def _move_phone(
             ).scalar_one_or_none()
             if account is None:
                 raise otp.rejected()
+            old_phone = account.phone
             account.phone = phone
             account.token_version += 1
             await uow.session.flush()
             await sessions.revoke_all_sessions(uow, cache, account=account, reason="recovery")
+            guarded = await recovery_guard.guard(
+                uow,
+                settings=settings,
+                tenant=tenant,
+                account=account,
+                old_phone=old_phone,
+                method=method,
+                locale=locale,
+            )
             await audit.record(
                 uow,
                 by=account.principal,
@@ -258,8 +275,14 @@ async def _move_phone(
                 object_type="account",
                 object_id=account.id,
                 client_ip=client_ip,
-                details={"method": method},
+                details={
+                    "method": method,
+                    "recovery_id": str(guarded.id),
+                    "notified": guarded.notified,
+                    "hold_until": guarded.hold_until.isoformat() if guarded.hold_until else None,
+                },
             )
+            await uow.session.flush()
             uow.session.expunge(account)
     except IntegrityError as exc:
         raise Conflict(

@@ -2,7 +2,8 @@
 
 Every step answers the same for an unknown username, a wrong password, and a disabled
 account, and does the same work (one argon2 verification). Attempts are throttled per
-username and per client address (``throttle``), counted before the check.
+username and per client address (``throttle``), counted before the check; second-factor
+attempts per account and address, a count the right password does not clear.
 
 Outcomes are ``authenticated`` (tokens or a browser session), ``totp_required`` or
 ``enrolment_required`` (with a ticket for the next step). Roles that see personal data
@@ -59,10 +60,21 @@ def attempt_keys(
     )
 
 
-async def count_attempt(
-    db: Database, tenant: TenantInfo, keys: tuple[throttle.Key, throttle.Key]
-) -> None:
-    """Count an attempt on both keys, or refuse with 429 when they are throttled."""
+def factor_keys(
+    settings: Settings, tenant: TenantInfo, account: Account, client_ip: str | None
+) -> tuple[throttle.Key, throttle.Key]:
+    """The throttle keys of a second-factor check: the account's own, and the address.
+
+    Not the username's: a right password clears that one, and must not buy more codes.
+    """
+    return (
+        throttle.factor_key(settings, tenant.id, account.id),
+        throttle.address_key(settings, tenant.id, client_ip),
+    )
+
+
+async def count_attempt(db: Database, tenant: TenantInfo, keys: tuple[throttle.Key, ...]) -> None:
+    """Count an attempt on every key, or refuse with 429 when one is throttled."""
     try:
         await throttle.attempt(db, tenant_id=tenant.id, keys=list(keys))
     except throttle.Throttled as exc:
@@ -297,7 +309,7 @@ async def login_second_factor(
 ) -> LoginOutcome:
     """Second factor: a TOTP code (never one already used) or a recovery code (once)."""
     account = await ticket_account(db, settings, tenant, ticket, "totp")
-    user_key, address_key = keys = attempt_keys(settings, tenant, account, client_ip)
+    factor_key, address_key = keys = factor_keys(settings, tenant, account, client_ip)
     await count_attempt(db, tenant, keys)
     amr: list[str] | None = None
     async with db.transaction(tenant_id=tenant.id) as uow:
@@ -315,7 +327,7 @@ async def login_second_factor(
             details={"method": "totp" if code is not None else "recovery"},
         )
         raise Unauthorized(BAD_CODE)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=user_key, address=address_key)
+    await throttle.succeeded(db, tenant_id=tenant.id, user=factor_key, address=address_key)
     return await authenticated(
         db=db,
         settings=settings,

@@ -1,11 +1,17 @@
-"""Progressive delay and temporary lock of sign-in attempts, per username and per client IP.
+"""Progressive delay and temporary lock of sign-in attempts, per username, account and IP.
 
 Counted per *key*: a keyed hash of the username typed (so an unknown username behaves
-exactly like a known one) and of the client address. Each attempt is counted *before*
+exactly like a known one), of the account whose second factor is checked, and of the
+client address (IPv6 by /64: one host holds a whole /64). Each attempt is counted *before*
 the password is checked, under a row lock, so a burst of parallel guesses cannot
 overtake the counter; a success then clears the username's count (and takes back its
 own count from the address, whose count a success never clears: one valid account must
 not launder an address's guesses at others).
+
+Second-factor failures have their own per-account key (``factor_key``), cleared only by
+a second factor that succeeds: a right password clears the username's count, never the
+count of wrong codes, so "right password, wrong code" rounds lock the account's second
+factor at ``lock_at`` however many addresses they come from.
 
 After ``free`` failures each further attempt must wait 1 s, 2 s, 4 s... (capped), and
 from ``lock_at`` failures the key is locked for ``lock_seconds``. Counts are forgotten
@@ -26,6 +32,7 @@ from sqlalchemy.sql.expression import Executable
 
 from vaxport.core import clock
 from vaxport.core.db import Database
+from vaxport.core.http.transport import address_group
 from vaxport.core.ids import uuid7
 from vaxport.identity.credentials.secrets import mac
 from vaxport.identity.models import LoginThrottle
@@ -52,6 +59,7 @@ class Policy:
 
 
 USER = Policy(free=4, lock_at=10, max_delay_seconds=30, lock_seconds=900, window_seconds=3600)
+FACTOR = Policy(free=4, lock_at=10, max_delay_seconds=30, lock_seconds=900, window_seconds=3600)
 ADDRESS = Policy(free=20, lock_at=100, max_delay_seconds=30, lock_seconds=900, window_seconds=3600)
 _PURGE_PROBABILITY = 0.01
 
@@ -70,9 +78,16 @@ def user_key(settings: Settings, tenant_id: uuid.UUID, username: str) -> Key:
     return Key("u:" + digest.hex()[:40], USER)
 
 
+def factor_key(settings: Settings, tenant_id: uuid.UUID, account_id: uuid.UUID) -> Key:
+    """The key of an account's second factor (TOTP and recovery codes)."""
+    digest = mac(settings, "throttle", tenant_id.bytes + b"f\x00" + account_id.bytes)
+    return Key("f:" + digest.hex()[:40], FACTOR)
+
+
 def address_key(settings: Settings, tenant_id: uuid.UUID, address: str | None) -> Key:
-    """The key of a client address."""
-    digest = mac(settings, "throttle", tenant_id.bytes + b"a\x00" + (address or "-").encode())
+    """The key of a client address (IPv4 by address, IPv6 by /64)."""
+    group = address_group(address)
+    digest = mac(settings, "throttle", tenant_id.bytes + b"a\x00" + group.encode())
     return Key("a:" + digest.hex()[:40], ADDRESS)
 
 
@@ -145,10 +160,20 @@ async def succeeded(db: Database, *, tenant_id: uuid.UUID, user: Key, address: K
         )
 
 
+async def clear(db: Database, *, tenant_id: uuid.UUID, key: Key) -> None:
+    """Forget a key's failures (a second factor that succeeded)."""
+    async with db.transaction(tenant_id=tenant_id) as uow:
+        await uow.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.tenant_id == tenant_id, LoginThrottle.key == key.value)
+            .values(failures=0)
+        )
+
+
 async def purge(db: Database, *, tenant_id: uuid.UUID) -> None:
     """Delete counts nobody has added to for longer than any window."""
     horizon = clock.utcnow() - dt.timedelta(
-        seconds=max(USER.window_seconds, ADDRESS.window_seconds)
+        seconds=max(USER.window_seconds, FACTOR.window_seconds, ADDRESS.window_seconds)
     )
     async with db.transaction(tenant_id=tenant_id) as uow:
         await uow.session.execute(

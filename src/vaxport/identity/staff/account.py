@@ -169,7 +169,12 @@ async def reauthenticate(
     """Prove identity again within a session: password, and a code if enrolled."""
     account = await login.load_account(db, actor.tenant_id, Account.id == actor.account_id)
     assert account is not None
-    keys = login.attempt_keys(settings, tenant, account, client_ip)
+    user_key, address_key = login.attempt_keys(settings, tenant, account, client_ip)
+    # A code checked here counts against the account's second factor too (and only a
+    # right code clears that count), so re-authentication is no side door for guessing.
+    factor_key = login.factor_keys(settings, tenant, account, client_ip)[0]
+    checks_code = account.totp_enabled_at is not None
+    keys = (user_key, factor_key, address_key) if checks_code else (user_key, address_key)
     await login.count_attempt(db, tenant, keys)
     ok, _ = await passwords.verify_password(account.password_hash, password)
     amr: list[str] | None = ["pwd"] if ok else None
@@ -199,7 +204,9 @@ async def reauthenticate(
             )
     if amr is None:
         raise Unauthorized(login.BAD_CREDENTIALS)
-    await throttle.succeeded(db, tenant_id=tenant.id, user=keys[0], address=keys[1])
+    await throttle.succeeded(db, tenant_id=tenant.id, user=user_key, address=address_key)
+    if checks_code:
+        await throttle.clear(db, tenant_id=tenant.id, key=factor_key)
     if actor.session_id is None:
         return Reauthenticated(None, 0)
     issued = await tokens.issue_access_token(

@@ -26,11 +26,12 @@ from vaxport.core import audit
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.imports.engine import RowProblem
+from vaxport.core.principal import Principal
 from vaxport.registration.imports.row import ImportRow
 from vaxport.registration.intake import NewMember, add_members
 from vaxport.registration.models import ImportProblem as ProblemRow
 from vaxport.registration.models import RegistrationImport
-from vaxport.registration.writes import Acting, AlreadyRegistered, ReferenceTakenError
+from vaxport.registration.writes import AlreadyRegistered, ReferenceTakenError
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ async def write_batch(
                 added = await add_members(
                     uow,
                     [NewMember(row.member) for row in rows],
-                    acting=Acting(job.actor_id, job.actor_role),
+                    acting=job.by,
                     tenant_id=job.tenant_id,
                     tenant_code=job.tenant_code,
                     created_via="import",

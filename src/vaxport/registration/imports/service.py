@@ -35,9 +35,9 @@ from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
 from vaxport.core.imports.readers import Kind, open_source
 from vaxport.core.outbox import emit
+from vaxport.core.principal import Principal
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor
-from vaxport.core.principal import Principal
 from vaxport.registration.imports.row import check_header
 from vaxport.registration.imports.schemas import ImportOut
 from vaxport.registration.models import ImportProblem, RegistrationImport
