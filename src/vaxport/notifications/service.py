@@ -88,7 +88,7 @@ async def notify(
     """
     spec = EVENTS.get(event)
     if spec is None:
-        raise ValueError(f"unknown notification event {event!r}: register_event() it first")
+        raise ValueError(f"unknown notification event {event!r}: declare it in MESSAGE_EVENTS")
     if uow.tenant_id != tenant_id:
         raise ValueError("notify needs a unit of work scoped to the message's tenant")
     if kind not in (None, "sms", "email"):

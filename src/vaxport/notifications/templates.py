@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Literal
 
 import jinja2
@@ -54,39 +55,34 @@ class EventSpec:
     essential: bool = False
 
 
-EVENTS: dict[str, EventSpec] = {}
-
-
-def register_event(
-    name: str, *, sample: Mapping[str, Any], description: str = "", essential: bool = False
-) -> None:
-    """Declare an event that has templates (before any tenant configuration is checked)."""
-    EVENTS[name] = EventSpec(
-        name=name, sample=dict(sample), description=description, essential=essential
-    )
-
-
-register_event(
-    "login_code",
-    sample={"code": "12345678", "minutes": 15},
-    description="one-time login code (OTP)",
-    essential=True,
+# The messages vaxport sends, declared as data: each has default templates in
+# ``notifications/defaults`` and sample values for the load-time checks. A context whose
+# use case sends a message adds its spec here with its templates: one catalogue, nothing
+# registered at import.
+MESSAGE_EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(
+        name="login_code",
+        sample={"code": "12345678", "minutes": 15},
+        description="one-time login code (OTP)",
+        essential=True,
+    ),
+    EventSpec(
+        name="account_recovered",
+        sample={
+            "undo_url": "https://vaxport.example/demo/recover/undo?token=EXAMPLE",
+            "undo_code": "EXAMPLE",
+            "hold_hours": 72,
+        },
+        description="a citizen account moved to a new phone: the old phone and e-mail are told",
+        essential=True,
+    ),
+    EventSpec(
+        name="test_message",
+        sample={"tenant_name": "Ministry of Health of Demoland"},
+        description="operator-triggered check that a channel works",
+    ),
 )
-register_event(
-    "account_recovered",
-    sample={
-        "undo_url": "https://vaxport.example/demo/recover/undo?token=EXAMPLE",
-        "undo_code": "EXAMPLE",
-        "hold_hours": 72,
-    },
-    description="a citizen account moved to a new phone: the old phone and e-mail are told",
-    essential=True,
-)
-register_event(
-    "test_message",
-    sample={"tenant_name": "Ministry of Health of Demoland"},
-    description="operator-triggered check that a channel works",
-)
+EVENTS: Mapping[str, EventSpec] = MappingProxyType({e.name: e for e in MESSAGE_EVENTS})
 
 
 class _Sandbox(SandboxedEnvironment):

@@ -28,10 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from vaxport.core import audit, clock
-from vaxport.core.principal import ANONYMOUS
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, field_error, invalid
+from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.credentials import sessions
