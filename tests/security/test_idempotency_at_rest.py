@@ -4,8 +4,8 @@ The class walk calls every write route through its audit-walk recipe (routes add
 later join through their recipe), once with an ``Idempotency-Key`` and its retry, once
 without, at DEBUG with SQL echo on. Then no spelling of the known personal values and
 no secret any answer carried (claim codes, tokens, recovery codes, links) may appear in
-any column of any table, in the SQLite file's bytes, or in any log line. Every API
-answer walked must be ``Cache-Control: no-store``.
+any column of any table, in the SQLite file's bytes, or in any log line; no replay may
+carry a secret again. Every API answer walked must be ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from vaxport.core import migrate
 from vaxport.core.crypto import SubjectKeyDestroyedError
 from vaxport.core.crypto.direct import open_bytes
 from vaxport.core.db import Database
+from vaxport.core.http.dependencies import iter_routes
 from vaxport.core.idempotency import IdempotencyKey
 from vaxport.registration.models import Beneficiary
 from vaxport.settings import Settings
@@ -70,10 +71,8 @@ def _no_store(method: str, path: str, resp: Any) -> str | None:
     return f"{method} {path}: {resp.status_code} without Cache-Control: no-store"
 
 
-@pytest.mark.parametrize("keyed", [True, False], ids=["with-key", "without-key"])
-async def test_no_personal_value_or_secret_rests_anywhere(
-    app: Any, world: World, captured: io.StringIO, keyed: bool  # noqa: F811 - fixture
-) -> None:
+async def _walk(app: Any, world: World, *, keyed: bool) -> dict[str, str]:
+    """Call every recipe (keyed: twice under one key); the needles to look for after."""
     load_recipes()
     secrets: set[str] = set()
     problems: list[str] = []
@@ -88,6 +87,10 @@ async def test_no_personal_value_or_secret_rests_anywhere(
             retry = await send_keyed(world, method, path, call, f"walk-{n}")
             assert retry.status_code < 500, f"{method} {path}: retry {retry.status_code}"
             answers = [first, retry]
+            if retry.headers.get("idempotent-replayed") and (
+                again := secrets_in(json_of(first)) & secrets_in(json_of(retry))
+            ):
+                problems.append(f"{method} {path}: a replay carried {len(again)} secret(s)")
         else:
             first = await send(world, method, path, call)
             answers = [first]
@@ -97,19 +100,32 @@ async def test_no_personal_value_or_secret_rests_anywhere(
             secrets |= secrets_in(json_of(resp))
             problems += filter(None, [_no_store(method, path, resp)])
     assert walked == len(RECIPES)
-    assert any(len(s) >= 6 for s in secrets), "the walk saw no secret: claim codes, tokens?"
-    needles = {**canaries(), **{f"secret {s[:4]}...": s for s in secrets}}
+    assert not problems, "\n".join(problems)
+    assert secrets, "the walk saw no secret: claim codes, tokens?"
+    return {**canaries(), **{f"secret {s[:4]}...": s for s in secrets}}
 
+
+async def test_with_a_key_nothing_personal_or_secret_rests_or_is_logged(
+    app: Any, world: World, captured: io.StringIO  # noqa: F811 - a fixture
+) -> None:
+    needles = await _walk(app, world, keyed=True)
     at_rest = await scan_database(world.db, needles, public=PUBLIC_COLUMNS)
     log = captured.getvalue()
+    assert "INSERT INTO idempotency_keys" in log  # the capture saw the store at work
     in_logs = sorted({label for label, v in needles.items() if v.lower() in log.lower()})
-    assert not problems, "\n".join(problems)
     assert not at_rest, f"personal values or secrets at rest: {at_rest}"
     assert not in_logs, f"personal values or secrets in the logs: {in_logs}"
-    if keyed:
-        async with world.db.read(tenant_id=world.tenant.id) as session:
-            kept = (await session.execute(select(IdempotencyKey.state))).scalars().all()
-        assert kept.count("done") >= walked // 2, "the walk kept (almost) no answer"
+    async with world.db.read(tenant_id=world.tenant.id) as session:
+        kept = (await session.execute(select(IdempotencyKey.subject_id))).scalars().all()
+    assert len(kept) >= len(RECIPES) // 2, "the walk kept (almost) no answer"
+    assert any(kept), "no kept answer was sealed under a person's key"
+
+
+async def test_without_a_key_nothing_personal_or_secret_rests(app: Any, world: World) -> None:
+    # Its logs are the clean-logs walk's (tests/security/test_clean_logs.py).
+    needles = await _walk(app, world, keyed=False)
+    at_rest = await scan_database(world.db, needles, public=PUBLIC_COLUMNS)
+    assert not at_rest, f"personal values or secrets at rest: {at_rest}"
 
 
 async def _kept_row(w: World) -> tuple[uuid.UUID, uuid.UUID | None, bytes]:
@@ -193,3 +209,37 @@ async def test_a_walk_in_retry_gets_its_answer_without_the_claim_code_and_regist
         people = (await session.execute(select(Beneficiary.id))).scalars().all()
     assert people == [uuid.UUID(first.json()["id"])]  # the retry registered no one
     assert await scan_database(world.db, {"claim code": code}) == []
+
+
+# Reads whose answers are public by design and say so (``Cache-Control: public``).
+PUBLIC_READS: dict[str, str] = {
+    "/api/v1/{tenant}/config": "the country's public configuration (no person in it)",
+    "/api/v1/{tenant}/facilities": "the public directory of centres (public route)",
+    "/api/v1/{tenant}/facilities/{facility_id}": "one centre of the public directory",
+}
+
+
+async def test_every_api_read_answer_is_no_store_unless_declared_public(
+    app: Any, world: World
+) -> None:
+    """Every GET route of the API, called as the administrator (other path parameters:
+    a fresh id, so most answer 404): a 2xx JSON answer is ``no-store``, or ``public`` and
+    declared so in :data:`PUBLIC_READS`."""
+    problems: list[str] = []
+    called = 0
+    for path, route, _deps in iter_routes(app.routes):
+        if not path.startswith("/api/v1/") or "GET" not in (getattr(route, "methods", None) or ()):
+            continue
+        names = {n: str(uuid.uuid4()) for n in route.param_convertors if n != "tenant"}
+        url = path.format(tenant=world.tenant.code, **names)
+        resp = await world.client.get(url, headers=world.admin_auth)
+        called += 1
+        cache = resp.headers.get("cache-control", "")
+        if not 200 <= resp.status_code < 300 or json_of(resp) is None:
+            continue
+        if "public" in cache and path not in PUBLIC_READS:
+            problems.append(f"GET {path}: {cache!r} but not declared in PUBLIC_READS")
+        elif "public" not in cache and "no-store" not in cache:
+            problems.append(f"GET {path}: {resp.status_code} without Cache-Control: no-store")
+    assert called >= 20, "the walk found too few read routes"
+    assert not problems, "\n".join(problems)
