@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Response
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from tests.core.outbox_support import count, wait_for
 from tests.support.tenants import load_tenant
@@ -405,3 +405,39 @@ def test_caller_scope_prefers_principal_then_credentials_then_address() -> None:
 )
 def test_tenant_segment(path: str, tenant: str) -> None:
     assert tenant_segment(path) == tenant
+
+
+async def test_a_kept_answer_is_sealed_and_seen_only_in_its_tenant(
+    client: httpx.AsyncClient, odb: Database, owner_db: Database, tenants: dict[str, uuid.UUID]
+) -> None:
+    first = await client.post(BOOK, json={"slot": "PLAIN-SLOT-42"}, headers=_headers("k-seal"))
+    assert first.status_code == 201
+    assert "no-store" in first.headers["cache-control"]
+    async with owner_db.engine.connect() as conn:
+        [row] = (await conn.execute(text("SELECT * FROM idempotency_keys"))).mappings().all()
+    assert row["tenant_id"] in (tenants["xx"], str(tenants["xx"]), tenants["xx"].hex)
+    for column, value in row.items():
+        raw = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+        assert b"PLAIN-SLOT-42" not in raw, column
+    assert bytes(row["answer_enc"])[:1] == b"\xfa"  # a vaxport ciphertext
+    again = await client.post(BOOK, json={"slot": "PLAIN-SLOT-42"}, headers=_headers("k-seal"))
+    assert (again.status_code, again.content) == (201, first.content)
+    assert "no-store" in again.headers["cache-control"]
+    assert len(await _keys(odb, "xx")) == 1
+    if odb.is_postgres:  # row-level security: another tenant, or none, sees nothing
+        assert await _keys(odb, "yy") == []
+        async with odb.read() as session:
+            assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+async def test_a_path_outside_any_tenant_keeps_nothing(
+    client: httpx.AsyncClient, odb: Database
+) -> None:
+    url = "/api/v1/zz/test/bookings"  # no tenant "zz": nothing is a tenant's to keep
+    for _ in range(2):
+        r = await client.post(url, json={"slot": "A1"}, headers=_headers("k-zz"))
+        assert r.status_code == 201
+        assert "idempotent-replayed" not in r.headers
+    assert await count(odb, OutboxEvent) == 2
+    async with odb.read() as session:
+        assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

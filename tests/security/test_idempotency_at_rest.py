@@ -106,7 +106,9 @@ async def _walk(app: Any, world: World, *, keyed: bool) -> dict[str, str]:
 
 
 async def test_with_a_key_nothing_personal_or_secret_rests_or_is_logged(
-    app: Any, world: World, captured: io.StringIO  # noqa: F811 - a fixture
+    app: Any,
+    world: World,
+    captured: io.StringIO,  # noqa: F811 - a fixture
 ) -> None:
     needles = await _walk(app, world, keyed=True)
     at_rest = await scan_database(world.db, needles, public=PUBLIC_COLUMNS)
@@ -161,9 +163,7 @@ async def test_a_registration_answer_is_sealed_under_the_persons_key_and_erasure
     assert again.headers["idempotent-replayed"] == "true"
     assert "no-store" in again.headers["cache-control"]
 
-    erased = await world.client.delete(
-        world.api + f"/beneficiaries/{person}", headers=call.headers
-    )
+    erased = await world.client.delete(world.api + f"/beneficiaries/{person}", headers=call.headers)
     assert erased.status_code == 204
     # The copy taken before the erasure (a backup, a dump) no longer opens.
     async with world.db.read(tenant_id=world.tenant.id) as session:

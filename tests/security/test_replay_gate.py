@@ -2,9 +2,10 @@
 
 The class walk takes every write route with a recipe (routes added later join through
 their recipe): it stores an answer under an ``Idempotency-Key``, takes the route's
-permission away from every role, and retries: the gate that refuses a fresh request
-must refuse the retry (403; 401 where the first call ended the session), and nothing of the stored answer may come back. Public
-routes have no gate to pass; they are listed, and must be declared public.
+permission away from every role, and retries: the gate that refuses a fresh request must
+refuse the retry (403; 401 where the first call ended the session), and nothing of the
+stored answer may come back. Public routes have no gate to pass; they are listed, and
+must be credential routes.
 """
 
 from __future__ import annotations

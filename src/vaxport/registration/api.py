@@ -206,6 +206,7 @@ async def get_beneficiary(
     summary="Change sex, region, language, guardian relation or contact details",
 )
 async def update_beneficiary(
+    *,
     tenant: PathTenant,
     beneficiary_id: uuid.UUID,
     body: MemberUpdate,

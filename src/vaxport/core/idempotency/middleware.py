@@ -230,8 +230,8 @@ class IdempotencyMiddleware:
             await self._forget(tenant_id, row_id)
             raise
         withheld = withheld_of(scope)
-        body = b"".join(chunks)
-        if withheld:
+        body: bytes | None = b"".join(chunks)
+        if withheld and body is not None:
             body = _without(body, withheld)
         if (
             status is None
@@ -260,7 +260,9 @@ class IdempotencyMiddleware:
         except Exception as exc:  # noqa: BLE001 - the answer is sent; the key lapses with the lock
             log.error("idempotency.store_failed", error=type(exc).__name__)
 
-    async def _replay(self, stored: store.Stored, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _replay(
+        self, stored: store.Stored, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         refused = await replay_refused(scope, receive)
         if refused is not None:
             await send_problem(send, refused, path=scope["path"])

@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     delete,
     select,
@@ -76,7 +77,7 @@ class IdempotencyKey(Base):
     person_answer = encrypted("text", subject="subject_id")
 
 
-T = IdempotencyKey.__table__
+T = cast(Table, IdempotencyKey.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,7 @@ async def _decide(
     summary="Approve a correction: the record changes",
 )
 async def approve_correction(
+    *,
     tenant: PathTenant,
     correction_id: uuid.UUID,
     request: Request,
@@ -169,6 +170,7 @@ async def approve_correction(
     summary="Reject a correction",
 )
 async def reject_correction(
+    *,
     tenant: PathTenant,
     correction_id: uuid.UUID,
     request: Request,
