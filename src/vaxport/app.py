@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,7 +32,7 @@ from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flatten_included_routers
 from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.core.http.transport import TransportMiddleware
-from vaxport.core.idempotency import IdempotencyMiddleware
+from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.identity.access.edge import install as install_identity
 from vaxport.settings import Settings, get_settings
@@ -115,6 +116,7 @@ CORS_REQUEST_HEADERS = [
 CORS_EXPOSED_HEADERS = [
     "ETag",
     "Idempotent-Replayed",
+    "Idempotent-Withheld",
     "Location",
     "RateLimit-Limit",
     "RateLimit-Remaining",
@@ -132,6 +134,20 @@ def _tenant_rate_limits(db: Database, cache: Cache) -> Any:
         return await list_rate_limit_overrides(db=db, cache=cache)
 
     return load
+
+
+def _tenant_of(db: Database, cache: Cache) -> TenantOf:
+    """The tenant id of a path's tenant code, for the idempotency store (None: unknown)."""
+    from vaxport.core.errors import NotFound
+    from vaxport.tenancy.service import get_tenant_or_404
+
+    async def tenant_of(code: str) -> uuid.UUID | None:
+        try:
+            return (await get_tenant_or_404(db=db, cache=cache, code=code)).id
+        except NotFound:
+            return None
+
+    return tenant_of
 
 
 # Metrics go to Prometheus and every log line carries the request id; FastAPI's native
@@ -245,7 +261,9 @@ def create_app(
     app.state.route_table = routes
     app.state.rate_limiter = limiter
     # Idempotency sits inside the body limit so it never buffers an oversized body.
-    app.add_middleware(IdempotencyMiddleware, db=db, settings=settings)
+    app.add_middleware(
+        IdempotencyMiddleware, db=db, settings=settings, tenant_of=_tenant_of(db, kv)
+    )
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, routes=routes)
     if settings.rate_limit_enabled:
         app.add_middleware(

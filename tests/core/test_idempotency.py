@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Response
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from tests.core.outbox_support import count, wait_for
+from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
@@ -39,7 +41,15 @@ class BookingIn(RequestModel):
 
 
 @pytest.fixture
-async def app(settings: Settings, odb: Database, cache: Cache) -> FastAPI:
+async def tenants(odb: Database, cache: Cache) -> dict[str, uuid.UUID]:
+    """The two tenants the test routes live in (keys are kept per tenant, under RLS)."""
+    return {code: (await load_tenant(odb, cache, code=code)).id for code in ("xx", "yy")}
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, odb: Database, cache: Cache, tenants: dict[str, uuid.UUID]
+) -> FastAPI:
     from vaxport.app import create_app
 
     app = create_app(settings, database=odb, cache=cache)
@@ -96,12 +106,21 @@ def _headers(key: str, **more: str) -> dict[str, str]:
     return {**AUTH, "Idempotency-Key": key, **more}
 
 
-async def _keys(db: Database) -> list[IdempotencyKey]:
-    async with db.read() as session:
+async def _keys(db: Database, tenant: str = "xx") -> list[IdempotencyKey]:
+    async with db.read(tenant_id=await _tenant_id(db, tenant)) as session:
         rows = list((await session.execute(select(IdempotencyKey))).scalars())
         for row in rows:
             session.expunge(row)
         return rows
+
+
+async def _tenant_id(db: Database, code: str) -> uuid.UUID:
+    from vaxport.tenancy.models import Tenant
+
+    async with db.read() as session:
+        found = await session.scalar(select(Tenant.id).where(Tenant.code == code))
+    assert found is not None
+    return found
 
 
 async def test_replay_returns_the_first_answer_and_changes_nothing(
@@ -281,7 +300,7 @@ async def test_expired_key_is_replaced_and_runs_again(
     client: httpx.AsyncClient, odb: Database
 ) -> None:
     await client.post(BOOK, json={"slot": "A1"}, headers=_headers("k-old"))
-    async with odb.transaction() as uow:
+    async with odb.transaction(tenant_id=await _tenant_id(odb, "xx")) as uow:
         await uow.session.execute(
             update(IdempotencyKey).values(expires_at=utcnow() - dt.timedelta(seconds=1))
         )
@@ -298,10 +317,12 @@ async def test_in_progress_claim_of_a_crashed_request_lapses(
     scope = {"path": BOOK, "headers": [(b"authorization", AUTH["Authorization"].encode())]}
     now = utcnow()
     stale = now - dt.timedelta(seconds=settings.idempotency_lock_seconds + 1)
-    async with odb.transaction() as uow:
+    xx = await _tenant_id(odb, "xx")
+    async with odb.transaction(tenant_id=xx) as uow:
         for key, created in (("k-crashed", stale), ("k-running", now)):
             await uow.session.execute(
                 insert(IdempotencyKey).values(
+                    tenant_id=xx,
                     scope=scope_hash(scope),
                     key=key,
                     fingerprint="0" * 64,
@@ -330,18 +351,23 @@ async def test_oversized_body_with_a_key_is_a_413_and_claims_nothing(
 
 
 async def test_expired_keys_are_purged_by_the_worker_housekeeping(
-    odb: Database, cache: Cache, settings: Settings
+    odb: Database, cache: Cache, settings: Settings, tenants: dict[str, uuid.UUID]
 ) -> None:
+    from vaxport.core.crypto import get_keyring
     from vaxport.core.outbox import Subscriptions, Worker
 
     now = utcnow()
-    async with odb.transaction() as uow:
+    xx = tenants["xx"]
+    async with odb.transaction(tenant_id=xx) as uow:
+        # A tenant with kept answers has a data key (they are sealed under it).
+        await uow.session.run_sync(lambda s: get_keyring().active(s, xx, "data"))
         for key, expires in (
             ("gone", now - dt.timedelta(minutes=1)),
             ("kept", now + dt.timedelta(hours=1)),
         ):
             await uow.session.execute(
                 insert(IdempotencyKey).values(
+                    tenant_id=xx,
                     scope="s" * 64,
                     key=key,
                     fingerprint="f" * 64,
@@ -354,7 +380,7 @@ async def test_expired_keys_are_purged_by_the_worker_housekeeping(
     await Worker(odb, cache, settings, subscriptions=Subscriptions()).housekeep(force=True)
     assert [k.key for k in await _keys(odb)] == ["kept"]
     assert await purge_expired(db=odb, now=now + dt.timedelta(hours=2)) == 1
-    async with odb.read() as session:
+    async with odb.read(tenant_id=xx) as session:
         assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
 
 
@@ -379,3 +405,39 @@ def test_caller_scope_prefers_principal_then_credentials_then_address() -> None:
 )
 def test_tenant_segment(path: str, tenant: str) -> None:
     assert tenant_segment(path) == tenant
+
+
+async def test_a_kept_answer_is_sealed_and_seen_only_in_its_tenant(
+    client: httpx.AsyncClient, odb: Database, owner_db: Database, tenants: dict[str, uuid.UUID]
+) -> None:
+    first = await client.post(BOOK, json={"slot": "PLAIN-SLOT-42"}, headers=_headers("k-seal"))
+    assert first.status_code == 201
+    assert "no-store" in first.headers["cache-control"]
+    async with owner_db.engine.connect() as conn:
+        [row] = (await conn.execute(text("SELECT * FROM idempotency_keys"))).mappings().all()
+    assert row["tenant_id"] in (tenants["xx"], str(tenants["xx"]), tenants["xx"].hex)
+    for column, value in row.items():
+        raw = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+        assert b"PLAIN-SLOT-42" not in raw, column
+    assert bytes(row["answer_enc"])[:1] == b"\xfa"  # a vaxport ciphertext
+    again = await client.post(BOOK, json={"slot": "PLAIN-SLOT-42"}, headers=_headers("k-seal"))
+    assert (again.status_code, again.content) == (201, first.content)
+    assert "no-store" in again.headers["cache-control"]
+    assert len(await _keys(odb, "xx")) == 1
+    if odb.is_postgres:  # row-level security: another tenant, or none, sees nothing
+        assert await _keys(odb, "yy") == []
+        async with odb.read() as session:
+            assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+async def test_a_path_outside_any_tenant_keeps_nothing(
+    client: httpx.AsyncClient, odb: Database
+) -> None:
+    url = "/api/v1/zz/test/bookings"  # no tenant "zz": nothing is a tenant's to keep
+    for _ in range(2):
+        r = await client.post(url, json={"slot": "A1"}, headers=_headers("k-zz"))
+        assert r.status_code == 201
+        assert "idempotent-replayed" not in r.headers
+    assert await count(odb, OutboxEvent) == 2
+    async with odb.read() as session:
+        assert await session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0

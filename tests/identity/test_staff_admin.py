@@ -317,8 +317,8 @@ async def test_answers_carrying_secrets_are_never_kept_for_idempotent_replay(
     body = {"username": "with.link", "role": "analyst"}
     r = await client.post(staff_url(tenant), json=body, headers=headers)
     assert r.status_code == 201
-    async with clean_db.read() as s:
-        stored = list((await s.execute(select(IdempotencyKey.response_body))).scalars())
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        stored = list((await s.execute(select(IdempotencyKey.id))).scalars())
     assert stored == []  # the activation link never rests in the idempotency table
     again = await client.post(staff_url(tenant), json=body, headers=headers)
     assert again.status_code == 409  # ran again: the username now exists

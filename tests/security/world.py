@@ -30,8 +30,10 @@ class Person:
     email_alt: str = "f.lindqvist@example.net"
     phone: str = "+1 613 555 0187"
     phone_e164: str = "+16135550187"
-    id_number: str = "9201175545"  # the demo country's national ID (Luhn-checked)
-    id_number_printed: str = "920 117 554 5"
+    # A valid national ID of the demo country (Luhn-checked) that is NOT one of the
+    # examples its configuration publishes: the at-rest walk finds those in tenants.config.
+    id_number: str = "7382164593"
+    id_number_printed: str = "738 216 459 3"
     passport: str = "QX4821736"  # the demo country's passport format
     birth_date: str = "1984-03-09"
 

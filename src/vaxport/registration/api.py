@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.idempotency import answer_concerns, withhold_from_replay
 from vaxport.identity.service import CurrentActor, PathTenant, client_ip
 from vaxport.registration import service
 from vaxport.registration.schemas import (
@@ -50,6 +51,13 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _person_answer(request: Request, beneficiary_id: uuid.UUID) -> None:
+    """A kept answer is sealed under the person's key; the slip's claim code is never kept
+    (a retry gets the answer with ``claim_code: null``: reprint from the first answer)."""
+    answer_concerns(request, beneficiary_id)
+    withhold_from_replay(request, "claim_code")
+
+
 def _location(response: Response, tenant: str, beneficiary_id: uuid.UUID) -> None:
     response.headers["Location"] = f"/api/v1/{tenant}/beneficiaries/{beneficiary_id}"
 
@@ -63,10 +71,17 @@ def _location(response: Response, tenant: str, beneficiary_id: uuid.UUID) -> Non
     summary="Register a person",
 )
 async def create_beneficiary(
-    tenant: PathTenant, body: MemberIn, response: Response, ctx: Ctx, actor: CurrentActor
+    *,
+    tenant: PathTenant,
+    body: MemberIn,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    actor: CurrentActor,
 ) -> CreatedMemberOut:
     """A citizen adds a family member; staff register a person in their jurisdiction."""
     created = await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    _person_answer(request, created.id)
     _location(response, tenant.code, created.id)
     return created
 
@@ -80,10 +95,17 @@ async def create_beneficiary(
     summary="Register a walk-in at a centre",
 )
 async def create_walk_in(
-    tenant: PathTenant, body: WalkInIn, response: Response, ctx: Ctx, actor: CurrentActor
+    *,
+    tenant: PathTenant,
+    body: WalkInIn,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    actor: CurrentActor,
 ) -> WalkInOut:
     """Staff register a person without an account; print the claim code on their slip."""
     created = await service.register_walk_in(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    _person_answer(request, created.id)
     _location(response, tenant.code, created.id)
     return WalkInOut.model_validate(created.model_dump())
 
@@ -121,12 +143,14 @@ async def request_claim_code(
     },
 )
 async def claim_beneficiary(
-    tenant: PathTenant, body: ClaimIn, ctx: Ctx, actor: CurrentActor
+    tenant: PathTenant, body: ClaimIn, request: Request, ctx: Ctx, actor: CurrentActor
 ) -> MemberOut:
     """Attach a walk-in or imported record to the citizen's account."""
-    return await service.claim_member(
+    claimed = await service.claim_member(
         db=ctx.db, settings=ctx.settings, tenant=tenant, actor=actor, body=body
     )
+    answer_concerns(request, claimed.id)
+    return claimed
 
 
 @router.get(BASE, dependencies=[READ], operation_id="list_beneficiaries", summary="List people")
@@ -182,13 +206,16 @@ async def get_beneficiary(
     summary="Change sex, region, language, guardian relation or contact details",
 )
 async def update_beneficiary(
+    *,
     tenant: PathTenant,
     beneficiary_id: uuid.UUID,
     body: MemberUpdate,
+    request: Request,
     ctx: Ctx,
     actor: CurrentActor,
 ) -> MemberOut:
     """Names, birth date and ID numbers change through a correction request instead."""
+    answer_concerns(request, beneficiary_id)
     return await service.update_member(
         db=ctx.db,
         tenant=tenant,

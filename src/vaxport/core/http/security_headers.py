@@ -8,6 +8,11 @@ loads Swagger UI from its CDN with an inline bootstrap script) get a looser one 
 HSTS (with ``VAXPORT_FORCE_HTTPS``) goes on HTTPS answers only, as RFC 6797 asks; the
 scheme is the one the transport layer established (core/http/transport.py), so it is right
 behind a TLS-terminating proxy too.
+
+Answers of the API and FHIR (``/api/``, ``/fhir/``) carry people's data or secrets by
+default: one that does not set its own ``Cache-Control`` gets ``no-store``, so no browser,
+proxy or shared cache keeps it. A route whose answer is public sets its own (``public,
+max-age=...``: the public directory, configuration, JWKS) and keeps it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ PERMISSIONS_POLICY = (
     "display-capture=(), browsing-topics=()"
 )
 HSTS = "max-age=63072000; includeSubDomains"
+# Paths whose answers default to ``Cache-Control: no-store`` (see the module docstring).
+PRIVATE_PREFIXES = ("/api/", "/fhir/")
 
 _COMMON: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -79,18 +86,24 @@ class SecurityHeadersMiddleware:
             return
         override = self.path_policies.get(scope["path"])
         hsts = self.hsts and scope.get("scheme") == "https"
+        private = scope["path"].startswith(PRIVATE_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = self._add(
-                    list(message.get("headers", [])), override, hsts=hsts
+                    list(message.get("headers", [])), override, hsts=hsts, private=private
                 )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
     def _add(
-        self, headers: list[tuple[bytes, bytes]], override: str | None, *, hsts: bool
+        self,
+        headers: list[tuple[bytes, bytes]],
+        override: str | None,
+        *,
+        hsts: bool,
+        private: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         present = {k.lower() for k, _ in headers}
         content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
@@ -101,6 +114,8 @@ class SecurityHeadersMiddleware:
             extra.append((b"content-security-policy", policy.encode()))
         if is_html and b"permissions-policy" not in present:
             extra.append((b"permissions-policy", PERMISSIONS_POLICY.encode()))
+        if private and b"cache-control" not in present:
+            extra.append((b"cache-control", b"no-store"))
         if hsts and b"strict-transport-security" not in present:
             extra.append((b"strict-transport-security", HSTS.encode()))
         return headers + extra

@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.idempotency import answer_concerns
 from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.registration.review import correction_queue, corrections, merging
 from vaxport.registration.review.schemas import (
@@ -50,11 +51,13 @@ async def request_correction(
     tenant: PathTenant,
     beneficiary_id: uuid.UUID,
     body: CorrectionIn,
+    request: Request,
     response: Response,
     ctx: Ctx,
     actor: CurrentActor,
 ) -> CorrectionOut:
     """A pending request; staff of the person's area decide."""
+    answer_concerns(request, beneficiary_id)
     made = await corrections.request_correction(
         db=ctx.db,
         tenant=tenant,
@@ -90,11 +93,13 @@ async def correction_history(
     summary="Withdraw a pending correction request",
 )
 async def withdraw_correction(
-    tenant: PathTenant, correction_id: uuid.UUID, ctx: Ctx, actor: CurrentActor
+    tenant: PathTenant, correction_id: uuid.UUID, request: Request, ctx: Ctx, actor: CurrentActor
 ) -> CorrectionOut:
     """Only while it is pending."""
     del tenant
-    return await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
+    made = await corrections.withdraw(db=ctx.db, actor=actor, correction_id=correction_id)
+    answer_concerns(request, made.beneficiary_id)
+    return made
 
 
 @router.get(BASE + "/corrections", dependencies=[APPROVE], summary="Corrections to decide")
@@ -120,15 +125,23 @@ async def correction_review(
 
 
 async def _decide(
-    ctx: Ctx, actor: Actor, correction_id: uuid.UUID, body: DecisionIn | None, *, approve: bool
+    request: Request,
+    ctx: Ctx,
+    actor: Actor,
+    correction_id: uuid.UUID,
+    body: DecisionIn | None,
+    *,
+    approve: bool,
 ) -> CorrectionOut:
-    return await corrections.decide(
+    decided = await corrections.decide(
         db=ctx.db,
         actor=actor,
         correction_id=correction_id,
         approve=approve,
         note=body.note if body else None,
     )
+    answer_concerns(request, decided.beneficiary_id)  # the kept answer holds their values
+    return decided
 
 
 @router.post(
@@ -137,15 +150,17 @@ async def _decide(
     summary="Approve a correction: the record changes",
 )
 async def approve_correction(
+    *,
     tenant: PathTenant,
     correction_id: uuid.UUID,
+    request: Request,
     ctx: Ctx,
     actor: CurrentActor,
     body: Annotated[DecisionIn | None, Body()] = None,
 ) -> CorrectionOut:
     """The record takes the proposed value; 409 if someone decided first."""
     del tenant
-    return await _decide(ctx, actor, correction_id, body, approve=True)
+    return await _decide(request, ctx, actor, correction_id, body, approve=True)
 
 
 @router.post(
@@ -154,15 +169,17 @@ async def approve_correction(
     summary="Reject a correction",
 )
 async def reject_correction(
+    *,
     tenant: PathTenant,
     correction_id: uuid.UUID,
+    request: Request,
     ctx: Ctx,
     actor: CurrentActor,
     body: Annotated[DecisionIn | None, Body()] = None,
 ) -> CorrectionOut:
     """The record stays as it is; the note tells the citizen why."""
     del tenant
-    return await _decide(ctx, actor, correction_id, body, approve=False)
+    return await _decide(request, ctx, actor, correction_id, body, approve=False)
 
 
 @router.get(BASE + "/duplicates", dependencies=[WRITE], summary="Possible duplicates")
