@@ -139,7 +139,7 @@ class LeanHandler:
         try:
             return json_body.loads(raw)
         except json_body.TooDeepError as exc:
-            error = {
+            error: dict[str, Any] = {
                 "type": "json_too_deep",
                 "loc": ("body",),
                 "msg": str(exc),
