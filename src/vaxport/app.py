@@ -237,8 +237,8 @@ def create_app(
     app = _LeanFastAPI(
         title="vaxport",
         version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        openapi_url="/api/openapi.json" if settings.api_docs_enabled else None,
+        docs_url="/api/docs" if settings.api_docs_enabled else None,
         redoc_url=None,
         lifespan=lifespan,
         telemetry=_NO_NATIVE_TELEMETRY,

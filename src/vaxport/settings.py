@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     staff_session_hours: float = Field(default=12, gt=0, le=24 * 30)
     reauth_seconds: int = Field(default=300, ge=30, le=3600)
     invite_hours: float = Field(default=72, gt=0, le=24 * 30)
+    # /api/docs and /api/openapi.json: on outside production unless turned off.
+    api_docs: bool | None = None
+    # /metrics wants "Authorization: Bearer <token>" when set; in production without
+    # one it is not served at all (404).
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod
@@ -191,6 +196,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'vaxport.db'}"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """Whether the API's documentation and OpenAPI schema are served."""
+        return self.env != "production" if self.api_docs is None else self.api_docs
 
     @property
     def effective_key_file(self) -> Path:

@@ -43,6 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from vaxport.core.http import json_body
+
 _BODY_ERROR = "There was an error parsing the body"
 
 
@@ -135,7 +137,16 @@ class LeanHandler:
         if not (_is_json(content_type) if content_type else not self.strict):
             return raw
         try:
-            return json.loads(raw)
+            return json_body.loads(raw)
+        except json_body.TooDeepError as exc:
+            error: dict[str, Any] = {
+                "type": "json_too_deep",
+                "loc": ("body",),
+                "msg": str(exc),
+                "input": {},
+                "ctx": {"limit": json_body.MAX_DEPTH},
+            }
+            raise RequestValidationError([error], body=None) from exc
         except json.JSONDecodeError as exc:
             error = {
                 "type": "json_invalid",

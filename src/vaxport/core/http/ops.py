@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import time
+
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.responses import Response
 
-from vaxport.core.errors import ServiceUnavailable
+from vaxport.core.errors import NotFound, ServiceUnavailable, Unauthorized
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from vaxport.core.outbox import refresh_metrics
+from vaxport.settings import Settings
 
 router = APIRouter(tags=["operations"])
 bench_router = APIRouter(tags=["bench"], include_in_schema=False)
@@ -44,9 +48,28 @@ async def readyz(ctx: Ctx) -> Status:
     return Status(status="ok", checks=checks)
 
 
+# The outbox gauges read the database; a scrape reuses a reading this recent, so a
+# scraper (or anyone) calling /metrics in a loop cannot make it query per request.
+GAUGES_MAX_AGE_SECONDS = 30.0
+_gauges_read_at: dict[int, float] = {}
+
+
+def _check_metrics_access(request: Request, settings: Settings) -> None:
+    token = settings.metrics_token.get_secret_value()
+    if not token:
+        if settings.env == "production":
+            raise NotFound("not found")
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        raise Unauthorized("/metrics needs its bearer token (VAXPORT_METRICS_TOKEN)")
+
+
 @router.get("/metrics", dependencies=[requires("ops:metrics", public=True)])
-async def metrics(ctx: Ctx) -> Response:
-    """Prometheus exposition of this process' metrics."""
+async def metrics(ctx: Ctx, request: Request) -> Response:
+    """Prometheus exposition of this process' metrics (token-guarded when configured)."""
+    _check_metrics_access(request, ctx.settings)
     pool = ctx.db.engine.sync_engine.pool
     checked_out = getattr(pool, "checkedout", None)
     size = getattr(pool, "size", None)
@@ -54,7 +77,10 @@ async def metrics(ctx: Ctx) -> Response:
         DB_POOL_CHECKED_OUT.set(checked_out())
     if callable(size):
         DB_POOL_SIZE.set(size())
-    await refresh_metrics(ctx.db)
+    now = time.monotonic()
+    if now - _gauges_read_at.get(id(ctx.db), -GAUGES_MAX_AGE_SECONDS) >= GAUGES_MAX_AGE_SECONDS:
+        _gauges_read_at[id(ctx.db)] = now
+        await refresh_metrics(ctx.db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,0 +1,65 @@
+"""Operational endpoints are not public in production (issue 12, finding 9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import event
+
+from tests.conftest import PARTS
+from vaxport.core.cache import Cache
+from vaxport.core.db import Database
+from vaxport.settings import Settings
+
+
+async def _client(settings: Settings, db: Database, cache: Cache) -> httpx.AsyncClient:
+    from vaxport.app import create_app
+
+    app = create_app(settings, parts=PARTS, database=db, cache=cache)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def test_docs_are_off_in_production_unless_enabled(settings: Settings) -> None:
+    assert settings.api_docs_enabled  # tests and development keep them
+    prod = settings.model_copy(update={"env": "production"})
+    assert not prod.api_docs_enabled
+    assert prod.model_copy(update={"api_docs": True}).api_docs_enabled
+
+
+async def test_docs_turned_off_are_not_served(
+    settings: Settings, clean_db: Database, cache: Cache
+) -> None:
+    # (A production app cannot start on test settings; the switch is the same one.)
+    off = settings.model_copy(update={"api_docs": False})
+    async with await _client(off, clean_db, cache) as client:
+        for path in ("/api/docs", "/api/openapi.json"):
+            assert (await client.get(path)).status_code == 404, path
+
+
+async def test_metrics_want_the_token_and_do_not_query_per_scrape(
+    settings: Settings, clean_db: Database, cache: Cache
+) -> None:
+    secret: Any = "s3cret-metrics-token"
+    prod = settings.model_copy(update={"metrics_token": SecretStr(secret)})
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    async with await _client(prod, clean_db, cache) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = {"authorization": "Bearer nope"}
+        assert (await client.get("/metrics", headers=wrong)).status_code == 401
+        good = {"authorization": f"Bearer {secret}"}
+        assert (await client.get("/metrics", headers=good)).status_code == 200
+        event.listen(clean_db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            for _ in range(5):
+                resp = await client.get("/metrics", headers=good)
+                assert resp.status_code == 200
+                assert b"vaxport" in resp.content
+        finally:
+            event.remove(clean_db.engine.sync_engine, "before_cursor_execute", count)
+    assert statements == []
