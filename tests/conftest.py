@@ -12,7 +12,9 @@ the worker's temporary directory) and its own cache prefixes.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import shutil
 import uuid
 import zlib
 from collections.abc import AsyncIterator
@@ -116,7 +118,7 @@ async def _template_database(url: str, name: str) -> str:
                     template_url.render_as_string(hide_password=False), pool_size=1, max_overflow=0
                 )
                 try:
-                    await migrate.upgrade(database, app_role=APP_ROLE)
+                    await migrate.upgrade(database, metadata=METADATA, app_role=APP_ROLE)
                 except BaseException:
                     await database.dispose()
                     await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -127,6 +129,31 @@ async def _template_database(url: str, name: str) -> str:
     finally:
         await conn.close()
     return name
+
+
+async def _sqlite_template(directory: Path, name: str) -> Path:
+    """The run's migrated SQLite file ``name`` in ``directory`` (shared by the run's
+    workers): made by whichever worker asks first, under a file lock, then only copied.
+
+    Copying a file takes milliseconds where running the migrations takes seconds per
+    worker. The file lives in pytest's temporary directory of the run, removed with it.
+    """
+    template = directory / name
+    with (directory / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not template.exists():
+                partial = directory / f"{name}.partial"
+                partial.unlink(missing_ok=True)
+                database = Database(f"sqlite+aiosqlite:///{partial}", pool_size=1, max_overflow=0)
+                try:
+                    await migrate.upgrade(database, metadata=METADATA)
+                finally:
+                    await database.dispose()
+                partial.replace(template)  # whole, or not at all
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return template
 
 
 @pytest.hookimpl(trylast=True)
@@ -149,15 +176,22 @@ async def _drop_pg_database(url: str) -> None:
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    """The URL of this test session's database (PostgreSQL: already migrated, a copy of
-    the run's template; SQLite: an empty file)."""
+    """The URL of this test session's database: a copy of the run's migrated template
+    (PostgreSQL: a database; SQLite: a file)."""
     if PG_URL:
         template = await _template_database(PG_URL, _template_name(request.config))
         url = await _create_pg_database(PG_URL, template=template)
         yield url
         await _drop_pg_database(url)
     else:
+        # Under xdist every worker's base directory sits in the run's one directory.
+        base = tmp_path_factory.getbasetemp()
+        shared = base.parent if hasattr(request.config, "workerinput") else base
+        template = await _sqlite_template(
+            shared, f"vaxport-template-{_run_id(request.config)[:16]}.db"
+        )
         path = tmp_path_factory.mktemp("db") / "vaxport.db"
+        shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
 
 
@@ -165,12 +199,14 @@ async def database_url(
 async def owner_db(database_url: str) -> AsyncIterator[Database]:
     """The session's database as its owner, migrated to head by the real migrations.
 
-    On PostgreSQL the upgrade also creates the app role, its grants and RLS, exactly as
-    ``vaxport db upgrade`` does. Use it only for what the app may not do (cleanup,
+    On PostgreSQL the upgrade (a no-op on the template's copy) also creates the app role,
+    its grants and RLS, exactly as ``vaxport db upgrade`` does; a copy of the SQLite
+    template has nothing to re-apply. Use it only for what the app may not do (cleanup,
     tampering with evidence in tests); on SQLite it is the same object as ``db``.
     """
     database = Database(database_url, pool_size=5, max_overflow=5)
-    await migrate.upgrade(database, metadata=METADATA, app_role=APP_ROLE if PG_URL else None)
+    if PG_URL:
+        await migrate.upgrade(database, metadata=METADATA, app_role=APP_ROLE)
     yield database
     await database.dispose()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport import __version__, wiring
@@ -29,7 +30,7 @@ from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
-from vaxport.core.http.routing import IndexedRouter, flatten_included_routers
+from vaxport.core.http.routing import IndexedRouter, flat_routes
 from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
@@ -246,7 +247,6 @@ def create_app(
     app.state.ctx = Context(db=db, cache=kv, settings=settings)
     install_error_handlers(app)
     _include_routers(app, settings, parts)
-    flatten_included_routers(app)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
     # first, a request meets: request id and metrics (one layer), transport (client
@@ -300,19 +300,48 @@ def create_app(
 
 
 def _include_routers(app: FastAPI, settings: Settings, parts: wiring.Parts) -> None:
-    for router in parts.routers:
-        app.include_router(router)
+    """Put the parts' routes on ``app``, flat, and their OpenAPI links on its document."""
+    selected = [*parts.routers]
     if settings.bench_mode:
-        for router in parts.bench_routers:
-            app.include_router(router)
+        selected += parts.bench_routers
     if settings.env == "development":
-        for router in parts.dev_routers:
-            app.include_router(router)
+        selected += parts.dev_routers
+    app.router.routes.extend(_built_routes(tuple(selected), parts.pages))
+    app.router._mark_routes_changed()
     # Links between operations, declared by each context beside its routes.
     install_links(app, parts.links)
+
+
+# Routes built, by the identity of their routers (routers compare by value and do not
+# hash); each entry keeps its routers alive, so an identity is never reused while cached.
+_BUILT: dict[tuple[int, ...], tuple[tuple[object, ...], tuple[BaseRoute, ...]]] = {}
+_BUILT_MAX = 32
+
+
+def _built_routes(
+    routers: tuple[APIRouter, ...], pages: Callable[[], APIRouter] | None
+) -> tuple[BaseRoute, ...]:
+    """The flat, permission-gated routes of ``routers`` then the pages, built once a process.
+
+    Building a route (its dependencies, pydantic fields, handlers) is most of the cost of
+    an app; the routes depend only on the routers and hold no app (see
+    ``core.http.routing.flat_routes``), so every app built from the same routers shares
+    them, each in a list of its own.
+    """
+    key = (*map(id, routers), id(pages))
+    if key in _BUILT:
+        return _BUILT[key][1]
+    holder = APIRouter()
+    for router in routers:
+        holder.include_router(router)
     # Pages last: "/{tenant}/" must not shadow any other context's one-segment route.
-    if parts.pages is not None:
-        app.include_router(parts.pages())
+    if pages is not None:
+        holder.include_router(pages())
+    routes = tuple(flat_routes(holder.routes))
+    if len(_BUILT) >= _BUILT_MAX:
+        del _BUILT[next(iter(_BUILT))]
+    _BUILT[key] = ((*routers, pages), routes)
+    return routes
 
 
 def app_from_env() -> FastAPI:

@@ -146,6 +146,7 @@ async def test_dev_page_lists_messages_escaped_in_development(
 
 def _mounts_dev_router(settings: Settings) -> bool:
     from fastapi import FastAPI
+    from fastapi.routing import APIRoute
 
     from tests.support.parts import PARTS
     from vaxport.app import _include_routers
@@ -153,7 +154,8 @@ def _mounts_dev_router(settings: Settings) -> bool:
 
     app = FastAPI()
     _include_routers(app, settings, PARTS)
-    return any(getattr(r, "original_router", None) is dev_router for r in app.routes)
+    dev_endpoints = {r.endpoint for r in dev_router.routes if isinstance(r, APIRoute)}
+    return any(getattr(r, "endpoint", None) in dev_endpoints for r in app.routes)
 
 
 @pytest.mark.parametrize("env", ["development", "test", "production"])

@@ -18,13 +18,16 @@ versions pinned in pyproject.toml, checked by ``tests/core/test_framework_intern
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi._body_limit import wrap_app_with_body_limit
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute, request_response
 from starlette._utils import get_route_path
 from starlette.requests import Request
@@ -144,35 +147,6 @@ class IndexedRouter:
         await self.router(scope, receive, send)
 
 
-_ROUTE_FIELDS = (
-    "response_model",
-    "status_code",
-    "tags",
-    "dependencies",
-    "summary",
-    "description",
-    "response_description",
-    "responses",
-    "deprecated",
-    "methods",
-    "operation_id",
-    "response_model_include",
-    "response_model_exclude",
-    "response_model_by_alias",
-    "response_model_exclude_unset",
-    "response_model_exclude_defaults",
-    "response_model_exclude_none",
-    "include_in_schema",
-    "response_class",
-    "name",
-    "callbacks",
-    "openapi_extra",
-    "generate_unique_id_function",
-    "strict_content_type",
-    "max_body_size",
-)
-
-
 def flatten_included_routers(app: FastAPI) -> None:
     """Register every included router's routes directly on the app's router.
 
@@ -182,27 +156,105 @@ def flatten_included_routers(app: FastAPI) -> None:
     every route declares a permission sees them all. A router FastAPI cannot describe
     as plain API routes (mounts, websockets, form limits) is left as it is.
     """
+    app.router.routes = flat_routes(app.router.routes)
+    app.router._mark_routes_changed()
+
+
+def flat_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """``routes`` with each included router replaced by its routes, permission-gated.
+
+    A route is built once: an included route is a shallow copy of the router's own
+    ``APIRoute`` (the router's object, shared by every app, is never changed), taking
+    the inclusion's path and settings only when the inclusion adds any (a prefix,
+    dependencies...). A flat route keeps the dependency-overrides provider of the
+    router it was declared on (none), so it holds no app and may serve several apps:
+    vaxport overrides nothing, tests build apps from parts instead.
+    """
     flat: list[BaseRoute] = []
-    for route in app.router.routes:
+    for route in routes:
         contexts = _plain_api_route_contexts(route)
         if contexts is None:
             flat.append(route)
             continue
-        for ctx in contexts:
-            original = ctx.original_route
-            flat.append(
-                type(original)(
-                    ctx.path,
-                    ctx.endpoint,
-                    dependency_overrides_provider=app,
-                    **{name: getattr(ctx, name) for name in _ROUTE_FIELDS},
-                )
-            )
+        include_context = route.include_context  # type: ignore[attr-defined]
+        unchanged = _routes_as_declared(route.original_router, include_context)  # type: ignore[attr-defined]
+        if unchanged is not None:
+            flat.extend(copy.copy(r) for r in unchanged)
+        else:
+            flat.extend(_route_from_context(ctx) for ctx in contexts())
     for route in flat:
-        if isinstance(route, APIRoute) and not isinstance(route.app, PermissionGate):
+        if isinstance(route, APIRoute) and not getattr(route, _GATED, False):
             _gate_permission_check(route)
-    app.router.routes = flat
-    app.router._mark_routes_changed()
+            setattr(route, _GATED, True)
+    return flat
+
+
+# Marks a gated route: flattening an app twice, as tests that add a router to a built
+# app do, must not gate a route again (routes compare by value, so no set of them).
+_GATED = "_vaxport_permission_gated"
+
+
+def _routes_as_declared(router: APIRouter, include: Any) -> list[APIRoute] | None:
+    """The router's routes, when the inclusion changes none of them; else ``None``.
+
+    Mirrors what FastAPI's effective route would take from the inclusion (see
+    ``_EffectiveRouteContext.from_api_route``): nothing, when the inclusion brings no
+    prefix, tags, dependencies, responses, callbacks, deprecation, body limit or
+    defaults of its own. Nested inclusions are followed the same way.
+    """
+    if (
+        include.prefix
+        or include.tags
+        or include.dependencies
+        or include.responses
+        or include.callbacks
+        or include.deprecated
+        or include.max_body_size is not None
+        or include.form_limits
+    ):
+        return None
+    defaults = (
+        include.default_response_class,
+        include.generate_unique_id_function,
+        include.strict_content_type,
+        router.default_response_class,
+        router.generate_unique_id_function,
+        router.strict_content_type,
+    )
+    if not all(isinstance(d, DefaultPlaceholder) for d in defaults):
+        return None
+    found: list[APIRoute] = []
+    for route in router.routes:
+        nested = getattr(route, "include_context", None)
+        if type(route) is APIRoute:
+            if route.include_in_schema and not include.include_in_schema:
+                return None
+            found.append(route)
+        elif nested is not None:
+            inner = _routes_as_declared(route.original_router, include.combine(nested))  # type: ignore[attr-defined]
+            if inner is None:
+                return None
+            found.extend(inner)
+        else:
+            return None
+    return found
+
+
+def _route_from_context(ctx: Any) -> APIRoute:
+    """The route FastAPI serves for ``ctx`` (an included route), as a plain ``APIRoute``.
+
+    The context already holds the route's state and handler, computed exactly as
+    ``APIRoute`` computes them: they are copied, not built again.
+    """
+    route: APIRoute = copy.copy(ctx.original_route)
+    for f in dataclasses.fields(ctx):
+        if f.name not in _CONTEXT_ONLY:
+            setattr(route, f.name, getattr(ctx, f.name))
+    route.app = ctx.app
+    return route
+
+
+_CONTEXT_ONLY = frozenset({"original_route", "starlette_route", "app", "frontend_prefix"})
 
 
 def _is_permission_check(dep: Any) -> bool:
@@ -229,7 +281,7 @@ def _gate_permission_check(route: APIRoute) -> None:
     rest = [dep for dep in route.dependant.dependencies if not _is_permission_check(dep)]
     permission, public = getattr(checks[0].call, PERMISSION_ATTR) if checks else (None, True)
     if public:
-        route.dependant.dependencies = rest
+        route.dependant = dataclasses.replace(route.dependant, dependencies=rest)
         route.app = _handler(route, route.dependant) or route.app
         return
     full = route.dependant
@@ -271,14 +323,25 @@ class PermissionGate:
         await self.unchecked(scope, receive, send)
 
 
-def _plain_api_route_contexts(route: BaseRoute) -> list[Any] | None:
+def _plain_api_route_contexts(route: BaseRoute) -> Callable[[], list[Any]] | None:
+    """How to get an included router's effective routes, when all are API routes."""
     effective = getattr(route, "effective_route_contexts", None)
     include_context = getattr(route, "include_context", None)
     if effective is None or include_context is None or include_context.form_limits:
         return None
     if route.effective_low_priority_routes():  # type: ignore[attr-defined]
         return None
-    contexts = list(effective())
-    if not all(isinstance(c.original_route, APIRoute) for c in contexts):
+    if not all(isinstance(r, APIRoute) for r in _declared_routes(route)):
         return None
-    return contexts
+    return lambda: list(effective())
+
+
+def _declared_routes(route: Any) -> list[BaseRoute]:
+    """The routes an included router holds, through nested inclusions (none built)."""
+    found: list[BaseRoute] = []
+    for inner in route.original_router.routes:
+        if getattr(inner, "include_context", None) is not None:
+            found.extend(_declared_routes(inner))
+        else:
+            found.append(inner)
+    return found
