@@ -49,9 +49,9 @@ async def readyz(ctx: Ctx) -> Status:
 
 
 # The outbox gauges read the database; a scrape reuses a reading this recent, so a
-# scraper (or anyone) calling /metrics in a loop cannot make it query per request.
+# scraper (or anyone) calling /metrics in a loop cannot make it query per request. The
+# time of the last reading is kept on the app (one per process), not in a module global.
 GAUGES_MAX_AGE_SECONDS = 30.0
-_gauges_read_at: dict[int, float] = {}
 
 
 def _check_metrics_access(request: Request, settings: Settings) -> None:
@@ -78,8 +78,10 @@ async def metrics(ctx: Ctx, request: Request) -> Response:
     if callable(size):
         DB_POOL_SIZE.set(size())
     now = time.monotonic()
-    if now - _gauges_read_at.get(id(ctx.db), -GAUGES_MAX_AGE_SECONDS) >= GAUGES_MAX_AGE_SECONDS:
-        _gauges_read_at[id(ctx.db)] = now
+    state = request.app.state
+    last: float | None = getattr(state, "outbox_gauges_read_at", None)
+    if last is None or now - last >= GAUGES_MAX_AGE_SECONDS:
+        state.outbox_gauges_read_at = now
         await refresh_metrics(ctx.db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
