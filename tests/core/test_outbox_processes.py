@@ -206,7 +206,9 @@ async def test_concurrent_workers_never_handle_the_same_delivery_at_once(
         keys = [(subscriber, e.id) for e in events]
         overlaps.extend(k for k in keys if k in active)
         active.update(keys)
-        await asyncio.sleep(random.uniform(0, 0.01))
+        # Long enough that one worker cannot drain the backlog before the others have
+        # connected (seen on a loaded machine with 0-10 ms), short enough to stay cheap.
+        await asyncio.sleep(random.uniform(0.02, 0.04))
         active.difference_update(keys)
         for key in keys:
             spans.setdefault(key, []).append(worker_of[id(ctx.db)])

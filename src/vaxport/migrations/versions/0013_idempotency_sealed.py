@@ -39,6 +39,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM idempotency_keys")
+    if op.get_bind().dialect.name == "postgresql":
+        # The table was tenant-scoped under RLS (applied after upgrade): its policy reads
+        # tenant_id, so it goes first, and the table is no longer a tenant table.
+        op.execute("DROP POLICY IF EXISTS vaxport_tenant_v1 ON idempotency_keys")
+        op.execute("ALTER TABLE idempotency_keys NO FORCE ROW LEVEL SECURITY")
+        op.execute("ALTER TABLE idempotency_keys DISABLE ROW LEVEL SECURITY")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index("ix_idempotency_keys_tenant_id_subject_id")
         batch_op.add_column(sa.Column("response_body", sa.LargeBinary(), nullable=True))
