@@ -31,6 +31,26 @@ DELIVERED = "delivered"
 DEAD = "dead"
 
 
+def lifecycle_constraints(table: str) -> tuple[CheckConstraint | Index, ...]:
+    """The state check and the partial indexes of a leased, retried, dead-lettered row.
+
+    Events and deliveries share the lifecycle (pending -> delivered | dead): due rows by
+    ``available_at``, delivered ones by ``delivered_at`` (the purge), dead ones by
+    ``created_at``.
+    """
+
+    def partial(suffix: str, column: str, state: str) -> Index:
+        where = text(f"state = '{state}'")
+        return Index(f"ix_{table}_{suffix}", column, postgresql_where=where, sqlite_where=where)
+
+    return (
+        CheckConstraint(f"state IN ('{PENDING}', '{DELIVERED}', '{DEAD}')", name="state"),
+        partial("due", "available_at", PENDING),
+        partial("delivered", "delivered_at", DELIVERED),
+        partial("dead", "created_at", DEAD),
+    )
+
+
 class OutboxEvent(Base):
     """One published event; ``pending`` until fanned out, then ``delivered`` (handed over).
 
@@ -41,27 +61,9 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox_events"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
-        # The claim query: due pending events in order. Partial, so delivered history
-        # (most of the table) costs the hot path nothing.
-        Index(
-            "ix_outbox_events_due",
-            "available_at",
-            postgresql_where=text("state = 'pending'"),
-            sqlite_where=text("state = 'pending'"),
-        ),
-        Index(
-            "ix_outbox_events_delivered",
-            "delivered_at",
-            postgresql_where=text("state = 'delivered'"),
-            sqlite_where=text("state = 'delivered'"),
-        ),
-        Index(
-            "ix_outbox_events_dead",
-            "created_at",
-            postgresql_where=text("state = 'dead'"),
-            sqlite_where=text("state = 'dead'"),
-        ),
+        # The claim query uses the "due" index; all three are partial, so delivered
+        # history (most of the table) costs the hot path nothing.
+        *lifecycle_constraints("outbox_events"),
         # Workers claim events of every tenant; rows carry ids only, never personal data,
         # and each handler re-enters its tenant's scope before touching tenant tables.
         {"info": {"cross_tenant": "the worker claims events of every tenant; ids only"}},
@@ -101,26 +103,8 @@ class OutboxDelivery(Base):
 
     __tablename__ = "outbox_deliveries"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
+        *lifecycle_constraints("outbox_deliveries"),
         UniqueConstraint("event_id", "subscriber"),
-        Index(
-            "ix_outbox_deliveries_due",
-            "available_at",
-            postgresql_where=text("state = 'pending'"),
-            sqlite_where=text("state = 'pending'"),
-        ),
-        Index(
-            "ix_outbox_deliveries_delivered",
-            "delivered_at",
-            postgresql_where=text("state = 'delivered'"),
-            sqlite_where=text("state = 'delivered'"),
-        ),
-        Index(
-            "ix_outbox_deliveries_dead",
-            "created_at",
-            postgresql_where=text("state = 'dead'"),
-            sqlite_where=text("state = 'dead'"),
-        ),
         # Like the events: the worker works for every tenant, and rows hold ids only.
         {"info": {"cross_tenant": "the worker delivers events of every tenant; ids only"}},
     )
