@@ -25,7 +25,7 @@ RefusalCode = Literal[
     "too-young",
     "too-old",
     "not-in-eligible-group",
-    "group-not-open-yet",
+    "not-in-eligible-group-yet",
     "too-early",
     "wrong-product-sequence",
     "series-complete",
@@ -181,7 +181,7 @@ def group_rules(
     if not admitted and future:
         first = min(future, key=lambda w: (w.start, w.group.priority, w.group.code))
         refusals.append(
-            Reason("group-not-open-yet", {"group": first.group.code, "on": first.start})
+            Reason("not-in-eligible-group-yet", {"group": first.group.code, "on": first.start})
         )
     elif not admitted:
         gate: Params = {"disease": product.disease, "kind": kind}
@@ -203,5 +203,6 @@ def booked_rule(
 
 
 def disease_of(config: TenantConfig, product_id: str) -> str | None:
+    """The disease a catalogue product is against (None for an unknown product)."""
     product = config.products.get(product_id)
     return product.disease if product is not None else None
