@@ -31,15 +31,6 @@ DISEASES = ("alpha", "beta")
 RISKS = ("r1", "r2")
 JOBS = ("o1", "o2")
 FIRST_DAY, LAST_DAY = dt.date(1990, 1, 1), dt.date(2030, 12, 31)
-LASTING = {
-    "product-withdrawn",
-    "too-old",
-    "not-in-eligible-group",
-    "wrong-product-sequence",
-    "series-complete",
-    "boosters-complete",
-    "already-booked",
-}
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -211,8 +202,10 @@ def test_a_product_becomes_eligible_exactly_on_its_earliest_date(
 ) -> None:
     config, person, history, today = case
     for offer in _offers(assess(config, person, history, today=today)):
-        if any(r.code in LASTING for r in offer.refusals):
+        if any(r.lasting for r in offer.refusals):
             assert offer.earliest is None
+        else:
+            assert all(r.params["on"] > today for r in offer.refusals)
         if offer.earliest is None:
             assert not offer.eligible
             continue

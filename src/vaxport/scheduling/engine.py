@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from vaxport.scheduling.history import Booked, Dose, Person, Series, count_series
 from vaxport.scheduling.rules import (
-    LASTING,
     Reason,
     RefusalCode,
     Window,
@@ -155,7 +154,7 @@ def _offer(
         latest = last_day if latest is None else min(latest, last_day)
         if earliest is not None and earliest >= too_old_on:
             earliest = None
-    if any(r.code in LASTING for r in refusals):
+    if any(r.lasting for r in refusals):
         earliest = None
     return Offer(
         product_id=product.id,

@@ -35,8 +35,8 @@ RefusalCode = Literal[
     "account-booking-limit",
 ]
 Params = Mapping[str, str | int | dt.date]
-# Refusals that time does not lift (the others name the day they end).
-LASTING: frozenset[str] = frozenset(
+# Refusals that time does not lift (the others name the day they end, ``on``).
+_LASTING: frozenset[str] = frozenset(
     {
         "product-withdrawn",
         "too-old",
@@ -55,6 +55,11 @@ class Reason:
 
     code: RefusalCode
     params: Params = field(default_factory=dict)
+
+    @property
+    def lasting(self) -> bool:
+        """True when waiting does not lift this refusal (too old, wrong product...)."""
+        return self.code in _LASTING
 
     def as_dict(self) -> dict[str, str | int]:
         """``{"code": ..., **params}`` with dates as ISO text (for JSON)."""
