@@ -144,9 +144,10 @@ def _count(config: TenantConfig, disease: str, doses: list[Dose]) -> Series:
     for dose in sorted(doses, key=_order):
         previous, number = number, max(number + 1, dose.number or 0)
         kind: DoseKind = "primary" if complete is None else "booster"
-        if complete is None and number >= config.products[dose.product_id].doses_in_primary_series:
+        length = config.products[dose.product_id].doses_in_primary_series
+        if complete is None and number >= length:
             # A recorded number past the series' end also records boosters given elsewhere.
-            complete = max(previous + 1, config.products[dose.product_id].doses_in_primary_series)
+            complete = max(previous + 1, length)
             completed_on = dose.given_on
             kind = "primary" if complete == number else "booster"
         counted.append(CountedDose(dose, number, kind))

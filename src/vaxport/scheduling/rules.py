@@ -35,7 +35,8 @@ RefusalCode = Literal[
     "account-booking-limit",
 ]
 Params = Mapping[str, str | int | dt.date]
-# Refusals that time does not lift (the others name the day they end, ``on``).
+# Refusals of a dose that time does not lift; the other dose refusals name the day they
+# end (``on``). Booking limits lift when an appointment passes or is cancelled.
 _LASTING: frozenset[str] = frozenset(
     {
         "product-withdrawn",
@@ -71,6 +72,8 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class Window:
+    """The days a person belongs to a priority group (by its ages and opening date)."""
+
     group: EligibilityGroup
     start: dt.date
     end: dt.date | None  # exclusive
