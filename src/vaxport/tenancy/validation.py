@@ -25,7 +25,10 @@ from pydantic import ValidationError
 from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.tenancy import yaml_source
 from vaxport.tenancy.config import TenantConfig
+from vaxport.tenancy.config_schedule import schedule_checks
 from vaxport.tenancy.config_types import canonical_locale
+from vaxport.tenancy.raw_document import duplicate_values as _duplicates
+from vaxport.tenancy.raw_document import items_at as _items
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -174,32 +177,6 @@ def _pydantic_problems(
         yield path, reason
 
 
-def _items(raw: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
-    node = raw
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, list):
-        return []
-    return [(i, item) for i, item in enumerate(node) if isinstance(item, dict)]
-
-
-def _duplicates(
-    items: list[tuple[int, dict[str, Any]]], key: str, where: str, what: str
-) -> Iterator[tuple[str, str]]:
-    first: dict[str, int] = {}
-    for i, item in items:
-        value = item.get(key)
-        if not isinstance(value, str):
-            continue
-        if value in first:
-            yield (
-                f"{where}.{i}.{key}",
-                f"duplicate {what} {value!r} (first at {where}.{first[value]})",
-            )
-        else:
-            first[value] = i
-
-
 def cross_checks(raw: Any) -> Iterator[tuple[str, str]]:
     """Checks across objects, run on the raw document so they work beside other errors."""
     if not isinstance(raw, dict):
@@ -225,6 +202,7 @@ def cross_checks(raw: Any) -> Iterator[tuple[str, str]]:
     yield from _duplicates(
         _items(raw, "notifications", "channels"), "name", "notifications.channels", "channel"
     )
+    yield from schedule_checks(raw)
 
 
 def _region_checks(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:
