@@ -43,7 +43,8 @@ async def _fits(page: Any, name: str, labels: list[str]) -> None:
     await _accessible(page, name)
     seen = await page.evaluate(_MEASURE)
     assert seen["page"] <= 0, f"{name}: the page scrolls sideways by {seen['page']}px"
-    assert seen["boxes"] and max(seen["boxes"]) <= 0, f"{name}: a table is clipped {seen}"
+    assert seen["boxes"], f"{name}: no table"
+    assert max(seen["boxes"]) <= 0, f"{name}: a table is clipped {seen}"
     assert seen["labels"] == [f'"{label}"' for label in labels], name
 
 
@@ -86,7 +87,8 @@ async def test_staff_tables_read_as_cards_on_a_phone(
     # The buttons are still there, and inside the screen.
     button = page.get_by_role("button", name="Reset sign-in").first
     box = await button.bounding_box()
-    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    assert box is not None
+    assert box["x"] + box["width"] <= PHONE["width"]
 
     await page.goto(live_server.url + "/sn/staff/duplicates")
     await _fits(page, "duplicates", ["Flagged on", "Region", "Actions"])
