@@ -42,7 +42,7 @@ async def test_the_home_page_offers_what_exists_and_each_offer_leads_there(
         "Trouver un centre",
     ]
     main = await page.locator("main").inner_text()
-    assert "jusqu’à 6 personnes" in main
+    assert "jusqu\u2019à 6 personnes" in main
     for word in ("réserv", "rendez-vous", "certificat"):
         assert word not in main.lower(), word
     # The offers sit in the first screen, one under the other, and lead to their pages.
