@@ -320,6 +320,11 @@ class TenantConfig(ConfigModel):
     # Left out of the document when absent, so existing configurations keep their hash.
     rate_limits: RateLimitOverrides | None = Field(default=None, exclude_if=lambda v: v is None)
     registration: RegistrationSettings | None = Field(default=None, exclude_if=lambda v: v is None)
+    # A language served before its catalog is complete, the gaps filled from another of
+    # the tenant's languages (``{fi: sv}``): declared, never implied (see languages.py).
+    language_fallbacks: dict[LocaleId, LocaleId] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
     @field_validator("locales")
     @classmethod
@@ -349,6 +354,11 @@ class TenantConfig(ConfigModel):
                     f"{up.path if up else '/'}{member}/",
                 )
         return index
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """``language_fallbacks`` (empty when none is declared)."""
+        return dict(self.language_fallbacks or {})
 
     @property
     def birth_precision(self) -> str:

@@ -10,6 +10,7 @@ from vaxport.core.i18n import SOURCE_LOCALE, installation_languages
 from vaxport.tenancy.service import get_tenant_or_404, list_tenants
 from vaxport.web.offer import offers, wired
 from vaxport.web.rendering import choose_locale, render
+from vaxport.web.staff_common import locale_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,7 +30,7 @@ async def landing(request: Request, ctx: Ctx) -> Response:
 async def tenant_home(tenant: str, request: Request, ctx: Ctx) -> Response:
     """A tenant's home page, in one of the tenant's languages: what the tenant offers."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    page = choose_locale(request, available=info.config.locales, default=info.config.default_locale)
+    page = locale_of(request, info)
     return render(
         request,
         "tenant_home.html",

@@ -135,10 +135,10 @@ def install(app: Any, links: Iterable[Link], security: Security | None = None) -
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = add_links(generate(), links)
+            made = add_links(generate(), links)
             if security is not None:
-                document = add_security(document, app.routes, security)
-            app.openapi_schema = document
+                made = add_security(made, app.routes, security)
+            app.openapi_schema = made
         document: dict[str, Any] = app.openapi_schema
         return document
 
