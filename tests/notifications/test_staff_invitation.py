@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
-
 import pytest
 
 from tests.identity.helpers import actor_for
@@ -26,9 +24,8 @@ PUBLIC = "https://vaccination.health.example:8443"
 
 
 @pytest.fixture(autouse=True)
-def _wired() -> Iterator[None]:
+def _wired() -> None:
     wiring.install(PARTS)  # identity's ports: how it asks notifications to send
-    yield
 
 
 def _mail(mailbox: Mailbox, n: int = 0) -> tuple[list[str], email.message.EmailMessage]:
@@ -124,7 +121,7 @@ async def test_nothing_is_sent_to_staff_without_an_address(
 def test_the_demo_builds_links_from_the_address_it_serves_on() -> None:
     base = Settings(env="test")
     assert served_at(base, host="127.0.0.1", port=8123).public_url == "http://127.0.0.1:8123"
-    assert served_at(base, host="0.0.0.0", port=9000).public_url == "http://127.0.0.1:9000"  # noqa: S104
+    assert served_at(base, host="0.0.0.0", port=9000).public_url == "http://127.0.0.1:9000"
     assert served_at(base, host="::1", port=9000).public_url == "http://[::1]:9000"
     explicit = Settings(env="test", public_url="https://vax.example")
     assert served_at(explicit, host="127.0.0.1", port=8123).public_url == "https://vax.example"
