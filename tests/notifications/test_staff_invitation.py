@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+
 import pytest
 
 from tests.identity.helpers import actor_for
