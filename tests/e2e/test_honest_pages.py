@@ -29,7 +29,7 @@ async def test_the_home_page_offers_what_exists_and_each_offer_leads_there(
     await page.goto(live_server.url + "/")
     await _accessible(page, "landing")
     features = await page.locator(".feature-names li").all_inner_texts()
-    assert features == ["Enregistrer", "Inscrire votre famille", "Trouver un centre"]
+    assert features == ["Se connecter", "Inscrire votre famille", "Trouver un centre"]
     assert "certificat" not in (await page.locator("main").inner_text()).lower()
 
     await page.get_by_role("link", name="Sénégal").click()
@@ -37,7 +37,7 @@ async def test_the_home_page_offers_what_exists_and_each_offer_leads_there(
     await _accessible(page, "tenant home")
     offers = page.locator(".offer-list a")
     assert await offers.all_inner_texts() == [
-        "Enregistrer",
+        "Se connecter",
         "Inscrire votre famille",
         "Trouver un centre",
     ]

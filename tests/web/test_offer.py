@@ -30,7 +30,7 @@ async def test_tenant_home_lists_the_features_that_exist_and_the_vaccines_it_off
     await load_tenant(clean_db, code="dm", changes={"family": {"max_beneficiaries_per_account": 6}})
     r = await client.get("/dm/?lang=en")
     assert _offers(r.text) == [
-        ("/dm/sign-in", "Register"),
+        ("/dm/sign-in", "Sign in"),
         ("/dm/family", "Register your family"),
         ("/dm/facilities", "Find a centre"),
     ]
@@ -57,7 +57,7 @@ async def test_landing_names_the_features_without_promising_booking_or_certifica
 ) -> None:
     r = await client.get("/?lang=en")
     names = re.findall(r"<li>([^<]+)</li>", r.text.split('class="feature-names"', 1)[1])
-    assert names == ["Register", "Register your family", "Find a centre"]
+    assert names == ["Sign in", "Register your family", "Find a centre"]
     assert "certificate" not in r.text.lower()
     assert "book" not in r.text.lower()
 

@@ -38,9 +38,9 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature(
-        "register",
+        "sign-in",
         "/{tenant}/sign-in",
-        N_("Register"),
+        N_("Sign in"),
         N_("Sign in with a code sent to your phone or e-mail, then register yourself."),
     ),
     Feature(
