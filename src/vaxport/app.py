@@ -31,11 +31,12 @@ from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flat_routes
-from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.http.security_headers import SecurityHeadersMiddleware
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.identity.access.edge import install as install_identity
+from vaxport.identity.access.edge import openapi_security
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
 
@@ -239,7 +240,7 @@ def create_app(
         title="vaxport",
         version=__version__,
         openapi_url="/api/openapi.json" if settings.api_docs_enabled else None,
-        docs_url="/api/docs" if settings.api_docs_enabled else None,
+        docs_url=None,  # served by the pages (web/api_docs.py) from this origin
         redoc_url=None,
         lifespan=lifespan,
         telemetry=_NO_NATIVE_TELEMETRY,
@@ -282,11 +283,7 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts=settings.force_https,
-        path_policies={"/api/docs": DOCS_CSP},
-    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.force_https)
     if settings.trusted_proxies or settings.force_https:
         app.add_middleware(
             TransportMiddleware,
@@ -309,7 +306,7 @@ def _include_routers(app: FastAPI, settings: Settings, parts: wiring.Parts) -> N
     app.router.routes.extend(_built_routes(tuple(selected), parts.pages))
     app.router._mark_routes_changed()
     # Links between operations, declared by each context beside its routes.
-    install_links(app, parts.links)
+    install_links(app, parts.links, openapi_security(settings))
 
 
 # Routes built, by the identity of their routers (routers compare by value and do not

@@ -175,6 +175,7 @@ def build() -> Parts:
             member_lookup=registration_lookup.account_holds_member,
             facility_region=_facility_region,
             send_recovery_notice=notifications_service.send_recovery_notice,
+            send_invitation=notifications_service.send_staff_invitation,
         ),
     )
 

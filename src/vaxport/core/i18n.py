@@ -15,7 +15,7 @@ import functools
 import gettext
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from babel.support import Translations
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
+TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"  # every msgid of pages, messages and errors
 SOURCE_LOCALE = "en"  # the language of the msgids themselves
 
 # A language tag as a client may send it: letters, digits, hyphens or underscores.
@@ -99,11 +100,8 @@ def installation_languages() -> list[str]:
     return [SOURCE_LOCALE, *(t for t in catalogs() if t != SOURCE_LOCALE)]
 
 
-def translations_for(tag: str) -> gettext.NullTranslations:
-    """The catalog for ``tag``, falling back from region to language (``fr-SN`` -> ``fr``).
-
-    The source language, and languages without a catalog, get the msgids themselves.
-    """
+def _catalog_for(tag: str) -> Translations | None:
+    """The compiled catalog serving ``tag``: its own, else its language's (``fr-SN`` -> ``fr``)."""
     compiled = catalogs()
     norm = normalize(tag) or SOURCE_LOCALE
     candidates = [norm]
@@ -112,7 +110,71 @@ def translations_for(tag: str) -> gettext.NullTranslations:
     for candidate in candidates:
         if candidate in compiled:
             return compiled[candidate]
-    return gettext.NullTranslations()
+    return None
+
+
+def translations_for(tag: str, *, fallback: str | None = None) -> gettext.NullTranslations:
+    """The catalog for ``tag``, falling back from region to language (``fr-SN`` -> ``fr``).
+
+    With ``fallback`` (a tenant's declared ``language_fallbacks``), what ``tag``'s catalog
+    lacks comes from that language's. The source language, and languages without a
+    catalog or fallback, get the msgids themselves.
+    """
+    if fallback is not None and not is_source(tag):
+        return _chained(normalize(tag) or tag, normalize(fallback) or fallback)
+    return _catalog_for(tag) or gettext.NullTranslations()
+
+
+@functools.cache
+def _chained(tag: str, fallback: str) -> gettext.NullTranslations:
+    # A private copy of ``tag``'s catalog: add_fallback changes the object it is called on,
+    # and the shared one serves tenants without this fallback.
+    base = _catalog_for(tag)
+    spare = translations_for(fallback)
+    if base is None:
+        return spare
+    path = _catalog_dirs().get(normalize(tag) or tag) or _catalog_dirs()[tag.split("-", 1)[0]]
+    own = _compile(path, tag)
+    own.add_fallback(spare)
+    return own
+
+
+def is_source(tag: str) -> bool:
+    """Whether ``tag`` is the msgids' own language (``en``, ``en-IN``): nothing to translate."""
+    norm = normalize(tag) or ""
+    return norm.split("-", 1)[0] == SOURCE_LOCALE
+
+
+@functools.cache
+def source_messages() -> tuple[str, ...]:
+    """Every msgid of the template (``messages.pot``); a plural by its singular form."""
+    with TEMPLATE.open("rb") as fh:
+        template = read_po(fh, domain=DOMAIN)
+    return tuple(
+        message.id if isinstance(message.id, str) else message.id[0]
+        for message in template
+        if message.id
+    )
+
+
+@functools.cache
+def missing_translations(tag: str) -> tuple[str, ...]:
+    """The msgids (singular form) that ``tag``'s catalog leaves untranslated or fuzzy.
+
+    Empty for the source language; every msgid for a language without a catalog. A
+    tenant may serve a language only when this is empty or it declares a fallback.
+    """
+    if is_source(tag):
+        return ()
+    catalog = _catalog_for(tag)
+    if catalog is None:
+        return source_messages()
+    # The compiled catalog holds translated, non-fuzzy entries only (as msgfmt writes
+    # them), a plural under (singular, 0). A translation equal to its msgid counts.
+    known: Mapping[object, str] = getattr(catalog, "_catalog", {})
+    return tuple(
+        msgid for msgid in source_messages() if msgid not in known and (msgid, 0) not in known
+    )
 
 
 def parse_accept_language(header: str | None) -> list[str]:

@@ -318,6 +318,11 @@ class TenantConfig(ConfigModel):
     registration: RegistrationSettings | None = Field(default=None, exclude_if=lambda v: v is None)
     # Priority groups and declared attributes (vaxport.tenancy.config_schedule).
     eligibility: EligibilitySettings | None = Field(default=None, exclude_if=_absent)
+    # A language served before its catalog is complete, the gaps filled from another of
+    # the tenant's languages (``{fi: sv}``): declared, never implied (see languages.py).
+    language_fallbacks: dict[LocaleId, LocaleId] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
     @field_validator("locales")
     @classmethod
@@ -347,6 +352,11 @@ class TenantConfig(ConfigModel):
                     f"{up.path if up else '/'}{member}/",
                 )
         return index
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """``language_fallbacks`` (empty when none is declared)."""
+        return dict(self.language_fallbacks or {})
 
     @property
     def birth_precision(self) -> str:

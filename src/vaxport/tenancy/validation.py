@@ -4,7 +4,8 @@ Three passes, all of which run so that one bad field never hides another:
 1. YAML syntax and duplicate keys;
 2. the pydantic schema (types, ranges, per-object rules) and the cross-object checks below,
    which read the raw document defensively and so work even when other parts are invalid;
-3. the checks of other contexts (on a valid config), given as :class:`ConfigRules`.
+3. on a valid config: every declared language is complete or has a declared fallback
+   (:mod:`.languages`), and the checks of other contexts, given as :class:`ConfigRules`.
 
 Tenancy imports no other context: the composition root (``wiring.py``) collects their
 checks, and how to name schema errors inside the sections they own, into the
@@ -27,6 +28,7 @@ from vaxport.tenancy import yaml_source
 from vaxport.tenancy.config import TenantConfig
 from vaxport.tenancy.config_schedule import schedule_checks
 from vaxport.tenancy.config_types import canonical_locale
+from vaxport.tenancy.languages import language_problems
 from vaxport.tenancy.raw_document import duplicate_values as _duplicates
 from vaxport.tenancy.raw_document import items_at as _items
 
@@ -121,6 +123,7 @@ def validate_text(text: str, *, source: str, rules: ConfigRules) -> TenantConfig
         found.extend(_pydantic_problems(exc, rules.locators))
     found.extend(cross_checks(raw))
     if config is not None and not found and not problems:
+        found.extend(language_problems(config))
         for check in rules.checks:
             found.extend((p.field, p.reason) for p in check(config))
     problems.extend(ConfigProblem(f, r, parsed.line_of(f)) for f, r in _unique(found))

@@ -30,7 +30,8 @@ from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.facilities import service
 from vaxport.facilities.service import WEEKDAYS, DirectoryQuery
 from vaxport.tenancy.service import TenantInfo, get_tenant_or_404, localized
-from vaxport.web.rendering import PageLocale, choose_locale, render
+from vaxport.web.rendering import PageLocale, render
+from vaxport.web.staff_common import locale_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,7 +151,7 @@ def _form_values(request: Request) -> dict[str, str]:
 async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
     """Search the tenant's active vaccination centres; nearest first with a location."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    page = choose_locale(request, available=info.config.locales, default=info.config.default_locale)
+    page = locale_of(request, info)
     values = _form_values(request)
     errors: list[dict[str, str]] = []
     results: dict[str, Any] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,12 +82,18 @@ class PageLocale:
 
 
 def choose_locale(
-    request: Request, *, available: Sequence[str], default: str, remember: bool = True
+    request: Request,
+    *,
+    available: Sequence[str],
+    default: str,
+    remember: bool = True,
+    fallbacks: Mapping[str, str] | None = None,
 ) -> PageLocale:
     """Negotiate the page language: ``?lang=`` > ``lang`` cookie > Accept-Language > default.
 
     A valid ``?lang=`` choice is remembered in the cookie when ``remember`` is true.
     Locales may be given as Babel writes them (``pt_BR``); pages use BCP 47 (``pt-BR``).
+    ``fallbacks`` (a tenant's ``language_fallbacks``) fill what a language's catalog lacks.
     """
     tags = tuple(dict.fromkeys(normalize(t) or t for t in available))
     choice = negotiate(
@@ -101,9 +107,16 @@ def choose_locale(
         locale=choice.locale,
         info=describe(choice.locale),
         available=tags,
-        translations=translations_for(choice.locale),
+        translations=translations_for(choice.locale, fallback=_fallback(choice.locale, fallbacks)),
         remember=remember and choice.explicit,
     )
+
+
+def _fallback(locale: str, fallbacks: Mapping[str, str] | None) -> str | None:
+    for tag, target in (fallbacks or {}).items():
+        if normalize(tag) == locale:
+            return normalize(target) or target
+    return None
 
 
 def _switch_url(request: Request, tag: str) -> str:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
 from vaxport.web import (
+    api_docs,
     assets,
     citizen_auth,
     citizen_family,
@@ -27,6 +28,7 @@ def build_router() -> APIRouter:
     environment()
     router = APIRouter(include_in_schema=False)
     router.include_router(assets.router)
+    router.include_router(api_docs.router)
     router.include_router(staff_auth.router)
     router.include_router(staff_team.router)
     router.include_router(staff_review.router)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
+from vaxport.core.contacts import example_phone
 from vaxport.core.errors import Problem, TooManyRequests, ValidationFailed
 from vaxport.identity import service as identity
 from vaxport.identity.service import BAD_CREDENTIALS, EXPIRED, Actor, request_actor, session_cookie
@@ -58,7 +59,10 @@ def region_labels(tenant: TenantInfo, locale: str) -> dict[str, str]:
 def locale_of(request: Request, tenant: TenantInfo) -> PageLocale:
     """The language of a tenant page for this request."""
     return choose_locale(
-        request, available=tenant.config.locales, default=tenant.config.default_locale
+        request,
+        available=tenant.config.locales,
+        default=tenant.config.default_locale,
+        fallbacks=tenant.config.fallbacks,
     )
 
 
@@ -82,6 +86,8 @@ def page(
         "can_review_duplicates",
         bool(actor and actor.kind == "staff" and actor.has("beneficiaries:write")),
     )
+    # Hints show a number as people of the tenant's country write one.
+    context.setdefault("phone_example", example_phone(tenant.config.phone.default_region))
     response = render(
         request,
         template,

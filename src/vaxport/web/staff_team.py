@@ -80,6 +80,7 @@ def _invited(
         "staff/invited.html",
         reset=reset,
         username=made.account.username,
+        email=made.account.email,
         url=made.url(settings, tenant.code),
         expires=made.expires_at.strftime("%Y-%m-%d %H:%M"),
     )
@@ -197,6 +198,11 @@ async def reset(
 ) -> Response:
     """Void the person's password and authenticator; a new activation link."""
     made = await identity.reset_staff(
-        db=ctx.db, cache=ctx.cache, settings=ctx.settings, actor=actor, account_id=account_id
+        db=ctx.db,
+        cache=ctx.cache,
+        settings=ctx.settings,
+        actor=actor,
+        account_id=account_id,
+        tenant_code=tenant.code,
     )
     return _invited(request, tenant, made, reset=True)
