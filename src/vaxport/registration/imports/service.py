@@ -33,7 +33,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, ValidationFailed
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
-from vaxport.core.imports.readers import Kind, open_source
+from vaxport.core.imports.readers import Kind, read_header
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
 from vaxport.identity import service as identity
@@ -72,12 +72,12 @@ def importer_region(actor: Actor) -> str | None:
 
 
 def _check_file(path: Path, kind: Kind, tenant: TenantInfo) -> str:
-    """The file's SHA-256 once its header is the import format; ValidationFailed if not."""
-    source = open_source(path, kind)
-    try:
-        _, problems = check_header(source.header, tenant)
-    finally:
-        source.close()
+    """The file's SHA-256 once its header is the import format; ValidationFailed if not.
+
+    Only the first row is read (the worker reads the rest): a workbook's body costs the
+    API neither memory nor time here.
+    """
+    _, problems = check_header(read_header(path, kind), tenant)
     if problems:
         raise ValidationFailed("the file's columns are not the import format", errors=problems)
     digest = hashlib.sha256()
