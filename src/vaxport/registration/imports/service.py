@@ -16,7 +16,6 @@ therefore share ``VAXPORT_DATA_DIR`` (one host, or a shared volume).
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import io
 import os
@@ -36,6 +35,7 @@ from vaxport.core.imports.engine import REPORT_HEADER
 from vaxport.core.imports.readers import Kind, read_header
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
+from vaxport.core.spreadsheet import CsvWriter
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor
 from vaxport.registration.imports.row import check_header
@@ -213,8 +213,8 @@ async def report_lines(
 ) -> AsyncIterator[str]:
     """CSV text of an import's problems, in row order, read in keyset pages."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(REPORT_HEADER)
+    writer = CsvWriter(out)
+    writer.row(REPORT_HEADER)
     yield out.getvalue()
     after: tuple[int, uuid.UUID] | None = None
     while True:
@@ -236,6 +236,6 @@ async def report_lines(
         out.seek(0)
         out.truncate()
         for row, _, field, reason in page:
-            writer.writerow((row, field, reason))
+            writer.row((row, field, reason))
         yield out.getvalue()
         after = (page[-1][0], page[-1][1])
