@@ -43,12 +43,23 @@ TAKES_PLACE: dict[RouteKey, str] = {
     ("POST", "/{tenant}/staff/walk-in"): "the walk-in form (facility_id, region_code)",
     ("POST", "/{tenant}/family/add"): "the registration form (region_code)",
     ("POST", "/{tenant}/family/{beneficiary_id}/edit"): "the family edit form (region_code)",
+    ("POST", API + "/facilities/import"): "each row's region_code (the body is a file)",
+    ("POST", API + "/beneficiaries/imports"): "each row's region_code (the body is a file)",
 }
 EXEMPT: dict[RouteKey, str] = {
     ("POST", "/{tenant}/family/add"): (
         "citizens have no jurisdiction: a family member is placed where they live"
     ),
     ("POST", "/{tenant}/family/{beneficiary_id}/edit"): "citizens: as /family/add",
+    ("POST", API + "/facilities/import"): (
+        "a file's rows are judged one by one: a row outside the importer's region is a row "
+        "error and writes nothing (tests/facilities/test_import.py::"
+        "test_a_regional_admin_imports_only_inside_their_region)"
+    ),
+    ("POST", API + "/beneficiaries/imports"): (
+        "as the facility import (tests/registration/imports/test_import_api.py::"
+        "test_a_regional_admins_upload_is_bounded_by_their_region)"
+    ),
 }
 CASES: dict[RouteKey, list[Case]] = {}
 HTML = {"accept": "text/html"}
