@@ -23,13 +23,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from fastapi.routing import APIRoute
 
 from tests.registration.helpers import member, national_id
 from tests.registration.review.review_support import add_citizen, add_person, web_session
-from tests.security.test_login_class_walk import _parameter_names
+from tests.security.routes import all_routes, routes_naming
 from tests.security.world import World
-from vaxport.core.http.dependencies import iter_routes
 
 ID_NAME = re.compile(r"^(id_number|number|documents|passport_number|national_id)$")
 API = "/api/v1/{tenant}"
@@ -173,16 +171,6 @@ async def _recovery_page(w: World, number: str) -> httpx.Response:
     return await w.client.post(f"/{w.tenant.code}/recover", data=form, headers=HTML)
 
 
-def _id_routes(app: Any) -> set[RouteKey]:
-    found: set[RouteKey] = set()
-    for path, route, _ in iter_routes(app.routes):
-        if not isinstance(route, APIRoute):
-            continue
-        if any(ID_NAME.search(n) for n in _parameter_names(route.dependant)):
-            found.update((m, path) for m in route.methods or () if m != "HEAD")
-    return found
-
-
 _BLANKS = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # ids
     r"|[A-Za-z0-9_\-]{32,}"  # tokens, nonces
@@ -219,7 +207,7 @@ def _answer(resp: httpx.Response, number: str) -> dict[str, Any]:
 async def test_no_route_tells_a_stranger_whether_an_id_number_is_held(
     app: Any, world: World
 ) -> None:
-    walked = _id_routes(app) | set(TAKES_ID_NUMBER)
+    walked = routes_naming(app, ID_NAME) | set(TAKES_ID_NUMBER)
     assert len(walked) >= 10, "the walk found too few routes taking an ID number"
     missing = sorted(k for k in walked if k not in PROBES and k not in DISCLOSES)
     assert not missing, (
@@ -240,13 +228,5 @@ async def test_no_route_tells_a_stranger_whether_an_id_number_is_held(
             differ.append(f"  {key[0]} {key[1]}:\n    held:  {answers[0]}\n    fresh: {answers[1]}")
         assert answers[0]["status"] < 500, (key, answers[0])
     assert not differ, "answers that tell whether a number is held:\n" + "\n".join(differ)
-    stale = sorted((set(PROBES) | set(DISCLOSES) | set(TAKES_ID_NUMBER)) - _all_routes(app))
+    stale = sorted((set(PROBES) | set(DISCLOSES) | set(TAKES_ID_NUMBER)) - all_routes(app))
     assert not stale, f"entries for routes that no longer exist: {stale}"
-
-
-def _all_routes(app: Any) -> set[RouteKey]:
-    return {
-        (m, path)
-        for path, route, _ in iter_routes(app.routes)
-        for m in getattr(route, "methods", None) or ()
-    }

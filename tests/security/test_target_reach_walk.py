@@ -21,19 +21,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from tests.facilities.helpers import body as facility_body
 from tests.registration.helpers import member
 from tests.registration.review.review_support import web_session
-from tests.security.test_login_class_walk import _names
+from tests.security.routes import routes_naming
 from tests.security.world import World
 from tests.support.parts import METADATA
-from vaxport.core.http.dependencies import iter_routes
 
 PLACE_NAME = re.compile(r"^(region_code|facility_id|region_id|region|facility)$")
 API = "/api/v1/{tenant}"
+WRITES = frozenset({"POST", "PUT", "PATCH"})
 OUTSIDE = "CEN-01-01"  # a leaf outside NOR, where the limited actors below sit
 RouteKey = tuple[str, str]
 Send = Callable[[], Awaitable[httpx.Response]]
@@ -216,26 +215,6 @@ async def _region_admin_names_a_centre_elsewhere_on_the_page(w: World) -> Send:
     return lambda: w.client.post(f"/{w.tenant.code}/staff/walk-in", data=form, headers=HTML)
 
 
-def _place_params(dependant: Any) -> set[str]:
-    names: set[str] = set()
-    for group in ("query_params", "body_params", "header_params", "cookie_params"):
-        for param in getattr(dependant, group, ()):
-            names.update({param.alias, param.name, *_names(param.field_info.annotation, set())})
-    for sub in dependant.dependencies:
-        names |= _place_params(sub)
-    return names
-
-
-def _place_routes(app: Any) -> set[RouteKey]:
-    found: set[RouteKey] = set()
-    for path, route, _ in iter_routes(app.routes):
-        if not isinstance(route, APIRoute):
-            continue
-        if any(PLACE_NAME.search(n) for n in _place_params(route.dependant)):
-            found.update((m, path) for m in route.methods or () if m in {"POST", "PUT", "PATCH"})
-    return found
-
-
 async def _digest(w: World) -> dict[str, str]:
     """A fingerprint of every table's rows."""
     out = {}
@@ -249,7 +228,7 @@ async def _digest(w: World) -> dict[str, str]:
 async def test_every_write_naming_a_place_checks_the_actors_reach_over_it(
     app: Any, world: World
 ) -> None:
-    routes = _place_routes(app) | set(TAKES_PLACE)
+    routes = routes_naming(app, PLACE_NAME, methods=WRITES, path=False) | set(TAKES_PLACE)
     assert len(routes) >= 8, "the walk found too few routes naming a place"
     missing = sorted(k for k in routes if k not in CASES and k not in EXEMPT)
     assert not missing, f"routes naming a place with no case and no reason: {missing}"
