@@ -97,6 +97,9 @@ class ReviewOut(ResponseModel):
     given_name: str
     family_name: str | None
     present: dict[str, Any] | None
+    # An ID-number request whose number another record holds: approval would be refused
+    # (409); reject it, or review the two records as possible duplicates.
+    held_elsewhere: bool = False
 
 
 class FlagOut(ResponseModel):
