@@ -31,7 +31,14 @@ from vaxport.registration.review.merging import dismiss as dismiss_duplicate
 from vaxport.registration.review.merging import list_flags as list_duplicate_flags
 from vaxport.registration.review.merging import merge_flag
 from vaxport.registration.review.merging import undo as undo_merge
-from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate, WalkInIn
+from vaxport.registration.schemas import (
+    ClaimIn,
+    ContactCodeIn,
+    MemberIn,
+    MemberOut,
+    MemberUpdate,
+    WalkInIn,
+)
 from vaxport.registration.validation import GUARDIAN_RELATIONS
 from vaxport.registration.writes import AlreadyRegistered
 
@@ -39,6 +46,7 @@ __all__ = [
     "GUARDIAN_RELATIONS",
     "SEXES",
     "AlreadyRegistered",
+    "ClaimIn",
     "ContactCodeIn",
     "FamilyFull",
     "MemberIn",
