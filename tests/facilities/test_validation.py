@@ -65,7 +65,11 @@ def _hours(*intervals: tuple[str, str]) -> dict[str, Any]:
         ({"email": "not-an-address"}, "email", "not a valid e-mail address"),
         ({"code": "has space"}, "code", "string_pattern_mismatch"),
         ({"stations": -1}, "stations", "greater_than_equal"),
-        ({"opening_hours": {"weekly": {"someday": []}}}, "opening_hours.weekly.someday", "extra_forbidden"),
+        (
+            {"opening_hours": {"weekly": {"someday": []}}},
+            "opening_hours.weekly.someday",
+            "extra_forbidden",
+        ),
     ],
 )
 async def test_each_mistake_is_its_own_422_with_a_field_path_and_nothing_is_stored(

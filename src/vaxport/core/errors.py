@@ -26,7 +26,7 @@ class Problem(Exception):  # noqa: N818 - the RFC's own name reads better than *
 
     status: int = 400
     slug: str = "bad-request"
-    title: str = "Bad request"
+    title: str = N_("Bad request")
 
     def __init__(
         self,
@@ -63,51 +63,51 @@ class Problem(Exception):  # noqa: N818 - the RFC's own name reads better than *
 
 
 class BadRequest(Problem):
-    status, slug, title = 400, "bad-request", "Bad request"
+    status, slug, title = 400, "bad-request", N_("Bad request")
 
 
 class Unauthorized(Problem):
-    status, slug, title = 401, "unauthorized", "Authentication required"
+    status, slug, title = 401, "unauthorized", N_("Authentication required")
 
 
 class Forbidden(Problem):
-    status, slug, title = 403, "forbidden", "Forbidden"
+    status, slug, title = 403, "forbidden", N_("Forbidden")
 
 
 class NotFound(Problem):
-    status, slug, title = 404, "not-found", "Not found"
+    status, slug, title = 404, "not-found", N_("Not found")
 
 
 class MethodNotAllowed(Problem):
-    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+    status, slug, title = 405, "method-not-allowed", N_("Method not allowed")
 
 
 class Conflict(Problem):
-    status, slug, title = 409, "conflict", "Conflict"
+    status, slug, title = 409, "conflict", N_("Conflict")
 
 
 class Gone(Problem):
-    status, slug, title = 410, "gone", "Gone"
+    status, slug, title = 410, "gone", N_("Gone")
 
 
 class PayloadTooLarge(Problem):
-    status, slug, title = 413, "payload-too-large", "Request body too large"
+    status, slug, title = 413, "payload-too-large", N_("Request body too large")
 
 
 class UnsupportedMediaType(Problem):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+    status, slug, title = 415, "unsupported-media-type", N_("Unsupported media type")
 
 
 class ValidationFailed(Problem):
-    status, slug, title = 422, "validation-failed", "Validation failed"
+    status, slug, title = 422, "validation-failed", N_("Validation failed")
 
 
 class TooManyRequests(Problem):
-    status, slug, title = 429, "rate-limited", "Too many requests"
+    status, slug, title = 429, "rate-limited", N_("Too many requests")
 
 
 class ServiceUnavailable(Problem):
-    status, slug, title = 503, "unavailable", "Service unavailable"
+    status, slug, title = 503, "unavailable", N_("Service unavailable")
 
 
 class FieldError(dict[str, str]):
@@ -120,7 +120,7 @@ class FieldError(dict[str, str]):
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "invalid"
+    return re.sub(r"[^a-z0-9]+", "-", text.lower())[:64].strip("-") or "invalid"
 
 
 def error_code(error: Mapping[str, str]) -> str:
