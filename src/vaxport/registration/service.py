@@ -16,6 +16,7 @@ from __future__ import annotations
 from vaxport.registration.changes import RetainedRecord, delete_member, update_member
 from vaxport.registration.claims import claim_member, request_claim_code
 from vaxport.registration.contact_changes import request_contact_code
+from vaxport.registration.elsewhere import ElsewhereMatch, match_elsewhere
 from vaxport.registration.members import FamilyFull, register_member, register_walk_in
 from vaxport.registration.models import SEXES
 from vaxport.registration.person import erase_person, export_person, find_person
@@ -48,6 +49,7 @@ __all__ = [
     "AlreadyRegistered",
     "ClaimIn",
     "ContactCodeIn",
+    "ElsewhereMatch",
     "FamilyFull",
     "MemberIn",
     "MemberOut",
@@ -68,6 +70,7 @@ __all__ = [
     "list_duplicate_flags",
     "list_members",
     "list_pending_corrections",
+    "match_elsewhere",
     "merge_flag",
     "register_member",
     "register_walk_in",

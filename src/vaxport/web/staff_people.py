@@ -3,7 +3,9 @@
 The same use case as ``GET /api/v1/{tenant}/beneficiaries/search`` with the same
 permission: exact matches only, within the staff member's scope, every hit audited. One
 "search by" choice and one box keep the form usable on a phone without script. Nobody
-found leads on: register the person as a walk-in.
+found leads on: a minimal match when the ID document belongs to someone registered
+outside the staff member's area (``registration/elsewhere.py``), else registering the
+person as a walk-in.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ async def find_person(
     """The search form and, once searched, the people found."""
     by, q = by[:32], q.strip()[:64]
     found: list[MemberOut] | None = None
+    elsewhere: service.ElsewhereMatch | None = None
     errors: list[FormError] = []
     status = 200
     if q:
@@ -53,6 +56,10 @@ async def find_person(
         )
         try:
             found = await service.search_members(db=ctx.db, tenant=tenant, actor=actor, **criteria)
+            if not found and "number" in criteria and actor.has("beneficiaries:write"):
+                elsewhere = await service.match_elsewhere(
+                    db=ctx.db, tenant=tenant, actor=actor, id_type=by, number=q
+                )
         except (Problem, ValidationError) as exc:
             status = exc.status if isinstance(exc, Problem) else 422
             if status >= 500:
@@ -72,6 +79,7 @@ async def find_person(
         by=by,
         q=q,
         found=found,
+        elsewhere=elsewhere,
         kinds=id_type_names(tenant, locale),
         regions=region_labels(tenant, locale),
         can_register=actor.has("beneficiaries:write"),
