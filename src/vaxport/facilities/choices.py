@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from vaxport.core.db import Database
-from vaxport.core.errors import invalid
+from vaxport.core.errors import NotFound, invalid
 from vaxport.core.i18n import N_
 from vaxport.facilities.models import Facility
-from vaxport.facilities.reads import list_facilities
-from vaxport.facilities.schemas import AdminListQuery, FacilityOut
+from vaxport.facilities.reads import get_public, list_facilities
+from vaxport.facilities.schemas import AdminListQuery, FacilityOut, PublicFacility
 from vaxport.facilities.writes import in_scope, to_out
 from vaxport.tenancy.service import TenantInfo
 
@@ -30,7 +30,7 @@ CHOICES_LIMIT = 100
 class Centres:
     """Active centres in reach (by code); ``more`` when the list was cut at the limit."""
 
-    items: list[FacilityOut]
+    items: list[PublicFacility]
     more: bool
 
 
@@ -46,18 +46,13 @@ async def centres_in_reach(
     """The active centres an actor may choose: their own one, or those of their region
     subtree (the whole country for national staff), optionally matching ``q``."""
     if only is not None:
-        async with db.read(tenant_id=tenant.id) as session:
-            row = await session.scalar(
-                select(Facility).where(
-                    Facility.tenant_id == tenant.id,
-                    Facility.id == only,
-                    Facility.active.is_(True),
-                )
-            )
-            return Centres([to_out(row)] if row is not None else [], more=False)
+        try:
+            return Centres([await get_public(db=db, tenant=tenant, facility_id=only)], more=False)
+        except NotFound:  # their centre was deactivated
+            return Centres([], more=False)
     query = AdminListQuery(q=q[:100] if q else None, active=True, limit=limit)
     page = await list_facilities(db=db, tenant=tenant, query=query, within_region=within_region)
-    return Centres(page.items, more=page.next_cursor is not None)
+    return Centres(list(page.items), more=page.next_cursor is not None)
 
 
 async def resolve_centre(

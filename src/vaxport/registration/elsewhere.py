@@ -16,14 +16,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden
 from vaxport.identity.service import Actor, can
-from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
+from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.registration.presenters import documents_of, member_out, resource
-from vaxport.registration.reads import audit_reads
-from vaxport.tenancy.service import TenantInfo, validate_id_number
+from vaxport.registration.reads import audit_reads, document_holders
+from vaxport.tenancy.service import TenantInfo
 
 READ, WRITE = "beneficiaries:read", "beneficiaries:write"
 
@@ -44,20 +43,8 @@ async def match_elsewhere(
     """The person outside ``actor``'s scope holding exactly this ID document, minimally."""
     if actor.kind == "citizen" or not actor.has(WRITE):
         raise Forbidden("only staff who register people may look beyond their area")
-    value = validate_id_number(config=tenant.config, id_type=id_type, value=number, field="number")
     async with db.transaction(tenant_id=tenant.id) as uow:
-        match = await blind_match(
-            uow.session,
-            BeneficiaryDocument.number_bidx,
-            tenant_id=tenant.id,
-            kind="id_number",
-            value=value,
-        )
-        holders = select(BeneficiaryDocument.beneficiary_id).where(
-            BeneficiaryDocument.tenant_id == tenant.id,
-            BeneficiaryDocument.id_type == id_type,
-            match,
-        )
+        holders = await document_holders(uow.session, tenant, id_type, number)
         person = await uow.session.scalar(
             select(Beneficiary).where(
                 Beneficiary.tenant_id == tenant.id,
