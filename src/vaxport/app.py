@@ -24,7 +24,13 @@ from vaxport import __version__, wiring
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
-from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
+from vaxport.core.errors import (
+    PROBLEM_JSON,
+    Problem,
+    ValidationFailed,
+    from_validation,
+    problem_for_status,
+)
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
@@ -39,6 +45,7 @@ from vaxport.identity.access.edge import install as install_identity
 from vaxport.identity.access.edge import openapi_security
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
+from vaxport.web.problems import localize
 
 log = get_logger(__name__)
 
@@ -48,12 +55,17 @@ def problem_response(problem: Problem, request: Request) -> Response:
     page = html_error_page(problem, request)
     if page is not None:
         return page
-    return Response(
-        orjson.dumps(problem.to_dict(request.url.path)),
+    body = problem.to_dict(request.url.path)
+    lang = localize(problem, body, request)
+    response = Response(
+        orjson.dumps(body),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,
     )
+    response.headers["content-language"] = lang
+    response.headers["vary"] = "Accept-Language"
+    return response
 
 
 async def send_problem_response(
@@ -65,13 +77,6 @@ async def send_problem_response(
     await problem_response(problem, Request(scope))(scope, receive, send)
 
 
-def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = list(loc)
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(str(p) for p in parts) or "body"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error, ours and the framework's, to problem+json."""
 
@@ -81,10 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": _loc_to_field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
-        ]
+        errors = from_validation(exc.errors())
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
         return problem_response(ValidationFailed(detail, errors=errors), request)
 

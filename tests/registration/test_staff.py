@@ -179,7 +179,12 @@ async def test_staff_register_only_inside_their_region_and_vaccinated_people_are
     )
     assert outside.status_code == 403
     assert outside.json()["errors"] == [
-        {"field": "region_code", "reason": "is outside your jurisdiction"}
+        {
+            "field": "region_code",
+            "code": "is-outside-the-area-you-work-in-choose-one-in-it",
+            "reason": "is outside the area you work in: choose one in it",
+            "message": "Region: is outside the area you work in: choose one in it",
+        }
     ]
     made = await client.post(
         url(tenant), json=member(region_code="NOR-03-02"), headers=north.headers

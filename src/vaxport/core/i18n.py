@@ -11,6 +11,7 @@ directory names, which follow gettext (``pt_BR``).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext
 import io
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
+from babel.units import format_unit
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -270,6 +273,32 @@ class LanguageInfo:
     rtl: bool
 
 
+def display_name(tag: str, in_locale: str) -> str:
+    """The name of language ``tag`` in the reader's language (``fr`` in ``en``: French)."""
+    try:
+        name = Locale.parse(tag, sep="-").get_display_name(Locale.parse(in_locale, sep="-"))
+    except (UnknownLocaleError, ValueError):
+        return tag
+    return name[:1].upper() + name[1:] if name else tag
+
+
+_EXAMPLE_DATE = dt.date(1992, 1, 17)
+
+
+def date_example(tag: str) -> str:
+    """17 January 1992 as a date field shows it in this language (four-digit year).
+
+    Browsers lay out ``<input type="date">`` with the locale's short date pattern, so a
+    hint written this way agrees with the picker; the value sent is ISO whatever is shown.
+    """
+    try:
+        loc = Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return _EXAMPLE_DATE.isoformat()
+    pattern = re.sub(r"y+", "y", loc.date_formats["short"].pattern)
+    return format_date(_EXAMPLE_DATE, pattern, locale=loc)
+
+
 def describe(tag: str) -> LanguageInfo:
     """The language's name in that language (``fr`` -> ``Français``) and its direction."""
     try:
@@ -282,3 +311,60 @@ def describe(tag: str) -> LanguageInfo:
         name=name[:1].upper() + name[1:],
         rtl=loc.character_order == "right-to-left",
     )
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's own name for "mark, translate later"
+    """Mark ``message`` as a message id for extraction; it is translated when rendered."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Age:
+    """An age or interval as configured (``16y``, ``6m``, ``8w``, ``10d``), shown in words."""
+
+    value: str
+
+
+Param = str | int | float | Age
+_AGE_UNITS = {
+    "y": "duration-year",
+    "m": "duration-month",
+    "w": "duration-week",
+    "d": "duration-day",
+}
+
+
+def _show(value: Param, locale: str) -> str:
+    if isinstance(value, Age):
+        number, unit = value.value[:-1], _AGE_UNITS.get(value.value[-1:])
+        if unit is None or not number.isdigit():
+            return value.value
+        try:
+            return format_unit(int(number), unit, length="long", locale=locale.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            return format_unit(int(number), unit, length="long", locale=SOURCE_LOCALE)
+    return str(value)
+
+
+def render_message(
+    translations: gettext.NullTranslations | None,
+    locale: str,
+    template: str,
+    params: Mapping[str, Param] | None = None,
+) -> str:
+    """A message id translated (``None``: the source language) with its ``{name}`` filled.
+
+    A translation whose placeholders do not match falls back to the source text, so a
+    translator's slip never becomes an error page.
+    """
+    text = translations.gettext(template) if translations is not None else template
+    if not params:
+        return text
+    shown = {k: _show(v, locale) for k, v in params.items()}
+    try:
+        return text.format(**shown)
+    except (KeyError, IndexError, ValueError):
+        try:
+            return template.format(**shown)
+        except (KeyError, IndexError, ValueError):
+            return template

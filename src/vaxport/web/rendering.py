@@ -20,8 +20,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from starlette.responses import HTMLResponse
 
-from vaxport.core.i18n import LanguageInfo, describe, negotiate, normalize, translations_for
+from vaxport.core.i18n import (
+    LanguageInfo,
+    date_example,
+    describe,
+    display_name,
+    negotiate,
+    normalize,
+    translations_for,
+)
 from vaxport.web.assets import static_url
+from vaxport.web.problems import FormError, text_of
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANG_COOKIE = "lang"
@@ -41,6 +50,21 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations.ngettext(singular, plural, n)
 
 
+@pass_context
+def _error_text(context: Context, error: FormError) -> str:
+    return text_of(error, context["translations"], context["lang"])
+
+
+@pass_context
+def _language_name(context: Context, tag: str) -> str:
+    return display_name(tag, context["lang"])
+
+
+@pass_context
+def _example_date(context: Context) -> str:
+    return date_example(context["lang"])
+
+
 @functools.cache
 def environment() -> Environment:
     """The process' template environment (autoescape on, undefined names are errors)."""
@@ -56,6 +80,9 @@ def environment() -> Environment:
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
     env.globals["static_url"] = static_url
+    env.globals["error_message"] = _error_text
+    env.globals["language_name"] = _language_name
+    env.globals["example_date"] = _example_date
     return env
 
 

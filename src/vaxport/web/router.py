@@ -9,11 +9,13 @@ from vaxport.web import (
     api_docs,
     assets,
     citizen_auth,
+    citizen_claim,
     citizen_family,
     citizen_recovery,
     facilities,
     public,
     staff_auth,
+    staff_people,
     staff_review,
     staff_team,
     staff_walkin,
@@ -33,7 +35,9 @@ def build_router() -> APIRouter:
     router.include_router(staff_team.router)
     router.include_router(staff_review.router)
     router.include_router(staff_walkin.router)
+    router.include_router(staff_people.router)
     router.include_router(citizen_auth.router)
+    router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)
     router.include_router(citizen_recovery.router)
     router.include_router(public.router)

@@ -127,9 +127,9 @@ async def test_a_file_that_is_not_the_format_is_refused_at_upload(
     header = [c for c in HEADER if c != "given_name"] + ["nickname"]
     r = await upload(client, tenant, write_csv(tmp_path / "h.csv", [person()], header))
     assert r.status_code == 422
-    assert r.json()["errors"] == [
-        {"field": "nickname", "reason": "is not a column of the import format"},
-        {"field": "given_name", "reason": "is a required column"},
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [
+        ("nickname", "is not a column of the import format"),
+        ("given_name", "is a required column"),
     ]
     r = await client.post(url(tenant), content=b"{}", headers={"Content-Type": "application/json"})
     assert r.status_code == 415
@@ -137,7 +137,9 @@ async def test_a_file_that_is_not_the_format_is_refused_at_upload(
         url(tenant), content=b"not a zip", headers={"Content-Type": XLSX_MEDIA_TYPE}
     )
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"field": "file", "reason": "is not an .xlsx workbook"}]
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [
+        ("file", "is not an .xlsx workbook")
+    ]
     assert list((settings.data_dir / "imports").iterdir()) == []  # nothing kept
 
 
