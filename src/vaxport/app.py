@@ -22,9 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport import __version__, wiring
 from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core import roundtrips
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
+from vaxport.core.http.bench_probe import RoundTripMiddleware
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
@@ -296,6 +298,8 @@ def create_app(
             public_url=settings.public_url,
         )
     app.add_middleware(RequestMiddleware)
+    if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
+        app.add_middleware(RoundTripMiddleware)
     return app
 
 
