@@ -110,4 +110,4 @@ def test_literals_are_typed_and_hide_colons_from_pgbench() -> None:
     assert roundtrips.literal("O'Hara", "varchar") == "'O''Hara'::varchar"
     assert roundtrips.literal(b"\x01\xff", "bytea") == "E'\\\\x01ff'::bytea"
     assert roundtrips.literal(None, "uuid") == "NULL"
-    assert roundtrips.literal(["a", "b"], "_text") == "'{\"a\",\"b\"}'::_text"
+    assert roundtrips.literal(["a", "b"], "_text") == '\'{"a","b"}\'::_text'

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import time
 import uuid
 import weakref
 from contextvars import ContextVar
@@ -43,8 +42,6 @@ class Trace:
     round_trips: int = 0
     statements: int = 0
     exchanges: list[tuple[str, str, Any, list[Any]]] | None = None  # op, sql, types, rows
-    started: float = field(default_factory=time.time)
-    fresh_text: frozenset[str] = frozenset()  # request-unique strings (Idempotency-Key)
 
 
 _TRACE: ContextVar[Trace | None] = ContextVar("vaxport_roundtrips", default=None)
@@ -56,8 +53,12 @@ class _Capture:
     method: str
     path: str
     skip: int
+    count: int
     seen: int = 0
-    result: dict[str, Any] | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def wants(self, method: str, path: str) -> bool:
+        return len(self.results) < self.count and (method, path) == (self.method, self.path)
 
 
 class Counters:
@@ -68,14 +69,11 @@ class Counters:
         self.by_route: dict[tuple[str, str], list[int]] = {}
         self.capture: _Capture | None = None
 
-    def start(self, method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Trace:
+    def start(self, method: str, path: str) -> Trace:
         trace = Trace()
         cap = self.capture
-        if cap is not None and cap.result is None and (method, path) == (cap.method, cap.path):
+        if cap is not None and cap.wants(method, path):
             trace.exchanges = []
-            trace.fresh_text = frozenset(
-                v.decode("latin-1") for k, v in headers if k == b"idempotency-key"
-            )
         return trace
 
     def finish(self, method: str, path: str, trace: Trace, status: int) -> None:
@@ -89,17 +87,18 @@ class Counters:
         sums[1] += trace.round_trips
         sums[2] += trace.statements
         cap = self.capture
-        if trace.exchanges is None or cap is None or cap.result is not None:
+        if trace.exchanges is None or cap is None or not cap.wants(method, path):
             return
         if not 200 <= status < 300:
             return
         cap.seen += 1
         if cap.seen > cap.skip:
-            cap.result = render(method, path, status, trace)
+            cap.results.append(render(method, path, status, trace))
 
-    def arm(self, method: str, path: str, skip: int) -> None:
-        """Capture the statements of the ``skip + 1``-th 2xx ``method path`` from now."""
-        self.capture = _Capture(method, path, skip)
+    def arm(self, method: str, path: str, skip: int, count: int = 2) -> None:
+        """Capture the statements of ``count`` successful ``method path`` requests, after
+        letting ``skip`` of them pass (warm caches)."""
+        self.capture = _Capture(method, path, skip, count)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -225,14 +224,8 @@ def install(engine: AsyncEngine) -> None:
 
 
 def render(method: str, path: str, status: int, trace: Trace) -> dict[str, Any]:
-    """The captured request as JSON: per exchange its SQL and its rows of parameters.
-
-    Each parameter is a typed literal; a value the request made afresh (a new UUIDv7,
-    bytes such as ciphertexts and blind indexes, the Idempotency-Key) is marked
-    ``fresh`` with an ``id`` shared by equal values, so a replay can vary it per
-    transaction and keep unique indexes satisfied.
-    """
-    fresh_ids: dict[Any, int] = {}
+    """The captured request as JSON: per exchange its SQL and its rows of parameters,
+    each a literal cast to the parameter's type (``type``)."""
     exchanges = []
     for op, sql, types, rows in trace.exchanges or []:
         out_rows = []
@@ -240,16 +233,7 @@ def render(method: str, path: str, status: int, trace: Trace) -> dict[str, Any]:
             params = []
             for i, value in enumerate(row):
                 name, schema = types[i] if types and i < len(types) else ("text", "pg_catalog")
-                kind = _fresh_kind(value, trace)
-                param: dict[str, Any] = {"literal": literal(value, name, schema)}
-                if kind is not None:
-                    param.update(
-                        fresh=kind,
-                        id=fresh_ids.setdefault(value, len(fresh_ids)),
-                        size=len(value) if isinstance(value, bytes | str) else 16,
-                        type=_type_name(name, schema),
-                    )
-                params.append(param)
+                params.append({"literal": literal(value, name, schema), "type": name})
             out_rows.append(params)
         exchanges.append({"op": op, "sql": sql, "rows": out_rows})
     return {
@@ -262,19 +246,8 @@ def render(method: str, path: str, status: int, trace: Trace) -> dict[str, Any]:
     }
 
 
-def _fresh_kind(value: Any, trace: Trace) -> str | None:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return "bytes"
-    if isinstance(value, uuid.UUID) and value.version == 7:
-        made_ms = value.int >> 80
-        if made_ms >= (trace.started - 2) * 1000:
-            return "uuid"
-    if isinstance(value, str) and value in trace.fresh_text:
-        return "text"
-    return None
-
-
 def _type_name(name: str, schema: str) -> str:
+    """The type as a cast names it (built-in types unqualified)."""
     return name if schema == "pg_catalog" else f'"{schema}"."{name}"'
 
 
@@ -304,6 +277,10 @@ def _text(value: Any, *, array: bool = False) -> str:
     if isinstance(value, int | float | decimal.Decimal | uuid.UUID | str):
         return str(value)
     if isinstance(value, list | tuple) and array:
-        items = ("NULL" if v is None else '"' + _text(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+        items = ("NULL" if v is None else _array_item(_text(v)) for v in value)
         return "{" + ",".join(items) + "}"
     return json.dumps(value, default=str)
+
+
+def _array_item(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -35,7 +35,7 @@ class RoundTripMiddleware:
             return
         counters = roundtrips.COUNTERS
         method, path = scope["method"], scope["path"]
-        trace = counters.start(method, path, scope["headers"])
+        trace = counters.start(method, path)
         token = roundtrips.begin_request(trace)
         status = 0
 
@@ -62,12 +62,13 @@ class CaptureRequest(BaseModel):
     method: str = Field(max_length=10)
     path: str = Field(max_length=2000)
     skip: int = Field(default=0, ge=0, le=100_000)
+    count: int = Field(default=2, ge=1, le=10)
 
 
 class Captured(BaseModel):
     pid: int
     armed: bool
-    request: dict[str, Any] | None = None
+    requests: list[dict[str, Any]] = []
 
 
 @router.get("/bench/roundtrips", dependencies=[requires("bench:noop", public=True)])
@@ -81,15 +82,13 @@ async def bench_round_trips() -> Counts:
     dependencies=[requires("bench:noop", public=True, rate="default")],
 )
 async def bench_capture_arm(body: CaptureRequest) -> Captured:
-    """Keep the statements of the ``skip + 1``-th successful ``method path`` from now."""
-    roundtrips.COUNTERS.arm(body.method.upper(), body.path, body.skip)
+    """Keep the statements of ``count`` successful ``method path`` after ``skip`` of them."""
+    roundtrips.COUNTERS.arm(body.method.upper(), body.path, body.skip, body.count)
     return Captured(pid=os.getpid(), armed=True)
 
 
 @router.get("/bench/roundtrips/capture", dependencies=[requires("bench:noop", public=True)])
 async def bench_capture_read() -> Captured:
-    """The captured request (None until one completed)."""
+    """The requests captured so far."""
     cap = roundtrips.COUNTERS.capture
-    return Captured(
-        pid=os.getpid(), armed=cap is not None, request=cap.result if cap is not None else None
-    )
+    return Captured(pid=os.getpid(), armed=cap is not None, requests=cap.results if cap else [])
