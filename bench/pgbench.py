@@ -5,11 +5,11 @@ The server captures a few requests' statements as it executed them (bench mode,
 literals. The script replays one of them in order, one pgbench command per statement, so
 pgbench makes the same round trips (an ``executemany`` becomes a pipeline,
 ``\\startpipeline`` ... ``\\endpipeline``, one exchange as in the app). A parameter
-whose value differs between two requests that ran the same statements and whose type can hold anything
-(ids, bytes such as ciphertexts and blind indexes, text such as a reference or an
-Idempotency-Key) is derived per transaction from a random ``:seed``, so unique indexes
-hold; equal values (tenant, actor) and other types (timestamps, dates, JSON) stay the
-first request's literals. Prepares are left out: pgbench runs with ``-M prepared`` and
+whose value differs between two requests that ran the same statements, and whose type
+can hold anything (ids, bytes such as ciphertexts and blind indexes, text such as a
+reference or an Idempotency-Key), is derived per transaction from a random ``:seed``,
+so unique indexes hold; equal values (tenant, actor) and other types (timestamps,
+dates, JSON) stay the captured literals. Prepares are left out: pgbench runs with ``-M prepared`` and
 prepares each command once per connection, as the app's statement cache does.
 
 Deriving the fresh values costs PostgreSQL an ``md5`` or two per value that the app's
