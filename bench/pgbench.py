@@ -9,8 +9,9 @@ whose value differs between two requests that ran the same statements, and whose
 can hold anything (ids, bytes such as ciphertexts and blind indexes, text such as a
 reference or an Idempotency-Key), is derived per transaction from a random ``:seed``,
 so unique indexes hold; equal values (tenant, actor) and other types (timestamps,
-dates, JSON) stay the captured literals. Prepares are left out: pgbench runs with ``-M prepared`` and
-prepares each command once per connection, as the app's statement cache does.
+dates, JSON) stay the captured literals. Prepares are left out: pgbench runs with
+``-M prepared`` and prepares each command once per connection, as the app's statement
+cache does.
 
 Deriving the fresh values costs PostgreSQL an ``md5`` or two per value that the app's
 transaction does not: a slightly slower pgbench, i.e. a ratio slightly in the app's favour.
