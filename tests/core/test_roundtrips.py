@@ -14,8 +14,6 @@ from tests.conftest import requires_postgres
 from vaxport.core import roundtrips
 from vaxport.core.db import Database
 
-pytestmark = requires_postgres
-
 
 @pytest.fixture
 async def counted(database_url: str) -> AsyncIterator[Database]:
@@ -30,6 +28,7 @@ def _trace(*, capture: bool = False) -> tuple[roundtrips.Trace, Any]:
     return trace, roundtrips.begin_request(trace)
 
 
+@requires_postgres
 async def test_begin_set_config_prepared_statements_and_commit_each_count_once(
     counted: Database,
 ) -> None:
@@ -58,6 +57,7 @@ async def test_begin_set_config_prepared_statements_and_commit_each_count_once(
     assert trace.statements == 5
 
 
+@requires_postgres
 async def test_asyncpg_query_logger_misses_the_prepared_statements_sqlalchemy_runs(
     counted: Database,
 ) -> None:
@@ -80,6 +80,7 @@ async def test_asyncpg_query_logger_misses_the_prepared_statements_sqlalchemy_ru
     assert trace.round_trips == 6  # BEGIN, prepare + execute twice, COMMIT
 
 
+@requires_postgres
 async def test_executemany_on_raw_asyncpg_is_one_round_trip(counted: Database) -> None:
     async with counted.engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
@@ -96,6 +97,7 @@ async def test_executemany_on_raw_asyncpg_is_one_round_trip(counted: Database) -
     assert trace.statements == 51
 
 
+@requires_postgres
 async def test_nothing_is_counted_outside_a_request(counted: Database) -> None:
     async with counted.read() as session:
         await session.execute(text("SELECT 1"))
