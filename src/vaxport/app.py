@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport import __version__, wiring
+from vaxport.core import roundtrips
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
@@ -31,6 +32,7 @@ from vaxport.core.errors import (
     from_validation,
     problem_for_status,
 )
+from vaxport.core.http.bench_probe import RoundTripMiddleware
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
@@ -295,6 +297,8 @@ def create_app(
             public_url=settings.public_url,
         )
     app.add_middleware(RequestMiddleware)
+    if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
+        app.add_middleware(RoundTripMiddleware)
     return app
 
 
