@@ -117,6 +117,13 @@ async def _claim(w: World, number: str) -> httpx.Response:
     return await w.client.post(f"{w.api}/beneficiaries/claims", json=body, headers=auth)
 
 
+@probe("POST", "/{tenant}/family/claim")
+async def _claim_page(w: World, number: str) -> httpx.Response:
+    await _citizen_browser(w)
+    form = {"csrf_token": CSRF, "id_type": "national-id", "number": number, "code": "ABCDE12345"}
+    return await w.client.post(f"/{w.tenant.code}/family/claim", data=form, headers=HTML)
+
+
 @probe("GET", API + "/beneficiaries/search")
 async def _search(w: World, number: str) -> httpx.Response:
     _, auth = await w.citizen()
