@@ -175,6 +175,20 @@ async def record_many(
     return [row["id"] for row in rows]
 
 
+def entry_rows(
+    uow: UnitOfWork, *, by: Principal, entries: Sequence[EntryFields]
+) -> tuple[Table, list[dict[str, Any]]]:
+    """The audit table and the rows of entries by ``by``, checked and hashed as
+    :func:`record_many` does, for the caller to insert in ``uow``'s transaction with its
+    other rows (:func:`vaxport.core.db.write_batch`) instead of a statement of their own."""
+    rows = [_content(uow.tenant_id, by=by, **entry) for entry in entries]
+    if rows:
+        seq = _txn_seq(uow.session.get_bind().dialect.name, rows[0]["tenant_id"])
+        for row in rows:
+            row["txn_seq"] = seq
+    return cast(Table, AuditEntry.__table__), rows
+
+
 async def record_standalone(
     db: Database, *, tenant_id: uuid.UUID, by: Principal, **fields: Unpack[EntryFields]
 ) -> uuid.UUID:
