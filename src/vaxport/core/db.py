@@ -220,7 +220,7 @@ async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -
     The tenant id is a :class:`uuid.UUID`, whose text form is safe to send as a literal.
     """
     adapted, driver = await _driver_of(session)
-    if adapted._transaction is not None:  # noqa: SLF001 - begun already
+    if adapted._transaction is not None:
         if tenant_id is not None:
             await set_tenant_scope(session, tenant_id)
         return driver
@@ -235,7 +235,7 @@ async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -
         # The connection's state is unknown: the pool must not hand it out again.
         await (await session.connection()).invalidate()
         raise
-    adapted._transaction = _BegunTransaction(driver)  # noqa: SLF001
+    adapted._transaction = _BegunTransaction(driver)
     return driver
 
 
@@ -337,12 +337,15 @@ class Rows:
     """Rows to insert into ``table`` as part of a :func:`write_batch`.
 
     ``unless_found``: left out when the batch's query finds anything (the caller then
-    writes them itself, knowing what was found).
+    writes them itself, knowing what was found). ``gate``: the batch's other rows are
+    inserted only once these are, so a unique violation of these (a claim already held)
+    is the batch's error whatever else would collide too (at most one per batch).
     """
 
     table: Table
     rows: Sequence[Mapping[str, Any]]
     unless_found: bool = False
+    gate: bool = False
 
 
 async def write_batch(
@@ -370,7 +373,7 @@ async def write_batch(
         return await _write_batch_pg(uow, writes, query, dict(params or {}))
     conn = await session.connection()
     found = list((await conn.execute(query, dict(params or {}))).all()) if query is not None else []
-    for w in writes:
+    for w in sorted(writes, key=lambda w: not w.gate):  # in order: the gate first
         if w.unless_found and found:
             continue
         exprs = {k: v for k, v in w.rows[0].items() if isinstance(v, ClauseElement)}
@@ -389,42 +392,63 @@ async def _write_batch_pg(
     session = uow.session
     dialect = session.get_bind().dialect
     driver = await _begin_on_driver(session, None)
-    q_sql, q_names, q_values = (
-        _compiled_query(query, dialect) if query is not None else ("", (), {})
-    )
-    q_values = {**q_values, **params}
-    args: list[Any] = [q_values[n] for n in q_names]
-    parts: list[tuple[Rows, list[str], list[str]]] = []
-    for w in writes:
-        cols = list(w.rows[0])
-        exprs = [c for c in cols if isinstance(w.rows[0][c], ClauseElement)]
-        plain = [c for c in cols if c not in exprs]
+    q_names: tuple[str, ...] = ()
+    args: list[Any] = []
+    if query is not None:
+        _q_sql, q_names, q_values = _compiled_query(query, dialect)
+        q_values = {**q_values, **params}
+        args = [q_values[n] for n in q_names]
+    if sum(w.gate for w in writes) > 1:
+        raise ValueError("a batch has at most one gate")
+    parts: list[tuple[Rows, tuple[str, ...], tuple[str, ...]]] = []
+    for w in sorted(writes, key=lambda w: not w.gate):
+        first = w.rows[0]
+        exprs = tuple(c for c in first if isinstance(first[c], ClauseElement))
+        plain = tuple(c for c in first if c not in exprs)
         parts.append((w, plain, exprs))
     total = len(args) + sum(len(w.rows) * len(plain) for w, plain, _ in parts)
     try:
         if total > _MAX_PARAMS:  # a very large batch: one statement per table
-            found = await driver.fetch(q_sql, *args) if query is not None else []
+            found = await driver.fetch(_compiled_query(query, dialect)[0], *args) if query else []
             for w, plain, exprs in parts:
-                if w.unless_found and found:
-                    continue
-                sql, _ = _insert_sql(w.table, plain, exprs, 1, 0, dialect, w.rows[0], False)
-                await driver.executemany(sql, [_bind(w.table, plain, [r], dialect) for r in w.rows])
+                if not (w.unless_found and found):
+                    shape = _Shape(w.table, plain, _inline(w.rows[0], exprs), 1)
+                    sql = _batch_sql(None, (shape,), dialect)
+                    rows = [_bind(w.table, plain, [r], dialect) for r in w.rows]
+                    await driver.executemany(sql, rows)
             return list(found)
-        ctes: list[str] = []
-        if query is not None:
-            ctes.append(f"found AS ({q_sql})")
-        for i, (w, plain, exprs) in enumerate(parts):
-            sql, n = _insert_sql(
-                w.table, plain, exprs, len(w.rows), len(args), dialect, w.rows[0], w.unless_found
+        gated = any(w.gate for w in writes)
+        shapes = tuple(
+            _Shape(
+                w.table,
+                plain,
+                _inline(w.rows[0], exprs),
+                len(w.rows),
+                unless_found=w.unless_found,
+                gate=w.gate,
+                after_gate=gated and not w.gate,
             )
+            for w, plain, exprs in parts
+        )
+        for w, plain, _exprs in parts:
             args += _bind(w.table, plain, w.rows, dialect)
-            ctes.append(f"w{i} AS ({sql})")
-        tail = "SELECT * FROM found" if query is not None else "SELECT 1"
-        sql = f"WITH {', '.join(ctes)} {tail}" if ctes else tail
-        rows = await driver.fetch(sql, *args)
+        rows = await driver.fetch(_batch_sql(query, shapes, dialect), *args)
         return list(rows) if query is not None else []
     except _asyncpg_integrity() as exc:
         raise IntegrityError(str(exc), None, exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the text of one table's INSERT depends on (its values are parameters)."""
+
+    table: Table
+    plain: tuple[str, ...]
+    inline: tuple[tuple[str, str], ...]  # (column, SQL) of the SQL-expression values
+    n_rows: int
+    unless_found: bool = False
+    gate: bool = False  # RETURNING 1, for the others' guard
+    after_gate: bool = False  # inserted once the gate's rows are (``w0``)
 
 
 def _asyncpg_integrity() -> type[Exception]:
@@ -444,44 +468,87 @@ def _compiled_query(
     return str(compiled), tuple(compiled.positiontup), dict(compiled.params)
 
 
+# id(expression) -> (expression, its SQL): expressions are module-level constants.
+_INLINE: dict[int, tuple[ClauseElement, str]] = {}
+
+
+def _inline(first: Mapping[str, Any], exprs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for c in exprs:
+        expr = first[c]
+        hit = _INLINE.get(id(expr))
+        if hit is None or hit[0] is not expr:
+            if len(_INLINE) > 256:
+                _INLINE.clear()
+            sql = str(expr.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+            hit = _INLINE[id(expr)] = (expr, sql)
+        out.append((c, hit[1]))
+    return tuple(out)
+
+
+_PG = postgresql.dialect()
+
+
+@functools.lru_cache(maxsize=256)
+def _batch_sql(query: Select[Any] | None, shapes: tuple[_Shape, ...], dialect: Dialect) -> str:
+    """One statement: the query as CTE ``found`` and each INSERT as a CTE beside it.
+
+    Identifiers come from the tables' metadata and every value is a ``$n`` parameter
+    (cast to its column's type), so no data ever becomes SQL text.
+    """
+    ctes: list[str] = []
+    offset = 0
+    if query is not None:
+        q_sql, q_names, _ = _compiled_query(query, dialect)
+        ctes.append(f"found AS ({q_sql})")
+        offset = len(q_names)
+    for i, shape in enumerate(shapes):
+        sql, offset = _insert_sql(shape, offset, dialect)
+        ctes.append(f"w{i} AS ({sql})")
+    if query is None and len(shapes) == 1:
+        return ctes[0][len("w0 AS (") : -1]
+    tail = "SELECT * FROM found" if query is not None else "SELECT 1"
+    return f"WITH {', '.join(ctes)} {tail}" if ctes else tail
+
+
 @functools.lru_cache(maxsize=512)
 def _column_sql(table: Table, column: str, dialect: Dialect) -> tuple[str, str]:
     col = table.c[column]
     return dialect.identifier_preparer.quote(col.name), col.type.compile(dialect=dialect)
 
 
-def _insert_sql(
-    table: Table,
-    plain: list[str],
-    exprs: list[str],
-    n_rows: int,
-    offset: int,
-    dialect: Dialect,
-    first: Mapping[str, Any],
-    unless_found: bool,
-) -> tuple[str, int]:
-    """``INSERT INTO table (...) VALUES ($n::type, ...), ...`` (or a guarded SELECT form)."""
-    names = [_column_sql(table, c, dialect) for c in plain]
-    inline = [
-        str(first[c].compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        for c in exprs
-    ]
-    cols = ", ".join([n for n, _ in names] + [_column_sql(table, c, dialect)[0] for c in exprs])
+def _insert_sql(shape: _Shape, offset: int, dialect: Dialect) -> tuple[str, int]:
+    """``INSERT INTO table (...) VALUES ($n::type, ...), ...`` (or the guarded form) and the
+    last parameter number it uses."""
+    table = shape.table
+    names = [_column_sql(table, c, dialect) for c in shape.plain]
+    inline = [sql for _c, sql in shape.inline]
+    cols = ", ".join(
+        [n for n, _ in names] + [_column_sql(table, c, dialect)[0] for c, _ in shape.inline]
+    )
     values = []
     n = offset
-    for _ in range(n_rows):
+    for _ in range(shape.n_rows):
         cells = []
         for _name, type_ in names:
             n += 1
             cells.append(f"${n}::{type_}")
-        values.append("(" + ", ".join(cells + inline) + ")")
+        values.append(", ".join(cells + inline))
     target = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({cols})"
-    if unless_found:
-        # Row by row, so the expressions still see each row's context.
-        selects = " UNION ALL ".join(f"SELECT {v[1:-1]}" for v in values)
-        body = f"SELECT * FROM ({selects}) AS v WHERE NOT EXISTS (SELECT 1 FROM found)"
-        return f"{target} {body}", n
-    return f"{target} VALUES {', '.join(values)}", n
+    guards = []
+    if shape.unless_found:
+        guards.append("NOT EXISTS (SELECT 1 FROM found)")
+    if shape.after_gate:
+        # An uncorrelated EXISTS is a one-time filter: the gate's INSERT runs (and meets
+        # any holder of its unique key) before this one produces a row.
+        guards.append("EXISTS (SELECT 1 FROM w0)")
+    returning = " RETURNING 1" if shape.gate else ""
+    if guards:
+        selects = " UNION ALL ".join(f"SELECT {v}" for v in values)
+        guard = " AND ".join(guards)
+        return f"{target} SELECT * FROM ({selects}) AS v WHERE {guard}", n  # noqa: S608
+    rows = ", ".join(f"({v})" for v in values)
+    return f"{target} VALUES {rows}{returning}", n
 
 
 def _bind(
@@ -499,4 +566,4 @@ def _bind(
 
 @functools.lru_cache(maxsize=512)
 def _processor(table: Table, column: str, dialect: Dialect) -> Any:
-    return table.c[column].type._cached_bind_processor(dialect)  # noqa: SLF001
+    return table.c[column].type._cached_bind_processor(dialect)

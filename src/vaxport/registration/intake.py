@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
@@ -53,6 +53,8 @@ MAX_LOOKALIKE_FLAGS = 10
 _ROW_ATTEMPTS = 3
 
 Registered = Literal["refuse", "skip"]
+# Rows to write first in a batch, made from its people in the transaction's sync session.
+Also = Callable[[Session, list["Added"]], Sequence[Rows]]
 # (match blind index under one live index key, region) -> positions in the batch.
 Wanted = dict[tuple[bytes, str], list[int]]
 
@@ -95,6 +97,7 @@ async def add_members(
     one_by_one: bool = False,
     details: dict[str, object] | None = None,
     now: dt.datetime | None = None,
+    also: Also | None = None,
 ) -> list[Added]:
     """Insert people and their documents, flag look-alikes, audit and emit each; in ``uow``.
 
@@ -104,12 +107,15 @@ async def add_members(
     exist). A reference collision, or a document registered concurrently, raises
     :class:`ReferenceTakenError` or :class:`AlreadyRegistered`: the caller retries in a new
     transaction, with ``one_by_one=True`` to insert each person in a savepoint of its own.
-    ``details`` are added to each audit entry.
+    ``details`` are added to each audit entry. ``also`` gives rows to write first in the
+    same batch, from the people about to be added (an Idempotency-Key's kept answer).
     """
     now = now or utcnow()
     if not members:
         return []
     if one_by_one:
+        if also is not None:
+            raise ValueError("rows written 'also' go with a batch, not one by one")
         added = await _insert_one_by_one(
             uow, members, tenant_id=tenant_id, created_via=created_via, acting=acting, now=now
         )
@@ -133,7 +139,7 @@ async def add_members(
     ]
     if added:
         await _write_together(
-            uow, tenant_id, tenant_code, added, acting, created_via, details, now
+            uow, tenant_id, tenant_code, added, acting, created_via, details, also
         )
     return added
 
@@ -183,7 +189,7 @@ def _events(uow: UnitOfWork, added: list[Added], created_via: str) -> Rows:
     )
 
 
-async def _write_together(
+async def _write_together(  # noqa: PLR0917 - the batch and what add_members was given
     uow: UnitOfWork,
     tenant_id: uuid.UUID,
     tenant_code: str,
@@ -191,7 +197,7 @@ async def _write_together(
     acting: Principal,
     created_via: str,
     details: dict[str, object] | None,
-    now: dt.datetime,
+    also: Also | None,
 ) -> None:
     """The batch's keys, people, documents, events and (usually) audit entries in one
     :func:`write_batch`, with the look-alike query: one round trip on PostgreSQL.
@@ -201,19 +207,20 @@ async def _write_together(
     registration resembling no one, nearly always), else written after, with the flags.
     """
 
-    def seal(s: Session) -> tuple[list[dict[str, Any]], Wanted]:
+    def seal(s: Session) -> tuple[list[dict[str, Any]], Wanted, list[Rows]]:
         keyring = get_keyring()
         keys = keyring.new_subject_keys(s, tenant_id, [a.person.id for a in added])
         for a in added:
             seal_new(s, a.person)
             for doc in a.documents:
                 seal_new(s, doc)
-        return keys, _match_keys(s, tenant_id, added)
+        return keys, _match_keys(s, tenant_id, added), list(also(s, added) if also else ())
 
-    key_rows, wanted = await uow.session.run_sync(seal)
+    key_rows, wanted, first = await uow.session.run_sync(seal)
     earlier = _flag_within(wanted)
     query, params = _lookalikes(tenant_id, wanted)
     writes = [
+        *first,
         Rows(SUBJECT_KEYS, key_rows),
         Rows(PEOPLE, [_row(PEOPLE, a.person) for a in added]),
         Rows(DOCUMENTS, [_row(DOCUMENTS, d) for a in added for d in a.documents]),
@@ -231,7 +238,7 @@ async def _write_together(
             raise AlreadyRegistered(tenant_code) from None
         raise
     if earlier or found:
-        flags = _flags(tenant_id, added, wanted, found, now)
+        flags = _flags(tenant_id, added, wanted, found, added[0].person.created_at)
         await write_batch(
             uow, [Rows(FLAGS, flags), _audit(uow, added, acting, created_via, details)]
         )

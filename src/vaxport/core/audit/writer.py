@@ -33,11 +33,16 @@ def _secret() -> str:
     return get_settings().secret_key.get_secret_value()
 
 
+@functools.cache
+def _pg_txn_seq() -> ColumnElement[Any]:
+    # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
+    # transaction shares it and becomes visible at the same instant.
+    return sql_cast(sql_cast(func.pg_current_xact_id(), Text), BigInteger)
+
+
 def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
     if dialect == "postgresql":
-        # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
-        # transaction shares it and becomes visible at the same instant.
-        return sql_cast(sql_cast(func.pg_current_xact_id(), Text), BigInteger)
+        return _pg_txn_seq()
     # SQLite: writers hold the database write lock from BEGIN IMMEDIATE to COMMIT, so a
     # per-tenant max+1 taken now is already in commit order.
     return (
