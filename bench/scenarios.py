@@ -11,6 +11,7 @@ message an operator can act on; the bench reports it and measures the others.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import tempfile
 import time
@@ -269,6 +270,13 @@ def prepare_registration(target: Target) -> Prepared:
     raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
 
 
+def prepare_idempotent_registration(target: Target) -> Prepared:
+    """:func:`prepare_registration`, every request then carrying an Idempotency-Key of
+    its own (``register.lua`` adds one when ``VAXPORT_BENCH_IDEMPOTENCY`` is set)."""
+    prepared = prepare_registration(target)
+    return dataclasses.replace(prepared, env={**prepared.env, "VAXPORT_BENCH_IDEMPOTENCY": "1"})
+
+
 def _probe_person() -> dict[str, Any]:
     """A valid person with a random Luhn-valid national ID (the setup's own requests)."""
     import secrets
@@ -350,6 +358,16 @@ SCENARIOS: list[Scenario] = [
         setup=prepare_registration,
         probe=False,  # every request registers a different person
         description="staff register a new person (encryption, blind indexes, audit, outbox)",
+        missing_hint="the registration context's beneficiaries route is not in this build",
+    ),
+    Scenario(
+        name="register-idem",
+        method="POST",
+        path="/api/v1/{tenant}/beneficiaries",
+        lua=REGISTER_LUA,
+        setup=prepare_idempotent_registration,
+        probe=False,
+        description="register, each request with an Idempotency-Key of its own (kept answer)",
         missing_hint="the registration context's beneficiaries route is not in this build",
     ),
 ]
