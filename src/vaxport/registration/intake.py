@@ -376,12 +376,15 @@ def _match_keys(s: Session, tenant_id: uuid.UUID, added: list[Added]) -> Wanted:
 
 
 @functools.lru_cache(maxsize=64)
-def _lookalike_query(n_keys: int, n_regions: int) -> Select[Any]:
-    """The oldest few active people of each (match key, region) wanted, oldest first.
+def _lookalike_query(n_keys: int) -> Select[Any]:
+    """The oldest few active people of each (match key, region) with a match key wanted,
+    oldest first (built once per number of keys, so its compiled form is reused).
 
-    Built once per shape, so its compiled form is reused. It reads the index on
-    (tenant, match key, region, id) whatever the statistics: its equality columns are
-    that index's leading ones (``status`` is a literal: the index is partial on it).
+    It reads the (tenant, match key, region, id) index whatever the statistics: its
+    conditions are equalities on that index's leading columns that no other index has
+    (``status`` is a literal: the index is partial on it), and the index's order is the
+    window's. A region condition would let the (tenant, region) index look as good to a
+    planner without statistics, so regions are compared by the caller.
     """
     b = Beneficiary
     ranked = (
@@ -396,7 +399,6 @@ def _lookalike_query(n_keys: int, n_regions: int) -> Select[Any]:
         .where(
             b.tenant_id == bindparam("tenant"),
             b.match_bidx.in_([bindparam(f"k{i}") for i in range(n_keys)]),
-            b.region_code.in_([bindparam(f"r{i}") for i in range(n_regions)]),
             b.status == literal_column(f"'{STATUS_ACTIVE}'"),
         )
         .subquery()
@@ -412,11 +414,9 @@ def _lookalike_query(n_keys: int, n_regions: int) -> Select[Any]:
 
 def _lookalikes(tenant_id: uuid.UUID, wanted: Wanted) -> tuple[Select[Any], dict[str, Any]]:
     keys = sorted({bidx for bidx, _ in wanted})
-    regions = sorted({region for _, region in wanted})
     params: dict[str, Any] = {"tenant": tenant_id}
     params |= {f"k{i}": k for i, k in enumerate(keys)}
-    params |= {f"r{i}": r for i, r in enumerate(regions)}
-    return _lookalike_query(len(keys), len(regions)), params
+    return _lookalike_query(len(keys)), params
 
 
 async def _lookalikes_now(

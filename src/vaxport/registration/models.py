@@ -63,8 +63,8 @@ class Beneficiary(Base):
         Index("ix_beneficiaries_tenant_id_facility_id", "tenant_id", "facility_id"),
         Index("ix_beneficiaries_tenant_id_phone_bidx", "tenant_id", "phone_bidx"),
         Index("ix_beneficiaries_tenant_id_email_bidx", "tenant_id", "email_bidx"),
-        # The look-alike lookup's: equality columns first, then its order, active only
-        # (``intake._lookalike_query``), so no statistics can make another index look better.
+        # The look-alike lookup's: its equality columns first, then the window's order,
+        # active only (``intake._lookalike_query``): no statistics make another look better.
         Index(
             "ix_beneficiaries_lookalike",
             "tenant_id",
