@@ -31,7 +31,9 @@ async def test_concurrent_duplicates_register_once_and_all_get_the_first_answer(
     body = member(given_name="Marie", family_name="Curie")
     url = f"/api/v1/{tenant.code}/beneficiaries"
 
-    answers = await asyncio.gather(*(client.post(url, json=body, headers=headers) for _ in range(8)))
+    answers = await asyncio.gather(
+        *(client.post(url, json=body, headers=headers) for _ in range(8))
+    )
 
     assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
     first = [a for a in answers if "idempotent-replayed" not in a.headers]

@@ -56,7 +56,10 @@ async def test_the_lookalike_query_uses_its_index_on_a_never_analysed_table(
         conn = await s.connection()
         driver = (await conn.get_raw_connection()).driver_connection
         plan = "\n".join(
-            r[0] for r in await driver.fetch(f"EXPLAIN {sql}", *[values[n] for n in compiled.positiontup])
+            r[0]
+            for r in await driver.fetch(
+                f"EXPLAIN {sql}", *[values[n] for n in compiled.positiontup]
+            )
         )
     assert "ix_beneficiaries_lookalike" in plan, plan
     assert "ix_beneficiaries_tenant_id_region_code" not in plan, plan

@@ -452,7 +452,7 @@ class _Shape:
 
 
 def _asyncpg_integrity() -> type[Exception]:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     error: type[Exception] = asyncpg.IntegrityConstraintViolationError
     return error
@@ -486,7 +486,7 @@ def _inline(first: Mapping[str, Any], exprs: tuple[str, ...]) -> tuple[tuple[str
     return tuple(out)
 
 
-_PG = postgresql.dialect()
+_PG: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @functools.lru_cache(maxsize=256)
@@ -552,7 +552,7 @@ def _insert_sql(shape: _Shape, offset: int, dialect: Dialect) -> tuple[str, int]
 
 
 def _bind(
-    table: Table, plain: list[str], rows: Sequence[Mapping[str, Any]], dialect: Dialect
+    table: Table, plain: Sequence[str], rows: Sequence[Mapping[str, Any]], dialect: Dialect
 ) -> list[Any]:
     """The rows' values in order, through each column's bind processing."""
     procs = [_processor(table, c, dialect) for c in plain]
