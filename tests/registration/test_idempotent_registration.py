@@ -4,12 +4,14 @@ transaction: concurrent duplicates register once, and every one gets the first a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.registration.conftest import staff_token
 from tests.registration.helpers import member, national_id
+from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.idempotency import IdempotencyKey
 from vaxport.core.outbox.models import OutboxEvent
@@ -89,3 +91,24 @@ async def test_a_refused_registration_keeps_no_key_and_its_retry_runs(
     assert "idempotent-replayed" not in again.headers  # it ran again: nothing was kept
     assert await _count(clean_db, tenant, IdempotencyKey) == 0
     assert await _count(clean_db, tenant, Beneficiary) == 1
+
+
+async def test_an_expired_key_is_replaced_and_the_registration_runs(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    staff = await staff_token(client, clean_db, settings, tenant, "national_admin")
+    headers = {**staff.headers, "Idempotency-Key": "old"}
+    url = f"/api/v1/{tenant.code}/beneficiaries"
+    first = await client.post(url, json=member(), headers=headers)
+    async with clean_db.transaction(tenant_id=tenant.id) as uow:
+        await uow.session.execute(
+            update(IdempotencyKey).values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+
+    later = await client.post(url, json=member(given_name="Grace"), headers=headers)
+
+    assert later.status_code == 201
+    assert "idempotent-replayed" not in later.headers
+    assert later.json()["id"] != first.json()["id"]
+    assert await _count(clean_db, tenant, IdempotencyKey) == 1
+    assert await _count(clean_db, tenant, Beneficiary) == 2

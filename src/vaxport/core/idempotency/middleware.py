@@ -164,7 +164,22 @@ class IdempotencyMiddleware:
         claimed, stored = await self._claim(tenant_id, scope_hash(scope), key, fp)
         if claimed is not None:
             await self._run(tenant_id, claimed, scope, _replaying(body, receive), send)
-        elif stored is not None and stored.fingerprint != fp:
+        else:
+            await self._held(stored, fp, scope, _replaying(body, receive), send, gated=False)
+
+    async def _held(
+        self,
+        stored: store.Stored | None,
+        fp: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        gated: bool,
+    ) -> None:
+        """Answer a request whose key is held: 422 (another request), 409 (still running),
+        or the kept answer (after the route's permission gate, unless ``gated`` already)."""
+        if stored is not None and stored.fingerprint != fp:
             reason = "already used for a different request"
             await send_problem(send, _bad_key(reason), path=scope["path"])
         elif stored is None or stored.state == store.IN_PROGRESS:
@@ -173,8 +188,10 @@ class IdempotencyMiddleware:
                 headers={"Retry-After": "1"},
             )
             await send_problem(send, busy, path=scope["path"])
+        elif gated:
+            await self._send_replay(stored, scope, send)
         else:
-            await self._replay(stored, scope, _replaying(body, receive), send)
+            await self._replay(stored, scope, receive, send)
 
     async def _claim(
         self, tenant_id: uuid.UUID, where: str, key: str, fp: str
@@ -250,19 +267,9 @@ class IdempotencyMiddleware:
             break
         else:
             stored = None
-        if stored is not None and stored.fingerprint != claim.fingerprint:
-            reason = "already used for a different request"
-            await send_problem(send, _bad_key(reason), path=scope["path"])
-        elif stored is None or stored.state == store.IN_PROGRESS:
-            busy = Conflict(
-                "a request with this Idempotency-Key is still being processed",
-                headers={"Retry-After": "1"},
-            )
-            await send_problem(send, busy, path=scope["path"])
-        else:
-            # This request went through the route's permission gate before its use case
-            # met the key: the gate a replay needs has been passed.
-            await self._send_replay(stored, scope, send)
+        # This request went through the route's permission gate before its use case met
+        # the key: the gate a replay needs has been passed.
+        await self._held(stored, claim.fingerprint, scope, receive, send, gated=True)
 
     async def _stored(self, tenant_id: uuid.UUID, where: str, key: str) -> store.Stored | None:
         async with self.db.read(tenant_id=tenant_id) as session:
