@@ -95,8 +95,15 @@ async def test_a_registration_takes_at_most_three_round_trips(
         answer = await client.post(url, json=member(given_name=name), headers=headers)
         assert answer.status_code == 201, answer.text
 
-    for _ in range(2):  # keys created, then cached; statements prepared
+    for _ in range(2):  # keys created, then cached
         await register()
-    with round_trips(postgres) as counts:
-        await register()
+    # Each pooled connection prepares a statement once (asyncpg's statement cache): count
+    # a registration on a connection that has them all, as nearly every one is.
+    for _ in range(10):
+        with round_trips(postgres) as counts:
+            await register()
+        if not any(c.startswith("prepare") for c in counts):
+            break
+    else:
+        raise AssertionError("every registration prepared a statement again")
     assert len(counts) <= 3, "\n".join(counts)
