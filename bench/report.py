@@ -29,6 +29,8 @@ class Run:
     path: str
     result: WrkResult
     cpu_s: float
+    round_trips: float | None = None  # per request, as the server counted them (PostgreSQL)
+    statements: float | None = None  # per request; several may share a round trip
 
     @property
     def cpu_s_per_1k(self) -> float | None:
@@ -59,6 +61,8 @@ class Run:
             },
             "cpu_s": round(self.cpu_s, 3),
             "cpu_s_per_1k": _round(self.cpu_s_per_1k, 4),
+            "round_trips_per_request": _round(self.round_trips, 2),
+            "statements_per_request": _round(self.statements, 2),
         }
 
 
@@ -146,6 +150,8 @@ def scenario_summary(runs: list[Run], outcome: Outcome) -> dict[str, Any]:
         "ceiling_rps": _round(ceiling_rps, 1),
         "ratio": _round(ratio(r.rps, ceiling_rps), 3),
         "cpu_vs_ceiling": _round(ratio(run.cpu_s_per_1k, ceiling_cpu), 3),
+        "round_trips_per_request": _round(run.round_trips, 2),
+        "statements_per_request": _round(run.statements, 2),
     }
 
 
@@ -178,6 +184,8 @@ def build(
     outcomes: list[Outcome],
     meta: dict[str, Any],
     pairs: list[tuple[str, str]] | None = None,
+    pgbench: list[dict[str, Any]] | None = None,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of one bench run."""
     scenarios = [scenario_summary(runs, o) for o in outcomes]
@@ -187,8 +195,25 @@ def build(
         "stack_vs_bare": stack_vs_bare(runs),
         "scenarios": scenarios,
         "pairs": compare_pairs(scenarios, pairs or []),
+        "pgbench": versus_pgbench(scenarios, pgbench or []),
+        "profiles": profiles or [],
         "runs": [run.to_dict() for run in runs],
     }
+
+
+def versus_pgbench(
+    scenarios: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each pgbench result with its scenario's req/s divided by pgbench's transactions/s."""
+    rps = {(s["name"], s["method"]): s.get("rps") for s in scenarios if s["status"] == "ok"}
+    out = []
+    for r in results:
+        scenario_rps = rps.get((r["scenario"], r["method"]))
+        out.append(
+            r
+            | {"scenario_rps": scenario_rps, "ratio": _round(ratio(scenario_rps, r.get("tps")), 3)}
+        )
+    return out
 
 
 def redact_url(url: str) -> str:
@@ -223,7 +248,7 @@ def table(report: dict[str, Any]) -> str:
         f"database={cfg['database']} cache={cfg['cache']}",
         "",
         f"{'run':<22}{'method':<8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU s/1k':>10}{'non-2xx':>9}{'ratio':>8}",
+        f"{'CPU s/1k':>10}{'non-2xx':>9}{'ratio':>8}{'RT/req':>8}",
     ]
     ratios = {(s["name"], s["method"]): s for s in report["scenarios"] if s["status"] == "ok"}
     labels = {"stack": "ceiling (stack no-op)", "bare": "bare Starlette no-op"}
@@ -234,9 +259,14 @@ def table(report: dict[str, Any]) -> str:
             f"{run['rps']:>10.0f}{run['p50_ms']:>9.2f}{run['p99_ms']:>9.2f}"
             f"{_fmt(run['cpu_s_per_1k'], '.3f'):>10}{run['non_2xx']:>9}"
             f"{_fmt(summary and summary['ratio'], '.2f'):>8}"
+            f"{_fmt(run.get('round_trips_per_request'), '.1f'):>8}"
         )
     lines.append("")
     lines.append("ratio: scenario req/s / mean of the ceilings measured just before and after it")
+    lines.append(
+        "RT/req: database round trips per request, counted by the server (PostgreSQL; - on "
+        "SQLite or without database work)"
+    )
     for method, cmp in report["stack_vs_bare"].items():
         lines.append(
             f"production stack / bare Starlette, {method}: {_fmt(cmp['ratio'], '.2f')} "
@@ -249,6 +279,8 @@ def table(report: dict[str, Any]) -> str:
             f"{_fmt(pair['ratio'], '.2f')} of the "
             f"throughput; {_fmt(pair['cpu_per_request_ratio'], '.2f')}x the CPU per request"
         )
+    lines += _pgbench_lines(report.get("pgbench", []))
+    lines += _profile_lines(report.get("profiles", []))
     for s in report["scenarios"]:
         if s["status"] != "ok":
             lines.append(f"{s['name']} {s['method']}: {s['status']}: {s['error']}")
@@ -258,3 +290,53 @@ def table(report: dict[str, Any]) -> str:
                 f"{s['socket_errors']} socket errors"
             )
     return "\n".join(lines)
+
+
+def _pgbench_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for r in results:
+        head = f"{r['scenario']} {r['method']} / pgbench of its statements"
+        if r.get("error"):
+            lines.append(f"{head}: not run: {r['error']}")
+            continue
+        lines.append(
+            f"{head}: {_fmt(r['ratio'], '.3f')} ({_fmt(r['scenario_rps'], '.0f')} req/s vs "
+            f"{r['tps']:.0f} transactions/s; {r['statements']} statements in "
+            f"{r['round_trips']} round trips, {r['clients']} clients; {r['script']})"
+        )
+    return lines
+
+
+# Entry frames (runpy, Typer, uvicorn's run, the asyncio loop) are on nearly every
+# stack and tell nothing: the printed top leaves them out; the JSON keeps them.
+_ENTRY = (
+    "<frozen runpy>", "typer/", "click/", "uvicorn/main.py", "uvicorn/server.py",
+    "uvicorn/_compat.py", "asyncio/runners.py", "asyncio/base_events.py",
+    "asyncio/events.py", "vaxport/cli.py", "vaxport/__main__.py",
+)  # fmt: skip
+
+
+def _profile_lines(profiles: list[dict[str, Any]], n: int = 12) -> list[str]:
+    lines = []
+    for p in profiles:
+        lines.append("")
+        if p.get("error"):
+            lines.append(f"profile {p['scenario']} {p['method']}: not recorded: {p['error']}")
+            continue
+        lines.append(
+            f"profile {p['scenario']} {p['method']}: {p['samples']} samples, "
+            f"{_fmt(p['cpu_ms_per_request'], '.3f')} CPU ms/request; {p['path']}"
+        )
+        lines.append(f"  {'cum %':>6} {'cum ms/req':>10} {'self %':>7}  function")
+        rows = [r for r in p["cumulative"] if not any(e in r["function"] for e in _ENTRY)][:n]
+        total = p["samples"] or 1
+        for r in rows:
+            lines.append(
+                f"  {r['share'] * 100:>6.1f} {_fmt(r['ms_per_request'], '.3f'):>10} "
+                f"{r['self_samples'] / total * 100:>7.1f}  {r['function']}"
+            )
+        lines.append(f"  {'self %':>6} {'self ms/req':>10}  function (where the CPU itself went)")
+        for r in p["self"][: n // 2]:
+            ms = _fmt(r["ms_per_request"], ".3f")
+            lines.append(f"  {r['share'] * 100:>6.1f} {ms:>10}  {r['function']}")
+    return lines

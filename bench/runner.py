@@ -18,13 +18,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import report, wrk
+from bench import pgbench, report, roundtrips, wrk
+from bench import profile as profiler
 from bench.procs import Server, ServerStartError, free_port
 from bench.scenarios import NOOP_BODY, Prepared, Scenario, ScenarioUnavailable, Target, select
 
@@ -47,6 +48,13 @@ class Options:
     redis_url: str = ""
     as_json: bool = False
     output: Path | None = None
+    profile: bool = False  # py-spy the server during each scenario's measured run
+    prefill: int = 1000  # people registered before measuring (register's setup)
+    pgbench: bool = True  # replay a captured request's statements with pgbench (PostgreSQL)
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
 
 
 @dataclass(frozen=True)
@@ -219,7 +227,13 @@ def probe(
 
 
 def measure(
-    opts: Options, wrk_path: str, server: Server, req: Request, *, warm: bool = True
+    opts: Options,
+    wrk_path: str,
+    server: Server,
+    req: Request,
+    *,
+    warm: bool = True,
+    recording: profiler.Recording | None = None,
 ) -> tuple[wrk.WrkResult, float]:
     """Warm up, then one measured run; returns wrk's result and the server's CPU seconds."""
     url = server.base_url + req.path
@@ -232,8 +246,14 @@ def measure(
     }
     if warm and opts.warmup_s > 0:
         wrk.run(wrk_path, duration_s=opts.warmup_s, **common)
+    if recording is not None:
+        recording.start()
     before = server.cpu_seconds()
-    result = wrk.run(wrk_path, duration_s=opts.duration_s, **common)
+    try:
+        result = wrk.run(wrk_path, duration_s=opts.duration_s, **common)
+    finally:
+        if recording is not None:
+            recording.stop()
     return result, server.cpu_seconds() - before
 
 
@@ -249,10 +269,17 @@ def run(opts: Options) -> int:
     except (ValueError, wrk.WrkMissingError) as exc:
         say(str(exc))
         return 2
+    try:
+        py_spy = profiler.find() if opts.profile else ""
+    except profiler.ProfilerMissing as exc:
+        say(str(exc))
+        return 2
     tmp = Path(tempfile.mkdtemp(prefix="vaxport-bench-"))
     env = server_env(opts, tmp / "data")
     stack, bare = _servers(opts, env, tmp)
     started_at = _now()
+    path = opts.output or RESULTS_DIR / f"{started_at.replace(':', '').replace('+0000', 'Z')}.json"
+    extras = Extras(artefacts=path.with_suffix(""), py_spy=py_spy)
     loadavg_start = list(os.getloadavg())
     try:
         for server in (stack, bare):
@@ -260,17 +287,25 @@ def run(opts: Options) -> int:
             server.launch()
         for server in (stack, bare):
             server.wait_ready()
-        target = Target(base_url=stack.base_url, repo_root=REPO_ROOT, run_cli=_cli_runner(env))
+        target = Target(
+            base_url=stack.base_url,
+            repo_root=REPO_ROOT,
+            run_cli=_cli_runner(env),
+            prefill=opts.prefill,
+        )
         requests, outcomes = _prepare_all(scenarios, target)
+        if requests:
+            _analyze(env)
         runnable = [s for s in scenarios if s in requests]
         runs: list[report.Run] = []
         steps = plan(runnable)
         for n, step in enumerate(steps, 1):
-            runs.append(_measure_step(opts, wrk_path, step, stack, bare, requests))
+            runs.append(_measure_step(opts, wrk_path, step, stack, bare, requests, extras))
             r = runs[-1]
+            rt = "" if r.round_trips is None else f"  {r.round_trips:.1f} round trips/req"
             say(
                 f"[{n}/{len(steps)}] {r.kind:<8} {r.name:<14} {r.method:<5} "
-                f"{r.result.rps:>9.0f} req/s  p99 {r.result.p99_ms:.1f} ms"
+                f"{r.result.rps:>9.0f} req/s  p99 {r.result.p99_ms:.1f} ms{rt}"
             )
         outcomes = _attach_runs(outcomes, runs)
     except (ServerStartError, wrk.WrkOutputError, ScenarioUnavailable) as exc:
@@ -301,11 +336,19 @@ def run(opts: Options) -> int:
             "workers": opts.workers,
             "database": report.redact_url(opts.database_url) or "sqlite (temporary)",
             "cache": report.redact_url(opts.redis_url) or "in-process",
+            "profile": opts.profile,
+            "prefill": opts.prefill,
         },
     }
     pairs = [(s.name, s.versus) for s in scenarios if s.versus]
-    doc = report.build(runs=runs, outcomes=outcomes, meta=meta, pairs=pairs)
-    path = opts.output or RESULTS_DIR / f"{started_at.replace(':', '').replace('+0000', 'Z')}.json"
+    doc = report.build(
+        runs=runs,
+        outcomes=outcomes,
+        meta=meta,
+        pairs=pairs,
+        pgbench=extras.pgbench,
+        profiles=extras.profiles,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     text = report.table(doc) + f"\n\nresults: {path}"
@@ -338,6 +381,133 @@ def _prepare_all(
     return requests, outcomes
 
 
+@dataclass
+class Extras:
+    """What a run collects beside the table: artefacts, pgbench results, profiles."""
+
+    artefacts: Path  # bench/results/<ts>/, beside <ts>.json
+    py_spy: str = ""
+    pgbench: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _analyze(env: dict[str, str]) -> None:
+    """ANALYZE the server's database after the setups' prefills, so the planner sees
+    the tables as they are (a never-analysed table can get a plan for an empty one)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ANALYZE],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    say("analyzed the tables" if done.returncode == 0 else f"ANALYZE failed: {done.stderr[-500:]}")
+
+
+_ANALYZE = """
+import asyncio
+from sqlalchemy import text
+from vaxport.core.db import database_from_settings
+
+async def main():
+    db = database_from_settings()
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    finally:
+        await db.dispose()
+
+asyncio.run(main())
+"""
+
+
+def _measure_scenario(
+    opts: Options,
+    wrk_path: str,
+    scenario: Scenario,
+    stack: Server,
+    req: Request,
+    extras: Extras,
+) -> report.Run:
+    """One scenario's measured run, with its round trips, and when asked its profile and
+    the pgbench replay of its statements."""
+    key = roundtrips.route_key(req.method, req.path)
+    replay = opts.pgbench and scenario.pgbench and opts.on_postgres
+    before = roundtrips.counts(stack.base_url, opts.workers) if opts.on_postgres else None
+    if replay:
+        roundtrips.arm_capture(stack.base_url, opts.workers, *key)
+    stem = f"{scenario.name}-{scenario.method}"
+    recording = None
+    if opts.profile:
+        out = extras.artefacts / f"{stem}.collapsed.txt"
+        recording = profiler.Recording(extras.py_spy, stack.pid, out)
+    result, cpu = measure(opts, wrk_path, stack, req, recording=recording)
+    after = roundtrips.counts(stack.base_url, opts.workers) if opts.on_postgres else None
+    per = roundtrips.per_request(before, after, key)
+    run = report.Run(
+        "scenario",
+        scenario.name,
+        req.method,
+        req.path,
+        result,
+        cpu,
+        round_trips=per[0] if per else None,
+        statements=per[1] if per else None,
+    )
+    if recording is not None:
+        extras.profiles.append(_profile_summary(scenario, recording, run.cpu_s_per_1k))
+    if opts.pgbench and scenario.pgbench:
+        extras.pgbench.append(_replay(opts, scenario, stack, extras.artefacts / f"{stem}.pgbench"))
+    return run
+
+
+def _profile_summary(
+    scenario: Scenario, recording: profiler.Recording, cpu_s_per_1k: float | None
+) -> dict[str, Any]:
+    head = {"scenario": scenario.name, "method": scenario.method, "path": str(recording.path)}
+    if not recording.path.is_file():
+        return head | {"error": f"py-spy wrote nothing: {recording.output[-300:]}"}
+    return head | profiler.top(recording.path, cpu_ms_per_request=cpu_s_per_1k)
+
+
+def _replay(opts: Options, scenario: Scenario, stack: Server, script: Path) -> dict[str, Any]:
+    head: dict[str, Any] = {"scenario": scenario.name, "method": scenario.method}
+    if not opts.on_postgres:
+        return head | {
+            "error": "pgbench needs PostgreSQL (--database-url postgresql+asyncpg://...)"
+        }
+    captures = roundtrips.captured(stack.base_url, opts.workers)
+    if not captures:
+        return head | {"error": "no request was captured (too few successful requests?)"}
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.with_suffix(".captured.json").write_text(json.dumps(captures, indent=1))
+    capture = pgbench.pair(captures)[0]
+    say(f"pgbench: {scenario.name}: {capture['statements']} statements, {opts.connections} clients")
+    try:
+        r = pgbench.run(
+            opts.database_url,
+            captures,
+            path=script,
+            clients=opts.connections,
+            threads=opts.threads,
+            duration_s=opts.duration_s,
+            warmup_s=opts.warmup_s,
+        )
+    except (pgbench.PgbenchUnavailable, subprocess.SubprocessError, OSError) as exc:
+        return head | {"error": str(exc)}
+    return head | {
+        "tps": round(r.tps, 1),
+        "transactions": r.transactions,
+        "clients": r.clients,
+        "statements": r.statements,
+        "round_trips": r.round_trips,
+        "app_round_trips": capture["round_trips"],
+        "script": str(r.script),
+    }
+
+
 def _measure_step(
     opts: Options,
     wrk_path: str,
@@ -345,12 +515,12 @@ def _measure_step(
     stack: Server,
     bare: Server,
     requests: dict[Scenario, Request],
+    extras: Extras,
 ) -> report.Run:
     if step.kind == "scenario":
         assert step.scenario is not None
         req = requests[step.scenario]
-        result, cpu = measure(opts, wrk_path, stack, req)
-        return report.Run("scenario", step.scenario.name, req.method, req.path, result, cpu)
+        return _measure_scenario(opts, wrk_path, step.scenario, stack, req, extras)
     server = bare if step.kind == "bare" else stack
     req = noop_request(step.method)
     result, cpu = measure(opts, wrk_path, server, req)

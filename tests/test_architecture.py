@@ -15,6 +15,7 @@ FORBIDDEN = (
     "facilities",
     "notifications",
     "audit",
+    "scheduling",
     "web",
     "app",
     "cli",

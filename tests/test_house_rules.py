@@ -111,3 +111,33 @@ def test_services_never_import_the_web_framework() -> None:
         if package in {"fastapi", "starlette"}
     ]
     assert offenders == [], "a use case never knows it is called over HTTP"
+
+
+SPREADSHEET = SRC / "core" / "spreadsheet.py"
+_WRITERS = {("csv", "writer"), ("csv", "DictWriter"), ("openpyxl", "Workbook")}
+
+
+def _writer_references(tree: ast.Module) -> Iterator[ast.AST]:
+    """``csv.writer``, ``csv.DictWriter``, ``openpyxl.Workbook``, as attributes or imports."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            pairs = [(node.value.id, node.attr)]
+        elif isinstance(node, ast.ImportFrom):
+            pairs = [(node.module or "", a.name) for a in node.names]
+        else:
+            continue
+        if any(pair in _WRITERS for pair in pairs):
+            yield node
+
+
+def test_csv_and_workbooks_are_written_only_through_the_spreadsheet_helper() -> None:
+    # Issue 12: every file we produce must neutralise cells a spreadsheet would run as
+    # formulas; core/spreadsheet.py does, a writer made elsewhere would not.
+    offenders = [
+        _where(path, node)
+        for path, tree in _modules()
+        if path != SPREADSHEET
+        for node in _writer_references(tree)
+    ]
+    assert offenders == [], "write CSV through vaxport.core.spreadsheet.CsvWriter"
+    assert list(_writer_references(ast.parse("import csv\nw = csv.writer(out)")))

@@ -21,23 +21,33 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vaxport import __version__, wiring
+from vaxport.core import roundtrips
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
-from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
+from vaxport.core.errors import (
+    PROBLEM_JSON,
+    Problem,
+    ValidationFailed,
+    from_validation,
+    problem_for_status,
+)
+from vaxport.core.http.bench_probe import RoundTripMiddleware
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flat_routes
-from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.http.security_headers import SecurityHeadersMiddleware
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
 from vaxport.core.logging import configure_logging, get_logger
 from vaxport.identity.access.edge import install as install_identity
+from vaxport.identity.access.edge import openapi_security
 from vaxport.settings import Settings, get_settings
 from vaxport.web.errors import html_error_page
+from vaxport.web.problems import localize
 
 log = get_logger(__name__)
 
@@ -47,12 +57,17 @@ def problem_response(problem: Problem, request: Request) -> Response:
     page = html_error_page(problem, request)
     if page is not None:
         return page
-    return Response(
-        orjson.dumps(problem.to_dict(request.url.path)),
+    body = problem.to_dict(request.url.path)
+    lang = localize(problem, body, request)
+    response = Response(
+        orjson.dumps(body),
         status_code=problem.status,
         media_type=PROBLEM_JSON,
         headers=problem.headers,
     )
+    response.headers["content-language"] = lang
+    response.headers["vary"] = "Accept-Language"
+    return response
 
 
 async def send_problem_response(
@@ -64,13 +79,6 @@ async def send_problem_response(
     await problem_response(problem, Request(scope))(scope, receive, send)
 
 
-def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = list(loc)
-    if parts and parts[0] == "body":
-        parts = parts[1:]
-    return ".".join(str(p) for p in parts) or "body"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error, ours and the framework's, to problem+json."""
 
@@ -80,10 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"field": _loc_to_field(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
-        ]
+        errors = from_validation(exc.errors())
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:5])
         return problem_response(ValidationFailed(detail, errors=errors), request)
 
@@ -239,7 +244,7 @@ def create_app(
         title="vaxport",
         version=__version__,
         openapi_url="/api/openapi.json" if settings.api_docs_enabled else None,
-        docs_url="/api/docs" if settings.api_docs_enabled else None,
+        docs_url=None,  # served by the pages (web/api_docs.py) from this origin
         redoc_url=None,
         lifespan=lifespan,
         telemetry=_NO_NATIVE_TELEMETRY,
@@ -282,11 +287,7 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts=settings.force_https,
-        path_policies={"/api/docs": DOCS_CSP},
-    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.force_https)
     if settings.trusted_proxies or settings.force_https:
         app.add_middleware(
             TransportMiddleware,
@@ -296,6 +297,8 @@ def create_app(
             public_url=settings.public_url,
         )
     app.add_middleware(RequestMiddleware)
+    if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
+        app.add_middleware(RoundTripMiddleware)
     return app
 
 
@@ -309,7 +312,7 @@ def _include_routers(app: FastAPI, settings: Settings, parts: wiring.Parts) -> N
     app.router.routes.extend(_built_routes(tuple(selected), parts.pages))
     app.router._mark_routes_changed()
     # Links between operations, declared by each context beside its routes.
-    install_links(app, parts.links)
+    install_links(app, parts.links, openapi_security(settings))
 
 
 # Routes built, by the identity of their routers (routers compare by value and do not

@@ -160,6 +160,13 @@ def bench(  # noqa: PLR0917 - Typer maps each option to a parameter
     redis_url: str = typer.Option("", help="Redis to use (default: in-process cache)."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON result on stdout."),
     output: Path | None = typer.Option(None, help="JSON path (default: bench/results/)."),
+    profile: bool = typer.Option(
+        False, "--profile", help="Sample the server with py-spy during each scenario's run."
+    ),
+    prefill: int = typer.Option(1000, min=0, help="People registered before `register` runs."),
+    pgbench: bool = typer.Option(
+        True, help="Replay a registration's statements with pgbench (PostgreSQL)."
+    ),
 ) -> None:
     """Measure throughput, latency and CPU per request against same-run ceilings."""
     import importlib
@@ -183,6 +190,9 @@ def bench(  # noqa: PLR0917 - Typer maps each option to a parameter
         redis_url=redis_url,
         as_json=as_json,
         output=output,
+        profile=profile,
+        prefill=prefill,
+        pgbench=pgbench,
     )
     raise typer.Exit(runner.run(options))
 

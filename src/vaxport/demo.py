@@ -96,6 +96,18 @@ async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
     ]
 
 
+def served_at(settings: Settings, *, host: str, port: int) -> Settings:
+    """``settings`` whose public URL is where the demo serves (``--host``/``--port``), so
+    links in messages (invitations, resets, recovery undo) lead back to it; an explicit
+    ``VAXPORT_PUBLIC_URL`` (the demo behind a proxy, say) is kept."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host  # noqa: S104 - a name to show
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+
+
 async def run(
     settings: Settings, *, host: str, port: int, parts: wiring.Parts | None = None
 ) -> None:
@@ -106,10 +118,11 @@ async def run(
     from vaxport.core.outbox.worker import run_worker
 
     parts = parts or wiring.build()
+    settings = served_at(settings, host=host, port=port)
 
     db = database_from_settings(settings)
     cache = cache_from_url(settings.redis_url)
-    report = DemoReport(url=f"http://{host}:{port}")
+    report = DemoReport(url=settings.public_url.rstrip("/"))
     try:
         app = create_app(settings, parts=parts, database=db, cache=cache)
         await prepare(settings, db, cache, report, parts=parts)

@@ -37,7 +37,7 @@ from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.crypto.blind import RegionResolver
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.db import Base, Database
-from vaxport.core.http import ops
+from vaxport.core.http import bench_probe, ops
 from vaxport.core.http.openapi import Link
 from vaxport.core.outbox import Subscriptions
 from vaxport.core.outbox.cli import outbox_app
@@ -147,7 +147,7 @@ def build() -> Parts:
             registration_router,
             registration_review_router,
         ),
-        bench_routers=(ops.bench_router, identity_bench_router),
+        bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
         links=(*facilities_links.LINKS, *identity_links.LINKS),
@@ -175,6 +175,7 @@ def build() -> Parts:
             member_lookup=registration_lookup.account_holds_member,
             facility_region=_facility_region,
             send_recovery_notice=notifications_service.send_recovery_notice,
+            send_invitation=notifications_service.send_staff_invitation,
         ),
     )
 

@@ -3,6 +3,7 @@ the scenario registry, and one very short end-to-end ``vaxport bench`` run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,7 +17,9 @@ import pytest
 from bench.procs import process_tree, tree_cpu_seconds
 from bench.wrk import WrkOutputError, WrkResult, parse_output
 
-from bench import report, runner, scenarios
+from bench import pgbench, profile, report, runner, scenarios
+from tests.conftest import requires_postgres
+from vaxport.core.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -342,6 +345,8 @@ def test_vaxport_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert s["cpu_s_per_1k"] > 0
     assert set(doc["stack_vs_bare"]) == {"GET", "POST"}
     assert "production stack / bare Starlette" in done.stderr
+    # SQLite: no round trips are counted, the table prints "-".
+    assert all(r["round_trips_per_request"] is None for r in doc["runs"])
     config = by_name[("config", "GET")]
     if (ROOT / "countries" / "demo.yaml").is_file():
         # The tenancy context is in this tree: the cached config read must run.
@@ -354,3 +359,113 @@ def test_vaxport_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert "demo.yaml does not exist" in config["error"]
         assert done.returncode == 1
         assert len(doc["runs"]) == 10
+
+
+def test_sqlite_runs_print_no_round_trips() -> None:
+    runs = [run("stack", "POST", 2_000, 1.0), run("scenario", "POST", 500, 1.0, name="register")]
+    outcomes = [report.Outcome("register", "POST", "/r", "POST", "ok", run=1)]
+    meta = {"started_at": "t", "config": {
+        "workers": 1, "connections": 8, "threads": 1, "duration_s": 1.0, "warmup_s": 0.0,
+        "database": "sqlite (temporary)", "cache": "in-process",
+    }}  # fmt: skip
+    doc = report.build(runs=runs, outcomes=outcomes, meta=meta)
+    assert doc["scenarios"][0]["round_trips_per_request"] is None
+    assert report.table(doc).splitlines()[4].rstrip().endswith("-")
+
+
+def test_pgbench_script_varies_per_request_values_and_keeps_constants() -> None:
+    def capture(person: str, reference: str, ciphertext: str) -> dict[str, object]:
+        insert = "INSERT INTO people (id, tenant_id, reference, name) VALUES ($1, $2, $3, $4)"
+        return {
+            "method": "POST", "path": "/p", "round_trips": 4, "statements": 3,
+            "exchanges": [
+                {"op": "query", "sql": "BEGIN;", "rows": []},
+                {"op": "prepare", "sql": insert, "rows": []},
+                {"op": "execute", "sql": insert, "rows": [[
+                    {"literal": f"'{person}'::uuid", "type": "uuid"},
+                    {"literal": "'0000-tenant'::uuid", "type": "uuid"},
+                    {"literal": f"'{reference}'::varchar", "type": "varchar"},
+                    {"literal": f"E'\\\\x{ciphertext}'::bytea", "type": "bytea"},
+                ]]},
+                {"op": "execute_many", "sql": "INSERT INTO audit (subject) VALUES ($1)", "rows": [
+                    [{"literal": f"'{person}'::uuid", "type": "uuid"}],
+                    [{"literal": "'0000-tenant'::uuid", "type": "uuid"}],
+                ]},
+                {"op": "query", "sql": "COMMIT;", "rows": []},
+            ],
+        }  # fmt: skip
+
+    first = capture("0001-a", "HQS39HW6", "00ff00ff")
+    warm = capture("0002-b", "ZZZ11AAA", "11ee11ee")
+    cold = capture("0003-c", "QQQ22BBB", "22dd22dd")
+    extra = {"op": "query", "sql": "SELECT 1;", "rows": []}
+    cold["exchanges"].insert(1, extra)  # type: ignore[attr-defined]
+    text, round_trips = pgbench.script([cold, first, warm])
+    assert round_trips == 4  # BEGIN, the insert, the pipelined pair, COMMIT; no prepare
+    assert "SELECT 1" not in text  # the odd one out is not the one replayed
+    assert "'0000-tenant'::uuid" in text  # equal in both requests: a constant
+    for per_request in ("0001-a", "HQS39HW6", "00ff00ff"):
+        assert per_request not in text
+    assert "(md5(:seed::text || '-0')::uuid)" in text  # the person, the same both times
+    assert text.count("'-0')") == 2
+    assert "left(repeat(md5(:seed::text || '-1'), 1), 8)::varchar" in text
+    assert "substr(decode(repeat(md5(:seed::text || '-2'), 1), 'hex'), 1, 4)" in text
+    assert "\\startpipeline\nINSERT INTO audit" in text
+    assert text.splitlines()[2].startswith("\\set seed random(")
+
+
+def test_profile_top_sums_cumulative_and_self_samples(tmp_path: Path) -> None:
+    folded = tmp_path / "p.collapsed.txt"
+    folded.write_text(
+        'process 1:"serve";run (asyncio/runners.py:1);handler (app.py:10);encrypt (c.py:5) 30\n'
+        'process 1:"serve";run (asyncio/runners.py:1);handler (app.py:12) 10\n'
+        'process 1:"serve";run (asyncio/runners.py:1);parse (http.py:3) 60\n'
+    )
+    top = profile.top(folded, cpu_ms_per_request=2.0)
+    cumulative = {r["function"]: r for r in top["cumulative"]}
+    assert top["samples"] == 100
+    assert cumulative["handler (app.py)"]["samples"] == 40  # lines 10 and 12: one function
+    assert cumulative["handler (app.py)"]["ms_per_request"] == pytest.approx(0.8)
+    assert cumulative["handler (app.py)"]["self_samples"] == 10
+    assert [r["function"] for r in top["self"]][:1] == ["parse (http.py)"]
+    assert all(not r["function"].startswith("process") for r in top["cumulative"])
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed (apt-get install wrk)")
+@requires_postgres
+async def test_bench_on_postgresql_counts_round_trips_replays_with_pgbench_and_profiles(
+    tmp_path: Path, empty_db: Database
+) -> None:
+    out = tmp_path / "result.json"
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    argv = ["--scenarios", "register", "--duration", "2", "--warmup", "0", "--prefill", "10"]
+    argv += ["--connections", "4", "--profile", "--output", str(out)]
+    argv += ["--database-url", empty_db.url]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "vaxport", "bench", *argv],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    _check_postgres_bench(out, done)
+
+
+def _check_postgres_bench(out: Path, done: subprocess.CompletedProcess[str]) -> None:
+    assert out.is_file(), done.stderr[-3000:] + done.stdout[-3000:]
+    doc = json.loads(out.read_text())
+    by_name = {(s["name"], s["method"]): s for s in doc["scenarios"]}
+    register = by_name[("register", "POST")]
+    assert register["status"] == "ok", register["error"]
+    assert register["round_trips_per_request"] >= 3  # at least BEGIN, a statement, COMMIT
+    ceilings = [r for r in doc["runs"] if r["kind"] == "stack"]
+    assert all(r["round_trips_per_request"] is None for r in ceilings)  # only scenarios
+    (replay,) = doc["pgbench"]
+    assert replay["tps"] > 0, replay.get("error")
+    assert replay["ratio"] > 0
+    assert Path(replay["script"]).is_file()
+    assert "register POST / pgbench of its statements" in done.stdout
+    profiles = {p["scenario"] + p["method"]: p for p in doc["profiles"]}
+    assert set(profiles) == {"registerPOST"}
+    assert Path(profiles["registerPOST"]["path"]).parent == out.with_suffix("")
+    assert profiles["registerPOST"]["samples"] > 0
+    assert "profile register POST" in done.stdout

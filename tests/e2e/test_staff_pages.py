@@ -75,9 +75,13 @@ async def test_admin_signs_in_with_a_code_and_manages_the_team(
     await _accessible(page, "invite")
     await page.get_by_label("Nom d\u2019utilisateur").fill("moussa.ba")
     await page.get_by_label("Rôle").select_option("analyst")
+    await page.get_by_label("Adresse e-mail").fill("moussa@sante.example")
     await page.get_by_role("button", name="Envoyer l\u2019invitation").click()
     link = await page.get_by_label("Lien d\u2019activation").input_value()
     assert "/sn/staff/activate?token=" in link
+    # The link is on its way by e-mail too (tests/notifications/test_staff_invitation.py).
+    sent = await page.get_by_role("status").inner_text()
+    assert sent.startswith("Nous avons envoyé ce lien par e-mail à moussa@sante.example.")
     await _accessible(page, "invited")
 
     await page.goto(live_server.url + "/sn/staff/team")

@@ -117,8 +117,8 @@ async def test_a_cursor_only_continues_its_own_search(
     assert r.json()["errors"][0]["field"] == "cursor"
     r = await client.get(f"/api/v1/{tenant.code}/facilities", params={"cursor": "not-a-cursor"})
     assert r.status_code == 422
-    assert r.json()["errors"] == [
-        {"field": "cursor", "reason": "is not a cursor this list gave out"}
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [
+        ("cursor", "is not a cursor this list gave out")
     ]
 
 

@@ -75,7 +75,7 @@ def test_a_route_to_a_missing_channel_is_refused_at_load() -> None:
 async def test_a_locale_without_templates_falls_back_at_send_time(
     clean_db: Database, cache: Cache, fast: Settings
 ) -> None:
-    # Swedish has no templates here: the tenant default (en) is used; fr-CA uses fr.
+    # Finnish has no templates: the tenant default (en) is used; fr-CA uses fr.
     tenant = await tenant_with(
         clean_db,
         notifications(
@@ -84,7 +84,7 @@ async def test_a_locale_without_templates_falls_back_at_send_time(
             }
         ),
     )
-    await queue(clean_db, tenant, to=PHONE, locale="sv-SE", dedup_key="a")
+    await queue(clean_db, tenant, to=PHONE, locale="fi-FI", dedup_key="a")
     await queue(clean_db, tenant, to=PHONE, locale="fr-CA", dedup_key="b")
 
     await run_worker(clean_db, cache, fast)

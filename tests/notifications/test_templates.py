@@ -23,10 +23,11 @@ def overrides(raw: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, 
     }
 
 
-def test_shipped_templates_cover_each_event_in_en_fr_es() -> None:
+def test_shipped_templates_cover_each_event_in_every_shipped_language() -> None:
     sources = default_sources()
-    for event in ("login_code", "test_message"):
-        assert set(sources[event]) >= {"en", "fr", "es"}
+    assert set(sources) == set(EVENTS)
+    for event in EVENTS:
+        assert set(sources[event]) >= {"en", "fr", "es", "sv", "hi"}, event
         for lt in sources[event].values():
             assert lt.sms is not None
             assert lt.email is not None

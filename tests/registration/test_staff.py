@@ -179,7 +179,12 @@ async def test_staff_register_only_inside_their_region_and_vaccinated_people_are
     )
     assert outside.status_code == 403
     assert outside.json()["errors"] == [
-        {"field": "region_code", "reason": "is outside your jurisdiction"}
+        {
+            "field": "region_code",
+            "code": "is-outside-the-area-you-work-in-choose-one-in-it",
+            "reason": "is outside the area you work in: choose one in it",
+            "message": "Region: is outside the area you work in: choose one in it",
+        }
     ]
     made = await client.post(
         url(tenant), json=member(region_code="NOR-03-02"), headers=north.headers
@@ -253,3 +258,37 @@ def test_the_create_answer_links_to_get_patch_and_delete(app) -> None:  # type: 
     assert all(
         link["parameters"] == {"beneficiary_id": "$response.body#/id"} for link in links.values()
     )
+
+
+async def test_a_centres_vaccinator_moves_walk_ins_only_within_the_centres_region(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    cache: Cache,
+    settings: Settings,
+    tenant: TenantInfo,
+) -> None:
+    # Issue 12: the check of a move looked at the person's facility (the vaccinator's
+    # own), so a walk-in could be sent to any region.
+    centre = await make_facility(clean_db, cache, tenant, code="C-NOR", region_code="NOR-01-01")
+    staff = await staff_token(client, clean_db, settings, tenant, "vaccinator", facility_id=centre)
+    made = await client.post(
+        url(tenant, "/walk-ins"), json=member(region_code="NOR-01-02"), headers=staff.headers
+    )
+    assert made.status_code == 201, made.text  # a walk-in may live anywhere
+    pid = made.json()["id"]
+    away = await client.patch(
+        url(tenant, f"/{pid}"), json={"region_code": "SOU-01-01"}, headers=staff.headers
+    )
+    assert away.status_code == 403
+    assert away.json()["errors"] == [
+        {"field": "region_code", "reason": "is outside your jurisdiction"}
+    ]
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        person = await s.get(Beneficiary, uuid.UUID(pid))
+        assert person is not None
+        assert person.region_code == "NOR-01-02"
+    home = await client.patch(
+        url(tenant, f"/{pid}"), json={"region_code": "NOR-01-01"}, headers=staff.headers
+    )
+    assert home.status_code == 200, home.text
+    assert home.json()["region_code"] == "NOR-01-01"

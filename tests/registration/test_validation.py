@@ -119,21 +119,21 @@ def test_a_year_only_tenant_accepts_a_birth_year(demo: TenantConfig) -> None:
     assert out.match.endswith("|1990")
     with pytest.raises(ValidationFailed) as exc:
         check(config, birth_date="1990-05-01", birth_year=1991)
-    assert fields(exc) == {"birth_year": "does not match birth_date"}
+    assert fields(exc) == {"birth_year": "does not match the date of birth"}
 
 
 def test_id_type_age_limits_follow_the_birth_date(demo: TenantConfig) -> None:
     # National IDs from 16, birth certificates up to 17 (the day before the 18th birthday).
     with pytest.raises(ValidationFailed) as exc:
         check(demo, birth_date="2012-01-01")
-    assert "from age 16y" in fields(exc)["documents.0.id_type"]
+    assert "from the age of 16 years" in fields(exc)["documents.0.id_type"]
     child = [{"id_type": "birth-certificate", "number": "BC-2019-000123"}]
     assert check(demo, birth_date="2008-11-28", documents=child).documents[0].number == (
         "BC2019000123"
     )
     with pytest.raises(ValidationFailed) as exc:
         check(demo, birth_date="2008-11-27", documents=child)
-    assert "up to age 17y" in fields(exc)["documents.0.id_type"]
+    assert "up to the age of 17 years" in fields(exc)["documents.0.id_type"]
 
 
 def test_the_same_id_type_twice_and_unaccepted_types_are_refused(demo: TenantConfig) -> None:
@@ -151,8 +151,8 @@ def test_the_same_id_type_twice_and_unaccepted_types_are_refused(demo: TenantCon
     with pytest.raises(ValidationFailed) as exc:
         check(config, documents=docs)
     assert fields(exc) == {
-        "documents.1.id_type": "is given more than once",
-        "documents.2.id_type": "is not accepted for registration",
+        "documents.1.id_type": "is given more than once: give each ID document once",
+        "documents.2.id_type": "is not accepted for registration: choose another ID document",
     }
 
 

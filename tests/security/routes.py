@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from tests.security.world import World
 from vaxport.core.http.dependencies import iter_routes
@@ -137,3 +141,58 @@ def write_routes(app: Any) -> Iterator[RouteKey]:
         for method in sorted(getattr(route, "methods", None) or ()):
             if method in UNSAFE_METHODS:
                 yield method, path
+
+
+def field_names(annotation: Any, seen: set[type] | None = None) -> Iterator[str]:
+    """Field names (and aliases) of a pydantic model annotation, nested models included."""
+    seen = set() if seen is None else seen
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for name, info in annotation.model_fields.items():
+            yield info.alias or name
+            yield name
+            yield from field_names(info.annotation, seen)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        yield from field_names(arg, seen)
+
+
+_GROUPS = ("path_params", "query_params", "header_params", "cookie_params", "body_params")
+
+
+def parameter_names(dependant: Any, *, path: bool = True) -> Iterator[str]:
+    """Every name a request can carry to a route (JSON body fields and nested models, form
+    fields, query, header, cookie and, with ``path``, path parameters), through its
+    dependencies too."""
+    for group in _GROUPS if path else _GROUPS[1:]:
+        for param in getattr(dependant, group, ()):
+            yield param.alias
+            yield param.name
+            yield from field_names(param.field_info.annotation)
+    for sub in dependant.dependencies:
+        yield from parameter_names(sub, path=path)
+
+
+def routes_naming(
+    app: Any, pattern: re.Pattern[str], *, methods: frozenset[str] | None = None, path: bool = True
+) -> set[RouteKey]:
+    """``(method, path)`` of every route with a parameter named like ``pattern``."""
+    found: set[RouteKey] = set()
+    for template, route, _deps in iter_routes(app.routes):
+        if not isinstance(route, APIRoute):
+            continue
+        if any(pattern.search(n) for n in parameter_names(route.dependant, path=path)):
+            for method in route.methods or ():
+                if method != "HEAD" and (methods is None or method in methods):
+                    found.add((method, template))
+    return found
+
+
+def all_routes(app: Any) -> set[RouteKey]:
+    """``(method, path)`` of every route of ``app``."""
+    return {
+        (method, template)
+        for template, route, _deps in iter_routes(app.routes)
+        for method in getattr(route, "methods", None) or ()
+    }

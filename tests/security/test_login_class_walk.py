@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
+from tests.security.routes import parameter_names
 from vaxport.core.http.dependencies import iter_routes, route_class_marker
 from vaxport.core.http.route_policy import RouteTable
 
@@ -73,37 +73,12 @@ NOT_A_CHECK: dict[RouteKey, str] = {
 }
 
 
-def _names(annotation: Any, seen: set[type]) -> Iterator[str]:
-    """Field names of a pydantic model annotation, nested models included."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        if annotation in seen:
-            return
-        seen.add(annotation)
-        for name, info in annotation.model_fields.items():
-            yield info.alias or name
-            yield name
-            yield from _names(info.annotation, seen)
-    for arg in getattr(annotation, "__args__", ()) or ():
-        yield from _names(arg, seen)
-
-
-def _parameter_names(dependant: Any) -> Iterator[str]:
-    """Every name a request can carry to this route, through its dependencies too."""
-    for group in ("path_params", "query_params", "header_params", "cookie_params", "body_params"):
-        for param in getattr(dependant, group, ()):
-            yield param.alias
-            yield param.name
-            yield from _names(param.field_info.annotation, set())
-    for sub in dependant.dependencies:
-        yield from _parameter_names(sub)
-
-
 def _secret_routes(app: Any) -> Iterator[tuple[str, str, list[str], str | None]]:
     """``(method, path, secret-named parameters, declared class)`` of every API route."""
     for path, route, dependencies in iter_routes(app.routes):
         if not isinstance(route, APIRoute):
             continue
-        secrets = sorted({n for n in _parameter_names(route.dependant) if SECRET_NAME.search(n)})
+        secrets = sorted({n for n in parameter_names(route.dependant) if SECRET_NAME.search(n)})
         declared, _ = route_class_marker(dependencies)
         for method in sorted(route.methods or ()):
             if method == "HEAD":

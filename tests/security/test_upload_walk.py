@@ -9,10 +9,8 @@ which must answer 422 problem+json naming the limit.
 
 from __future__ import annotations
 
-import io
 import time
 import tracemalloc
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,67 +18,23 @@ from typing import Any
 import pytest
 
 from tests.security.world import World
+from tests.support.workbooks import NS, huge_body, xlsx
 from vaxport.core.errors import ValidationFailed
 from vaxport.core.http.dependencies import iter_routes
 from vaxport.core.imports import readers
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE, SourceError, open_source
 
-_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_CONTENT_TYPES = (
-    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
-    'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-    'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
-    'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-    'worksheet+xml"/></Types>'
-)
-_RELS = (
-    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-    '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-    'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-    "</Relationships>"
-)
-_WORKBOOK = (
-    f'<?xml version="1.0"?><workbook {_NS} xmlns:r="http://schemas.openxmlformats.org/'
-    'officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/>'
-    "</sheets></workbook>"
-)
-_WORKBOOK_RELS = (
-    '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
-    '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-    'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-    "</Relationships>"
-)
-
-
-def _xlsx(sheet: str, extra: dict[str, bytes] | None = None, stored: bool = False) -> bytes:
-    out = io.BytesIO()
-    mode = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-    with zipfile.ZipFile(out, "w", mode) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("xl/workbook.xml", _WORKBOOK)
-        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        z.writestr(
-            "xl/worksheets/sheet1.xml",
-            f"<worksheet {_NS}><sheetData>{sheet}</sheetData></worksheet>",
-        )
-        for name, data in (extra or {}).items():
-            z.writestr(name, data)
-    return out.getvalue()
-
 
 def many_shared_strings() -> bytes:
     count = readers.MAX_SHARED_STRINGS + 1
     texts = b"".join(b"<si><t>%d</t></si>" % i for i in range(count))
-    shared = b"<sst " + _NS.encode() + b">" + texts + b"</sst>"
+    shared = b"<sst " + NS.encode() + b">" + texts + b"</sst>"
     sheet = '<row r="1"><c r="A1" t="s"><v>0</v></c></row>'
-    return _xlsx(sheet, {"xl/sharedStrings.xml": shared}, stored=True)
+    return xlsx(sheet, {"xl/sharedStrings.xml": shared}, stored=True)
 
 
 def zip_bomb_member() -> bytes:
-    return _xlsx(
+    return xlsx(
         '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>',
         {"xl/media/pad.bin": b"\0" * (32 << 20)},
     )
@@ -91,7 +45,7 @@ def huge_dimensions() -> bytes:
         '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c>'
         '<c r="XFD1" t="inlineStr"><is><t>b</t></is></c></row>'
     )
-    return _xlsx(sheet).replace(b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>')
+    return xlsx(sheet).replace(b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>')
 
 
 def wide_csv_row() -> bytes:
@@ -171,3 +125,29 @@ async def test_every_upload_route_refuses_hostile_files(app: Any, world: World) 
             elif took > 10:
                 failures.append(f"{method} {path} [{name}]: took {took:.1f} s")
     assert not failures, "\n".join(failures)
+
+
+def test_a_header_check_reads_the_first_row_alone_in_bounded_memory(tmp_path: Path) -> None:
+    header = ["given_name", "family_name", "birth_date", "id_number"]
+    path = tmp_path / "big.xlsx"
+    path.write_bytes(huge_body(header))
+    assert readers.read_header(path, "xlsx") == header
+    tracemalloc.start()
+    try:
+        assert readers.read_header(path, "xlsx") == header
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A whole-workbook parse holds the 150,000 texts (14 MiB); the first row is tiny.
+    assert peak < 1 << 20, f"peak {peak >> 10} KiB"
+    assert open_source(path, "xlsx").header == header  # the import reads the same header
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_header_check_refuses_hostile_files_naming_the_limit(name: str, tmp_path: Path) -> None:
+    make, kind = HOSTILE[name]
+    path = tmp_path / f"hostile.{kind}"
+    path.write_bytes(make())
+    with pytest.raises(ValidationFailed) as refusal:
+        readers.read_header(path, kind)
+    assert "limit" in str(refusal.value)

@@ -10,6 +10,7 @@ from tests.support.parts import RULES
 from tests.tenancy.helpers import demo_config, write_config
 from vaxport.core.cache import Cache, MemoryBackend
 from vaxport.core.db import Database
+from vaxport.core.i18n import missing_translations
 from vaxport.core.ids import short_code
 from vaxport.tenancy import service as tenancy
 from vaxport.tenancy.loader import load
@@ -34,6 +35,12 @@ async def load_tenant(
         # The demo's texts are in en + fr; a tenant with other languages keeps English.
         data = _only_english(data)
     data.update(changes or {})
+    if changes and "locales" in changes and "language_fallbacks" not in changes:
+        # A language vaxport has no complete catalog for is served with English filling
+        # the gaps, as its operators would have to declare.
+        gaps = {loc: "en" for loc in data["locales"] if missing_translations(loc)}
+        if gaps and "en" in data["locales"]:
+            data["language_fallbacks"] = gaps
     with tempfile.TemporaryDirectory() as tmp:
         path = write_config(Path(tmp) / f"{data['code']}.yaml", data)
         await load(db=db, cache=cache, path=path, rules=RULES)

@@ -90,3 +90,14 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
         # The library's message quotes the input; ours does not.
         raise invalid(field, NOT_VALID_EMAIL) from None
     return str(result.normalized).lower()
+
+
+def example_phone(region: str) -> str:
+    """A mobile number of ``region`` as people there write it (``070-123 45 67`` for SE),
+    for hints and placeholders: libphonenumber's example, never a real subscriber's."""
+    number = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    if number is None:
+        number = phonenumbers.example_number(region)
+    if number is None:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -300,12 +300,17 @@ def database_from_settings(settings: Settings | None = None) -> Database:
     s = settings or get_settings()
     if s.is_sqlite:
         s.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(
+    db = Database(
         s.effective_database_url,
         pool_size=s.database_pool_size,
         max_overflow=s.database_max_overflow,
         echo=s.database_echo,
     )
+    if s.bench_mode:  # the bench counts round trips per request; never in production
+        from vaxport.core.roundtrips import install
+
+        install(db.engine)
+    return db
 
 
 async def delete_in_batches(db: Database, model: Any, *criteria: Any, batch: int = 1000) -> int:

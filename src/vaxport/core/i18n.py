@@ -11,21 +11,25 @@ directory names, which follow gettext (``pt_BR``).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import Translations
+from babel.units import format_unit
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
+TEMPLATE = LOCALES_DIR / f"{DOMAIN}.pot"  # every msgid of pages, messages and errors
 SOURCE_LOCALE = "en"  # the language of the msgids themselves
 
 # A language tag as a client may send it: letters, digits, hyphens or underscores.
@@ -99,11 +103,8 @@ def installation_languages() -> list[str]:
     return [SOURCE_LOCALE, *(t for t in catalogs() if t != SOURCE_LOCALE)]
 
 
-def translations_for(tag: str) -> gettext.NullTranslations:
-    """The catalog for ``tag``, falling back from region to language (``fr-SN`` -> ``fr``).
-
-    The source language, and languages without a catalog, get the msgids themselves.
-    """
+def _catalog_for(tag: str) -> Translations | None:
+    """The compiled catalog serving ``tag``: its own, else its language's (``fr-SN`` -> ``fr``)."""
     compiled = catalogs()
     norm = normalize(tag) or SOURCE_LOCALE
     candidates = [norm]
@@ -112,7 +113,71 @@ def translations_for(tag: str) -> gettext.NullTranslations:
     for candidate in candidates:
         if candidate in compiled:
             return compiled[candidate]
-    return gettext.NullTranslations()
+    return None
+
+
+def translations_for(tag: str, *, fallback: str | None = None) -> gettext.NullTranslations:
+    """The catalog for ``tag``, falling back from region to language (``fr-SN`` -> ``fr``).
+
+    With ``fallback`` (a tenant's declared ``language_fallbacks``), what ``tag``'s catalog
+    lacks comes from that language's. The source language, and languages without a
+    catalog or fallback, get the msgids themselves.
+    """
+    if fallback is not None and not is_source(tag):
+        return _chained(normalize(tag) or tag, normalize(fallback) or fallback)
+    return _catalog_for(tag) or gettext.NullTranslations()
+
+
+@functools.cache
+def _chained(tag: str, fallback: str) -> gettext.NullTranslations:
+    # A private copy of ``tag``'s catalog: add_fallback changes the object it is called on,
+    # and the shared one serves tenants without this fallback.
+    base = _catalog_for(tag)
+    spare = translations_for(fallback)
+    if base is None:
+        return spare
+    path = _catalog_dirs().get(normalize(tag) or tag) or _catalog_dirs()[tag.split("-", 1)[0]]
+    own = _compile(path, tag)
+    own.add_fallback(spare)
+    return own
+
+
+def is_source(tag: str) -> bool:
+    """Whether ``tag`` is the msgids' own language (``en``, ``en-IN``): nothing to translate."""
+    norm = normalize(tag) or ""
+    return norm.split("-", 1)[0] == SOURCE_LOCALE
+
+
+@functools.cache
+def source_messages() -> tuple[str, ...]:
+    """Every msgid of the template (``messages.pot``); a plural by its singular form."""
+    with TEMPLATE.open("rb") as fh:
+        template = read_po(fh, domain=DOMAIN)
+    return tuple(
+        message.id if isinstance(message.id, str) else message.id[0]
+        for message in template
+        if message.id
+    )
+
+
+@functools.cache
+def missing_translations(tag: str) -> tuple[str, ...]:
+    """The msgids (singular form) that ``tag``'s catalog leaves untranslated or fuzzy.
+
+    Empty for the source language; every msgid for a language without a catalog. A
+    tenant may serve a language only when this is empty or it declares a fallback.
+    """
+    if is_source(tag):
+        return ()
+    catalog = _catalog_for(tag)
+    if catalog is None:
+        return source_messages()
+    # The compiled catalog holds translated, non-fuzzy entries only (as msgfmt writes
+    # them), a plural under (singular, 0). A translation equal to its msgid counts.
+    known: Mapping[object, str] = getattr(catalog, "_catalog", {})
+    return tuple(
+        msgid for msgid in source_messages() if msgid not in known and (msgid, 0) not in known
+    )
 
 
 def parse_accept_language(header: str | None) -> list[str]:
@@ -208,6 +273,32 @@ class LanguageInfo:
     rtl: bool
 
 
+def display_name(tag: str, in_locale: str) -> str:
+    """The name of language ``tag`` in the reader's language (``fr`` in ``en``: French)."""
+    try:
+        name = Locale.parse(tag, sep="-").get_display_name(Locale.parse(in_locale, sep="-"))
+    except (UnknownLocaleError, ValueError):
+        return tag
+    return name[:1].upper() + name[1:] if name else tag
+
+
+_EXAMPLE_DATE = dt.date(1992, 1, 17)
+
+
+def date_example(tag: str) -> str:
+    """17 January 1992 as a date field shows it in this language (four-digit year).
+
+    Browsers lay out ``<input type="date">`` with the locale's short date pattern, so a
+    hint written this way agrees with the picker; the value sent is ISO whatever is shown.
+    """
+    try:
+        loc = Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError):
+        return _EXAMPLE_DATE.isoformat()
+    pattern = re.sub(r"y+", "y", loc.date_formats["short"].pattern)
+    return format_date(_EXAMPLE_DATE, pattern, locale=loc)
+
+
 def describe(tag: str) -> LanguageInfo:
     """The language's name in that language (``fr`` -> ``Français``) and its direction."""
     try:
@@ -220,3 +311,60 @@ def describe(tag: str) -> LanguageInfo:
         name=name[:1].upper() + name[1:],
         rtl=loc.character_order == "right-to-left",
     )
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's own name for "mark, translate later"
+    """Mark ``message`` as a message id for extraction; it is translated when rendered."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Age:
+    """An age or interval as configured (``16y``, ``6m``, ``8w``, ``10d``), shown in words."""
+
+    value: str
+
+
+Param = str | int | float | Age
+_AGE_UNITS = {
+    "y": "duration-year",
+    "m": "duration-month",
+    "w": "duration-week",
+    "d": "duration-day",
+}
+
+
+def _show(value: Param, locale: str) -> str:
+    if isinstance(value, Age):
+        number, unit = value.value[:-1], _AGE_UNITS.get(value.value[-1:])
+        if unit is None or not number.isdigit():
+            return value.value
+        try:
+            return format_unit(int(number), unit, length="long", locale=locale.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            return format_unit(int(number), unit, length="long", locale=SOURCE_LOCALE)
+    return str(value)
+
+
+def render_message(
+    translations: gettext.NullTranslations | None,
+    locale: str,
+    template: str,
+    params: Mapping[str, Param] | None = None,
+) -> str:
+    """A message id translated (``None``: the source language) with its ``{name}`` filled.
+
+    A translation whose placeholders do not match falls back to the source text, so a
+    translator's slip never becomes an error page.
+    """
+    text = translations.gettext(template) if translations is not None else template
+    if not params:
+        return text
+    shown = {k: _show(v, locale) for k, v in params.items()}
+    try:
+        return text.format(**shown)
+    except (KeyError, IndexError, ValueError):
+        try:
+            return template.format(**shown)
+        except (KeyError, IndexError, ValueError):
+            return template

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -15,3 +17,9 @@ class ResponseModel(BaseModel):
     """A response: only declared fields leave the server."""
 
     model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+
+def example(value: dict[str, Any]) -> ConfigDict:
+    """A request model's config with ``value`` as its OpenAPI example (shown in /api/docs;
+    a test checks every request body has one and that it validates)."""
+    return ConfigDict(json_schema_extra={"examples": [value]})

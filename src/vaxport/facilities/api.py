@@ -224,6 +224,13 @@ async def get_facility(
     )
 
 
+# `code`, `name`, `type` and `region_code` are required; docs/facilities.md lists the others.
+FACILITIES_CSV_EXAMPLE = (
+    "code,name,type,region_code,vaccines,hours_mon\n"
+    "NOR-01-01-101,Hillcrest Clinic,public,NOR-01-01,covid-mrna;hpv,08:00-12:00\n"
+)
+
+
 @router.post(
     "/api/v1/{tenant}/facilities/import",
     dependencies=[UPLOAD],
@@ -232,7 +239,10 @@ async def get_facility(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}},
+            "content": {
+                "text/csv": {"example": FACILITIES_CSV_EXAMPLE},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
         }
     },
 )

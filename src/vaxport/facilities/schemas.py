@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from vaxport.core.schemas import RequestModel, ResponseModel
+from vaxport.core.schemas import RequestModel, ResponseModel, example
 from vaxport.facilities.hours import OpeningHours
 
 FacilityType = Literal["public", "private", "mobile", "outreach"]
@@ -92,6 +92,22 @@ class FacilityFields(RequestModel):
 class FacilityCreate(FacilityFields):
     """``POST /api/v1/{tenant}/facilities``: a new facility (a code is made up if none)."""
 
+    model_config = example(
+        {
+            "code": "NOR-01-01-101",
+            "name": {"en": "Hillcrest Clinic", "fr": "Clinique de Hillcrest"},
+            "type": "public",
+            "region_code": "NOR-01-01",
+            "address": "12 Hill Road, Hillcrest Town",
+            "postal_code": "D1A 1Z2",
+            "location": {"lat": 48.44258, "lon": -79.6646},
+            "phone": "+1 613 555 0104",
+            "vaccines": ["covid-mrna", "hpv"],
+            "daily_capacity": 200,
+            "stations": 2,
+        }
+    )
+
     code: FacilityCode | None = None
 
 
@@ -116,6 +132,8 @@ class FacilityUpdate(RequestModel):
     ``version`` (optional) makes the change conditional: it fails with 409 if the facility
     changed since that version was read. The code never changes (it is printed on things).
     """
+
+    model_config = example({"version": 3, "daily_capacity": 250, "phone": None})
 
     version: int | None = Field(default=None, ge=1)
     name: Names | None = None
@@ -143,6 +161,8 @@ class FacilityUpdate(RequestModel):
 
 class VersionedChange(RequestModel):
     """Body of deactivate / reactivate: optionally the version the change is based on."""
+
+    model_config = example({"version": 3})
 
     version: int | None = Field(default=None, ge=1)
 

@@ -20,6 +20,7 @@ from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_erro
 from vaxport.core.ids import short_code
 from vaxport.core.principal import SYSTEM, Principal
 from vaxport.facilities import directory, events, writes
+from vaxport.facilities.choices import UNKNOWN_CENTRE, Centres, centres_in_reach, resolve_centre
 from vaxport.facilities.hours import WEEKDAYS
 from vaxport.facilities.models import Facility
 from vaxport.facilities.reads import (
@@ -44,8 +45,11 @@ from vaxport.tenancy.service import TenantInfo
 
 # The front door: what other contexts and the pages may use.
 __all__ = [
+    "UNKNOWN_CENTRE",
     "WEEKDAYS",
+    "Centres",
     "DirectoryQuery",
+    "centres_in_reach",
     "create",
     "deactivate",
     "directory_entry",
@@ -57,6 +61,7 @@ __all__ = [
     "list_facilities",
     "list_public",
     "reactivate",
+    "resolve_centre",
     "update",
 ]
 

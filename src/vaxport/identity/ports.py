@@ -51,6 +51,23 @@ class SendRecoveryNotice(Protocol):
     ) -> uuid.UUID: ...
 
 
+class SendInvitation(Protocol):
+    """Queue a staff member's activation link to their e-mail in the caller's transaction."""
+
+    async def __call__(
+        self,
+        uow: UnitOfWork,
+        *,
+        tenant_id: uuid.UUID,
+        destination: str,
+        activation_url: str,
+        username: str,
+        expires_at: dt.datetime,
+        reset: bool,
+        account_id: uuid.UUID,
+    ) -> uuid.UUID: ...
+
+
 class MemberLookup(Protocol):
     """Whether an active member of the account has this ID document and birth date."""
 
@@ -79,6 +96,9 @@ class IdentityPorts:
     facility_region: FacilityRegion | None = None
     # Required where citizens can recover accounts: a recovery without it is refused.
     send_recovery_notice: SendRecoveryNotice | None = None
+    # E-mails invitations and sign-in resets to a staff member with an address (the
+    # admin sees the link either way, so a process without it still works).
+    send_invitation: SendInvitation | None = None
 
 
 _installed: IdentityPorts | None = None
@@ -88,6 +108,11 @@ def install_ports(ports: IdentityPorts | None) -> None:
     """Make ``ports`` the ones identity uses (the composition root, at start-up)."""
     global _installed  # noqa: PLW0603 - one slot, filled by the composition root
     _installed = ports
+
+
+def installed_ports() -> IdentityPorts | None:
+    """The installed ports, or None (a test or tool that did not wire the process)."""
+    return _installed
 
 
 def ports() -> IdentityPorts:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vaxport.core.schemas import RequestModel, ResponseModel
+from vaxport.core.schemas import RequestModel, ResponseModel, example
 
 _TICKET = Field(min_length=1, max_length=512)
 _SECRET = Field(min_length=1, max_length=1024)
@@ -19,12 +19,16 @@ _OPTIONAL_CODE = Field(default=None, min_length=6, max_length=12, pattern=r"^[0-
 class LoginIn(RequestModel):
     """Username and password."""
 
+    model_config = example({"username": "nadia.admin", "password": "correct horse battery staple"})
+
     username: str = Field(min_length=1, max_length=64)
     password: str = _SECRET
 
 
 class SecondFactorIn(RequestModel):
     """The ticket from the password step and a TOTP code *or* a recovery code."""
+
+    model_config = example({"ticket": "tkt_3q2Fh1xYbV9mEw", "code": "492 817"})
 
     ticket: str = _TICKET
     code: str | None = _OPTIONAL_CODE
@@ -40,11 +44,15 @@ class SecondFactorIn(RequestModel):
 class TicketIn(RequestModel):
     """A login ticket."""
 
+    model_config = example({"ticket": "tkt_3q2Fh1xYbV9mEw"})
+
     ticket: str = _TICKET
 
 
 class EnrolmentConfirmIn(RequestModel):
     """The ticket and a code from the authenticator app, proving it is set up."""
+
+    model_config = example({"ticket": "tkt_3q2Fh1xYbV9mEw", "code": "492817"})
 
     ticket: str = _TICKET
     code: str = _CODE
@@ -53,11 +61,17 @@ class EnrolmentConfirmIn(RequestModel):
 class RefreshIn(RequestModel):
     """A refresh token (used once)."""
 
+    model_config = example({"refresh_token": "rt_8mN2kq7LzP0aVt3sXy"})
+
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class ActivateIn(RequestModel):
     """The invitation token and the chosen password."""
+
+    model_config = example(
+        {"token": "inv_Q7s9dKe2mZp4vB1c", "password": "a long passphrase of my own"}
+    )
 
     token: str = Field(min_length=1, max_length=200)
     password: str = _SECRET
@@ -66,12 +80,21 @@ class ActivateIn(RequestModel):
 class ReauthenticateIn(RequestModel):
     """Password, and a TOTP code when a second factor is enrolled."""
 
+    model_config = example({"password": "correct horse battery staple", "code": "492817"})
+
     password: str = _SECRET
     code: str | None = _OPTIONAL_CODE
 
 
 class PasswordChangeIn(RequestModel):
     """The current password and the new one."""
+
+    model_config = example(
+        {
+            "current_password": "correct horse battery staple",
+            "new_password": "a new and longer passphrase",
+        }
+    )
 
     current_password: str = _SECRET
     new_password: str = _SECRET
@@ -80,11 +103,15 @@ class PasswordChangeIn(RequestModel):
 class CodeIn(RequestModel):
     """A TOTP code."""
 
+    model_config = example({"code": "492817"})
+
     code: str = _CODE
 
 
 class MeUpdateIn(RequestModel):
     """Contact details one may change oneself (anything else, e.g. ``role``, is a 422)."""
+
+    model_config = example({"display_name": "Nadia Haddad", "email": "nadia@health.example"})
 
     display_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=254)
@@ -93,6 +120,16 @@ class MeUpdateIn(RequestModel):
 
 class StaffCreateIn(RequestModel):
     """A staff member to invite: role and scope (a region, a facility, or neither)."""
+
+    model_config = example(
+        {
+            "username": "sam.vaccinator",
+            "role": "vaccinator",
+            "region_code": "NOR-01",
+            "display_name": "Sam Lee",
+            "email": "sam@health.example",
+        }
+    )
 
     username: str = Field(min_length=3, max_length=64)
     role: str = Field(min_length=1, max_length=32)
@@ -105,6 +142,8 @@ class StaffCreateIn(RequestModel):
 
 class StaffChangeIn(RequestModel):
     """A new role and scope."""
+
+    model_config = example({"role": "facility_manager", "region_code": "NOR-01"})
 
     role: str = Field(min_length=1, max_length=32)
     region_code: str | None = Field(default=None, min_length=1, max_length=64)
@@ -196,6 +235,8 @@ class InvitationOut(ResponseModel):
 class CodeRequestIn(RequestModel):
     """Where to send a citizen login code: a phone number *or* an e-mail address."""
 
+    model_config = example({"phone": "+1 613 555 0142"})
+
     phone: str | None = Field(default=None, min_length=1, max_length=32)
     email: str | None = Field(default=None, min_length=1, max_length=254)
 
@@ -216,6 +257,10 @@ class CodeRequestOut(ResponseModel):
 class CodeVerifyIn(RequestModel):
     """The transaction and the code that was sent."""
 
+    model_config = example(
+        {"transaction_id": "01931e4a-7c2b-7d3e-9f10-2a3b4c5d6e7f", "code": "123456"}
+    )
+
     transaction_id: uuid.UUID
     code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
 
@@ -226,6 +271,10 @@ class RecoveryStartIn(RequestModel):
     ``email-code``: ``email`` (the account's). ``id-dob``: ``phone`` (the account's old
     number), ``id_type``, ``id_number`` and ``birth_date`` of a member of the account.
     """
+
+    model_config = example(
+        {"method": "email-code", "new_phone": "+1 613 555 0199", "email": "amina@example.org"}
+    )
 
     method: Literal["email-code", "id-dob"]
     new_phone: str = Field(min_length=1, max_length=32)
@@ -247,6 +296,15 @@ class RecoveryStartOut(ResponseModel):
 class RecoveryVerifyIn(RequestModel):
     """Both codes of a recovery (the e-mail one only for ``email-code``)."""
 
+    model_config = example(
+        {
+            "transaction_id": "01931e4a-7c2b-7d3e-9f10-2a3b4c5d6e7f",
+            "code": "123456",
+            "factor_transaction_id": "01931e4a-7c2b-7d3e-9f10-2a3b4c5d6e80",
+            "factor_code": "654321",
+        }
+    )
+
     transaction_id: uuid.UUID
     code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$")
     factor_transaction_id: uuid.UUID | None = None
@@ -255,6 +313,8 @@ class RecoveryVerifyIn(RequestModel):
 
 class RecoveryUndoIn(RequestModel):
     """The undo code the old phone or e-mail received (dashes and spaces as typed)."""
+
+    model_config = example({"code": "ABCD-EFGH-JKLM-NPQR"})
 
     code: str = Field(min_length=16, max_length=40, pattern=r"^[A-Za-z0-9 -]+$")
 

@@ -65,7 +65,9 @@ from vaxport.identity.staff.account import activate, get_me, logout
 from vaxport.identity.staff.admin import (
     Invitation,
     StaffView,
+    change_staff,
     create_staff,
+    get_staff,
     list_staff,
     reset_staff,
 )
@@ -99,6 +101,7 @@ __all__ = [
     "activate",
     "authorize",
     "can",
+    "change_staff",
     "client_ip",
     "confirm_enrolment",
     "create_staff",
@@ -106,6 +109,7 @@ __all__ = [
     "decoy_destination",
     "finish_recovery",
     "get_me",
+    "get_staff",
     "list_staff",
     "login_password",
     "login_second_factor",

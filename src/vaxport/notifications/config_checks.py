@@ -3,7 +3,8 @@
 The schema itself (channels, routes, quiet hours, caps) is part of the tenant
 configuration model; this adds what a schema cannot see: every template the tenant can
 send compiles, renders with its event's sample values, and fits ``sms_max_segments``,
-in every one of the tenant's locales (or a fallback). The events that have templates are
+in every one of the tenant's locales, each of which has its own templates unless the
+tenant declares a ``language_fallbacks`` entry for it. The events that have templates are
 declared in :mod:`vaxport.notifications.templates`. The composition root hands both
 functions below to tenancy (``ConfigRules``); tenancy never imports notifications.
 """
@@ -23,6 +24,7 @@ def check_notification_templates(config: TenantConfig) -> Iterator[ConfigProblem
         default_locale=config.default_locale,
         locales=config.locales,
         path="notifications",
+        complete=[locale for locale in config.locales if locale not in config.fallbacks],
     ):
         field, _, reason = line.partition(": ")
         yield ConfigProblem(field, reason)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool
 
-from vaxport.core.schemas import RequestModel, ResponseModel
+from vaxport.core.schemas import RequestModel, ResponseModel, example
 
 
 class MessageStatusOut(ResponseModel):
@@ -32,6 +32,8 @@ class MessageStatusOut(ResponseModel):
 class TestMessageIn(RequestModel):
     """Send the ``test_message`` template to a destination through the tenant's channel."""
 
+    model_config = example({"to": "ops@health.example", "kind": "email", "locale": "en"})
+
     __test__ = False  # not a pytest class, whatever its name says
     to: str = Field(min_length=3, max_length=320, description="phone number or e-mail address")
     kind: Literal["sms", "email"] | None = Field(
@@ -42,6 +44,8 @@ class TestMessageIn(RequestModel):
 
 class PreferencesIn(RequestModel):
     """A person's preferences, replaced as a whole."""
+
+    model_config = example({"preferred_kind": "sms", "opt_out_non_essential": True})
 
     preferred_kind: Literal["sms", "email"] | None = None
     opt_out_non_essential: StrictBool = False

@@ -307,6 +307,37 @@ async def send_recovery_notice(
     )
 
 
+async def send_staff_invitation(
+    uow: UnitOfWork,
+    *,
+    tenant_id: uuid.UUID,
+    destination: str,
+    activation_url: str,
+    username: str,
+    expires_at: dt.datetime,
+    reset: bool,
+    account_id: uuid.UUID,
+) -> uuid.UUID:
+    """E-mail a staff member the link that sets their password: urgent, essential, and
+    not sent once the link has expired. Each link is its own message (a reset re-sends)."""
+    return await notify(
+        uow,
+        tenant_id=tenant_id,
+        event="staff_invitation",
+        to=destination,
+        kind="email",
+        data={
+            "activation_url": activation_url,
+            "username": username,
+            "expires": expires_at.strftime("%Y-%m-%d %H:%M"),
+            "reset": reset,
+        },
+        dedup_key=f"staff_invitation:{account_id}:{uuid7()}",
+        urgent=True,
+        expires_at=expires_at,
+    )
+
+
 async def cancel_for_reason(
     uow: UnitOfWork, *, tenant_id: uuid.UUID, reason_type: str, reason_id: str | uuid.UUID
 ) -> int:

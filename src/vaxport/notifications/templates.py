@@ -77,6 +77,18 @@ MESSAGE_EVENTS: tuple[EventSpec, ...] = (
         essential=True,
     ),
     EventSpec(
+        name="staff_invitation",
+        sample={
+            "activation_url": "https://vaccination.ministry-of-health.example/example-in/staff/"
+            "activate?token=inv_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+            "username": "firstname.lastname-of-64-characters-at-most",
+            "expires": "2026-12-31 23:59",
+            "reset": True,
+        },
+        description="a staff member's activation link: an invitation or a sign-in reset",
+        essential=True,
+    ),
+    EventSpec(
         name="test_message",
         sample={"tenant_name": "Ministry of Health of Demoland"},
         description="operator-triggered check that a channel works",

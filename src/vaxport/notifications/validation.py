@@ -83,8 +83,14 @@ def check_notification_config(
     default_locale: str = "en",
     locales: Iterable[str] = (),
     path: str = "notifications",
+    complete: Iterable[str] = (),
 ) -> ConfigReport:
-    """Every problem (and warning) of a ``notifications:`` section."""
+    """Every problem (and warning) of a ``notifications:`` section.
+
+    Each locale of ``complete`` (a tenant's languages without a declared fallback) must
+    have every event's templates in that language, the tenant's or shipped ones: a
+    message in another language than the one the person reads is a gap, not a fallback.
+    """
     report = ConfigReport()
     if isinstance(section, NotificationsConfig):
         cfg = section
@@ -117,7 +123,27 @@ def check_notification_config(
                     kind=kind,
                     sample=spec.sample,
                 )
+    _check_complete(report, templates, complete, path)
     return report
+
+
+def _check_complete(
+    report: ConfigReport, templates: TemplateSet, complete: Iterable[str], path: str
+) -> None:
+    for locale in sorted({normalize_locale(x) for x in complete if x}):
+        language = locale.split("-", 1)[0]
+        for event in sorted(EVENTS):
+            for kind in ("sms", "email"):
+                try:
+                    _, used, _ = templates.resolve(event=event, locale=locale, kind=kind)
+                except TemplateError:
+                    continue  # reported by the render check
+                if used.split("-", 1)[0] != language:
+                    report.problems.append(
+                        f"{path}.templates.{event}.{locale}.{kind}: no template in "
+                        f"{locale!r} (the message would go out in {used!r}): add one, or "
+                        f"declare language_fallbacks for {locale!r}"
+                    )
 
 
 def _template_syntax_problems(section: Mapping[str, Any] | None, path: str) -> list[str]:
@@ -188,8 +214,9 @@ def validate_notification_config(
     default_locale: str = "en",
     locales: Iterable[str] = (),
     path: str = "notifications",
+    complete: Iterable[str] = (),
 ) -> list[str]:
     """The problems (``path: reason``) of a ``notifications:`` section; empty when usable."""
     return check_notification_config(
-        section, default_locale=default_locale, locales=locales, path=path
+        section, default_locale=default_locale, locales=locales, path=path, complete=complete
     ).problems

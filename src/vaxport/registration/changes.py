@@ -94,8 +94,10 @@ async def update_member(
         person = await _person_for_write(uow, tenant, actor, beneficiary_id)
         region = cols.get("region_code")
         if region is not None and region != person.region_code and is_staff(actor):
+            # The person's facility (a vaccinator's own) does not make every region theirs:
+            # a move needs authority over the destination region too.
             target = Resource(tenant.id, region_code=region, facility_id=person.facility_id)
-            if not can(actor, WRITE, target):
+            if not (can(actor, WRITE, target) and actor.places_region(tenant, region)):
                 raise Forbidden(
                     "you cannot move a person outside your jurisdiction",
                     errors=[field_error("region_code", "is outside your jurisdiction")],

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from vaxport.core.db import Database, Rows
 from vaxport.core.errors import Forbidden, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.idempotency import Claim, Keep
 from vaxport.facilities import service as facilities
 from vaxport.identity.service import Actor, Resource, can
@@ -37,6 +38,9 @@ __all__ = ["FamilyFull", "kept_answer", "register_member", "register_walk_in"]
 
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
+
+OUTSIDE_AREA = N_("is outside the area you work in: choose one in it")
+NOT_YOUR_CENTRE = N_("is not your centre: register walk-ins at your own centre")
 
 
 async def register_member(
@@ -69,7 +73,7 @@ async def register_member(
     if not can(actor, WRITE, target):
         raise Forbidden(
             "you cannot register a person outside your jurisdiction",
-            errors=[field_error("region_code", "is outside your jurisdiction")],
+            errors=[field_error("region_code", OUTSIDE_AREA)],
         )
     return await _create(
         db,
@@ -119,16 +123,21 @@ async def _walk_in_facility(
         if requested is not None and requested != actor.facility_id:
             raise Forbidden(
                 "you register walk-ins at your own centre",
-                errors=[field_error("facility_id", "is not your centre")],
+                errors=[
+                    field_error(
+                        "facility_id",
+                        NOT_YOUR_CENTRE,
+                    )
+                ],
             )
         return actor.facility_id
     if requested is None:
-        raise invalid("facility_id", "is required: the centre where the person walked in")
+        raise invalid("facility_id", N_("is required: choose the centre where the person is"))
     region = await facilities.facility_region(db=db, tenant_id=tenant.id, facility_id=requested)
     if region is None or not can(
         actor, WRITE, Resource(tenant.id, region_code=region, facility_id=requested)
     ):
-        raise invalid("facility_id", "is not a centre in your jurisdiction")
+        raise invalid("facility_id", facilities.UNKNOWN_CENTRE)
     return requested
 
 

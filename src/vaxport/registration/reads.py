@@ -132,6 +132,19 @@ async def list_members(
     return MemberPage(items=items, next_cursor=_encode(rows[-1].id) if more else None)
 
 
+async def document_holders(
+    session: AsyncSession, tenant: TenantInfo, id_type: str, number: str
+) -> Select[Any]:
+    """The ids of the people holding exactly this ID document (checked, then blind-matched)."""
+    value = validate_id_number(config=tenant.config, id_type=id_type, value=number, field="number")
+    match = await blind_match(
+        session, BeneficiaryDocument.number_bidx, tenant_id=tenant.id, kind="id_number", value=value
+    )
+    return select(BeneficiaryDocument.beneficiary_id).where(
+        BeneficiaryDocument.tenant_id == tenant.id, BeneficiaryDocument.id_type == id_type, match
+    )
+
+
 async def _criterion(
     session: AsyncSession,
     tenant: TenantInfo,
@@ -148,22 +161,7 @@ async def _criterion(
             errors=[field_error("query", "give exactly one of id_type+number, phone, reference")],
         )
     if number and id_type:
-        value = validate_id_number(
-            config=tenant.config, id_type=id_type, value=number, field="number"
-        )
-        match = await blind_match(
-            session,
-            BeneficiaryDocument.number_bidx,
-            tenant_id=tenant.id,
-            kind="id_number",
-            value=value,
-        )
-        ids = select(BeneficiaryDocument.beneficiary_id).where(
-            BeneficiaryDocument.tenant_id == tenant.id,
-            BeneficiaryDocument.id_type == id_type,
-            match,
-        )
-        return "id_number", ids
+        return "id_number", await document_holders(session, tenant, id_type, number)
     if phone:
         e164 = normalise_phone(phone, region=tenant.config.phone.default_region)
         try:

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from vaxport.core.schemas import RequestModel, ResponseModel
+from vaxport.core.schemas import RequestModel, ResponseModel, example
 
 NAME_MAX = 100
 MAX_DOCUMENTS = 5
@@ -44,6 +44,19 @@ class MemberIn(RequestModel):
     (``registration.birth: year``), where ``birth_year`` is enough.
     """
 
+    model_config = example(
+        {
+            "given_name": "Amina",
+            "family_name": "Okafor",
+            "sex": "female",
+            "birth_date": "1984-03-12",
+            "documents": [{"id_type": "national-id", "number": "850 412 307 9"}],
+            "phone": "+1 613 555 0142",
+            "region_code": "NOR-01-01",
+            "preferred_locale": "en",
+        }
+    )
+
     given_name: Name
     family_name: Name | None = None
     sex: Word
@@ -60,6 +73,18 @@ class MemberIn(RequestModel):
 class WalkInIn(MemberIn):
     """A walk-in registered at a centre; ``facility_id`` only for staff not tied to one."""
 
+    model_config = example(
+        {
+            "given_name": "Jonas",
+            "family_name": "Okafor",
+            "sex": "male",
+            "birth_date": "2011-06-30",
+            "documents": [{"id_type": "national-id", "number": "850 412 307 9"}],
+            "region_code": "NOR-01-01",
+            "guardian_relation": "parent",
+        }
+    )
+
     facility_id: uuid.UUID | None = None
 
 
@@ -72,6 +97,8 @@ class ContactProof(RequestModel):
 
 class ContactCodeIn(RequestModel):
     """Ask for a code to the new phone *or* e-mail a citizen wants for a person."""
+
+    model_config = example({"email": "amina@example.org"})
 
     phone: Phone | None = None
     email: Email | None = None
@@ -86,6 +113,8 @@ class MemberUpdate(RequestModel):
 
     Names, birth date and ID numbers change only through a correction request.
     """
+
+    model_config = example({"region_code": "NOR-01-02", "preferred_locale": "fr"})
 
     sex: Word | None = None
     region_code: ShortCode | None = None
@@ -105,6 +134,10 @@ class ClaimIn(RequestModel):
       (the six digits sent to that phone).
     """
 
+    model_config = example(
+        {"id_type": "national-id", "number": "850 412 307 9", "code": "K7QF-2MXD"}
+    )
+
     id_type: ShortCode | None = None
     number: IdNumber | None = None
     transaction_id: uuid.UUID | None = None
@@ -113,6 +146,8 @@ class ClaimIn(RequestModel):
 
 class ClaimCodeIn(RequestModel):
     """Ask for a claim code to the phone of the unclaimed record holding this document."""
+
+    model_config = example({"id_type": "national-id", "number": "850 412 307 9"})
 
     id_type: ShortCode
     number: IdNumber

@@ -16,6 +16,7 @@ from __future__ import annotations
 from vaxport.registration.changes import RetainedRecord, delete_member, update_member
 from vaxport.registration.claims import claim_member, request_claim_code
 from vaxport.registration.contact_changes import request_contact_code
+from vaxport.registration.elsewhere import ElsewhereMatch, match_elsewhere
 from vaxport.registration.members import (
     FamilyFull,
     kept_answer,
@@ -36,7 +37,14 @@ from vaxport.registration.review.merging import dismiss as dismiss_duplicate
 from vaxport.registration.review.merging import list_flags as list_duplicate_flags
 from vaxport.registration.review.merging import merge_flag
 from vaxport.registration.review.merging import undo as undo_merge
-from vaxport.registration.schemas import ContactCodeIn, MemberIn, MemberOut, MemberUpdate, WalkInIn
+from vaxport.registration.schemas import (
+    ClaimIn,
+    ContactCodeIn,
+    MemberIn,
+    MemberOut,
+    MemberUpdate,
+    WalkInIn,
+)
 from vaxport.registration.validation import GUARDIAN_RELATIONS
 from vaxport.registration.writes import AlreadyRegistered
 
@@ -44,7 +52,9 @@ __all__ = [
     "GUARDIAN_RELATIONS",
     "SEXES",
     "AlreadyRegistered",
+    "ClaimIn",
     "ContactCodeIn",
+    "ElsewhereMatch",
     "FamilyFull",
     "MemberIn",
     "MemberOut",
@@ -66,6 +76,7 @@ __all__ = [
     "list_duplicate_flags",
     "list_members",
     "list_pending_corrections",
+    "match_elsewhere",
     "merge_flag",
     "register_member",
     "register_walk_in",

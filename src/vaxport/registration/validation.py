@@ -32,6 +32,7 @@ from typing import Any
 from vaxport.core.clock import utcnow
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.i18n import N_, Age
 from vaxport.registration.models import SEXES
 from vaxport.registration.schemas import MemberIn, MemberUpdate
 from vaxport.tenancy.service import (
@@ -59,6 +60,15 @@ MAX_AGE_YEARS = 130
 GUARDIAN_RELATIONS = ("parent", "guardian", "other")
 
 Errors = list[dict[str, str]]
+
+# Reasons people read (translated where shown; see web/problems.py).
+_TOO_YOUNG = N_("is only issued from the age of {age}: choose another ID document")
+_TOO_OLD = N_("is only accepted up to the age of {age}: choose another ID document")
+_UNKNOWN_ID_TYPE = N_("is not a known ID document: choose one from the list")
+_NOT_ACCEPTED = N_("is not accepted for registration: choose another ID document")
+_TWICE = N_("is given more than once: give each ID document once")
+_NOT_LEAF = N_("must be the most precise region level: choose a place within it")
+_NOT_OFFERED = N_("is not one of the languages offered: choose one from the list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +126,9 @@ def raise_if(errors: Errors, detail: str = "the person's details are not valid")
 def _name(value: str, field: str, errors: Errors) -> str:
     text = " ".join(unicodedata.normalize("NFC", value).split())
     if not text:
-        errors.append(field_error(field, "must not be empty"))
+        errors.append(field_error(field, N_("must not be empty: fill it in")))
     elif any(unicodedata.category(c).startswith("C") for c in text):
-        errors.append(field_error(field, "contains control characters"))
+        errors.append(field_error(field, N_("contains control characters: type it again")))
     return text
 
 
@@ -131,43 +141,43 @@ def _birth(
     field, reason = f"{p}birth_date", None
     if birth_date is not None:
         if birth_date > today:
-            reason = "is in the future"
+            reason = N_("is in the future: check the date")
         elif birth_date.year < oldest:
-            reason = f"is more than {MAX_AGE_YEARS} years ago"
+            reason = N_("is more than {age} ago: check the year")
         elif birth_year is not None and birth_year != birth_date.year:
-            field, reason = f"{p}birth_year", "does not match birth_date"
+            field, reason = f"{p}birth_year", N_("does not match the date of birth")
         else:
             return birth_date, birth_date.year
     elif config.birth_precision == "date":
-        reason = "is required"
+        reason = N_("is required")
     else:
         field = f"{p}birth_year"
         if birth_year is None:
-            reason = "is required (or give birth_date)"
+            reason = N_("is required (or give the date of birth)")
         elif birth_year > today.year:
-            reason = "is in the future"
+            reason = N_("is in the future: check the year")
         elif birth_year < oldest:
-            reason = f"is more than {MAX_AGE_YEARS} years ago"
+            reason = N_("is more than {age} ago: check the year")
         else:
             return None, birth_year
-    errors.append(field_error(field, reason))
+    errors.append(field_error(field, reason, age=Age(f"{MAX_AGE_YEARS}y")))
     return None, None
 
 
 def _age_fits(
     kind: IdDocumentType, birth_date: dt.date | None, birth_year: int, today: dt.date
-) -> str | None:
+) -> tuple[str, str] | None:
     """Why the person's age does not fit the ID type's limits, or None when it does."""
     # With a year only, the person is oldest if born on 1 January, youngest on 31 December.
     oldest_birth = birth_date or dt.date(birth_year, 1, 1)
     youngest_birth = birth_date or dt.date(birth_year, 12, 31)
     if kind.min_age and date_age_reached(oldest_birth, kind.min_age) > today:
-        return f"is only issued from age {kind.min_age}"
+        return _TOO_YOUNG, kind.min_age
     if kind.max_age:
         # max_age 17y: accepted up to the day before the 18th birthday.
         n, unit = int(kind.max_age[:-1]), kind.max_age[-1]
         if date_age_reached(youngest_birth, f"{n + 1}{unit}") <= today:
-            return f"is only accepted up to age {kind.max_age}"
+            return _TOO_OLD, kind.max_age
     return None
 
 
@@ -186,13 +196,18 @@ def _documents(
         at = f"{p}documents.{i}"
         kind = config.id_types_by_code.get(doc.id_type)
         if kind is None:
-            errors.append(field_error(f"{at}.id_type", "unknown ID document type"))
+            errors.append(field_error(f"{at}.id_type", _UNKNOWN_ID_TYPE))
             continue
         if not kind.accepted_for_registration:
-            errors.append(field_error(f"{at}.id_type", "is not accepted for registration"))
+            errors.append(
+                field_error(
+                    f"{at}.id_type",
+                    _NOT_ACCEPTED,
+                )
+            )
             continue
         if doc.id_type in seen:
-            errors.append(field_error(f"{at}.id_type", "is given more than once"))
+            errors.append(field_error(f"{at}.id_type", _TWICE))
             continue
         seen.add(doc.id_type)
         number, reason = check_id_number(kind, doc.number)
@@ -203,7 +218,7 @@ def _documents(
         if birth_year is not None:
             why = _age_fits(kind, birth_date, birth_year, today)
             if why is not None:
-                errors.append(field_error(f"{at}.id_type", why))
+                errors.append(field_error(f"{at}.id_type", why[0], age=Age(why[1])))
                 continue
         out.append(NormalisedDocument(doc.id_type, number))
     return tuple(out)
@@ -219,9 +234,14 @@ def _place(config: TenantConfig, values: dict[str, Any], p: str, errors: Errors)
     if "region_code" in values:
         code = values["region_code"]
         if code not in config.region_index:
-            errors.append(field_error(f"{p}region_code", "unknown region"))
+            errors.append(field_error(f"{p}region_code", N_("unknown region")))
         elif code not in config.region_leaves:
-            errors.append(field_error(f"{p}region_code", "must be the most precise region level"))
+            errors.append(
+                field_error(
+                    f"{p}region_code",
+                    _NOT_LEAF,
+                )
+            )
         out["region_code"] = code
     if "preferred_locale" in values:
         out["preferred_locale"] = _locale(config, values["preferred_locale"], p, errors)
@@ -242,7 +262,12 @@ def _locale(config: TenantConfig, value: str | None, p: str, errors: Errors) -> 
     except ValueError:
         locale = None
     if locale not in config.locales:
-        errors.append(field_error(f"{p}preferred_locale", "is not one of the tenant's languages"))
+        errors.append(
+            field_error(
+                f"{p}preferred_locale",
+                _NOT_OFFERED,
+            )
+        )
     return locale
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
 from vaxport.core.db import UnitOfWork
-from vaxport.core.errors import Conflict
+from vaxport.core.errors import Conflict, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.ids import short_code
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
@@ -36,6 +37,11 @@ RECOVERY = {
 }
 
 
+ALREADY_REGISTERED = N_(
+    "is already registered: find the person by this document instead of registering them again"
+)
+
+
 class AlreadyRegistered(Conflict):
     """The ID document is already registered in this tenant (whoever holds it)."""
 
@@ -46,7 +52,7 @@ class AlreadyRegistered(Conflict):
         super().__init__(
             "A person with this ID document is already registered. The record can be "
             "claimed with its claim code, or support can help.",
-            errors=[{"field": field, "reason": "is already registered"}],
+            errors=[field_error(field, ALREADY_REGISTERED, code="already-registered")],
             recovery={k: v.replace("{tenant}", tenant_code) for k, v in RECOVERY.items()},
         )
 

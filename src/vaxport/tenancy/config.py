@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
+from vaxport.tenancy.config_schedule import BookingLimits, DoseKind, EligibilitySettings
 from vaxport.tenancy.config_types import (
     Age,
     Code,
@@ -34,7 +35,8 @@ from vaxport.tenancy.config_types import (
     ShortText,
     TenantCode,
     TimeZoneName,
-    age_in_days_approx,
+    max_age_not_below_min,
+    no_duplicates,
 )
 from vaxport.tenancy.idnumbers import check_id_number
 from vaxport.tenancy.notifications_config import NotificationsConfig
@@ -53,19 +55,10 @@ def _error(message: str) -> PydanticCustomError:
     return PydanticCustomError("config", message)
 
 
-def _no_duplicates(values: list[str]) -> list[str]:
-    seen = {v for v in values if values.count(v) > 1}
-    if seen:
-        raise _error(f"listed more than once: {', '.join(sorted(seen))}")
-    return values
-
-
-def _max_age_not_below_min(max_age: str | None, info: ValidationInfo) -> str | None:
-    # A field validator (not a model one) so it runs even when a sibling field is invalid.
-    min_age = info.data.get("min_age")
-    if min_age and max_age and age_in_days_approx(min_age) > age_in_days_approx(max_age):
-        raise _error(f"max_age ({max_age}) is below min_age ({min_age})")
-    return max_age
+def _absent(value: object) -> bool:
+    # Optional sections added later are left out of the stored document when absent, so
+    # configurations without them keep their hash.
+    return value is None
 
 
 class ConfigModel(BaseModel):
@@ -114,7 +107,7 @@ class RegionTree(ConfigModel):
     @classmethod
     def _bands_ordered(cls, bands: list[str]) -> list[str]:
         previous_end = -1
-        for band in _no_duplicates(bands):
+        for band in no_duplicates(bands):
             m = AGE_BAND_RE.match(band)
             if m is None:
                 raise _error(f"age band {band!r} must look like 0-4 or 80+")
@@ -152,9 +145,9 @@ class IdDocumentType(ConfigModel):
     @field_validator("normalise")
     @classmethod
     def _unique_rules(cls, value: list[str]) -> list[str]:
-        return _no_duplicates(value)
+        return no_duplicates(value)
 
-    _ages = field_validator("max_age")(_max_age_not_below_min)
+    _ages = field_validator("max_age")(max_age_not_below_min)
 
     @field_validator("examples")
     @classmethod
@@ -215,9 +208,11 @@ class VaccineProduct(ConfigModel):
     # Products whose doses a dose of this product may follow (heterologous schedules);
     # a product may always follow itself.
     may_follow: list[Code] = Field(default_factory=list)
+    # In which doses following those products is allowed (absent: primary and booster).
+    may_follow_in: list[DoseKind] | None = Field(default=None, min_length=1, exclude_if=_absent)
     active: bool = True
 
-    _ages = field_validator("max_age")(_max_age_not_below_min)
+    _ages = field_validator("max_age")(max_age_not_below_min)
 
     @field_validator("dose_intervals")
     @classmethod
@@ -232,10 +227,10 @@ class VaccineProduct(ConfigModel):
             )
         return intervals
 
-    @field_validator("may_follow")
+    @field_validator("may_follow", "may_follow_in")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        return _no_duplicates(value)
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else no_duplicates(value)
 
 
 class FamilySettings(ConfigModel):
@@ -246,6 +241,7 @@ class BookingRules(ConfigModel):
     days_ahead: int = Field(ge=1, le=366)
     cancel_cutoff_hours: int = Field(ge=0, le=720)
     slot_minutes: int = Field(ge=1, le=480)
+    limits: BookingLimits | None = Field(default=None, exclude_if=_absent)
 
 
 class CertificateSettings(ConfigModel):
@@ -256,7 +252,7 @@ class CertificateSettings(ConfigModel):
     @field_validator("formats")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
-        return _no_duplicates(value)
+        return no_duplicates(value)
 
     @model_validator(mode="after")
     def _dcc_needs_country(self) -> CertificateSettings:
@@ -279,7 +275,7 @@ class RecoverySettings(ConfigModel):
     @field_validator("methods")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
-        return _no_duplicates(value)
+        return no_duplicates(value)
 
 
 class RegistrationSettings(ConfigModel):
@@ -320,11 +316,18 @@ class TenantConfig(ConfigModel):
     # Left out of the document when absent, so existing configurations keep their hash.
     rate_limits: RateLimitOverrides | None = Field(default=None, exclude_if=lambda v: v is None)
     registration: RegistrationSettings | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Priority groups and declared attributes (vaxport.tenancy.config_schedule).
+    eligibility: EligibilitySettings | None = Field(default=None, exclude_if=_absent)
+    # A language served before its catalog is complete, the gaps filled from another of
+    # the tenant's languages (``{fi: sv}``): declared, never implied (see languages.py).
+    language_fallbacks: dict[LocaleId, LocaleId] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
     @field_validator("locales")
     @classmethod
     def _unique_locales(cls, value: list[str]) -> list[str]:
-        return _no_duplicates(value)
+        return no_duplicates(value)
 
     @cached_property
     def region_index(self) -> dict[str, RegionNode]:
@@ -349,6 +352,11 @@ class TenantConfig(ConfigModel):
                     f"{up.path if up else '/'}{member}/",
                 )
         return index
+
+    @property
+    def fallbacks(self) -> dict[str, str]:
+        """``language_fallbacks`` (empty when none is declared)."""
+        return dict(self.language_fallbacks or {})
 
     @property
     def birth_precision(self) -> str:

@@ -7,13 +7,20 @@ file reads as a list of ``path: reason`` lines an operator can act on.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import re
 import zoneinfo
 from typing import Annotated, Any
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AfterValidator, PlainValidator, StringConstraints, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+)
 from pydantic_core import PydanticCustomError
 
 # Tenant codes appear in URLs and cache keys: lower-case, no separators other than "-".
@@ -31,6 +38,14 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 def _error(message: str) -> PydanticCustomError:
     return PydanticCustomError("config", message)
+
+
+def no_duplicates(values: list[str]) -> list[str]:
+    """``values`` unchanged; a configuration error naming any listed twice."""
+    seen = {v for v in values if values.count(v) > 1}
+    if seen:
+        raise _error(f"listed more than once: {', '.join(sorted(seen))}")
+    return values
 
 
 def canonical_locale(value: str) -> str:
@@ -131,6 +146,29 @@ def _age(value: str) -> str:
 Age = Annotated[str, AfterValidator(_age)]
 
 
+def max_age_not_below_min(max_age: str | None, info: ValidationInfo) -> str | None:
+    """A ``max_age`` field validator: not below the sibling ``min_age``."""
+    # A field validator (not a model one) so it runs even when a sibling field is invalid.
+    min_age = info.data.get("min_age")
+    if min_age and max_age and age_in_days_approx(min_age) > age_in_days_approx(max_age):
+        raise _error(f"max_age ({max_age}) is below min_age ({min_age})")
+    return max_age
+
+
+def _day(value: Any) -> dt.date:
+    # A YAML date arrives as a date, a stored (JSON) configuration as ISO text.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(value)
+    raise _error(f"{str(value)!r} is not a date: write it as YYYY-MM-DD (e.g. 2021-06-01)")
+
+
+# A calendar day, e.g. the day a priority group opens.
+Day = Annotated[dt.date, BeforeValidator(_day)]
+
+
 def age_parts(age: str) -> tuple[int, str]:
     """``"12y"`` -> ``(12, "y")``."""
     return int(age[:-1]), age[-1]
@@ -158,3 +196,12 @@ def date_age_reached(birth_date: dt.date, age: str) -> dt.date:
     if unit == "w":
         return birth_date + dt.timedelta(weeks=n)
     return _add_months(birth_date, n if unit == "m" else 12 * n)
+
+
+def date_age_passed(birth_date: dt.date, age: str) -> dt.date:
+    """The first day someone born on ``birth_date`` is older than ``age`` allows.
+
+    ``max_age: 17y`` admits people up to the day before their 18th birthday.
+    """
+    n, unit = age_parts(age)
+    return date_age_reached(birth_date, f"{n + 1}{unit}")

@@ -25,9 +25,18 @@ from vaxport.core.logging import get_logger
 from vaxport.core.scrub import register_pattern
 from vaxport.settings import get_settings
 from vaxport.tenancy.config import IdDocumentType, TenantConfig, VaccineProduct
+
+# The schedule rules (priority groups, booking limits): scheduling's engine applies them.
+from vaxport.tenancy.config_schedule import (
+    DOSE_KINDS,
+    BookingLimits,
+    DoseKind,
+    EligibilityGroup,
+)
 from vaxport.tenancy.config_types import (
     TENANT_CODE_RE,
     canonical_locale,
+    date_age_passed,
     date_age_reached,
     localized,
 )
@@ -73,12 +82,16 @@ from vaxport.tenancy.validation import ConfigProblem, ConfigRules, validate_file
 __all__ = [
     "BUILTIN_CONSOLE",
     "CHANNEL_TYPES",
+    "DOSE_KINDS",
+    "BookingLimits",
     "ChannelConfig",
     "ConfigProblem",
     "ConfigRules",
     "ConsoleChannelConfig",
     "ConsoleOptions",
     "DeliveryCallbackOptions",
+    "DoseKind",
+    "EligibilityGroup",
     "EmailTemplate",
     "HttpAuth",
     "IdDocumentType",
@@ -94,10 +107,12 @@ __all__ = [
     "TenantInfo",
     "TwilioChannelConfig",
     "TwilioOptions",
+    "VaccineProduct",
     "WebhookChannelConfig",
     "WebhookOptions",
     "canonical_locale",
     "check_id_number",
+    "date_age_passed",
     "date_age_reached",
     "get_history",
     "get_product",

@@ -4,7 +4,8 @@ Three passes, all of which run so that one bad field never hides another:
 1. YAML syntax and duplicate keys;
 2. the pydantic schema (types, ranges, per-object rules) and the cross-object checks below,
    which read the raw document defensively and so work even when other parts are invalid;
-3. the checks of other contexts (on a valid config), given as :class:`ConfigRules`.
+3. on a valid config: every declared language is complete or has a declared fallback
+   (:mod:`.languages`), and the checks of other contexts, given as :class:`ConfigRules`.
 
 Tenancy imports no other context: the composition root (``wiring.py``) collects their
 checks, and how to name schema errors inside the sections they own, into the
@@ -25,7 +26,11 @@ from pydantic import ValidationError
 from vaxport.core.errors import ValidationFailed, field_error
 from vaxport.tenancy import yaml_source
 from vaxport.tenancy.config import TenantConfig
+from vaxport.tenancy.config_schedule import schedule_checks
 from vaxport.tenancy.config_types import canonical_locale
+from vaxport.tenancy.languages import language_problems
+from vaxport.tenancy.raw_document import duplicate_values as _duplicates
+from vaxport.tenancy.raw_document import items_at as _items
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -118,6 +123,7 @@ def validate_text(text: str, *, source: str, rules: ConfigRules) -> TenantConfig
         found.extend(_pydantic_problems(exc, rules.locators))
     found.extend(cross_checks(raw))
     if config is not None and not found and not problems:
+        found.extend(language_problems(config))
         for check in rules.checks:
             found.extend((p.field, p.reason) for p in check(config))
     problems.extend(ConfigProblem(f, r, parsed.line_of(f)) for f, r in _unique(found))
@@ -174,32 +180,6 @@ def _pydantic_problems(
         yield path, reason
 
 
-def _items(raw: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
-    node = raw
-    for key in keys:
-        node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, list):
-        return []
-    return [(i, item) for i, item in enumerate(node) if isinstance(item, dict)]
-
-
-def _duplicates(
-    items: list[tuple[int, dict[str, Any]]], key: str, where: str, what: str
-) -> Iterator[tuple[str, str]]:
-    first: dict[str, int] = {}
-    for i, item in items:
-        value = item.get(key)
-        if not isinstance(value, str):
-            continue
-        if value in first:
-            yield (
-                f"{where}.{i}.{key}",
-                f"duplicate {what} {value!r} (first at {where}.{first[value]})",
-            )
-        else:
-            first[value] = i
-
-
 def cross_checks(raw: Any) -> Iterator[tuple[str, str]]:
     """Checks across objects, run on the raw document so they work beside other errors."""
     if not isinstance(raw, dict):
@@ -225,6 +205,7 @@ def cross_checks(raw: Any) -> Iterator[tuple[str, str]]:
     yield from _duplicates(
         _items(raw, "notifications", "channels"), "name", "notifications.channels", "channel"
     )
+    yield from schedule_checks(raw)
 
 
 def _region_checks(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -4,7 +4,9 @@ URLs carry each file's content digest (``/static/<digest>/css/site.css``), so a 
 may keep a file for a year and a release still takes effect at once. A request for an
 old digest gets the current file with ``no-cache``, never a year-long stale copy.
 Files are read once at start-up and looked up by exact name, so no request can reach
-anything outside ``web/static``.
+anything outside ``web/static``. Third-party front-end code comes from installed packages,
+never committed: Swagger UI (for ``/api/docs``) is read from ``fastapi-offline``'s wheel
+and served as ``vendor/swagger-ui/...`` (see :data:`VENDORED`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import hashlib
 import mimetypes
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -23,6 +26,11 @@ from vaxport.core.http.dependencies import requires
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
+# Files of installed packages served as our own: (package, directory, file) -> our name.
+VENDORED: tuple[tuple[str, str, str, str], ...] = (
+    ("fastapi_offline", "static", "swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui-bundle.js"),
+    ("fastapi_offline", "static", "swagger-ui.css", "vendor/swagger-ui/swagger-ui.css"),
+)
 _TEXT_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
 router = APIRouter(include_in_schema=False)
@@ -48,18 +56,25 @@ def _media_type(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
+def _asset(body: bytes, name: str) -> Asset:
+    return Asset(
+        body=body,
+        digest=hashlib.sha256(body).hexdigest()[:16],
+        media_type=_media_type(Path(name)),
+    )
+
+
 @functools.cache
 def manifest() -> dict[str, Asset]:
-    """Every static file by its path under ``web/static`` (read once per process)."""
+    """Every static file by its path under ``web/static``, and the vendored ones (read once)."""
     assets: dict[str, Asset] = {}
     for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file() and not path.name.startswith("."):
-            body = path.read_bytes()
-            assets[path.relative_to(STATIC_DIR).as_posix()] = Asset(
-                body=body,
-                digest=hashlib.sha256(body).hexdigest()[:16],
-                media_type=_media_type(path),
-            )
+            name = path.relative_to(STATIC_DIR).as_posix()
+            assets[name] = _asset(path.read_bytes(), name)
+    for package, directory, filename, name in VENDORED:
+        body = resources.files(package).joinpath(directory, filename).read_bytes()
+        assets[name] = _asset(body, name)
     return assets
 
 

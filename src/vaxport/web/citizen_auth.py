@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, TooManyRequests, invalid
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.i18n import N_
 from vaxport.identity import service as identity
 from vaxport.identity.service import LoginOutcome, OptionalActor, PathTenant, client_ip
 from vaxport.tenancy.service import TenantInfo
@@ -214,10 +215,16 @@ _RECOVER_FIELDS = ("method", "new_phone", "email", "phone", "id_type", "id_numbe
 @router.api_route(
     BASE + "/recover", methods=GET, dependencies=[requires("pages:read", public=True)]
 )
-async def recover_form(tenant: PathTenant, request: Request) -> Response:
-    """Move an account to a new phone."""
+async def recover_form(tenant: PathTenant, request: Request, method: str = "") -> Response:
+    """Move an account to a new phone: first how to prove it is yours, then that way's fields.
+
+    The choice is a GET (``?method=``), so the form shows only the chosen way's fields
+    without any script; a tenant with one way skips the choice.
+    """
     methods = tenant.config.recovery.methods
-    form = dict.fromkeys(_RECOVER_FIELDS, "") | {"method": methods[0] if methods else ""}
+    if method not in methods:
+        method = methods[0] if len(methods) == 1 else ""
+    form = dict.fromkeys(_RECOVER_FIELDS, "") | {"method": method}
     return page(request, tenant, "citizen/recover.html", **_recover_form(request, tenant, form))
 
 
@@ -227,7 +234,7 @@ def _birth_date(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise invalid("birth_date", "is not a date (YYYY-MM-DD)") from None
+        raise invalid("birth_date", N_("is not a date: write it as YYYY-MM-DD")) from None
 
 
 @router.post(

@@ -8,6 +8,7 @@ an error summary whose entries link to the inputs (422/409).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated, Any
 
@@ -42,7 +43,7 @@ Short = Annotated[str, Form(max_length=254)]
 ADD = "citizen/family_add.html"
 EDIT = "citizen/family_edit.html"
 CONTACT = "citizen/family_contact.html"
-NOTICES = frozenset({"added", "saved", "requested", "withdrawn"})
+NOTICES = frozenset({"added", "claimed", "saved", "requested", "withdrawn"})
 
 
 def _citizen(actor: Actor | None, tenant: TenantInfo) -> Actor | None:
@@ -83,11 +84,20 @@ async def family(
 
 
 @router.api_route(FAMILY + "/add", methods=GET, dependencies=[PAGE])
-async def add_form(tenant: PathTenant, actor: OptionalActor, request: Request) -> Response:
-    """The form to add a family member."""
-    if _citizen(actor, tenant) is None:
+async def add_form(
+    tenant: PathTenant, ctx: Ctx, actor: OptionalActor, request: Request
+) -> Response:
+    """The form to add a family member; when the family is full, why not and what to do."""
+    me = _citizen(actor, tenant)
+    if me is None:
         return _to_sign_in(tenant)
-    return person_form.form_page(request, tenant, ADD, {"sex": "unknown"}, nav_current="family")
+    limit = tenant.config.family.max_beneficiaries_per_account
+    members = await service.list_members(db=ctx.db, tenant=tenant, actor=me, limit=limit)
+    if len(members.items) >= limit:
+        return page(request, tenant, ADD, nav_current="family", full=True, limit=limit)
+    return person_form.form_page(
+        request, tenant, ADD, {"sex": "unknown"}, nav_current="family", full=False, limit=limit
+    )
 
 
 @router.post(FAMILY + "/add", dependencies=[WRITE])
@@ -105,7 +115,15 @@ async def add_submit(
             raise
         errors = person_form.problems(request, tenant, exc)
         return person_form.form_page(
-            request, tenant, ADD, form, status=status, errors=errors, nav_current="family"
+            request,
+            tenant,
+            ADD,
+            form,
+            status=status,
+            errors=errors,
+            nav_current="family",
+            full=False,
+            limit=tenant.config.family.max_beneficiaries_per_account,
         )
     return _back(tenant, "added")
 
@@ -337,7 +355,7 @@ async def contact_confirm(
             raise
         member = await _member(ctx, tenant, actor, beneficiary_id)
         errors = [
-            FormError(e.message, "code", e.key) for e in person_form.problems(request, tenant, exc)
+            dataclasses.replace(e, field="code") for e in person_form.problems(request, tenant, exc)
         ]
         return _contact_page(request, tenant, member, form, status=status, errors=errors)
     return _back(tenant, "saved")

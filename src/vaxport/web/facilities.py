@@ -24,13 +24,15 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from vaxport.core.clock import utcnow
-from vaxport.core.errors import ValidationFailed
+from vaxport.core.errors import ValidationFailed, from_validation
 from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.facilities import service
 from vaxport.facilities.service import WEEKDAYS, DirectoryQuery
 from vaxport.tenancy.service import TenantInfo, get_tenant_or_404, localized
-from vaxport.web.rendering import PageLocale, choose_locale, render
+from vaxport.web.problems import field_errors
+from vaxport.web.rendering import PageLocale, render
+from vaxport.web.staff_common import locale_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,9 +152,9 @@ def _form_values(request: Request) -> dict[str, str]:
 async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
     """Search the tenant's active vaccination centres; nearest first with a location."""
     info = await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
-    page = choose_locale(request, available=info.config.locales, default=info.config.default_locale)
+    page = locale_of(request, info)
     values = _form_values(request)
-    errors: list[dict[str, str]] = []
+    problem: ValidationFailed | None = None
     results: dict[str, Any] | None = None
     searched = any(k in values for k in ("region", "postal_code", "vaccine", "q", "lat"))
     if searched:
@@ -167,12 +169,10 @@ async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
             )
             results = orjson.loads(doc.body)
         except ValidationError as exc:
-            errors = [
-                {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
-                for e in exc.errors()
-            ]
+            problem = ValidationFailed(errors=from_validation(exc.errors()))
         except ValidationFailed as exc:
-            errors = exc.errors
+            problem = exc
+    errors = field_errors(problem) if problem else []
     today = utcnow().astimezone(zoneinfo.ZoneInfo(info.config.timezone)).date()
     regions = _region_options(info, page)
     names = {r.code: r.label for r in regions}
@@ -188,7 +188,7 @@ async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
         nav_current="facilities",
         values=values,
         errors=errors,
-        error_fields={e["field"].split(".")[0] for e in errors},
+        error_fields={(e.field or "").split(".")[0] for e in errors},
         searched=searched and not errors,
         items=items,
         regions=regions,

@@ -3,7 +3,6 @@ it from a submitted form, and problems mapped to the inputs that caused them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,17 +10,11 @@ from fastapi import Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from vaxport.core.errors import Problem, ValidationFailed
+from vaxport.core.errors import Problem, ValidationFailed, from_validation
 from vaxport.registration.service import GUARDIAN_RELATIONS, SEXES
 from vaxport.tenancy.service import TenantInfo
-from vaxport.web.staff_common import (
-    FormError,
-    errors_of,
-    locale_of,
-    page,
-    region_labels,
-    text_in,
-)
+from vaxport.web.problems import FormError, field_errors
+from vaxport.web.staff_common import errors_of, locale_of, page, region_labels, text_in
 
 FIELDS = (
     "given_name",
@@ -117,45 +110,12 @@ def member_body(values: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def _labels(gettext: Callable[[str], str]) -> dict[str, str]:
-    return {
-        "given_name": gettext("Given name"),
-        "family_name": gettext("Family name"),
-        "sex": gettext("Sex"),
-        "birth_date": gettext("Date of birth"),
-        "birth_year": gettext("Year of birth"),
-        "id_type": gettext("ID document"),
-        "number": gettext("ID number"),
-        "region_code": gettext("Region"),
-        "phone": gettext("Mobile phone"),
-        "email": gettext("E-mail address"),
-        "preferred_locale": gettext("Language"),
-        "guardian_relation": gettext("Relation to a minor"),
-        "facility_id": gettext("Facility identifier"),
-        "field": gettext("What to correct"),
-        "value": gettext("Correct value"),
-        "reason": gettext("Reason"),
-        "document_id": gettext("ID document"),
-    }
-
-
 def problems(
     request: Request, tenant: TenantInfo, exc: Problem | ValidationError
 ) -> list[FormError]:
     """Messages for the error summary, each linked to (and naming) the input it is about."""
     if isinstance(exc, ValidationError):
-        exc = ValidationFailed(
-            "the form has problems",
-            errors=[
-                {"field": ".".join(str(p) for p in e["loc"]), "reason": str(e["msg"])}
-                for e in exc.errors()
-            ],
-        )
-    if not isinstance(exc, ValidationFailed) or not exc.errors:
+        exc = ValidationFailed("the form has problems", errors=from_validation(exc.errors()))
+    if not exc.errors:
         return errors_of(exc)
-    labels = _labels(locale_of(request, tenant).translations.gettext)
-    out = []
-    for error in exc.errors:
-        field = _INPUT.get(error["field"], error["field"])
-        out.append(FormError(f"{labels.get(field, field)}: {error['reason']}", field))
-    return out
+    return field_errors(exc, inputs=_INPUT)

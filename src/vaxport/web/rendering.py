@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from starlette.responses import HTMLResponse
 
-from vaxport.core.i18n import LanguageInfo, describe, negotiate, normalize, translations_for
+from vaxport.core.i18n import (
+    LanguageInfo,
+    date_example,
+    describe,
+    display_name,
+    negotiate,
+    normalize,
+    translations_for,
+)
 from vaxport.web.assets import static_url
+from vaxport.web.problems import FormError, text_of
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANG_COOKIE = "lang"
@@ -41,6 +50,21 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations.ngettext(singular, plural, n)
 
 
+@pass_context
+def _error_text(context: Context, error: FormError) -> str:
+    return text_of(error, context["translations"], context["lang"])
+
+
+@pass_context
+def _language_name(context: Context, tag: str) -> str:
+    return display_name(tag, context["lang"])
+
+
+@pass_context
+def _example_date(context: Context) -> str:
+    return date_example(context["lang"])
+
+
 @functools.cache
 def environment() -> Environment:
     """The process' template environment (autoescape on, undefined names are errors)."""
@@ -56,6 +80,9 @@ def environment() -> Environment:
         gettext=_gettext, ngettext=_ngettext, newstyle=True
     )
     env.globals["static_url"] = static_url
+    env.globals["error_message"] = _error_text
+    env.globals["language_name"] = _language_name
+    env.globals["example_date"] = _example_date
     return env
 
 
@@ -82,12 +109,18 @@ class PageLocale:
 
 
 def choose_locale(
-    request: Request, *, available: Sequence[str], default: str, remember: bool = True
+    request: Request,
+    *,
+    available: Sequence[str],
+    default: str,
+    remember: bool = True,
+    fallbacks: Mapping[str, str] | None = None,
 ) -> PageLocale:
     """Negotiate the page language: ``?lang=`` > ``lang`` cookie > Accept-Language > default.
 
     A valid ``?lang=`` choice is remembered in the cookie when ``remember`` is true.
     Locales may be given as Babel writes them (``pt_BR``); pages use BCP 47 (``pt-BR``).
+    ``fallbacks`` (a tenant's ``language_fallbacks``) fill what a language's catalog lacks.
     """
     tags = tuple(dict.fromkeys(normalize(t) or t for t in available))
     choice = negotiate(
@@ -101,9 +134,16 @@ def choose_locale(
         locale=choice.locale,
         info=describe(choice.locale),
         available=tags,
-        translations=translations_for(choice.locale),
+        translations=translations_for(choice.locale, fallback=_fallback(choice.locale, fallbacks)),
         remember=remember and choice.explicit,
     )
+
+
+def _fallback(locale: str, fallbacks: Mapping[str, str] | None) -> str | None:
+    for tag, target in (fallbacks or {}).items():
+        if normalize(tag) == locale:
+            return normalize(target) or target
+    return None
 
 
 def _switch_url(request: Request, tag: str) -> str:

@@ -6,13 +6,16 @@ from fastapi import APIRouter
 
 from vaxport.core.i18n import catalogs
 from vaxport.web import (
+    api_docs,
     assets,
     citizen_auth,
+    citizen_claim,
     citizen_family,
     citizen_recovery,
     facilities,
     public,
     staff_auth,
+    staff_people,
     staff_review,
     staff_team,
     staff_walkin,
@@ -27,11 +30,14 @@ def build_router() -> APIRouter:
     environment()
     router = APIRouter(include_in_schema=False)
     router.include_router(assets.router)
+    router.include_router(api_docs.router)
     router.include_router(staff_auth.router)
     router.include_router(staff_team.router)
     router.include_router(staff_review.router)
     router.include_router(staff_walkin.router)
+    router.include_router(staff_people.router)
     router.include_router(citizen_auth.router)
+    router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)
     router.include_router(citizen_recovery.router)
     router.include_router(public.router)

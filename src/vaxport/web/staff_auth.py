@@ -21,6 +21,7 @@ from vaxport.tenancy.service import TenantInfo
 from vaxport.web.staff_common import (
     FormError,
     errors_of,
+    facility_names,
     locale_of,
     page,
     region_labels,
@@ -299,4 +300,5 @@ async def home(tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Reque
         "staff/home.html",
         me=me,
         region_label=labels.get(me.region_code or "", ""),
+        facility_names=await facility_names(ctx.db, request, tenant, [me.facility_id]),
     )

@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
-from vaxport.core.errors import Problem, TooManyRequests, ValidationFailed
+from vaxport.core.contacts import example_phone
+from vaxport.core.db import Database
+from vaxport.core.errors import NotFound, Problem, TooManyRequests, ValidationFailed
+from vaxport.facilities import service as facilities
 from vaxport.identity import service as identity
 from vaxport.identity.service import BAD_CREDENTIALS, EXPIRED, Actor, request_actor, session_cookie
 from vaxport.identity.service import BAD_LOGIN_CODE as BAD_CODE
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo
+from vaxport.web.problems import FormError, field_errors
 from vaxport.web.rendering import PageLocale, choose_locale, render
 
-
-@dataclass(frozen=True, slots=True)
-class FormError:
-    """One message of the error summary; ``field`` links it to its input.
-
-    ``key`` names a message the templates translate (``staff/names.html``); others are
-    shown as the service worded them.
-    """
-
-    message: str
-    field: str | None = None
-    key: str | None = None
-    seconds: int = 0
+__all__ = ["FormError"]  # the pages' error type lives with the message rendering
 
 
 def settings_of(request: Request) -> Settings:
@@ -55,10 +48,34 @@ def region_labels(tenant: TenantInfo, locale: str) -> dict[str, str]:
     }
 
 
+def id_type_names(tenant: TenantInfo, locale: str) -> dict[str, str]:
+    """Every ID document type's name in the page's language, by its code."""
+    config = tenant.config
+    return {t.code: text_in(t.label, locale, config.default_locale) for t in config.id_types}
+
+
+async def facility_names(
+    db: Database, request: Request, tenant: TenantInfo, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """Centres' names in the page's language, by id (shown instead of ids; unknown: left out)."""
+    locale = locale_of(request, tenant).locale
+    names = {}
+    for facility_id in {i for i in ids if i is not None}:
+        try:
+            found = await facilities.get(db=db, tenant=tenant, facility_id=facility_id)
+        except NotFound:
+            continue
+        names[facility_id] = text_in(found.name, locale, tenant.config.default_locale)
+    return names
+
+
 def locale_of(request: Request, tenant: TenantInfo) -> PageLocale:
     """The language of a tenant page for this request."""
     return choose_locale(
-        request, available=tenant.config.locales, default=tenant.config.default_locale
+        request,
+        available=tenant.config.locales,
+        default=tenant.config.default_locale,
+        fallbacks=tenant.config.fallbacks,
     )
 
 
@@ -78,10 +95,18 @@ def page(
     actor = request_actor(request)
     context.setdefault("can_see_team", bool(actor and actor.has("staff:read")))
     context.setdefault("can_review_corrections", bool(actor and actor.has("beneficiaries:approve")))
+    context.setdefault("id_type_names", id_type_names(tenant, locale.locale))
+    context.setdefault("facility_names", {})
+    context.setdefault(
+        "can_find_people",
+        bool(actor and actor.kind == "staff" and actor.has("beneficiaries:read")),
+    )
     context.setdefault(
         "can_review_duplicates",
         bool(actor and actor.kind == "staff" and actor.has("beneficiaries:write")),
     )
+    # Hints show a number as people of the tenant's country write one.
+    context.setdefault("phone_example", example_phone(tenant.config.phone.default_region))
     response = render(
         request,
         template,
@@ -112,7 +137,9 @@ def errors_of(problem: Problem, *, field: str | None = None) -> list[FormError]:
     if problem.detail in known:
         return [FormError(problem.detail, field=field, key=known[problem.detail])]
     if isinstance(problem, ValidationFailed) and problem.errors:
-        return [FormError(f"{e['field']}: {e['reason']}", e["field"]) for e in problem.errors]
+        return field_errors(problem)
+    if len(problem.errors) == 1:  # e.g. a conflict about one field: say it there
+        return field_errors(problem)
     return [FormError(problem.detail)]
 
 

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import Problem, invalid
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.registration import service as registration
 from vaxport.tenancy.service import TenantInfo
@@ -213,7 +214,9 @@ async def duplicate_merge(
         try:
             survivor = uuid.UUID(survivor_id)
         except ValueError:
-            raise invalid("survivor_id", "choose the record that stays") from None
+            raise invalid(
+                "survivor_id", N_("is not chosen: choose the record that stays")
+            ) from None
         await registration.merge_flag(db=ctx.db, actor=actor, flag_id=flag_id, survivor_id=survivor)
     except Problem as exc:
         if exc.status in (409, 422):

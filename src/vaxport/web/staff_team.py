@@ -1,4 +1,5 @@
-"""Staff management pages for admins: the team list, invitations, disable/enable/reset."""
+"""Staff management pages for admins: the team list, invitations, role changes,
+disable/enable/reset."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from vaxport.core.errors import Problem, invalid
-from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.errors import NotFound, Problem
+from vaxport.core.http.dependencies import Context, Ctx, requires
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.tenancy.service import TenantInfo
-from vaxport.web.staff_common import errors_of, locale_of, page, region_labels
+from vaxport.web import centre_picker
+from vaxport.web.staff_common import (
+    errors_of,
+    facility_names,
+    locale_of,
+    page,
+    region_labels,
+)
 
 router = APIRouter(include_in_schema=False)
 TEAM = "/{tenant}/staff/team"
@@ -48,8 +56,9 @@ def _regions(request: Request, tenant: TenantInfo, actor: Actor) -> list[RegionO
     return out
 
 
-def _invite_page(
+async def _invite_page(
     request: Request,
+    ctx: Context,
     tenant: TenantInfo,
     actor: Actor,
     form: dict[str, str],
@@ -66,6 +75,7 @@ def _invite_page(
         errors=errors_of(problem) if problem else None,
         roles=roles,
         regions=_regions(request, tenant, actor),
+        centres=await centre_picker.picker(ctx.db, request, tenant, actor),
         form=form,
     )
 
@@ -80,6 +90,7 @@ def _invited(
         "staff/invited.html",
         reset=reset,
         username=made.account.username,
+        email=made.account.email,
         url=made.url(settings, tenant.code),
         expires=made.expires_at.strftime("%Y-%m-%d %H:%M"),
     )
@@ -106,6 +117,9 @@ async def team(
         tenant,
         "staff/team.html",
         members=members,
+        facility_names=await facility_names(
+            ctx.db, request, tenant, [m.facility_id for m in listing.items]
+        ),
         next_cursor=listing.next_cursor,
         can_manage=actor.has("staff:manage"),
         notice=None,
@@ -115,11 +129,13 @@ async def team(
 @router.api_route(
     TEAM + "/invite", methods=["GET", "HEAD"], dependencies=[requires("staff:manage")]
 )
-async def invite_form(tenant: PathTenant, actor: CurrentActor, request: Request) -> Response:
+async def invite_form(
+    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
     """The invitation form."""
     form = dict.fromkeys(("username", "display_name", "email", "role", "region_code"), "")
     form["facility_id"] = ""
-    return _invite_page(request, tenant, actor, form)
+    return await _invite_page(request, ctx, tenant, actor, form)
 
 
 @router.post(TEAM + "/invite", dependencies=[requires("staff:manage")])
@@ -146,10 +162,11 @@ async def invite_submit(
         "email": email,
     }
     try:
-        try:
-            facility = uuid.UUID(facility_id.strip()) if facility_id.strip() else None
-        except ValueError:
-            raise invalid("facility_id", "is not a facility identifier") from None
+        facility = (
+            await centre_picker.resolve(ctx.db, tenant, actor, facility_id)
+            if facility_id.strip()
+            else None
+        )
         made = await identity.create_staff(
             db=ctx.db,
             settings=ctx.settings,
@@ -165,8 +182,76 @@ async def invite_submit(
     except Problem as exc:
         if exc.status >= 500:
             raise
-        return _invite_page(request, tenant, actor, form, status=exc.status, problem=exc)
+        return await _invite_page(request, ctx, tenant, actor, form, status=exc.status, problem=exc)
     return _invited(request, tenant, made, reset=False)
+
+
+async def _role_page(
+    request: Request,
+    ctx: Context,
+    tenant: TenantInfo,
+    actor: Actor,
+    account_id: uuid.UUID,
+    *,
+    status: int = 200,
+    problem: Problem | None = None,
+) -> Response:
+    member = await identity.get_staff(db=ctx.db, actor=actor, account_id=account_id)
+    if not identity.manageable_staff(actor, member):
+        raise NotFound("staff member not found")
+    labels = region_labels(tenant, locale_of(request, tenant).locale)
+    return page(
+        request,
+        tenant,
+        "staff/role.html",
+        status=status,
+        errors=errors_of(problem) if problem else None,
+        member=Member(member, labels.get(member.region_code or "", ""), True),
+        facility_names=await facility_names(ctx.db, request, tenant, [member.facility_id]),
+        roles=[r for r in identity.STAFF_ROLES if identity.may_assign(actor, r)],
+    )
+
+
+@router.api_route(
+    TEAM + "/{account_id}/role", methods=["GET", "HEAD"], dependencies=[requires("staff:manage")]
+)
+async def role_form(
+    *, tenant: PathTenant, account_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Change a member's role: only roles the admin may give, for a member they manage."""
+    return await _role_page(request, ctx, tenant, actor, account_id)
+
+
+@router.post(TEAM + "/{account_id}/role", dependencies=[requires("staff:manage")])
+async def role_submit(
+    *,
+    tenant: PathTenant,
+    account_id: uuid.UUID,
+    ctx: Ctx,
+    actor: CurrentActor,
+    request: Request,
+    role: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """Give the new role at the member's current place (audited by the staff use case)."""
+    member = await identity.get_staff(db=ctx.db, actor=actor, account_id=account_id)
+    try:
+        await identity.change_staff(
+            db=ctx.db,
+            cache=ctx.cache,
+            tenant=tenant,
+            actor=actor,
+            account_id=account_id,
+            role=role,
+            region_code=member.region_code,
+            facility_id=member.facility_id,
+        )
+    except Problem as exc:
+        if exc.status >= 500 or exc.status == 404:
+            raise
+        return await _role_page(
+            request, ctx, tenant, actor, account_id, status=exc.status, problem=exc
+        )
+    return RedirectResponse(f"/{tenant.code}/staff/team", status_code=303)
 
 
 @router.post(TEAM + "/{account_id}/disable", dependencies=[requires("staff:manage")])
@@ -197,6 +282,11 @@ async def reset(
 ) -> Response:
     """Void the person's password and authenticator; a new activation link."""
     made = await identity.reset_staff(
-        db=ctx.db, cache=ctx.cache, settings=ctx.settings, actor=actor, account_id=account_id
+        db=ctx.db,
+        cache=ctx.cache,
+        settings=ctx.settings,
+        actor=actor,
+        account_id=account_id,
+        tenant_code=tenant.code,
     )
     return _invited(request, tenant, made, reset=True)

@@ -1,8 +1,9 @@
 """Staff page: register a walk-in at a centre (a person with no account, maybe no phone).
 
 Vaccinators and managers of a centre register at their own centre; staff of a region (or
-national) name the centre. The slip's reference and claim code are shown once, on the
-answer to the form (a citizen account can claim the record later with them).
+national) choose it from the centres in their reach (``web/centre_picker.py``), never by
+an internal id. The slip's reference and claim code are shown once, on the answer to the
+form (a citizen account can claim the record later with them).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem
-from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.http.dependencies import Context, Ctx, requires
 from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.registration import service
 from vaxport.registration.service import WalkInIn
 from vaxport.tenancy.service import TenantInfo
-from vaxport.web import person_form
+from vaxport.web import centre_picker, person_form
 from vaxport.web.staff_common import FormError, page
 
 router = APIRouter(include_in_schema=False)
@@ -25,8 +26,9 @@ WALK_IN = "/{tenant}/staff/walk-in"
 WRITE = requires("beneficiaries:write")
 
 
-def _form_page(
+async def _form_page(
     request: Request,
+    ctx: Context,
     tenant: TenantInfo,
     actor: Actor,
     form: dict[str, str],
@@ -34,6 +36,8 @@ def _form_page(
     status: int = 200,
     errors: list[FormError] | None = None,
 ) -> Response:
+    needs_facility = actor.facility_id is None
+    centres = await centre_picker.picker(ctx.db, request, tenant, actor) if needs_facility else None
     return person_form.form_page(
         request,
         tenant,
@@ -42,14 +46,17 @@ def _form_page(
         status=status,
         errors=errors,
         nav_current="walk-in",
-        needs_facility=actor.facility_id is None,
+        needs_facility=needs_facility,
+        centres=centres,
     )
 
 
 @router.api_route(WALK_IN, methods=["GET", "HEAD"], dependencies=[WRITE])
-async def walk_in_form(tenant: PathTenant, actor: CurrentActor, request: Request) -> Response:
+async def walk_in_form(
+    tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
     """The registration form for someone at the centre."""
-    return _form_page(request, tenant, actor, {"sex": "unknown"})
+    return await _form_page(request, ctx, tenant, actor, {"sex": "unknown"})
 
 
 @router.post(WALK_IN, dependencies=[WRITE])
@@ -60,8 +67,9 @@ async def walk_in_submit(
     form = await person_form.read(request, (*person_form.FIELDS, "facility_id"))
     try:
         body = person_form.member_body(form)
-        if form["facility_id"]:
-            body["facility_id"] = form["facility_id"]
+        if actor.facility_id is None:
+            centre = await centre_picker.resolve(ctx.db, tenant, actor, form["facility_id"])
+            body["facility_id"] = str(centre)
         made = await service.register_walk_in(
             db=ctx.db, tenant=tenant, actor=actor, body=WalkInIn.model_validate(body)
         )
@@ -70,5 +78,5 @@ async def walk_in_submit(
         if status >= 500:
             raise
         errors = person_form.problems(request, tenant, exc)
-        return _form_page(request, tenant, actor, form, status=status, errors=errors)
+        return await _form_page(request, ctx, tenant, actor, form, status=status, errors=errors)
     return page(request, tenant, "staff/walk_in_done.html", nav_current="walk-in", made=made)

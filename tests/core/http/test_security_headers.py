@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from starlette.responses import PlainTextResponse, Response
@@ -61,12 +63,16 @@ async def test_rejected_oversized_body_still_has_headers(client: httpx.AsyncClie
     assert_common(r)
 
 
-async def test_api_docs_page_gets_its_own_policy(client: httpx.AsyncClient) -> None:
+async def test_api_docs_page_has_the_page_policy_and_loads_nothing_foreign(
+    client: httpx.AsyncClient,
+) -> None:
     r = await client.get("/api/docs")
     assert r.status_code == 200
-    csp = r.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in csp
-    assert "frame-ancestors 'none'" in csp
+    assert r.headers["content-security-policy"] == PAGE_CSP
+    assert "http" not in r.text.replace(str(client.base_url), "")  # no CDN, no absolute URL
+    assert "<script>" not in r.text  # every script is a file of this origin
+    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
+        assert (await client.get(src)).status_code == 200, src
 
 
 async def test_static_assets_get_nosniff(client: httpx.AsyncClient) -> None:

@@ -211,20 +211,46 @@ async def test_id_number_correction_replaces_the_document(
     assert [h[0] for h in holders] == [person]
 
 
-async def test_an_id_number_held_by_another_record_is_refused_without_saying_whose(
+async def test_an_id_number_held_by_another_record_is_filed_alike_and_refused_at_review(
     clean_db: Database, tenant: TenantInfo
 ) -> None:
+    # Issue 12, finding 8: a 409 here told any citizen whether someone holds a number.
     taken = national_id()
     await add_person(clean_db, tenant, number=taken, given_name="Someone", family_name="Else")
     owner, person = await _person(clean_db, tenant)
+    held = await _ask(
+        clean_db, tenant, owner, person, field="id_number", value=taken, id_type="national-id"
+    )
+    other_owner, other = await _person(clean_db, tenant)
+    fresh = await _ask(
+        clean_db,
+        tenant,
+        other_owner,
+        other,
+        field="id_number",
+        value=national_id(),
+        id_type="national-id",
+    )
+    assert held.status == fresh.status == "pending"
+    assert held.model_dump().keys() == fresh.model_dump().keys()
+    approver = national(tenant)
+    review = await correction_queue.get_for_review(
+        db=clean_db, actor=approver, correction_id=held.id
+    )
+    assert review.held_elsewhere
+    assert not (
+        await correction_queue.get_for_review(db=clean_db, actor=approver, correction_id=fresh.id)
+    ).held_elsewhere
     with pytest.raises(Conflict) as caught:
-        await _ask(
-            clean_db, tenant, owner, person, field="id_number", value=taken, id_type="national-id"
-        )
+        await corrections.decide(db=clean_db, actor=approver, correction_id=held.id, approve=True)
     body = str(caught.value.to_dict())
     assert "Someone" not in body
     assert "Else" not in body
     assert caught.value.errors == [{"field": "value", "reason": "is already registered"}]
+    rejected = await corrections.decide(
+        db=clean_db, actor=approver, correction_id=held.id, approve=False, note="taken"
+    )
+    assert rejected.status == "rejected"
 
 
 async def test_a_number_taken_after_the_request_fails_approval_cleanly(

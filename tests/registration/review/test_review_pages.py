@@ -149,3 +149,37 @@ async def test_a_vaccinator_registers_a_walk_in_at_their_centre(
     r = await client.post(url, data={**form, "number": national_id()}, headers=HTML)
     assert r.status_code == 200, r.text
     assert "Claim code" in r.text
+
+
+async def test_the_approver_is_told_when_another_record_holds_the_asked_for_number(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    # The citizen is not told (issue 12, finding 8); the approver is, before deciding.
+    taken = national_id()
+    await add_person(clean_db, tenant, number=taken)
+    owner = await add_citizen(clean_db, tenant)
+    citizen = actor_for(tenant, "citizen", account_id=owner, kind="citizen")
+
+    async def ask(number: str) -> str:
+        person = await add_person(clean_db, tenant, account_id=owner)
+        made = await corrections.request_correction(
+            db=clean_db,
+            tenant=tenant,
+            actor=citizen,
+            beneficiary_id=person,
+            field="id_number",
+            value=number,
+            reason="typo",
+            id_type="national-id",
+        )
+        return f"/{tenant.code}/staff/corrections/{made.id}"
+
+    held, fresh = await ask(taken), await ask(national_id())
+    await _browser(client, clean_db, settings, tenant, "national_admin")
+    notice = "Another record already holds this ID number"
+    page = await client.get(held, headers=HTML)
+    assert page.status_code == 200
+    assert notice in page.text
+    page = await client.get(fresh, headers=HTML)
+    assert page.status_code == 200
+    assert notice not in page.text

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from vaxport.core.http.dependencies import iter_routes, route_permission
+
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
@@ -100,14 +102,43 @@ def add_links(document: dict[str, Any], links: Iterable[Link]) -> dict[str, Any]
     return document
 
 
-def install(app: Any, links: Iterable[Link]) -> None:
-    """Make ``app.openapi()`` carry ``links`` (generated once, then cached)."""
+@dataclass(frozen=True, slots=True)
+class Security:
+    """The API's security schemes and what an operation that is not public requires
+    (alternatives: any one of the requirement objects will do)."""
+
+    schemes: dict[str, Any]
+    required: tuple[dict[str, list[str]], ...]
+
+
+def add_security(document: dict[str, Any], routes: Any, security: Security) -> dict[str, Any]:
+    """``document`` declaring ``security`` per operation: none on a public route (declared
+    with ``requires(..., public=True)``), ``security.required`` on every other one."""
+    public: dict[tuple[str, str], bool] = {}
+    for path, route, dependencies in iter_routes(routes):
+        marker = route_permission(route, dependencies)
+        for method in getattr(route, "methods", None) or ():
+            public[(method.lower(), path)] = marker is not None and marker[1]
+    document.setdefault("components", {})["securitySchemes"] = dict(security.schemes)
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in _METHODS:
+                is_public = public.get((method, path), False)
+                operation["security"] = [] if is_public else [dict(r) for r in security.required]
+    return document
+
+
+def install(app: Any, links: Iterable[Link], security: Security | None = None) -> None:
+    """Make ``app.openapi()`` carry ``links`` and ``security`` (generated once, then cached)."""
     generate = app.openapi
     links = tuple(links)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = add_links(generate(), links)
+            made = add_links(generate(), links)
+            if security is not None:
+                made = add_security(made, app.routes, security)
+            app.openapi_schema = made
         document: dict[str, Any] = app.openapi_schema
         return document
 

@@ -3,8 +3,9 @@
 HTML gets a strict Content-Security-Policy with no inline script or style, so an
 injection that slips past autoescaping still cannot run. Everything else (JSON,
 problem+json, CSS, metrics) gets a policy that renders nothing and cannot be framed.
-A response that sets its own policy keeps it; a few paths (the OpenAPI docs page, which
-loads Swagger UI from its CDN with an inline bootstrap script) get a looser one by name.
+A response that sets its own policy keeps it; a path may be given a policy of its own by
+name (none is today: the API docs page serves Swagger UI from our own origin under the
+page policy).
 HSTS (with ``VAXPORT_FORCE_HTTPS``) goes on HTTPS answers only, as RFC 6797 asks; the
 scheme is the one the transport layer established (core/http/transport.py), so it is right
 behind a TLS-terminating proxy too.
@@ -28,17 +29,12 @@ PAGE_CSP = (
 )
 # Data answers are never meant to be rendered as documents.
 DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# FastAPI's Swagger UI page: CDN assets and one inline bootstrap script; nothing else.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'"
-)
+# Only features Chromium recognises: an unknown one ("bluetooth", "battery", "web-share"
+# in Debian's Chromium 156) logs a console warning on every page and protects nothing.
 PERMISSIONS_POLICY = (
-    "geolocation=(self), camera=(), microphone=(), payment=(), usb=(), serial=(), "
-    "bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), "
-    "display-capture=(), browsing-topics=()"
+    "geolocation=(self), camera=(), microphone=(), payment=(), usb=(), serial=(), hid=(), "
+    "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), "
+    "idle-detection=(), xr-spatial-tracking=(), browsing-topics=()"
 )
 HSTS = "max-age=63072000; includeSubDomains"
 # Paths whose answers default to ``Cache-Control: no-store`` (see the module docstring).

@@ -11,7 +11,6 @@ to a sink (a CSV report, or a list the writer stores with its batch).
 from __future__ import annotations
 
 import asyncio
-import csv
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import IO, Generic, TypeVar
 from vaxport.core.errors import field_error
 from vaxport.core.imports.readers import Source, SourceError
 from vaxport.core.imports.seen import SeenKeys
+from vaxport.core.spreadsheet import CsvWriter
 
 T = TypeVar("T")
 Errors = list[dict[str, str]]
@@ -107,11 +107,11 @@ class CsvReport:
     """A sink writing ``row,field,reason`` lines to a text file."""
 
     def __init__(self, out: IO[str]) -> None:
-        self._writer = csv.writer(out)
-        self._writer.writerow(REPORT_HEADER)
+        self._writer = CsvWriter(out)
+        self._writer.row(REPORT_HEADER)
 
     def __call__(self, row: int, field: str, reason: str) -> None:
-        self._writer.writerow((row, field, reason))
+        self._writer.row((row, field, reason))
 
 
 @dataclass

@@ -28,6 +28,7 @@ from typing import IO, Any, Literal
 from xml.parsers import expat
 
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.imports.xlsx_head import HeadError, first_row
 
 Kind = Literal["csv", "xlsx"]
 MAX_LINE_BYTES = 65_536
@@ -42,6 +43,8 @@ _RATIO_FREE_BYTES = 1 << 20
 # Distinct texts openpyxl keeps in memory (~100 bytes each), and the XML holding them.
 MAX_SHARED_STRINGS = 200_000
 MAX_SHARED_STRINGS_BYTES = 64 << 20
+# A header cell longer than a spreadsheet cell can be (Excel's 32,767) is no column name.
+MAX_HEADER_CELL_CHARS = 32_767
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -233,11 +236,44 @@ def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> No
         parser.Parse(b"", True)
 
 
+def _xlsx_header(path: Path) -> list[str]:
+    _check_zip(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            header = first_row(archive, max_columns=MAX_COLUMNS, max_chars=MAX_HEADER_CELL_CHARS)
+    except HeadError as exc:
+        raise refused(exc.reason) from exc
+    except (zipfile.BadZipFile, OSError, expat.ExpatError, EOFError, KeyError) as exc:
+        raise refused("is not an .xlsx workbook") from exc
+    if header is None:
+        raise refused("is empty; the first row must name the columns")
+    return header
+
+
+def read_header(path: Path, kind: Kind) -> list[str]:
+    """The first row of ``path`` alone: what an upload's header check needs.
+
+    The workbook limits (inflation, shared strings, counted streaming) are checked as for
+    reading it whole; then only the first row is parsed, and of the shared strings only
+    the ones it names are kept: memory and time do not grow with the rows below it.
+    """
+    if kind == "csv":
+        source = open_csv(path)
+        source.close()
+        header = source.header
+    else:
+        header = _xlsx_header(path)
+    if len(header) > MAX_COLUMNS:
+        raise refused(f"has more than {MAX_COLUMNS} columns (the column limit)")
+    return header
+
+
 def open_xlsx(path: Path) -> Source:
-    """The first worksheet of an .xlsx workbook, read as a stream."""
+    """The first worksheet of an .xlsx workbook, read as a stream (its header by
+    :func:`read_header`'s reader, so an upload's check and its import agree)."""
     import openpyxl
 
-    _check_zip(path)
+    header = _xlsx_header(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a bad file
@@ -250,12 +286,7 @@ def open_xlsx(path: Path) -> Source:
         # forgotten, so rows hold only their own cells, counted as they come.
         sheet.reset_dimensions()
         total = None
-    values = sheet.iter_rows(values_only=True)
-    try:
-        header = [cell_text(v) for v in next(values)]
-    except StopIteration:
-        book.close()
-        raise refused("is empty; the first row must name the columns") from None
+    values = sheet.iter_rows(min_row=2, values_only=True)
     state = {"row": 1}
 
     def rows() -> Iterator[tuple[int, list[str]]]:

@@ -127,6 +127,20 @@ class Actor:
             return True
         return code in self.region_codes
 
+    def places_region(self, tenant: TenantInfo, code: str) -> bool:
+        """Whether the actor may put something in region ``code`` (register or move it
+        there): national staff anywhere, region staff in their subtree, facility staff in
+        their facility's region subtree (as they place facilities). A facility's object
+        stays theirs wherever its region says; moving it changes which region's staff
+        answer for it, so the destination must be theirs too (issue 12)."""
+        if self.kind != "staff":
+            return False
+        if self.is_national:
+            return True
+        if self.region_code is None:
+            return False
+        return code in (self.region_codes or region_subtree_codes(tenant, self.region_code))
+
     def region_filter_codes(self) -> frozenset[str] | None:
         """Region codes a list query must be limited to (``None``: no region limit).
 

@@ -30,6 +30,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, Problem, Unauthorized
 from vaxport.core.http.dependencies import Ctx
+from vaxport.core.http.openapi import Security
 from vaxport.core.logging import get_logger
 from vaxport.identity.access import authn, csrf, policy
 from vaxport.identity.access.actor import Actor
@@ -40,6 +41,26 @@ log = get_logger(__name__)
 
 SESSION_COOKIE = "vaxport_session"
 _MACHINE_PREFIXES = ("/api/", "/fhir/", "/.well-known/", "/static/")
+
+
+def openapi_security(settings: Settings) -> Security:
+    """How API clients authenticate, for the OpenAPI document: a bearer access token
+    (``POST .../auth/login`` or ``.../auth/code/verify``), or the browser session cookie
+    with the CSRF token repeated in a header on unsafe methods."""
+    return Security(
+        schemes={
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "sessionCookie": {"type": "apiKey", "in": "cookie", "name": session_cookie(settings)},
+            "csrfHeader": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRF-Token",
+                "description": f"the value of the `{csrf.csrf_cookie(settings)}` cookie; "
+                "required with the session cookie on POST, PUT, PATCH and DELETE",
+            },
+        },
+        required=({"bearerAuth": []}, {"sessionCookie": [], "csrfHeader": []}),
+    )
 
 
 def session_cookie(settings: Settings) -> str:

@@ -362,6 +362,11 @@ async def reset_staff(
     """Void password, second factor and sessions; a new activation link."""
     _no_store(response)
     made = await staff.reset_staff(
-        db=ctx.db, cache=ctx.cache, settings=ctx.settings, actor=actor, account_id=account_id
+        db=ctx.db,
+        cache=ctx.cache,
+        settings=ctx.settings,
+        actor=actor,
+        account_id=account_id,
+        tenant_code=tenant,
     )
     return _invitation(made, ctx, tenant)

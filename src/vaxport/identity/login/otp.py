@@ -37,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core import clock
 from vaxport.core.db import Database
-from vaxport.core.errors import TooManyRequests, ValidationFailed, field_error
+from vaxport.core.errors import TooManyRequests, ValidationFailed, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.credentials.secrets import mac
 from vaxport.identity.models import OtpTransaction
 from vaxport.identity.ports import ports
@@ -88,9 +89,9 @@ def parse_destination(
     """
     stripped = (value or "").strip()
     if not stripped:
-        raise ValidationFailed(f"{field}: is required", errors=[field_error(field, "is required")])
+        raise invalid(field, N_("is required: fill it in"))
     if len(stripped) > 254:
-        raise ValidationFailed(f"{field}: is too long", errors=[field_error(field, "is too long")])
+        raise invalid(field, N_("is too long: use at most {max_length} characters"), max_length=254)
     if kind == "email" or (kind is None and "@" in stripped):
         email = normalise_email(stripped, field=field)
         assert email is not None

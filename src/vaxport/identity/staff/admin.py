@@ -41,6 +41,7 @@ from vaxport.identity.models import (
     Account,
     RecoveryCode,
 )
+from vaxport.identity.ports import installed_ports
 from vaxport.identity.staff.contacts import normalise_email, normalise_phone
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo
@@ -188,12 +189,41 @@ async def create_staff(
                 details={"role": role},
             )
             made = view(account)
+            invitation = Invitation(account=made, token=token, expires_at=expires)
+            await _email_invitation(
+                uow, settings, (tenant.id, tenant.code), invitation, reset=False
+            )
     except IntegrityError as exc:
         raise Conflict(
             "that username, e-mail or phone is already in use",
             errors=[field_error("username", "already in use")],
         ) from exc
-    return Invitation(account=made, token=token, expires_at=expires)
+    return invitation
+
+
+async def _email_invitation(
+    uow: UnitOfWork,
+    settings: Settings,
+    tenant: tuple[uuid.UUID, str],
+    invitation: Invitation,
+    *,
+    reset: bool,
+) -> None:
+    """E-mail the link to the person's address, if any, in the invitation's transaction."""
+    account = invitation.account
+    wired = installed_ports()
+    if not account.email or wired is None or wired.send_invitation is None:
+        return
+    await wired.send_invitation(
+        uow,
+        tenant_id=tenant[0],
+        destination=account.email,
+        activation_url=invitation.url(settings, tenant[1]),
+        username=account.username,
+        expires_at=invitation.expires_at,
+        reset=reset,
+        account_id=account.id,
+    )
 
 
 def scoped(query: Select[Account], actor: Actor) -> Select[Account]:
@@ -306,9 +336,16 @@ async def set_status(
 
 
 async def reset_staff(
-    *, db: Database, cache: Cache, settings: Settings, actor: Actor, account_id: uuid.UUID
+    *,
+    db: Database,
+    cache: Cache,
+    settings: Settings,
+    actor: Actor,
+    account_id: uuid.UUID,
+    tenant_code: str,
 ) -> Invitation:
-    """Void password, second factor, recovery codes and sessions; a new activation link."""
+    """Void password, second factor, recovery codes and sessions; a new activation link
+    (e-mailed to the person's address, if any)."""
     token, digest, expires = _new_invite(settings)
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _load_for(uow, actor, account_id, "staff:manage")
@@ -321,8 +358,11 @@ async def reset_staff(
             object_type="account",
             object_id=account.id,
         )
-        made = view(account)
-    return Invitation(account=made, token=token, expires_at=expires)
+        invitation = Invitation(account=view(account), token=token, expires_at=expires)
+        await _email_invitation(
+            uow, settings, (actor.tenant_id, tenant_code), invitation, reset=True
+        )
+    return invitation
 
 
 async def reset_credentials(

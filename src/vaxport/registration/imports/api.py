@@ -28,6 +28,14 @@ router = APIRouter(tags=["beneficiaries"])
 UPLOAD = requires("beneficiaries:write", upload=True)
 READ = requires("beneficiaries:read")
 
+# The header and one row, as docs/registration-import.md describes them.
+PEOPLE_CSV_EXAMPLE = (
+    "given_name,family_name,sex,birth_date,id_type,id_number,phone,email,region_code,"
+    "preferred_locale\n"
+    "Amina,Okafor,female,1984-03-12,national-id,850 412 307 9,+1 613 555 0142,"
+    "amina@example.org,NOR-01-01,en\n"
+)
+
 
 @router.post(
     "/api/v1/{tenant}/beneficiaries/imports",
@@ -36,7 +44,13 @@ READ = requires("beneficiaries:read")
     response_model=ImportOut,
     summary="Import beneficiaries from CSV or XLSX",
     openapi_extra={
-        "requestBody": {"required": True, "content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}}}
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"example": PEOPLE_CSV_EXAMPLE},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
     },
 )
 async def start_import(tenant: str, request: Request, ctx: Ctx, who: CurrentActor) -> Response:

@@ -16,7 +16,6 @@ therefore share ``VAXPORT_DATA_DIR`` (one host, or a shared volume).
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import io
 import os
@@ -33,9 +32,10 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, ValidationFailed
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
-from vaxport.core.imports.readers import Kind, open_source
+from vaxport.core.imports.readers import Kind, read_header
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
+from vaxport.core.spreadsheet import CsvWriter
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor
 from vaxport.registration.imports.row import check_header
@@ -72,12 +72,12 @@ def importer_region(actor: Actor) -> str | None:
 
 
 def _check_file(path: Path, kind: Kind, tenant: TenantInfo) -> str:
-    """The file's SHA-256 once its header is the import format; ValidationFailed if not."""
-    source = open_source(path, kind)
-    try:
-        _, problems = check_header(source.header, tenant)
-    finally:
-        source.close()
+    """The file's SHA-256 once its header is the import format; ValidationFailed if not.
+
+    Only the first row is read (the worker reads the rest): a workbook's body costs the
+    API neither memory nor time here.
+    """
+    _, problems = check_header(read_header(path, kind), tenant)
     if problems:
         raise ValidationFailed("the file's columns are not the import format", errors=problems)
     digest = hashlib.sha256()
@@ -213,8 +213,8 @@ async def report_lines(
 ) -> AsyncIterator[str]:
     """CSV text of an import's problems, in row order, read in keyset pages."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(REPORT_HEADER)
+    writer = CsvWriter(out)
+    writer.row(REPORT_HEADER)
     yield out.getvalue()
     after: tuple[int, uuid.UUID] | None = None
     while True:
@@ -236,6 +236,6 @@ async def report_lines(
         out.seek(0)
         out.truncate()
         for row, _, field, reason in page:
-            writer.writerow((row, field, reason))
+            writer.row((row, field, reason))
         yield out.getvalue()
         after = (page[-1][0], page[-1][1])

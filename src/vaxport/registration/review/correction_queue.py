@@ -75,4 +75,5 @@ async def get_for_review(*, db: Database, actor: Actor, correction_id: uuid.UUID
             given_name=beneficiary.given_name or "",
             family_name=beneficiary.family_name,
             present=values.current(beneficiary, row.field, document),
+            held_elsewhere=await corrections.held_elsewhere(uow, row, beneficiary),
         )

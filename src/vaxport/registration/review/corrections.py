@@ -2,7 +2,8 @@
 
 - The citizen managing a person (or staff reaching them) files a request with a reason;
   one pending request per field at a time. A new ID number already held by another
-  record is refused with a 409 that says nothing about who holds it.
+  record is filed like any other (the same 201): the one asking is not told that someone
+  holds it; the approver is (``held_elsewhere``), and approval answers 409.
 - Staff holding ``beneficiaries:approve`` over the person (national, their region
   subtree, their facility) list the pending queue and approve or reject with a note.
   Anyone else is told the request does not exist (404).
@@ -84,10 +85,10 @@ def _replaced(
     raise invalid("document_id", "choose which of this person's documents to correct")
 
 
-async def _check_number_free(
+async def _holders(
     uow: UnitOfWork, beneficiary: Beneficiary, proposed: dict[str, Any]
-) -> None:
-    """409 when another record holds the number; 422 when this one already does."""
+) -> list[uuid.UUID]:
+    """The records holding the proposed ID number (this one included, if it does)."""
     clause = await blind_match(
         uow.session,
         BeneficiaryDocument.number_bidx,
@@ -95,16 +96,37 @@ async def _check_number_free(
         kind="id_number",
         value=proposed["number"],
     )
-    holders = (
-        await uow.session.execute(
-            select(BeneficiaryDocument.beneficiary_id).where(
-                BeneficiaryDocument.tenant_id == beneficiary.tenant_id,
-                BeneficiaryDocument.id_type == proposed["id_type"],
-                clause,
-            )
-        )
-    ).scalars()
-    for holder in holders:
+    query = select(BeneficiaryDocument.beneficiary_id).where(
+        BeneficiaryDocument.tenant_id == beneficiary.tenant_id,
+        BeneficiaryDocument.id_type == proposed["id_type"],
+        clause,
+    )
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def _check_not_own(
+    uow: UnitOfWork, beneficiary: Beneficiary, proposed: dict[str, Any]
+) -> None:
+    """422 when the person already holds the number. Whether *another* record holds it
+    is not said to the one asking (issue 12, finding 8: 409 against 201 told any citizen
+    who is registered): the request is filed all the same and the approver sees it."""
+    if beneficiary.id in await _holders(uow, beneficiary, proposed):
+        raise invalid("value", "is already this person's ID number")
+
+
+async def held_elsewhere(uow: UnitOfWork, row: CorrectionRequest, beneficiary: Beneficiary) -> bool:
+    """Whether another record holds the ID number an ID-number request proposes (staff)."""
+    if row.field != "id_number":
+        return False
+    holders = await _holders(uow, beneficiary, dict(row.proposed or {}))
+    return any(holder != beneficiary.id for holder in holders)
+
+
+async def _check_number_free(
+    uow: UnitOfWork, beneficiary: Beneficiary, proposed: dict[str, Any]
+) -> None:
+    """At approval: 409 when another record holds the number (the approver may know)."""
+    for holder in await _holders(uow, beneficiary, proposed):
         if holder == beneficiary.id:
             raise invalid("value", "is already this person's ID number")
         raise Conflict(ID_TAKEN, errors=[field_error("value", "is already registered")])
@@ -135,7 +157,7 @@ async def request_correction(
             document = _replaced(
                 await _documents(uow, beneficiary), proposed["id_type"], document_id
             )
-            await _check_number_free(uow, beneficiary, proposed)
+            await _check_not_own(uow, beneficiary, proposed)
         elif proposed == values.current(beneficiary, field, None):
             raise invalid("value", "is the record's present value")
         pending = await uow.session.scalar(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from vaxport.core.schemas import RequestModel, ResponseModel
+from vaxport.core.schemas import RequestModel, ResponseModel, example
 from vaxport.registration.review.correction_values import NOTE_MAX, REASON_MAX
 
 Field_ = Literal["given_name", "family_name", "birth_date", "id_number"]
@@ -21,6 +21,14 @@ class CorrectionIn(RequestModel):
     """Ask to correct one field of a person; ``id_type`` (and, for a person with several
     documents, ``document_id``) with an ID number."""
 
+    model_config = example(
+        {
+            "field": "family_name",
+            "value": "Okafor-Mensah",
+            "reason": "Name changed at marriage; certificate shown at the centre.",
+        }
+    )
+
     field: Field_
     value: Value
     reason: Reason
@@ -31,11 +39,15 @@ class CorrectionIn(RequestModel):
 class DecisionIn(RequestModel):
     """An approver's note, kept with the decision (encrypted)."""
 
+    model_config = example({"note": "Checked against the marriage certificate."})
+
     note: Note | None = None
 
 
 class SurvivorIn(RequestModel):
     """The record that stays: the other one is merged into it."""
+
+    model_config = example({"survivor_id": "01931e4a-7c2b-7d3e-9f10-2a3b4c5d6e7f"})
 
     survivor_id: uuid.UUID
 
@@ -85,6 +97,9 @@ class ReviewOut(ResponseModel):
     given_name: str
     family_name: str | None
     present: dict[str, Any] | None
+    # An ID-number request whose number another record holds: approval would be refused
+    # (409); reject it, or review the two records as possible duplicates.
+    held_elsewhere: bool = False
 
 
 class FlagOut(ResponseModel):

@@ -1,0 +1,2 @@
+"""Scheduling: the schedule engine (who may get which dose, when); sessions, slots and
+appointments to come."""

@@ -1,0 +1,174 @@
+"""Problems as people read them: in their language, naming fields by their labels.
+
+One mechanism for pages and API answers. A field error keeps its message id and
+parameters (``core/errors.py``); here it is rendered through the catalog of the reader's
+language and prefixed with the field's label from :data:`LABELS` (the same words the
+forms show). Problem+json keeps its machine-readable parts (``type``, ``status``, each
+error's ``field`` and ``code``) whatever the language; ``detail`` and each error's
+``reason`` and ``message`` are translated.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as default
+from typing import Any
+
+from fastapi import Request
+
+from vaxport.core.errors import Problem, ValidationFailed
+from vaxport.core.i18n import (
+    N_,
+    Param,
+    installation_languages,
+    negotiate,
+    render_message,
+    translations_for,
+)
+
+# The label of every field a person may see an error about, by its name (the last part
+# of its path that is not an index: ``members.0.documents.0.number`` -> ``number``).
+LABELS: dict[str, str] = {
+    "given_name": N_("Given name"),
+    "family_name": N_("Family name"),
+    "sex": N_("Sex"),
+    "birth_date": N_("Date of birth"),
+    "birth_year": N_("Year of birth"),
+    "id_type": N_("Type of ID document"),
+    "number": N_("ID number"),
+    "documents": N_("ID number"),
+    "region_code": N_("Region"),
+    "region": N_("Region"),
+    "phone": N_("Mobile phone"),
+    "new_phone": N_("New mobile phone"),
+    "email": N_("E-mail address"),
+    "destination": N_("Mobile phone or e-mail address"),
+    "preferred_locale": N_("Language"),
+    "guardian_relation": N_("Relation to a minor"),
+    "facility_id": N_("Vaccination centre"),
+    "facility": N_("Vaccination centre"),
+    "field": N_("What to correct"),
+    "value": N_("Correct value"),
+    "reason": N_("Reason"),
+    "note": N_("Note for the record"),
+    "document_id": N_("ID document"),
+    "survivor_id": N_("Record that stays"),
+    "username": N_("Username"),
+    "display_name": N_("Name"),
+    "role": N_("Role"),
+    "password": N_("Password"),
+    "new_password": N_("New password"),
+    "code": N_("Code"),
+    "claim_code": N_("Claim code"),
+    "reference": N_("Reference"),
+    "recovery_code": N_("Recovery code"),
+    "q": N_("Search"),
+}
+_FIELD_AND_REASON = N_("{label}: {reason}")
+
+
+def label_of(path: str) -> str | None:
+    """The label's message id for a field path, or None when the field has no label."""
+    if path in LABELS:
+        return LABELS[path]
+    for part in reversed(path.split(".")):
+        if not part.isdigit():
+            return LABELS.get(part)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FormError:
+    """One message of the error summary; ``field`` links it to its input.
+
+    ``key`` names a message the templates word themselves (``staff/names.html``);
+    otherwise ``template`` and ``params`` (a message id and its parameters) are rendered
+    in the page's language, after the field's ``label``; ``message`` is the English text.
+    """
+
+    message: str
+    field: str | None = None
+    key: str | None = None
+    seconds: int = 0
+    template: str | None = None
+    params: Mapping[str, Param] = default(default_factory=dict)
+    label: str | None = None
+
+
+def text_of(form_error: FormError, translations: gettext.NullTranslations, locale: str) -> str:
+    """A form error in the reader's language: "<label>: <reason>", or the message alone."""
+    if form_error.template is None:
+        return translations.gettext(form_error.message)
+    reason = render_message(translations, locale, form_error.template, form_error.params)
+    if form_error.label is None:
+        return reason
+    return render_message(
+        translations,
+        locale,
+        _FIELD_AND_REASON,
+        {"label": translations.gettext(form_error.label), "reason": reason},
+    )
+
+
+def field_errors(problem: Problem, *, inputs: Mapping[str, str] | None = None) -> list[FormError]:
+    """A problem's field errors for a form (``inputs`` maps field paths to input names)."""
+    out = []
+    for error in problem.errors:
+        path = error["field"]
+        name = (inputs or {}).get(path, path)
+        template = getattr(error, "template", None) or error["reason"]
+        out.append(
+            FormError(
+                f"{path}: {error['reason']}",
+                name,
+                template=template,
+                params=getattr(error, "params", {}),
+                label=label_of(name) or label_of(path),
+            )
+        )
+    return out
+
+
+def _api_locale(request: Request) -> tuple[gettext.NullTranslations, str]:
+    available = installation_languages()
+    choice = negotiate(
+        available=available,
+        default=available[0],
+        accept_language=request.headers.get("accept-language"),
+    )
+    return translations_for(choice.locale), choice.locale
+
+
+def localize(problem: Problem, body: dict[str, Any], request: Request) -> str:
+    """Put ``body`` (problem+json) in the client's language; return that language's tag.
+
+    The language comes from ``Accept-Language`` among the installation's catalogs.
+    """
+    translations, locale = _api_locale(request)
+    if locale == "en" and not problem.errors:
+        return locale
+    body["title"] = translations.gettext(problem.title)
+    if not problem.errors:
+        body["detail"] = translations.gettext(problem.detail)
+        return locale
+    messages = []
+    for error, shown, form_error in zip(
+        problem.errors, body["errors"], field_errors(problem), strict=True
+    ):
+        template = getattr(error, "template", None) or error["reason"]
+        shown["reason"] = render_message(
+            translations, locale, template, getattr(error, "params", {})
+        )
+        shown["message"] = text_of(form_error, translations, locale)
+        messages.append(shown["message"])
+    if isinstance(problem, ValidationFailed):
+        body["detail"] = " ".join(_sentence(m) for m in messages[:5])
+    else:
+        body["detail"] = translations.gettext(problem.detail)
+    return locale
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "\u3002")) else text + "."
