@@ -142,5 +142,5 @@ async def test_phone_examples_come_from_the_tenant_region(
     assert "416 555" not in english.text
     hindi = await client.get("/in/sign-in?lang=hi")
     assert "उदाहरण: 081234 56789, या name@example.org।" in hindi.text
-    recover = await client.get("/in/recover?lang=en")
+    recover = await client.get("/in/recover?lang=en&method=id-dob")
     assert "For example 081234 56789." in recover.text
