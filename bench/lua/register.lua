@@ -40,7 +40,11 @@ local function luhn_digit(payload)
   return tostring((10 - sum % 10) % 10)
 end
 
+-- The run's start second also names the people: a later run (register-idem after
+-- register) must not register look-alikes of an earlier run's people.
 local base = (os.time() % 10000) * 100000
+-- register-idem: an Idempotency-Key of its own on every request.
+local idempotent = os.getenv("VAXPORT_BENCH_IDEMPOTENCY") == "1"
 local counter = 0
 local step = 8 -- up to 8 wrk threads interleave their counters
 
@@ -53,8 +57,14 @@ request = function()
     '{"given_name":"Bench%d","family_name":"Runner","sex":"female",' ..
     '"birth_date":"19%02d-%02d-%02d","documents":[{"id_type":"national-id","number":"%s"}],' ..
     '"phone":"+1613555%04d","region_code":"CEN-01-01","preferred_locale":"en"}',
-    id, 40 + id % 50, 1 + id % 12, 1 + id % 28, number, 100 + id % 100)
-  return wrk.format("POST", path, nil, body)
+    base + id, 40 + id % 50, 1 + id % 12, 1 + id % 28, number, 100 + id % 100)
+  local headers = nil
+  if idempotent then
+    headers = {}  -- wrk.format takes these instead of wrk.headers, not beside them
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Idempotency-Key"] = string.format("bench-%d-%d", base, id)
+  end
+  return wrk.format("POST", path, headers, body)
 end
 
 done = report.done

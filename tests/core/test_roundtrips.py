@@ -43,18 +43,16 @@ async def test_begin_set_config_prepared_statements_and_commit_each_count_once(
     finally:
         roundtrips.end_request(token)
     ops = [(op, sql.split(" ")[0].rstrip(";")) for op, sql, _types, _rows in trace.exchanges or []]
-    # BEGIN, set_config (first use on this connection: prepared, then executed), the
-    # cached SELECT twice (no prepare), COMMIT.
+    # BEGIN with the tenant's set_config in one message (core/db.py), the cached SELECT
+    # twice (no prepare), COMMIT.
     assert ops == [
         ("query", "BEGIN"),
-        ("prepare", "SELECT"),
-        ("execute", "SELECT"),
         ("execute", "SELECT"),
         ("execute", "SELECT"),
         ("query", "COMMIT"),
     ]
-    assert trace.round_trips == 6
-    assert trace.statements == 5
+    assert trace.round_trips == 4
+    assert trace.statements == 4
 
 
 @requires_postgres

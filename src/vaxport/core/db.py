@@ -9,16 +9,18 @@ happen only once the data is durable). Read-only use cases use :meth:`Database.r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Uuid, event, text
+from sqlalchemy import JSON, DateTime, MetaData, Select, Table, Uuid, event, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -160,7 +163,12 @@ class Database:
                 await session.rollback()
 
     async def _scope(self, session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-        if tenant_id is not None:
+        if tenant_id is None:
+            return
+        if self.is_postgres:
+            # BEGIN and the tenant scope in one round trip instead of two.
+            await _begin_on_driver(session, tenant_id)
+        else:
             await set_tenant_scope(session, tenant_id)
 
 
@@ -174,6 +182,61 @@ async def set_tenant_scope(session: AsyncSession, tenant_id: uuid.UUID) -> None:
         await session.execute(
             text("SELECT set_config('vaxport.tenant', :t, true)"), {"t": str(tenant_id)}
         )
+
+
+class _BegunTransaction:
+    """A transaction begun on the asyncpg connection itself, as the dialect sees it.
+
+    SQLAlchemy's asyncpg adapter sends ``BEGIN`` on its own before the first statement
+    (a round trip) and commits or rolls back through the object in its ``_transaction``
+    slot; this object takes that slot after :func:`_begin_on_driver` sent ``BEGIN`` with
+    the tenant scope in one simple-protocol message.
+    """
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+
+    async def commit(self) -> None:
+        await self._driver.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        await self._driver.execute("ROLLBACK")
+
+
+async def _driver_of(session: AsyncSession) -> tuple[Any, Any]:
+    """(the dialect's adapted connection, the asyncpg connection) of ``session``."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.dbapi_connection, raw.driver_connection
+
+
+async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -> Any:
+    """Begin ``session``'s PostgreSQL transaction (scoped to ``tenant_id``) unless begun; the
+    asyncpg connection.
+
+    One message, one round trip: ``BEGIN; SELECT set_config('vaxport.tenant', ..., true)``.
+    The tenant id is a :class:`uuid.UUID`, whose text form is safe to send as a literal.
+    """
+    adapted, driver = await _driver_of(session)
+    if adapted._transaction is not None:
+        if tenant_id is not None:
+            await set_tenant_scope(session, tenant_id)
+        return driver
+    script = "BEGIN"
+    if tenant_id is not None:
+        if not isinstance(tenant_id, uuid.UUID):
+            raise TypeError("tenant_id must be a UUID")
+        script += f"; SELECT set_config('vaxport.tenant', '{tenant_id}', true)"
+    try:
+        await driver.execute(script)
+    except BaseException:
+        # The connection's state is unknown: the pool must not hand it out again.
+        await (await session.connection()).invalidate()
+        raise
+    adapted._transaction = _BegunTransaction(driver)
+    return driver
 
 
 # A pooled connection unused for longer than this is checked before it is handed out.
@@ -272,3 +335,240 @@ async def delete_in_batches(db: Database, model: Any, *criteria: Any, batch: int
 def affected(result: Any) -> int:
     """Rows an UPDATE/DELETE changed (compare-and-set outcomes)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows to insert into ``table`` as part of a :func:`write_batch`.
+
+    ``unless_found``: left out when the batch's query finds anything (the caller then
+    writes them itself, knowing what was found). ``gate``: the batch's other rows are
+    inserted only once these are, so a unique violation of these (a claim already held)
+    is the batch's error whatever else would collide too (at most one per batch).
+    """
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+    unless_found: bool = False
+    gate: bool = False
+
+
+async def write_batch(
+    uow: UnitOfWork,
+    writes: Sequence[Rows],
+    *,
+    query: Select[Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[Any]:
+    """Run ``query`` and insert ``writes`` (in order) in ``uow``'s transaction; the query's rows.
+
+    The query sees the database as it was before the batch. On PostgreSQL everything is
+    one statement (the inserts as data-modifying CTEs beside the query) sent on the
+    asyncpg connection: one round trip, no ORM, no per-statement SQLAlchemy execution
+    cost. Elsewhere (SQLite) the same statements run one after the other on the session's
+    connection. Values go through the columns' own bind processing (ciphertext and blind
+    index checks, UTC timestamps) on both; a value may be a SQL expression (the same for
+    every row of its table). A constraint violation raises ``IntegrityError`` on both.
+    """
+    session = uow.session
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # the ORM's pending rows first: ours may point at them
+    writes = [w for w in writes if w.rows]
+    if session.get_bind().dialect.name == "postgresql":
+        return await _write_batch_pg(uow, writes, query, dict(params or {}))
+    conn = await session.connection()
+    found = list((await conn.execute(query, dict(params or {}))).all()) if query is not None else []
+    for w in sorted(writes, key=lambda w: not w.gate):  # in order: the gate first
+        if w.unless_found and found:
+            continue
+        exprs = {k: v for k, v in w.rows[0].items() if isinstance(v, ClauseElement)}
+        rows = [{k: v for k, v in r.items() if k not in exprs} for r in w.rows]
+        await conn.execute(insert(w.table).values(exprs) if exprs else insert(w.table), rows)
+    return found
+
+
+# PostgreSQL takes at most 32767 parameters per statement.
+_MAX_PARAMS = 32_000
+
+
+async def _write_batch_pg(
+    uow: UnitOfWork, writes: list[Rows], query: Select[Any] | None, params: dict[str, Any]
+) -> list[Any]:
+    session = uow.session
+    dialect = session.get_bind().dialect
+    driver = await _begin_on_driver(session, None)
+    q_names: tuple[str, ...] = ()
+    args: list[Any] = []
+    if query is not None:
+        _q_sql, q_names, q_values = _compiled_query(query, dialect)
+        q_values = {**q_values, **params}
+        args = [q_values[n] for n in q_names]
+    if sum(w.gate for w in writes) > 1:
+        raise ValueError("a batch has at most one gate")
+    parts: list[tuple[Rows, tuple[str, ...], tuple[str, ...]]] = []
+    for w in sorted(writes, key=lambda w: not w.gate):
+        first = w.rows[0]
+        exprs = tuple(c for c in first if isinstance(first[c], ClauseElement))
+        plain = tuple(c for c in first if c not in exprs)
+        parts.append((w, plain, exprs))
+    total = len(args) + sum(len(w.rows) * len(plain) for w, plain, _ in parts)
+    try:
+        if total > _MAX_PARAMS:  # a very large batch: one statement per table
+            found = await driver.fetch(_compiled_query(query, dialect)[0], *args) if query else []
+            for w, plain, exprs in parts:
+                if not (w.unless_found and found):
+                    shape = _Shape(w.table, plain, _inline(w.rows[0], exprs), 1)
+                    sql = _batch_sql(None, (shape,), dialect)
+                    rows = [_bind(w.table, plain, [r], dialect) for r in w.rows]
+                    await driver.executemany(sql, rows)
+            return list(found)
+        gated = any(w.gate for w in writes)
+        shapes = tuple(
+            _Shape(
+                w.table,
+                plain,
+                _inline(w.rows[0], exprs),
+                len(w.rows),
+                unless_found=w.unless_found,
+                gate=w.gate,
+                after_gate=gated and not w.gate,
+            )
+            for w, plain, exprs in parts
+        )
+        for w, plain, _exprs in parts:
+            args += _bind(w.table, plain, w.rows, dialect)
+        rows = await driver.fetch(_batch_sql(query, shapes, dialect), *args)
+        return list(rows) if query is not None else []
+    except _asyncpg_integrity() as exc:
+        raise IntegrityError(str(exc), None, exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the text of one table's INSERT depends on (its values are parameters)."""
+
+    table: Table
+    plain: tuple[str, ...]
+    inline: tuple[tuple[str, str], ...]  # (column, SQL) of the SQL-expression values
+    n_rows: int
+    unless_found: bool = False
+    gate: bool = False  # RETURNING 1, for the others' guard
+    after_gate: bool = False  # inserted once the gate's rows are (``w0``)
+
+
+def _asyncpg_integrity() -> type[Exception]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    error: type[Exception] = asyncpg.IntegrityConstraintViolationError
+    return error
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_query(
+    query: Select[Any], dialect: Dialect
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The query's PostgreSQL text, the order of its named parameters and the values of
+    those the query holds itself (built once)."""
+    compiled: Any = query.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup), dict(compiled.params)
+
+
+# id(expression) -> (expression, its SQL): expressions are module-level constants.
+_INLINE: dict[int, tuple[ClauseElement, str]] = {}
+
+
+def _inline(first: Mapping[str, Any], exprs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for c in exprs:
+        expr = first[c]
+        hit = _INLINE.get(id(expr))
+        if hit is None or hit[0] is not expr:
+            if len(_INLINE) > 256:
+                _INLINE.clear()
+            sql = str(expr.compile(dialect=_PG, compile_kwargs={"literal_binds": True}))
+            hit = _INLINE[id(expr)] = (expr, sql)
+        out.append((c, hit[1]))
+    return tuple(out)
+
+
+_PG: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+@functools.lru_cache(maxsize=256)
+def _batch_sql(query: Select[Any] | None, shapes: tuple[_Shape, ...], dialect: Dialect) -> str:
+    """One statement: the query as CTE ``found`` and each INSERT as a CTE beside it.
+
+    Identifiers come from the tables' metadata and every value is a ``$n`` parameter
+    (cast to its column's type), so no data ever becomes SQL text.
+    """
+    ctes: list[str] = []
+    offset = 0
+    if query is not None:
+        q_sql, q_names, _ = _compiled_query(query, dialect)
+        ctes.append(f"found AS ({q_sql})")
+        offset = len(q_names)
+    for i, shape in enumerate(shapes):
+        sql, offset = _insert_sql(shape, offset, dialect)
+        ctes.append(f"w{i} AS ({sql})")
+    if query is None and len(shapes) == 1:
+        return ctes[0][len("w0 AS (") : -1]
+    tail = "SELECT * FROM found" if query is not None else "SELECT 1"
+    return f"WITH {', '.join(ctes)} {tail}" if ctes else tail
+
+
+@functools.lru_cache(maxsize=512)
+def _column_sql(table: Table, column: str, dialect: Dialect) -> tuple[str, str]:
+    col = table.c[column]
+    return dialect.identifier_preparer.quote(col.name), col.type.compile(dialect=dialect)
+
+
+def _insert_sql(shape: _Shape, offset: int, dialect: Dialect) -> tuple[str, int]:
+    """``INSERT INTO table (...) VALUES ($n::type, ...), ...`` (or the guarded form) and the
+    last parameter number it uses."""
+    table = shape.table
+    names = [_column_sql(table, c, dialect) for c in shape.plain]
+    inline = [sql for _c, sql in shape.inline]
+    cols = ", ".join(
+        [n for n, _ in names] + [_column_sql(table, c, dialect)[0] for c, _ in shape.inline]
+    )
+    values = []
+    n = offset
+    for _ in range(shape.n_rows):
+        cells = []
+        for _name, type_ in names:
+            n += 1
+            cells.append(f"${n}::{type_}")
+        values.append(", ".join(cells + inline))
+    target = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({cols})"
+    guards = []
+    if shape.unless_found:
+        guards.append("NOT EXISTS (SELECT 1 FROM found)")
+    if shape.after_gate:
+        # An uncorrelated EXISTS is a one-time filter: the gate's INSERT runs (and meets
+        # any holder of its unique key) before this one produces a row.
+        guards.append("EXISTS (SELECT 1 FROM w0)")
+    returning = " RETURNING 1" if shape.gate else ""
+    if guards:
+        selects = " UNION ALL ".join(f"SELECT {v}" for v in values)
+        guard = " AND ".join(guards)
+        return f"{target} SELECT * FROM ({selects}) AS v WHERE {guard}", n  # noqa: S608
+    rows = ", ".join(f"({v})" for v in values)
+    return f"{target} VALUES {rows}{returning}", n
+
+
+def _bind(
+    table: Table, plain: Sequence[str], rows: Sequence[Mapping[str, Any]], dialect: Dialect
+) -> list[Any]:
+    """The rows' values in order, through each column's bind processing."""
+    procs = [_processor(table, c, dialect) for c in plain]
+    out: list[Any] = []
+    for row in rows:
+        for c, proc in zip(plain, procs, strict=True):
+            value = row[c]
+            out.append(proc(value) if proc is not None and value is not None else value)
+    return out
+
+
+@functools.lru_cache(maxsize=512)
+def _processor(table: Table, column: str, dialect: Dialect) -> Any:
+    return table.c[column].type._cached_bind_processor(dialect)

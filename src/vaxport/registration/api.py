@@ -14,7 +14,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.core.idempotency import answer_concerns, withhold_from_replay
+from vaxport.core.idempotency import (
+    answer_concerns,
+    claim_of,
+    claims_in_transaction,
+    withhold_from_replay,
+)
 from vaxport.identity.service import CurrentActor, PathTenant, client_ip
 from vaxport.registration import service
 from vaxport.registration.schemas import (
@@ -59,7 +64,12 @@ def _person_answer(request: Request, beneficiary_id: uuid.UUID) -> None:
 
 
 def _location(response: Response, tenant: str, beneficiary_id: uuid.UUID) -> None:
-    response.headers["Location"] = f"/api/v1/{tenant}/beneficiaries/{beneficiary_id}"
+    response.headers["Location"] = _where(tenant) + str(beneficiary_id)
+
+
+def _where(tenant: str) -> str:
+    """Where a person's record is, up to its id (the ``Location`` of a registration)."""
+    return f"/api/v1/{tenant}/beneficiaries/"
 
 
 @router.post(
@@ -70,6 +80,7 @@ def _location(response: Response, tenant: str, beneficiary_id: uuid.UUID) -> Non
     operation_id="create_beneficiary",
     summary="Register a person",
 )
+@claims_in_transaction
 async def create_beneficiary(
     *,
     tenant: PathTenant,
@@ -80,7 +91,10 @@ async def create_beneficiary(
     actor: CurrentActor,
 ) -> CreatedMemberOut:
     """A citizen adds a family member; staff register a person in their jurisdiction."""
-    created = await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    keep = service.kept_answer(claim_of(request), _where(tenant.code), CreatedMemberOut)
+    created = await service.register_member(
+        db=ctx.db, tenant=tenant, actor=actor, body=body, keep=keep
+    )
     _person_answer(request, created.id)
     _location(response, tenant.code, created.id)
     return created
@@ -94,6 +108,7 @@ async def create_beneficiary(
     operation_id="create_walk_in",
     summary="Register a walk-in at a centre",
 )
+@claims_in_transaction
 async def create_walk_in(
     *,
     tenant: PathTenant,
@@ -104,7 +119,10 @@ async def create_walk_in(
     actor: CurrentActor,
 ) -> WalkInOut:
     """Staff register a person without an account; print the claim code on their slip."""
-    created = await service.register_walk_in(db=ctx.db, tenant=tenant, actor=actor, body=body)
+    keep = service.kept_answer(claim_of(request), _where(tenant.code), WalkInOut)
+    created = await service.register_walk_in(
+        db=ctx.db, tenant=tenant, actor=actor, body=body, keep=keep
+    )
     _person_answer(request, created.id)
     _location(response, tenant.code, created.id)
     return WalkInOut.model_validate(created.model_dump())

@@ -11,23 +11,24 @@ query, then the flags, the audit entries (``beneficiary.register``) and the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, bindparam, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
-from vaxport.core.crypto import get_keyring
+from vaxport.core.crypto import SubjectKey, get_keyring, seal_new
 from vaxport.core.crypto.blind import blind_index_candidates_sync
 from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
-from vaxport.core.db import UnitOfWork
+from vaxport.core.db import Rows, UnitOfWork, write_batch
 from vaxport.core.ids import uuid7
-from vaxport.core.outbox import emit
+from vaxport.core.outbox import OutboxEvent, event_row
 from vaxport.core.principal import Principal
 from vaxport.registration.models import (
     STATUS_ACTIVE,
@@ -52,6 +53,16 @@ MAX_LOOKALIKE_FLAGS = 10
 _ROW_ATTEMPTS = 3
 
 Registered = Literal["refuse", "skip"]
+# Rows to write first in a batch, made from its people in the transaction's sync session.
+Also = Callable[[Session, list["Added"]], Sequence[Rows]]
+# (match blind index under one live index key, region) -> positions in the batch.
+Wanted = dict[tuple[bytes, str], list[int]]
+
+SUBJECT_KEYS = cast(Table, SubjectKey.__table__)
+PEOPLE = cast(Table, Beneficiary.__table__)
+DOCUMENTS = cast(Table, BeneficiaryDocument.__table__)
+FLAGS = cast(Table, DuplicateFlag.__table__)
+OUTBOX = cast(Table, OutboxEvent.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,7 @@ async def add_members(
     one_by_one: bool = False,
     details: dict[str, object] | None = None,
     now: dt.datetime | None = None,
+    also: Also | None = None,
 ) -> list[Added]:
     """Insert people and their documents, flag look-alikes, audit and emit each; in ``uow``.
 
@@ -95,25 +107,52 @@ async def add_members(
     exist). A reference collision, or a document registered concurrently, raises
     :class:`ReferenceTakenError` or :class:`AlreadyRegistered`: the caller retries in a new
     transaction, with ``one_by_one=True`` to insert each person in a savepoint of its own.
-    ``details`` are added to each audit entry.
+    ``details`` are added to each audit entry. ``also`` gives rows to write first in the
+    same batch, from the people about to be added (an Idempotency-Key's kept answer).
     """
     now = now or utcnow()
     if not members:
         return []
     if one_by_one:
+        if also is not None:
+            raise ValueError("rows written 'also' go with a batch, not one by one")
         added = await _insert_one_by_one(
             uow, members, tenant_id=tenant_id, created_via=created_via, acting=acting, now=now
         )
-    else:
-        skip = await _registered(uow, tenant_id, members) if registered == "skip" else set()
-        kept = [(i, m) for i, m in enumerate(members) if i not in skip]
-        added = [
-            _new(i, m, tenant_id=tenant_id, created_via=created_via, acting=acting, now=now)
-            for i, m in kept
-        ]
-        await _insert_together(uow, tenant_id, tenant_code, added)
-    await _flag_lookalikes(uow, tenant_id, added, now)
-    await audit.record_many(
+        if added:
+            wanted, found = await _lookalikes_now(uow, tenant_id, added)
+            flags = _flags(tenant_id, added, wanted, found, now)
+            await write_batch(
+                uow,
+                [
+                    _events(uow, added, created_via),
+                    Rows(FLAGS, flags),
+                    _audit(uow, added, acting, created_via, details),
+                ],
+            )
+        return added
+    skip = await _registered(uow, tenant_id, members) if registered == "skip" else set()
+    added = [
+        _new(i, m, tenant_id=tenant_id, created_via=created_via, acting=acting, now=now)
+        for i, m in enumerate(members)
+        if i not in skip
+    ]
+    if added:
+        await _write_together(
+            uow, tenant_id, tenant_code, added, acting, created_via, details, also
+        )
+    return added
+
+
+def _audit(
+    uow: UnitOfWork,
+    added: list[Added],
+    acting: Principal,
+    created_via: str,
+    details: dict[str, object] | None,
+) -> Rows:
+    """The ``beneficiary.register`` entries of ``added`` (with their flag counts)."""
+    table, rows = audit.entry_rows(
         uow,
         by=acting,
         entries=[
@@ -127,19 +166,82 @@ async def add_members(
             for a in added
         ],
     )
-    for a in added:
-        # No round trip: outbox rows are flushed with the rest of the transaction.
-        await emit(
-            uow,
-            "beneficiary.registered",
-            {
-                "beneficiary_id": str(a.person.id),
-                "region_code": a.person.region_code,
-                "facility_id": str(a.person.facility_id) if a.person.facility_id else None,
-                "created_via": created_via,
-            },
+    return Rows(table, rows)
+
+
+def _events(uow: UnitOfWork, added: list[Added], created_via: str) -> Rows:
+    """The ``beneficiary.registered`` events of ``added``."""
+    return Rows(
+        OUTBOX,
+        [
+            event_row(
+                uow,
+                "beneficiary.registered",
+                {
+                    "beneficiary_id": str(a.person.id),
+                    "region_code": a.person.region_code,
+                    "facility_id": str(a.person.facility_id) if a.person.facility_id else None,
+                    "created_via": created_via,
+                },
+            )
+            for a in added
+        ],
+    )
+
+
+async def _write_together(  # noqa: PLR0917 - the batch and what add_members was given
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    tenant_code: str,
+    added: list[Added],
+    acting: Principal,
+    created_via: str,
+    details: dict[str, object] | None,
+    also: Also | None,
+) -> None:
+    """The batch's keys, people, documents, events and (usually) audit entries in one
+    :func:`write_batch`, with the look-alike query: one round trip on PostgreSQL.
+
+    The audit entries say how many look-alikes each person has, known only once the
+    query answered; they are sent with the batch when that number is zero for all (a
+    registration resembling no one, nearly always), else written after, with the flags.
+    """
+
+    def seal(s: Session) -> tuple[list[dict[str, Any]], Wanted, list[Rows]]:
+        keyring = get_keyring()
+        keys = keyring.new_subject_keys(s, tenant_id, [a.person.id for a in added])
+        for a in added:
+            seal_new(s, a.person)
+            for doc in a.documents:
+                seal_new(s, doc)
+        return keys, _match_keys(s, tenant_id, added), list(also(s, added) if also else ())
+
+    key_rows, wanted, first = await uow.session.run_sync(seal)
+    earlier = _flag_within(wanted)
+    query, params = _lookalikes(tenant_id, wanted)
+    writes = [
+        *first,
+        Rows(SUBJECT_KEYS, key_rows),
+        Rows(PEOPLE, [_row(PEOPLE, a.person) for a in added]),
+        Rows(DOCUMENTS, [_row(DOCUMENTS, d) for a in added for d in a.documents]),
+        _events(uow, added, created_via),
+    ]
+    if not earlier:
+        writes.append(replace(_audit(uow, added, acting, created_via, details), unless_found=True))
+    try:
+        found = await write_batch(uow, writes, query=query, params=params)
+    except IntegrityError as exc:
+        message = str(exc.orig).lower()
+        if "reference" in message:
+            raise ReferenceTakenError from None
+        if "number_bidx" in message or "beneficiary_documents" in message:
+            raise AlreadyRegistered(tenant_code) from None
+        raise
+    if earlier or found:
+        flags = _flags(tenant_id, added, wanted, found, added[0].person.created_at)
+        await write_batch(
+            uow, [Rows(FLAGS, flags), _audit(uow, added, acting, created_via, details)]
         )
-    return added
 
 
 def _new(
@@ -187,34 +289,6 @@ def _new(
         row.created_at = now
         documents.append(row)
     return Added(index, person, documents)
-
-
-async def _insert_together(
-    uow: UnitOfWork, tenant_id: uuid.UUID, tenant_code: str, added: list[Added]
-) -> None:
-    """Keys, people and documents of the batch: one statement each."""
-    if not added:
-        return
-    ids = [a.person.id for a in added]
-    # Every person's own key at once, instead of one insert per person at flush.
-    await uow.session.run_sync(lambda s: get_keyring().create_subject_keys(s, tenant_id, ids))
-    uow.session.add_all([a.person for a in added])
-    await _flush_or_conflict(uow, tenant_code)  # people first: documents point at them
-    uow.session.add_all([d for a in added for d in a.documents])
-    await _flush_or_conflict(uow, tenant_code)
-
-
-async def _flush_or_conflict(uow: UnitOfWork, tenant_code: str) -> None:
-    """Flush; a unique-index violation becomes the documented answer (or a retry)."""
-    try:
-        await uow.session.flush()
-    except IntegrityError as exc:
-        message = str(exc.orig).lower()
-        if "reference" in message:
-            raise ReferenceTakenError from None
-        if "number_bidx" in message or "beneficiary_documents" in message:
-            raise AlreadyRegistered(tenant_code) from None
-        raise
 
 
 async def _registered(
@@ -284,76 +358,118 @@ async def _insert_one_by_one(
     return added
 
 
-async def _flag_lookalikes(
-    uow: UnitOfWork, tenant_id: uuid.UUID, added: list[Added], now: dt.datetime
-) -> None:
-    """Open a duplicate flag for each new person and each active look-alike (same match
-    key and region; the oldest :data:`MAX_LOOKALIKE_FLAGS`), in one query for the batch.
+def _row(table: Table, obj: object) -> dict[str, Any]:
+    """The column values of a new, sealed ORM object (every column; unset ones NULL)."""
+    d = obj.__dict__
+    return {c.key: d.get(c.key) for c in table.c}
 
-    Two look-alikes new in the same batch are flagged once (the later against the
-    earlier), as if they had been registered one after the other.
+
+def _match_keys(s: Session, tenant_id: uuid.UUID, added: list[Added]) -> Wanted:
+    """(match blind index under each live index key, region) -> positions in ``added``."""
+    out: dict[tuple[bytes, str], list[int]] = {}
+    for i, a in enumerate(added):
+        for bidx in blind_index_candidates_sync(
+            s, tenant_id=tenant_id, kind="text", value=a.person.match
+        ):
+            out.setdefault((bidx, a.person.region_code), []).append(i)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _lookalike_query(n_keys: int) -> Select[Any]:
+    """The oldest few active people of each (match key, region) with a match key wanted,
+    oldest first (built once per number of keys, so its compiled form is reused).
+
+    It reads the (tenant, match key, region, id) index whatever the statistics: its
+    conditions are equalities on that index's leading columns that no other index has
+    (``status`` is a literal: the index is partial on it), and the index's order is the
+    window's. A region condition would let the (tenant, region) index look as good to a
+    planner without statistics, so regions are compared by the caller.
     """
-    if not added:
-        return
-    order = {a.person.id: i for i, a in enumerate(added)}
-
-    def candidates(s: Session) -> dict[tuple[bytes, str], list[int]]:
-        out: dict[tuple[bytes, str], list[int]] = {}
-        for i, a in enumerate(added):
-            for bidx in blind_index_candidates_sync(
-                s, tenant_id=tenant_id, kind="text", value=a.person.match
-            ):
-                out.setdefault((bidx, a.person.region_code), []).append(i)
-        return out
-
-    wanted = await uow.session.run_sync(candidates)
-    # The oldest few of each (key, region): a crowd of namesakes costs each newcomer at
-    # most MAX_LOOKALIKE_FLAGS flags, and the query returns no more than that per crowd
-    # (plus one: the newcomer itself may rank among them).
+    b = Beneficiary
     ranked = (
         select(
-            Beneficiary.id,
-            Beneficiary.match_bidx,
-            Beneficiary.region_code,
+            b.id,
+            b.match_bidx,
+            b.region_code,
             func.row_number()
-            .over(
-                partition_by=(Beneficiary.match_bidx, Beneficiary.region_code),
-                order_by=Beneficiary.id,
-            )
+            .over(partition_by=(b.match_bidx, b.region_code), order_by=b.id)
             .label("n"),
         )
         .where(
-            Beneficiary.tenant_id == tenant_id,
-            Beneficiary.match_bidx.in_(sorted({bidx for bidx, _ in wanted})),
-            Beneficiary.status == STATUS_ACTIVE,
+            b.tenant_id == bindparam("tenant"),
+            b.match_bidx.in_([bindparam(f"k{i}") for i in range(n_keys)]),
+            b.status == literal_column(f"'{STATUS_ACTIVE}'"),
         )
         .subquery()
     )
-    found = await uow.session.execute(
+    # The oldest MAX_LOOKALIKE_FLAGS + 1 (the newcomer itself may be among them when
+    # the people of the batch are stored already).
+    return (
         select(ranked.c.id, ranked.c.match_bidx, ranked.c.region_code)
         .where(ranked.c.n <= MAX_LOOKALIKE_FLAGS + 1)
         .order_by(ranked.c.id)
     )
-    pairs: set[tuple[int, uuid.UUID]] = set()
+
+
+def _lookalikes(tenant_id: uuid.UUID, wanted: Wanted) -> tuple[Select[Any], dict[str, Any]]:
+    keys = sorted({bidx for bidx, _ in wanted})
+    params: dict[str, Any] = {"tenant": tenant_id}
+    params |= {f"k{i}": k for i, k in enumerate(keys)}
+    return _lookalike_query(len(keys)), params
+
+
+async def _lookalikes_now(
+    uow: UnitOfWork, tenant_id: uuid.UUID, added: list[Added]
+) -> tuple[Wanted, list[Any]]:
+    wanted = await uow.session.run_sync(lambda s: _match_keys(s, tenant_id, added))
+    if not wanted:
+        return wanted, []
+    query, params = _lookalikes(tenant_id, wanted)
+    return wanted, await write_batch(uow, [], query=query, params=params)
+
+
+def _flag_within(wanted: Wanted) -> bool:
+    """Whether two people of the batch look alike (a match key and region in common)."""
+    return any(len(positions) > 1 for positions in wanted.values())
+
+
+def _flags(
+    tenant_id: uuid.UUID, added: list[Added], wanted: Wanted, found: Sequence[Any], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Flag rows: each new person against the older look-alikes ``found`` (oldest first),
+    then against look-alikes earlier in the batch (so a pair in the batch flags once),
+    at most :data:`MAX_LOOKALIKE_FLAGS` each; sets each ``Added.flags``."""
+    ours = {a.person.id for a in added}
+    older: dict[tuple[bytes, str], list[uuid.UUID]] = {}
     for other, bidx, region in found:
-        for i in wanted.get((bidx, region), ()):
-            # Older than this batch, or earlier in it (so a pair in the batch flags once).
-            if order.get(other, -1) < i and added[i].flags < MAX_LOOKALIKE_FLAGS:
-                pairs.add((i, other))
-                added[i].flags += 1
-    uow.session.add_all(
-        [
-            DuplicateFlag(
-                id=uuid7(),
-                tenant_id=tenant_id,
-                beneficiary_id=added[i].person.id,
-                candidate_id=other,
-                reason=DUPLICATE_REASON,
-                status="open",
-                region_code=added[i].person.region_code,
-                facility_id=added[i].person.facility_id,
-                created_at=now,
+        if other not in ours:  # stored already (one by one): compared as batch members
+            older.setdefault((bytes(bidx), region), []).append(other)
+    keys_of: dict[int, list[tuple[bytes, str]]] = {}
+    for key, positions in wanted.items():
+        for i in positions:
+            keys_of.setdefault(i, []).append(key)
+    rows: list[dict[str, Any]] = []
+    for i, a in enumerate(added):
+        keys = keys_of.get(i, [])
+        before = sorted({o for key in keys for o in older.get(key, ())})
+        within = sorted({j for key in keys for j in wanted[key] if j < i})
+        candidates = before + [added[j].person.id for j in within]
+        for other in candidates[:MAX_LOOKALIKE_FLAGS]:
+            a.flags += 1
+            rows.append(
+                {
+                    "id": uuid7(),
+                    "tenant_id": tenant_id,
+                    "beneficiary_id": a.person.id,
+                    "candidate_id": other,
+                    "reason": DUPLICATE_REASON,
+                    "status": "open",
+                    "region_code": a.person.region_code,
+                    "facility_id": a.person.facility_id,
+                    "created_at": now,
+                    "resolved_by": None,
+                    "resolved_at": None,
+                }
             )
-            for i, other in sorted(pairs)
-        ]
-    )
+    return rows

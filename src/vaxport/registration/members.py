@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import uuid
 
-from vaxport.core.db import Database
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vaxport.core.db import Database, Rows
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.core.i18n import N_
+from vaxport.core.idempotency import Claim, Keep
 from vaxport.facilities import service as facilities
 from vaxport.identity.service import Actor, Resource, can
-from vaxport.registration.intake import NewMember, add_members
+from vaxport.registration.intake import Added, NewMember, add_members
 from vaxport.registration.presenters import member_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
@@ -29,7 +34,7 @@ from vaxport.registration.writes import (
 )
 from vaxport.tenancy.service import TenantInfo
 
-__all__ = ["FamilyFull", "register_member", "register_walk_in"]
+__all__ = ["FamilyFull", "kept_answer", "register_member", "register_walk_in"]
 
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
@@ -39,11 +44,17 @@ NOT_YOUR_CENTRE = N_("is not your centre: register walk-ins at your own centre")
 
 
 async def register_member(
-    *, db: Database, tenant: TenantInfo, actor: Actor, body: MemberIn
+    *,
+    db: Database,
+    tenant: TenantInfo,
+    actor: Actor,
+    body: MemberIn,
+    keep: Keep[CreatedMemberOut] | None = None,
 ) -> CreatedMemberOut:
     """A citizen adds a family member to their account; staff register someone in reach.
 
-    Staff registrations have no account and come back with a ``claim_code``.
+    Staff registrations have no account and come back with a ``claim_code``. ``keep``:
+    the request's Idempotency-Key and its answer, kept in the registration's transaction.
     """
     member = validate_member(body, config=tenant.config)
     if actor.kind == "citizen":
@@ -55,6 +66,7 @@ async def register_member(
             facility_id=None,
             via="self",
             actor=actor,
+            keep=keep,
         )
     facility_id = actor.facility_id
     target = Resource(tenant.id, region_code=member.region_code, facility_id=facility_id)
@@ -64,12 +76,24 @@ async def register_member(
             errors=[field_error("region_code", OUTSIDE_AREA)],
         )
     return await _create(
-        db, tenant, member, account_id=None, facility_id=facility_id, via="staff", actor=actor
+        db,
+        tenant,
+        member,
+        account_id=None,
+        facility_id=facility_id,
+        via="staff",
+        actor=actor,
+        keep=keep,
     )
 
 
 async def register_walk_in(
-    *, db: Database, tenant: TenantInfo, actor: Actor, body: WalkInIn
+    *,
+    db: Database,
+    tenant: TenantInfo,
+    actor: Actor,
+    body: WalkInIn,
+    keep: Keep[CreatedMemberOut] | None = None,
 ) -> CreatedMemberOut:
     """Staff at a centre register a person who has no account (and maybe no phone).
 
@@ -81,7 +105,14 @@ async def register_walk_in(
     member = validate_member(body, config=tenant.config)
     facility_id = await _walk_in_facility(db, tenant, actor, body.facility_id)
     return await _create(
-        db, tenant, member, account_id=None, facility_id=facility_id, via="walk_in", actor=actor
+        db,
+        tenant,
+        member,
+        account_id=None,
+        facility_id=facility_id,
+        via="walk_in",
+        actor=actor,
+        keep=keep,
     )
 
 
@@ -110,6 +141,30 @@ async def _walk_in_facility(
     return requested
 
 
+def kept_answer(
+    claim: Claim | None, location: str, shape: type[CreatedMemberOut]
+) -> Keep[CreatedMemberOut] | None:
+    """The request's Idempotency-Key kept with the registration: the answer as the route
+    sends it (``shape``, ``Location`` = ``location`` + the id), without the claim code
+    (a retry gets ``claim_code: null``: the slip is printed from the first answer)."""
+    if claim is None:
+        return None
+
+    def render(session: Session, created: CreatedMemberOut) -> Rows:
+        body = shape.model_validate(created.model_dump()).model_dump(mode="json")
+        body["claim_code"] = None
+        return claim.answer(
+            session,
+            status=201,
+            body=orjson.dumps(body),
+            headers=[["location", f"{location}{created.id}"]],
+            subject_id=created.id,
+            withheld=("claim_code",),
+        )
+
+    return Keep(claim, render)
+
+
 async def _create(
     db: Database,
     tenant: TenantInfo,
@@ -119,25 +174,48 @@ async def _create(
     facility_id: uuid.UUID | None,
     via: str,
     actor: Actor,
+    keep: Keep[CreatedMemberOut] | None,
 ) -> CreatedMemberOut:
     limit = tenant.config.family.max_beneficiaries_per_account
     for attempt in range(CREATE_ATTEMPTS):
+        claim_code = new_claim_code() if account_id is None else None
+        answers: list[CreatedMemberOut] = []
+
+        def answer(
+            s: Session,
+            added: list[Added],
+            claim_code: str | None = claim_code,
+            answers: list[CreatedMemberOut] = answers,
+        ) -> list[Rows]:
+            [one] = added
+            out = CreatedMemberOut(
+                **member_out(one.person, one.documents).model_dump(), claim_code=claim_code
+            )
+            answers.append(out)
+            return [keep.render(s, out)] if keep is not None else []
+
         try:
             async with db.transaction(tenant_id=tenant.id) as uow:
                 if account_id is not None:
                     await ensure_room(uow, tenant.id, account_id, limit)
-                claim_code = new_claim_code() if account_id is None else None
-                [added] = await add_members(
+                await add_members(
                     uow,
                     [NewMember(member, account_id, facility_id, claim_code)],
                     acting=actor.principal,
                     tenant_id=tenant.id,
                     tenant_code=tenant.code,
                     created_via=via,
+                    also=answer,
                 )
-                out = member_out(added.person, added.documents)
-            return CreatedMemberOut(**out.model_dump(), claim_code=claim_code)
+                if keep is not None:
+                    keep.claim.kept_with(uow)
+            return answers[0]
         except ReferenceTakenError:
             if attempt == CREATE_ATTEMPTS - 1:
                 raise
+        except IntegrityError as exc:
+            taken = keep.claim.refused(exc) if keep is not None else None
+            if taken is None:
+                raise
+            raise taken from None
     raise AssertionError("unreachable")  # pragma: no cover

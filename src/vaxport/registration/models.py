@@ -16,7 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vaxport.core.clock import utcnow
@@ -55,7 +63,17 @@ class Beneficiary(Base):
         Index("ix_beneficiaries_tenant_id_facility_id", "tenant_id", "facility_id"),
         Index("ix_beneficiaries_tenant_id_phone_bidx", "tenant_id", "phone_bidx"),
         Index("ix_beneficiaries_tenant_id_email_bidx", "tenant_id", "email_bidx"),
-        Index("ix_beneficiaries_tenant_id_match_bidx", "tenant_id", "match_bidx"),
+        # The look-alike lookup's: its equality columns first, then the window's order,
+        # active only (``intake._lookalike_query``): no statistics make another look better.
+        Index(
+            "ix_beneficiaries_lookalike",
+            "tenant_id",
+            "match_bidx",
+            "region_code",
+            "id",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
         CheckConstraint("sex IN ('female', 'male', 'other', 'unknown')", name="sex_known"),
         CheckConstraint("status IN ('active', 'merged')", name="status_known"),
         CheckConstraint(

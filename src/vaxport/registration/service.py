@@ -17,7 +17,12 @@ from vaxport.registration.changes import RetainedRecord, delete_member, update_m
 from vaxport.registration.claims import claim_member, request_claim_code
 from vaxport.registration.contact_changes import request_contact_code
 from vaxport.registration.elsewhere import ElsewhereMatch, match_elsewhere
-from vaxport.registration.members import FamilyFull, register_member, register_walk_in
+from vaxport.registration.members import (
+    FamilyFull,
+    kept_answer,
+    register_member,
+    register_walk_in,
+)
 from vaxport.registration.models import SEXES
 from vaxport.registration.person import erase_person, export_person, find_person
 from vaxport.registration.reads import get_member, list_members, search_members
@@ -67,6 +72,7 @@ __all__ = [
     "find_person",
     "get_correction_for_review",
     "get_member",
+    "kept_answer",
     "list_duplicate_flags",
     "list_members",
     "list_pending_corrections",

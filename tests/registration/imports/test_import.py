@@ -322,11 +322,27 @@ async def test_imported_lookalikes_are_flagged_once_each_with_one_query_per_batc
         if "row_number" in statement.lower():
             lookups.append(statement)
 
-    event.listen(clean_db.engine.sync_engine, "before_cursor_execute", count)
+    def logged(query: Any) -> None:  # statements sent on asyncpg itself (write_batch)
+        count(None, None, query.query)
+
+    def checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if clean_db.is_postgres:
+            dbapi_conn.driver_connection.add_query_logger(logged)
+
+    def checkin(dbapi_conn: Any, _record: Any) -> None:
+        if clean_db.is_postgres:
+            dbapi_conn.driver_connection.remove_query_logger(logged)
+
+    engine = clean_db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
     try:
         done, _ = await run_import(clean_db, settings, tenant, write_csv(tmp_path / "f.csv", rows))
     finally:
-        event.remove(clean_db.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
     assert done.rows_created == 3
     assert len(lookups) == 1
     async with clean_db.read(tenant_id=tenant.id) as s:

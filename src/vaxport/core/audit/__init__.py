@@ -8,6 +8,12 @@ into each tenant's SHA-256 hash chain; ``vaxport audit verify`` walks it.
 
 from __future__ import annotations
 
-from vaxport.core.audit.writer import EntryFields, record, record_many, record_standalone
+from vaxport.core.audit.writer import (
+    EntryFields,
+    entry_rows,
+    record,
+    record_many,
+    record_standalone,
+)
 
-__all__ = ["EntryFields", "record", "record_many", "record_standalone"]
+__all__ = ["EntryFields", "entry_rows", "record", "record_many", "record_standalone"]

@@ -33,11 +33,16 @@ def _secret() -> str:
     return get_settings().secret_key.get_secret_value()
 
 
+@functools.cache
+def _pg_txn_seq() -> ColumnElement[Any]:
+    # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
+    # transaction shares it and becomes visible at the same instant.
+    return sql_cast(sql_cast(func.pg_current_xact_id(), Text), BigInteger)
+
+
 def _txn_seq(dialect: str, tenant_id: uuid.UUID) -> ColumnElement[Any]:
     if dialect == "postgresql":
-        # The 64-bit transaction id (epoch-extended, never wraps): every entry of one
-        # transaction shares it and becomes visible at the same instant.
-        return sql_cast(sql_cast(func.pg_current_xact_id(), Text), BigInteger)
+        return _pg_txn_seq()
     # SQLite: writers hold the database write lock from BEGIN IMMEDIATE to COMMIT, so a
     # per-tenant max+1 taken now is already in commit order.
     return (
@@ -173,6 +178,20 @@ async def record_many(
     dialect = uow.session.get_bind().dialect.name
     await uow.session.execute(_insert(dialect, rows[0]["tenant_id"]), rows)
     return [row["id"] for row in rows]
+
+
+def entry_rows(
+    uow: UnitOfWork, *, by: Principal, entries: Sequence[EntryFields]
+) -> tuple[Table, list[dict[str, Any]]]:
+    """The audit table and the rows of entries by ``by``, checked and hashed as
+    :func:`record_many` does, for the caller to insert in ``uow``'s transaction with its
+    other rows (:func:`vaxport.core.db.write_batch`) instead of a statement of their own."""
+    rows = [_content(uow.tenant_id, by=by, **entry) for entry in entries]
+    if rows:
+        seq = _txn_seq(uow.session.get_bind().dialect.name, rows[0]["tenant_id"])
+        for row in rows:
+            row["txn_seq"] = seq
+    return cast(Table, AuditEntry.__table__), rows
 
 
 async def record_standalone(

@@ -5,6 +5,7 @@ Public surface for the contexts:
 * :func:`encrypted` — declare a personal field on a model (ciphertext + blind index).
 * :func:`blind_match` / :func:`blind_index` — equality lookups by a blind index.
 * :func:`erase_subject` — crypto-shred one person (fields under their own key).
+* :func:`seal_new` — seal a new object's fields now, for rows inserted by Core statements.
 * :func:`configure_keyring` — install the keyring the settings describe (app start-up).
 
 See ``docs/keys.md`` for operators.
@@ -27,6 +28,7 @@ from vaxport.core.crypto.errors import (
 )
 from vaxport.core.crypto.fields import EncryptedField, encrypted, registered_models
 from vaxport.core.crypto.models import DataKey, SubjectKey
+from vaxport.core.crypto.orm import seal_new
 from vaxport.core.crypto.state import configure_keyring, get_keyring, set_keyring
 from vaxport.core.crypto.subjects import erase_subject
 
@@ -50,6 +52,7 @@ __all__ = [
     "erase_subject",
     "get_keyring",
     "registered_models",
+    "seal_new",
     "set_keyring",
     "set_phone_region_resolver",
 ]

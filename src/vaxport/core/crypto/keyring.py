@@ -389,11 +389,19 @@ class Keyring:
         The subjects must be new (fresh ids): one key each is inserted and kept on the
         transaction, so sealing their fields then needs no lookup per subject.
         """
+        rows = self.new_subject_keys(session, tenant_id, subject_ids)
+        if rows:
+            session.connection().execute(SK.insert(), rows)
+
+    def new_subject_keys(
+        self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
+    ) -> list[dict[str, Any]]:
+        """Keys for new subjects, kept on the transaction; the ``subject_keys`` rows the
+        caller must insert in it (see :meth:`create_subject_keys`)."""
         ids = list(subject_ids)
         if not ids:
-            return
-        conn = session.connection()
-        db = _db_name(conn)
+            return []
+        db = _session_db(session)
         tx = self._tx(session)
         now = utcnow()
         rows = []
@@ -411,7 +419,7 @@ class Keyring:
                 }
             )
             tx[(db, "subject", tenant_id, sid)] = key
-        conn.execute(SK.insert(), rows)
+        return rows
 
     def forget_subject(self, conn: Connection, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> None:
         """Evict one subject's key from this process's cache."""

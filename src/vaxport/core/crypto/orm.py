@@ -175,6 +175,14 @@ def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
         sealed.append((obj, f, value))
 
 
+def seal_new(session: Session, obj: Any) -> None:
+    """Seal the pending fields of a new ``obj`` now, as a flush would (for rows written by
+    Core statements instead of the unit of work: :func:`vaxport.core.db.write_batch`)."""
+    spec = spec_for(type(obj))
+    if spec is not None:
+        _seal_pending(session, obj, spec)
+
+
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
     for obj in (*session.new, *session.dirty):

@@ -9,6 +9,13 @@ in the table (nothing personal or secret in clear).
 
 from __future__ import annotations
 
+from vaxport.core.idempotency.claim import (
+    Claim,
+    Keep,
+    KeyTaken,
+    claim_of,
+    claims_in_transaction,
+)
 from vaxport.core.idempotency.marks import answer_concerns, withhold_from_replay
 from vaxport.core.idempotency.middleware import (
     FIELD,
@@ -27,11 +34,16 @@ __all__ = [
     "FIELD",
     "HEADER",
     "IN_PROGRESS",
+    "Claim",
     "IdempotencyKey",
     "IdempotencyMiddleware",
+    "Keep",
+    "KeyTaken",
     "TenantOf",
     "answer_concerns",
     "caller_scope",
+    "claim_of",
+    "claims_in_transaction",
     "fingerprint",
     "purge_expired",
     "scope_hash",

@@ -25,10 +25,13 @@ in batches by the worker's housekeeping, and an expired row met on the request p
 replaced at once, so correctness never waits for the purge. An ``in_progress`` row older
 than ``idempotency_lock_seconds`` is taken to be a crashed request and may be re-claimed.
 
-Known limit: the answer is stored after the use case committed, in its own transaction;
-a process that dies between the two leaves the key claimed until the lock lapses, after
-which a retry runs the request again. Use cases that must be exactly-once under crashes
-also dedupe on their own natural keys (booking per slot, client record UUIDs).
+Routes marked ``claims_in_transaction`` (registrations) take the key themselves, in the
+use case's own transaction, answer included (see ``claim``): one commit, and the key is
+kept if and only if the act committed. Elsewhere, a known limit: the answer is stored
+after the use case committed, in its own transaction; a process that dies between the
+two leaves the key claimed until the lock lapses, after which a retry runs the request
+again. Use cases that must be exactly-once under crashes also dedupe on their own
+natural keys (booking per slot, client record UUIDs).
 """
 
 from __future__ import annotations
@@ -38,16 +41,20 @@ import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto import CryptoError
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Gone, ValidationFailed, field_error
+from vaxport.core.http.dependencies import iter_routes
 from vaxport.core.http.middleware import send_problem
 from vaxport.core.idempotency import store
+from vaxport.core.idempotency.claim import CLAIM, IN_TRANSACTION, Claim
 from vaxport.core.idempotency.marks import replay_refused, subject_of, withheld_of
 from vaxport.core.logging import get_logger
 from vaxport.settings import Settings
@@ -62,6 +69,8 @@ _KEY_OK = re.compile(r"^[\x20-\x7e]{1,255}$")
 _NOT_KEPT = frozenset({401, 403, 408, 425, 429})
 # Replayed besides the body; an allow-list so cookies or per-request headers never are.
 _KEPT_HEADERS = frozenset({b"location", b"etag", b"content-language"})
+# (method, path) -> whether its route claims keys itself; cleared when this many.
+_MAX_ROUTES_REMEMBERED = 4096
 
 # The tenant id of a path's tenant code (None: no such tenant); given by the app.
 TenantOf = Callable[[str], Awaitable[uuid.UUID | None]]
@@ -120,6 +129,7 @@ class IdempotencyMiddleware:
         self.tenant_of = tenant_of
         self.ttl = dt.timedelta(hours=settings.idempotency_ttl_hours)
         self.lock = dt.timedelta(seconds=settings.idempotency_lock_seconds)
+        self._in_transaction: dict[tuple[str, str], bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
@@ -147,10 +157,29 @@ class IdempotencyMiddleware:
             await self.app(scope, _replaying(body, receive), send)
             return
         fp = fingerprint(scope, body)
+        if self._claims_itself(scope):
+            claim = Claim(tenant_id, scope_hash(scope), key, fp, self.ttl)
+            await self._run_claimed(claim, scope, body, receive, send)
+            return
         claimed, stored = await self._claim(tenant_id, scope_hash(scope), key, fp)
         if claimed is not None:
             await self._run(tenant_id, claimed, scope, _replaying(body, receive), send)
-        elif stored is not None and stored.fingerprint != fp:
+        else:
+            await self._held(stored, fp, scope, _replaying(body, receive), send, gated=False)
+
+    async def _held(
+        self,
+        stored: store.Stored | None,
+        fp: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        gated: bool,
+    ) -> None:
+        """Answer a request whose key is held: 422 (another request), 409 (still running),
+        or the kept answer (after the route's permission gate, unless ``gated`` already)."""
+        if stored is not None and stored.fingerprint != fp:
             reason = "already used for a different request"
             await send_problem(send, _bad_key(reason), path=scope["path"])
         elif stored is None or stored.state == store.IN_PROGRESS:
@@ -159,8 +188,10 @@ class IdempotencyMiddleware:
                 headers={"Retry-After": "1"},
             )
             await send_problem(send, busy, path=scope["path"])
+        elif gated:
+            await self._send_replay(stored, scope, send)
         else:
-            await self._replay(stored, scope, _replaying(body, receive), send)
+            await self._replay(stored, scope, receive, send)
 
     async def _claim(
         self, tenant_id: uuid.UUID, where: str, key: str, fp: str
@@ -193,6 +224,56 @@ class IdempotencyMiddleware:
                     return None, row
                 await store.delete_row(session, row.id)
         return None, None
+
+    def _claims_itself(self, scope: Scope) -> bool:
+        """Whether the route of this request takes the key in its own transaction."""
+        app: Any = scope.get("app")
+        if app is None:
+            return False
+        where = (scope["method"], scope["path"])
+        known = self._in_transaction.get(where)
+        if known is None:
+            known = False
+            for _path, route, _deps in iter_routes(app.router.routes):
+                if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+                    known = getattr(route.endpoint, IN_TRANSACTION, False) is True
+                    break
+            if len(self._in_transaction) >= _MAX_ROUTES_REMEMBERED:
+                self._in_transaction.clear()
+            self._in_transaction[where] = known
+        return known
+
+    async def _run_claimed(
+        self, claim: Claim, scope: Scope, body: bytes, receive: Receive, send: Send
+    ) -> None:
+        """Run a route that claims the key itself; answer as for a retry if it was held."""
+        for _attempt in range(2):
+            claim.taken = False
+            scope.setdefault("state", {})[CLAIM] = claim
+
+            async def unless_taken(message: Message) -> None:
+                if not claim.taken:  # else the route's KeyTaken problem: answered below
+                    await send(message)
+
+            await self.app(scope, _replaying(body, receive), unless_taken)
+            if not claim.taken:
+                return
+            stored = await self._stored(claim.tenant_id, claim.scope, claim.key)
+            now = utcnow()
+            if stored is not None and not self._live(stored, now):
+                # Expired (or a crashed request's claim): replace it and run again.
+                await self._forget(claim.tenant_id, stored.id)
+                continue
+            break
+        else:
+            stored = None
+        # This request went through the route's permission gate before its use case met
+        # the key: the gate a replay needs has been passed.
+        await self._held(stored, claim.fingerprint, scope, receive, send, gated=True)
+
+    async def _stored(self, tenant_id: uuid.UUID, where: str, key: str) -> store.Stored | None:
+        async with self.db.read(tenant_id=tenant_id) as session:
+            return await store.lookup(session, where, key)
 
     def _live(self, row: store.Stored, now: dt.datetime) -> bool:
         """Whether the row still stands: not expired, not left by a crashed request."""
@@ -267,6 +348,9 @@ class IdempotencyMiddleware:
         if refused is not None:
             await send_problem(send, refused, path=scope["path"])
             return
+        await self._send_replay(stored, scope, send)
+
+    async def _send_replay(self, stored: store.Stored, scope: Scope, send: Send) -> None:
         body = await store.open_answer(self.db, stored)
         if body is None:
             gone = Gone("the first answer to this request concerned a person since erased")

@@ -25,7 +25,7 @@ from vaxport.core.outbox.admin import (
     stats,
 )
 from vaxport.core.outbox.claims import Delivery
-from vaxport.core.outbox.emit import emit
+from vaxport.core.outbox.emit import emit, event_row
 from vaxport.core.outbox.handlers import (
     BatchHandler,
     Event,
@@ -59,6 +59,7 @@ __all__ = [
     "Worker",
     "backoff_seconds",
     "emit",
+    "event_row",
     "list_dead",
     "one_at_a_time",
     "purge_delivered",

@@ -46,13 +46,40 @@ async def emit(
     A dedup key is remembered as long as its event is kept: delivered events are purged
     after ``outbox_retention_days``. The tenant defaults to the unit of work's.
     """
+    values = event_row(
+        uow,
+        event_type,
+        payload,
+        tenant_id=tenant_id,
+        available_at=available_at,
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        # No round trip: the row is flushed with the rest of the use case's writes.
+        uow.session.add(OutboxEvent(**values))
+        return uuid.UUID(str(values["id"]))
+    return await _emit_once(uow, values, dedup_key)
+
+
+def event_row(
+    uow: UnitOfWork,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    tenant_id: uuid.UUID | None = None,
+    available_at: dt.datetime | None = None,
+    dedup_key: str | None = None,
+) -> dict[str, Any]:
+    """The checked ``outbox_events`` row of an event (see :func:`emit`), for callers that
+    insert it with their other rows (:func:`vaxport.core.db.write_batch`); without a
+    ``dedup_key`` only, as a duplicate would abort the whole batch."""
     check_event_type(event_type)
     if available_at is not None and available_at.tzinfo is None:
         raise ValueError("available_at must be timezone-aware")
     if dedup_key is not None and not 0 < len(dedup_key) <= 200:
         raise ValueError("dedup_key must be 1..200 characters")
     now = utcnow()
-    values: dict[str, Any] = {
+    return {
         "id": uuid7(),
         "tenant_id": tenant_id if tenant_id is not None else uow.tenant_id,
         "event_type": event_type,
@@ -63,11 +90,6 @@ async def emit(
         "available_at": available_at or now,
         "created_at": now,
     }
-    if dedup_key is None:
-        # No round trip: the row is flushed with the rest of the use case's writes.
-        uow.session.add(OutboxEvent(**values))
-        return uuid.UUID(str(values["id"]))
-    return await _emit_once(uow, values, dedup_key)
 
 
 async def _emit_once(uow: UnitOfWork, values: dict[str, Any], dedup_key: str) -> uuid.UUID:
