@@ -348,13 +348,6 @@ def test_retries_after_the_crash_never_register_a_person_twice(crashed: Outcome)
     assert crashed.people_added <= len(crashed.attempts)
 
 
-@pytest.mark.xfail(
-    reason="issue 13: the Idempotency-Key answer is stored after the 201 went out "
-    "(core/idempotency/middleware.py), so a crash between the two makes the retry run "
-    "again and meet the ID wall (409); storing it in the use case's transaction fixes it. "
-    "Remove this mark when that lands.",
-    strict=False,
-)
 def test_retries_after_the_crash_replay_the_answer_or_complete(crashed: Outcome) -> None:
     for attempt, answer in zip(crashed.attempts, crashed.retries, strict=True):
         assert answer.status_code == 201, (attempt.status, answer.status_code, answer.text)
