@@ -3,6 +3,13 @@
 Values are JSON (orjson). The cache is disposable state: when Redis is unreachable a read
 is a miss and a write is dropped (logged), so the database stays the source of truth.
 Hits and misses are counted per namespace for ``/metrics``.
+
+What nearly every request reads (a tenant, an account's state, the directory's
+generation) is also kept *near*: parsed, in this process, for at most ``NEAR_SECONDS``
+(:meth:`Cache.near_get` / :meth:`Cache.near_put`). A Redis round trip costs more than the
+rest of a cheap request; a near entry costs a dictionary lookup. ``set`` and ``delete``
+drop the key's near entry, so a change is felt at once in the process that made it and
+within ``NEAR_SECONDS`` in every other one (their entries expire; nothing is pushed).
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ from vaxport.core.logging import get_logger
 from vaxport.core.metrics import CACHE_HITS, CACHE_MISSES
 
 log = get_logger(__name__)
+
+# How long a process answers from its near entries before asking the shared cache again:
+# the staleness bound other replicas see after a change (docs/identity.md).
+NEAR_SECONDS = 1.0
+_NEAR_MAX = 20_000
 
 
 class Backend(Protocol):
@@ -96,12 +108,43 @@ class RedisBackend:
 class Cache:
     """JSON values under ``namespace:key`` with a time to live."""
 
-    def __init__(self, backend: Backend, *, prefix: str = "vaxport") -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        prefix: str = "vaxport",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backend = backend
         self.prefix = prefix
+        # Near entries: full key -> (expires at, parsed value); see the module docstring.
+        self._near: dict[str, tuple[float, Any]] = {}
+        self._monotonic = monotonic
 
     def _key(self, namespace: str, key: str) -> str:
         return f"{self.prefix}:{namespace}:{key}"
+
+    def near_get(self, namespace: str, key: str) -> Any | None:
+        """The value this process noted for ``key`` less than its time ago (None: ask)."""
+        full = self._key(namespace, key)
+        hit = self._near.get(full)
+        if hit is None:
+            return None
+        if hit[0] <= self._monotonic():
+            self._near.pop(full, None)
+            return None
+        return hit[1]
+
+    def near_put(self, namespace: str, key: str, value: Any, seconds: float = NEAR_SECONDS) -> None:
+        """Note ``value`` (parsed, never mutated afterwards) for ``key`` for ``seconds``."""
+        near = self._near
+        if len(near) >= _NEAR_MAX:
+            now = self._monotonic()
+            for stale in [k for k, (expires, _) in near.items() if expires <= now]:
+                del near[stale]
+            while len(near) >= _NEAR_MAX:  # all live: drop the oldest notes
+                del near[next(iter(near))]
+        near[self._key(namespace, key)] = (self._monotonic() + min(seconds, NEAR_SECONDS), value)
 
     async def get(self, namespace: str, key: str) -> Any | None:
         """The cached value, or ``None`` on a miss (or when the backend is down)."""
@@ -118,6 +161,7 @@ class Cache:
 
     async def set(self, namespace: str, key: str, value: Any, ttl: float) -> None:
         """Store ``value`` (JSON-serialisable) for ``ttl`` seconds."""
+        self._near.pop(self._key(namespace, key), None)
         try:
             await self.backend.set(self._key(namespace, key), orjson.dumps(value), ttl)
         except Exception as exc:  # noqa: BLE001 - see get()
@@ -125,6 +169,8 @@ class Cache:
 
     async def delete(self, namespace: str, *keys: str) -> None:
         """Invalidate keys (after the write that made them stale has committed)."""
+        for k in keys:
+            self._near.pop(self._key(namespace, k), None)
         try:
             await self.backend.delete(*(self._key(namespace, k) for k in keys))
         except Exception as exc:  # noqa: BLE001 - see get()
@@ -150,6 +196,7 @@ class Cache:
 
     async def close(self) -> None:
         """Release connections."""
+        self._near.clear()
         await self.backend.close()
 
 
