@@ -31,7 +31,7 @@ from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flat_routes
-from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeadersMiddleware
+from vaxport.core.http.security_headers import DOCS_CSP, SecurityHeaders
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
 from vaxport.core.logging import configure_logging, get_logger
@@ -249,8 +249,8 @@ def create_app(
     _include_routers(app, settings, parts)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
-    # first, a request meets: request id and metrics (one layer), transport (client
-    # address, scheme, HTTPS policy), security headers, CORS, [authentication: sets the
+    # first, a request meets: request id, metrics and security headers (one layer),
+    # transport (client address, scheme, HTTPS policy), CORS, [authentication: sets the
     # principal], rate limits, body limit, idempotency. Rate limits sit outside anything
     # that reads the body, and inside CORS so a browser can read a 429 and its Retry-After.
     routes = RouteTable(
@@ -282,11 +282,6 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts=settings.force_https,
-        path_policies={"/api/docs": DOCS_CSP},
-    )
     if settings.trusted_proxies or settings.force_https:
         app.add_middleware(
             TransportMiddleware,
@@ -295,7 +290,10 @@ def create_app(
             force_https=settings.force_https,
             public_url=settings.public_url,
         )
-    app.add_middleware(RequestMiddleware)
+    # Security headers go on in the outermost layer's one ``send`` wrapper, with the request
+    # id; they read the scheme the transport layer (further in) established.
+    security = SecurityHeaders(hsts=settings.force_https, path_policies={"/api/docs": DOCS_CSP})
+    app.add_middleware(RequestMiddleware, security=security)
     return app
 
 

@@ -14,6 +14,7 @@ within ``NEAR_SECONDS`` in every other one (their entries expire; nothing is pus
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -120,6 +121,8 @@ class Cache:
         # Near entries: full key -> (expires at, parsed value); see the module docstring.
         self._near: dict[str, tuple[float, Any]] = {}
         self._monotonic = monotonic
+        # Loads in flight, by full key: concurrent misses of one key share one load.
+        self._loading: dict[str, asyncio.Future[Any]] = {}
 
     def _key(self, namespace: str, key: str) -> str:
         return f"{self.prefix}:{namespace}:{key}"
@@ -145,6 +148,46 @@ class Cache:
             while len(near) >= _NEAR_MAX:  # all live: drop the oldest notes
                 del near[next(iter(near))]
         near[self._key(namespace, key)] = (self._monotonic() + min(seconds, NEAR_SECONDS), value)
+
+    async def near_load(
+        self,
+        namespace: str,
+        key: str,
+        load: Callable[[], Awaitable[Any]],
+        seconds: float = NEAR_SECONDS,
+    ) -> Any:
+        """The near value of ``key``, else ``load()``'s result, noted for ``seconds``.
+
+        When a near entry lapses under load, the requests in flight would each ask the
+        shared cache for it; they wait for the first one's answer instead. ``None`` is
+        not noted (load it again next time).
+        """
+        hit = self.near_get(namespace, key)
+        if hit is not None:
+            return hit
+        full = self._key(namespace, key)
+        pending = self._loading.get(full)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except Exception:  # noqa: BLE001, S110 - the first loader's failure: try ourselves
+                pass
+            return await load()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._loading[full] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            future.exception()  # retrieved: waiters load on their own
+            raise
+        finally:
+            if self._loading.get(full) is future:
+                del self._loading[full]
+        if value is not None:
+            self.near_put(namespace, key, value, seconds)
+        future.set_result(value)
+        return value
 
     async def get(self, namespace: str, key: str) -> Any | None:
         """The cached value, or ``None`` on a miss (or when the backend is down)."""

@@ -50,15 +50,17 @@ class Document:
 async def generation(cache: Cache, tenant_id: uuid.UUID) -> str:
     """The tenant's current directory generation (a new one if the cache lost it)."""
     key = str(tenant_id)
-    near = cache.near_get(GENERATION_NS, key)
-    if isinstance(near, str):
-        return near
-    current = await cache.get(GENERATION_NS, key)
-    if not isinstance(current, str):
-        current = short_code(12)
-        await cache.set(GENERATION_NS, key, current, GENERATION_SECONDS)
-    cache.near_put(GENERATION_NS, key, current, NEAR_GENERATION_SECONDS)
-    return current
+
+    async def load() -> str:
+        current = await cache.get(GENERATION_NS, key)
+        if isinstance(current, str):
+            return current
+        fresh = short_code(12)
+        await cache.set(GENERATION_NS, key, fresh, GENERATION_SECONDS)
+        return fresh
+
+    found: str = await cache.near_load(GENERATION_NS, key, load, NEAR_GENERATION_SECONDS)
+    return found
 
 
 async def invalidate(cache: Cache, tenant_id: uuid.UUID) -> None:

@@ -192,29 +192,24 @@ async def list_rate_limit_overrides(
 
 async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantInfo:
     """The tenant with ``code`` and its configuration; NotFound (404) if there is none."""
-    near = cache.near_get(TENANT_NS, code)
-    if near is not None:
-        # Noted by this process less than NEAR_SECONDS ago (a load here drops it at once).
-        if near is _MISSING:
-            raise NotFound("unknown tenant")
-        return near  # type: ignore[no-any-return]
     if not TENANT_CODE_RE.match(code):
         raise NotFound("unknown tenant")
-    info = await _tenant_from_pointer(db, cache, code)
-    cache.near_put(TENANT_NS, code, info or _MISSING)
-    if info is None:
+    # Noted by this process less than NEAR_SECONDS ago (a load here drops it at once).
+    info = await cache.near_load(TENANT_NS, code, lambda: _tenant_from_pointer(db, cache, code))
+    if info is _MISSING:
         raise NotFound("unknown tenant")
-    return info
+    return info  # type: ignore[no-any-return]
 
 
-async def _tenant_from_pointer(db: Database, cache: Cache, code: str) -> TenantInfo | None:
+async def _tenant_from_pointer(db: Database, cache: Cache, code: str) -> TenantInfo | object:
+    """The tenant through the shared cache's pointer (``_MISSING``: no such tenant)."""
     pointer = await cache.get(TENANT_NS, code)
     if pointer is None:
         pointer = await _pointer_from_db(db, code)
         ttl = _MISSING_TTL if pointer.get("missing") else _ttl()
         await cache.set(TENANT_NS, code, pointer, min(ttl, _ttl()))
     if pointer.get("missing"):
-        return None
+        return _MISSING
     tenant_id = uuid.UUID(pointer["id"])
     config = await _config(db, cache, tenant_id, pointer["hash"])
     _phone_regions[tenant_id] = config.phone.default_region

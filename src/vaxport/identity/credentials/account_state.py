@@ -102,14 +102,23 @@ async def account_state(
 ) -> AccountState | None:
     """The account's current state (None: no such account in that tenant)."""
     key = _key(tenant_id, account_id)
-    near = cache.near_get(ACCOUNT_NS, key)
-    if isinstance(near, AccountState):
-        return near
-    cached = await cache.get(ACCOUNT_NS, key)
-    if isinstance(cached, dict):
-        found = AccountState.from_json(cached)
-        cache.near_put(ACCOUNT_NS, key, found)
+
+    async def load() -> AccountState | None:
+        cached = await cache.get(ACCOUNT_NS, key)
+        if isinstance(cached, dict):
+            return AccountState.from_json(cached)
+        found = await _account_state_from_db(db, tenant_id, account_id, token_seconds)
+        if found is not None:
+            await cache.set(ACCOUNT_NS, key, found.to_json(), CACHE_SECONDS)
         return found
+
+    state: AccountState | None = await cache.near_load(ACCOUNT_NS, key, load)
+    return state
+
+
+async def _account_state_from_db(
+    db: Database, tenant_id: uuid.UUID, account_id: uuid.UUID, token_seconds: float
+) -> AccountState | None:
     # Tokens of a session revoked longer ago than a token lives are all expired.
     horizon = clock.utcnow() - dt.timedelta(seconds=token_seconds + 120)
     async with db.read(tenant_id=tenant_id) as s:
@@ -137,7 +146,7 @@ async def account_state(
                 )
             )
         ).scalars()
-        state = AccountState(
+        return AccountState(
             account_id=account_id,
             tenant_id=tenant_id,
             kind=row.kind,
@@ -149,9 +158,6 @@ async def account_state(
             revoked_sessions=frozenset(revoked),
             recovery_hold_until=row.recovery_hold_until,
         )
-    await cache.set(ACCOUNT_NS, key, state.to_json(), CACHE_SECONDS)
-    cache.near_put(ACCOUNT_NS, key, state)
-    return state
 
 
 async def web_session(
