@@ -25,6 +25,7 @@ from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.crypto import configure_keyring
 from vaxport.core.db import Database, database_from_settings
 from vaxport.core.errors import PROBLEM_JSON, Problem, ValidationFailed, problem_for_status
+from vaxport.core.http.answers import AnswerMemoMiddleware
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
@@ -251,8 +252,9 @@ def create_app(
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
     # first, a request meets: request id, metrics and security headers (one layer),
     # transport (client address, scheme, HTTPS policy), CORS, [authentication: sets the
-    # principal], rate limits, body limit, idempotency. Rate limits sit outside anything
-    # that reads the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    # principal], rate limits, kept public answers, body limit, idempotency. Rate limits
+    # sit outside anything that reads the body, and inside CORS so a browser can read a
+    # 429 and its Retry-After.
     routes = RouteTable(
         app.router,
         max_body_bytes=settings.max_body_bytes,
@@ -265,6 +267,8 @@ def create_app(
         IdempotencyMiddleware, db=db, settings=settings, tenant_of=_tenant_of(db, kv)
     )
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, routes=routes)
+    # Public answers kept for half a second, inside the rate limits (a hit still counts).
+    app.add_middleware(AnswerMemoMiddleware, cache=kv)
     if settings.rate_limit_enabled:
         app.add_middleware(
             RateLimitMiddleware, limiter=limiter, routes=routes, respond=send_problem_response

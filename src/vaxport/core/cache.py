@@ -123,6 +123,13 @@ class Cache:
         self._monotonic = monotonic
         # Loads in flight, by full key: concurrent misses of one key share one load.
         self._loading: dict[str, asyncio.Future[Any]] = {}
+        # Bumped by every invalidation this process makes (``changed``, ``delete``): what
+        # was derived from the cache before it (kept public answers) is dropped.
+        self.changes = 0
+
+    def changed(self) -> None:
+        """Something public changed here: drop what this process derived from the cache."""
+        self.changes += 1
 
     def _key(self, namespace: str, key: str) -> str:
         return f"{self.prefix}:{namespace}:{key}"
@@ -212,6 +219,7 @@ class Cache:
 
     async def delete(self, namespace: str, *keys: str) -> None:
         """Invalidate keys (after the write that made them stale has committed)."""
+        self.changes += 1
         for k in keys:
             self._near.pop(self._key(namespace, k), None)
         try:

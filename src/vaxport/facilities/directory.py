@@ -68,6 +68,7 @@ async def invalidate(cache: Cache, tenant_id: uuid.UUID) -> None:
     fresh = short_code(12)
     await cache.set(GENERATION_NS, str(tenant_id), fresh, GENERATION_SECONDS)
     cache.near_put(GENERATION_NS, str(tenant_id), fresh, NEAR_GENERATION_SECONDS)
+    cache.changed()  # kept public answers of this process (core/http/answers.py) go too
 
 
 def _etag(body: bytes) -> str:
