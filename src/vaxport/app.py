@@ -32,6 +32,7 @@ from vaxport.core.errors import (
     from_validation,
     problem_for_status,
 )
+from vaxport.core.http.answers import AnswerMemoMiddleware
 from vaxport.core.http.bench_probe import RoundTripMiddleware
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
@@ -39,7 +40,7 @@ from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.routing import IndexedRouter, flat_routes
-from vaxport.core.http.security_headers import SecurityHeadersMiddleware
+from vaxport.core.http.security_headers import SecurityHeaders
 from vaxport.core.http.transport import TransportMiddleware
 from vaxport.core.idempotency import IdempotencyMiddleware, TenantOf
 from vaxport.core.logging import configure_logging, get_logger
@@ -254,10 +255,11 @@ def create_app(
     _include_routers(app, settings, parts)
 
     # Added innermost first: Starlette wraps in reverse order of addition. Outermost
-    # first, a request meets: request id and metrics (one layer), transport (client
-    # address, scheme, HTTPS policy), security headers, CORS, [authentication: sets the
-    # principal], rate limits, body limit, idempotency. Rate limits sit outside anything
-    # that reads the body, and inside CORS so a browser can read a 429 and its Retry-After.
+    # first, a request meets: request id, metrics and security headers (one layer),
+    # transport (client address, scheme, HTTPS policy), CORS, [authentication: sets the
+    # principal], rate limits, kept public answers, body limit, idempotency. Rate limits
+    # sit outside anything that reads the body, and inside CORS so a browser can read a
+    # 429 and its Retry-After.
     routes = RouteTable(
         app.router,
         max_body_bytes=settings.max_body_bytes,
@@ -270,6 +272,8 @@ def create_app(
         IdempotencyMiddleware, db=db, settings=settings, tenant_of=_tenant_of(db, kv)
     )
     app.add_middleware(BodyLimitMiddleware, default=settings.max_body_bytes, routes=routes)
+    # Public answers kept for half a second, inside the rate limits (a hit still counts).
+    app.add_middleware(AnswerMemoMiddleware, cache=kv)
     if settings.rate_limit_enabled:
         app.add_middleware(
             RateLimitMiddleware, limiter=limiter, routes=routes, respond=send_problem_response
@@ -287,7 +291,6 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.force_https)
     if settings.trusted_proxies or settings.force_https:
         app.add_middleware(
             TransportMiddleware,
@@ -296,7 +299,9 @@ def create_app(
             force_https=settings.force_https,
             public_url=settings.public_url,
         )
-    app.add_middleware(RequestMiddleware)
+    # Security headers go on in the outermost layer's one ``send`` wrapper, with the request
+    # id; they read the scheme the transport layer (further in) established.
+    app.add_middleware(RequestMiddleware, security=SecurityHeaders(hsts=settings.force_https))
     if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
         app.add_middleware(RoundTripMiddleware)
     return app

@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from tests.identity.conftest import Clock
 from tests.identity.helpers import PASSWORD, Staff, api_login, bearer, make_staff
-from vaxport.core.cache import Cache
+from tests.support.parts import PARTS
+from vaxport.app import create_app
+from vaxport.core.cache import NEAR_SECONDS, Cache
 from vaxport.core.db import Database
 from vaxport.identity.models import Account
 from vaxport.settings import Settings
@@ -181,6 +183,44 @@ async def test_disabling_takes_effect_on_the_next_request(
     assert refresh.status_code == 401
     r = await client.post(staff_url(tenant, worker.id, "enable"), headers=bearer(admin_token))
     assert r.json()["status"] == "active"
+
+
+class Ticks:
+    """A monotonic clock for a cache's near entries, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_disable_on_another_replica_is_felt_within_the_near_bound(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    cache: Cache,
+    tenant: TenantInfo,
+    admin_token: str,
+) -> None:
+    # Two replicas sharing one cache backend: ``client`` disables, ``replica`` serves the
+    # worker and keeps what it read near for at most NEAR_SECONDS of its own clock.
+    ticks = Ticks()
+    near = Cache(cache.backend, prefix=cache.prefix, monotonic=ticks)
+    replica_app = create_app(settings, parts=PARTS, database=clean_db, cache=near)
+    worker = await make_staff(clean_db, settings, tenant, role="vaccinator", region_code="NOR")
+    token = (await api_login(client, worker))["access_token"]
+    me = f"/api/v1/{tenant.code}/me"
+    transport = httpx.ASGITransport(app=replica_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as replica:
+        assert (await replica.get(me, headers=bearer(token))).status_code == 200
+        r = await client.post(staff_url(tenant, worker.id, "disable"), headers=bearer(admin_token))
+        assert r.status_code == 200
+        # The replica that disabled refuses at once; the other may still answer from
+        # what it noted (for less than the bound), never once the bound has passed.
+        assert (await client.get(me, headers=bearer(token))).status_code == 401
+        ticks.now += NEAR_SECONDS
+        assert (await replica.get(me, headers=bearer(token))).status_code == 401
 
 
 async def test_a_role_change_takes_effect_on_the_next_request(

@@ -3,10 +3,18 @@
 Values are JSON (orjson). The cache is disposable state: when Redis is unreachable a read
 is a miss and a write is dropped (logged), so the database stays the source of truth.
 Hits and misses are counted per namespace for ``/metrics``.
+
+What nearly every request reads (a tenant, an account's state, the directory's
+generation) is also kept *near*: parsed, in this process, for at most ``NEAR_SECONDS``
+(:meth:`Cache.near_get` / :meth:`Cache.near_put`). A Redis round trip costs more than the
+rest of a cheap request; a near entry costs a dictionary lookup. ``set`` and ``delete``
+drop the key's near entry, so a change is felt at once in the process that made it and
+within ``NEAR_SECONDS`` in every other one (their entries expire; nothing is pushed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -18,6 +26,11 @@ from vaxport.core.logging import get_logger
 from vaxport.core.metrics import CACHE_HITS, CACHE_MISSES
 
 log = get_logger(__name__)
+
+# How long a process answers from its near entries before asking the shared cache again:
+# the staleness bound other replicas see after a change (docs/identity.md).
+NEAR_SECONDS = 1.0
+_NEAR_MAX = 20_000
 
 
 class Backend(Protocol):
@@ -96,12 +109,92 @@ class RedisBackend:
 class Cache:
     """JSON values under ``namespace:key`` with a time to live."""
 
-    def __init__(self, backend: Backend, *, prefix: str = "vaxport") -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        prefix: str = "vaxport",
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.backend = backend
         self.prefix = prefix
+        # Near entries: full key -> (expires at, parsed value); see the module docstring.
+        self._near: dict[str, tuple[float, Any]] = {}
+        self._monotonic = monotonic
+        # Loads in flight, by full key: concurrent misses of one key share one load.
+        self._loading: dict[str, asyncio.Future[Any]] = {}
+        # Bumped by every invalidation this process makes (``changed``, ``delete``): what
+        # was derived from the cache before it (kept public answers) is dropped.
+        self.changes = 0
+
+    def changed(self) -> None:
+        """Something public changed here: drop what this process derived from the cache."""
+        self.changes += 1
 
     def _key(self, namespace: str, key: str) -> str:
         return f"{self.prefix}:{namespace}:{key}"
+
+    def near_get(self, namespace: str, key: str) -> Any | None:
+        """The value this process noted for ``key`` less than its time ago (None: ask)."""
+        full = self._key(namespace, key)
+        hit = self._near.get(full)
+        if hit is None:
+            return None
+        if hit[0] <= self._monotonic():
+            self._near.pop(full, None)
+            return None
+        return hit[1]
+
+    def near_put(self, namespace: str, key: str, value: Any, seconds: float = NEAR_SECONDS) -> None:
+        """Note ``value`` (parsed, never mutated afterwards) for ``key`` for ``seconds``."""
+        near = self._near
+        if len(near) >= _NEAR_MAX:
+            now = self._monotonic()
+            for stale in [k for k, (expires, _) in near.items() if expires <= now]:
+                del near[stale]
+            while len(near) >= _NEAR_MAX:  # all live: drop the oldest notes
+                del near[next(iter(near))]
+        near[self._key(namespace, key)] = (self._monotonic() + min(seconds, NEAR_SECONDS), value)
+
+    async def near_load(
+        self,
+        namespace: str,
+        key: str,
+        load: Callable[[], Awaitable[Any]],
+        seconds: float = NEAR_SECONDS,
+    ) -> Any:
+        """The near value of ``key``, else ``load()``'s result, noted for ``seconds``.
+
+        When a near entry lapses under load, the requests in flight would each ask the
+        shared cache for it; they wait for the first one's answer instead. ``None`` is
+        not noted (load it again next time).
+        """
+        hit = self.near_get(namespace, key)
+        if hit is not None:
+            return hit
+        full = self._key(namespace, key)
+        pending = self._loading.get(full)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except Exception:  # noqa: BLE001, S110 - the first loader's failure: try ourselves
+                pass
+            return await load()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._loading[full] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            future.exception()  # retrieved: waiters load on their own
+            raise
+        finally:
+            if self._loading.get(full) is future:
+                del self._loading[full]
+        if value is not None:
+            self.near_put(namespace, key, value, seconds)
+        future.set_result(value)
+        return value
 
     async def get(self, namespace: str, key: str) -> Any | None:
         """The cached value, or ``None`` on a miss (or when the backend is down)."""
@@ -118,6 +211,7 @@ class Cache:
 
     async def set(self, namespace: str, key: str, value: Any, ttl: float) -> None:
         """Store ``value`` (JSON-serialisable) for ``ttl`` seconds."""
+        self._near.pop(self._key(namespace, key), None)
         try:
             await self.backend.set(self._key(namespace, key), orjson.dumps(value), ttl)
         except Exception as exc:  # noqa: BLE001 - see get()
@@ -125,6 +219,9 @@ class Cache:
 
     async def delete(self, namespace: str, *keys: str) -> None:
         """Invalidate keys (after the write that made them stale has committed)."""
+        self.changes += 1
+        for k in keys:
+            self._near.pop(self._key(namespace, k), None)
         try:
             await self.backend.delete(*(self._key(namespace, k) for k in keys))
         except Exception as exc:  # noqa: BLE001 - see get()
@@ -150,6 +247,7 @@ class Cache:
 
     async def close(self) -> None:
         """Release connections."""
+        self._near.clear()
         await self.backend.close()
 
 

@@ -212,6 +212,19 @@ async def _driver_of(session: AsyncSession) -> tuple[Any, Any]:
     return raw.dbapi_connection, raw.driver_connection
 
 
+def begin_script(tenant_id: uuid.UUID | None, *, read_only: bool = False) -> str:
+    """``BEGIN`` and the tenant scope as one simple-query message (one round trip).
+
+    The tenant id must be a :class:`uuid.UUID`: its text form is safe to send as a literal.
+    """
+    script = "BEGIN READ ONLY" if read_only else "BEGIN"
+    if tenant_id is None:
+        return script
+    if not isinstance(tenant_id, uuid.UUID):
+        raise TypeError("tenant_id must be a UUID")
+    return f"{script}; SELECT set_config('vaxport.tenant', '{tenant_id}', true)"
+
+
 async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -> Any:
     """Begin ``session``'s PostgreSQL transaction (scoped to ``tenant_id``) unless begun; the
     asyncpg connection.
@@ -224,13 +237,8 @@ async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -
         if tenant_id is not None:
             await set_tenant_scope(session, tenant_id)
         return driver
-    script = "BEGIN"
-    if tenant_id is not None:
-        if not isinstance(tenant_id, uuid.UUID):
-            raise TypeError("tenant_id must be a UUID")
-        script += f"; SELECT set_config('vaxport.tenant', '{tenant_id}', true)"
     try:
-        await driver.execute(script)
+        await driver.execute(begin_script(tenant_id))
     except BaseException:
         # The connection's state is unknown: the pool must not hand it out again.
         await (await session.connection()).invalidate()

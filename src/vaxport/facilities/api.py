@@ -17,6 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, Response
 
 from vaxport.core.errors import Forbidden
+from vaxport.core.http.answers import keep_answer
 from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
@@ -65,6 +66,7 @@ def _cached(doc: Document, request: Request, max_age: int) -> Response:
     headers = {"ETag": doc.etag, "Cache-Control": f"public, max-age={max_age}"}
     if etag_matches(request.headers.get("if-none-match"), doc.etag):
         return Response(status_code=304, headers=headers)
+    keep_answer(request)  # a facility write in this process drops it (directory.invalidate)
     return Response(doc.body, media_type="application/json", headers=headers)
 
 

@@ -5,7 +5,9 @@ after every committed write, so one cache write makes every cached page of the t
 unreachable (they then expire on their own). A reader that started before a write can
 only store its answer under the old generation, never a stale answer under the new one.
 Across processes without a shared cache (no Redis), a page can be stale for at most the
-cache time; with Redis, from the moment the write's transaction commits.
+cache time; with Redis, for at most ``NEAR_GENERATION_SECONDS`` after the write's
+transaction commits (each process re-reads the generation that often), and not at all
+in the process that wrote.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ GENERATION_NS = "facility-gen"
 DIRECTORY_NS = "facility-dir"
 # A generation only has to outlive the pages cached under it.
 GENERATION_SECONDS = 24 * 3600.0
+# Each process reuses the generation it read this long before asking the shared cache
+# again: a write elsewhere reaches this process's answers within it.
+NEAR_GENERATION_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +49,26 @@ class Document:
 
 async def generation(cache: Cache, tenant_id: uuid.UUID) -> str:
     """The tenant's current directory generation (a new one if the cache lost it)."""
-    current = await cache.get(GENERATION_NS, str(tenant_id))
-    if isinstance(current, str):
-        return current
-    fresh = short_code(12)
-    await cache.set(GENERATION_NS, str(tenant_id), fresh, GENERATION_SECONDS)
-    return fresh
+    key = str(tenant_id)
+
+    async def load() -> str:
+        current = await cache.get(GENERATION_NS, key)
+        if isinstance(current, str):
+            return current
+        fresh = short_code(12)
+        await cache.set(GENERATION_NS, key, fresh, GENERATION_SECONDS)
+        return fresh
+
+    found: str = await cache.near_load(GENERATION_NS, key, load, NEAR_GENERATION_SECONDS)
+    return found
 
 
 async def invalidate(cache: Cache, tenant_id: uuid.UUID) -> None:
     """Make every cached directory answer of the tenant unreachable."""
-    await cache.set(GENERATION_NS, str(tenant_id), short_code(12), GENERATION_SECONDS)
+    fresh = short_code(12)
+    await cache.set(GENERATION_NS, str(tenant_id), fresh, GENERATION_SECONDS)
+    cache.near_put(GENERATION_NS, str(tenant_id), fresh, NEAR_GENERATION_SECONDS)
+    cache.changed()  # kept public answers of this process (core/http/answers.py) go too
 
 
 def _etag(body: bytes) -> str:

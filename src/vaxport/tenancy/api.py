@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from vaxport.core.http.answers import keep_answer
 from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
 from vaxport.tenancy import service
@@ -29,4 +30,5 @@ async def get_config(tenant: str, request: Request, ctx: Ctx) -> Response:
     }
     if etag_matches(request.headers.get("if-none-match"), doc.etag):
         return Response(status_code=304, headers=headers)
+    keep_answer(request)  # a load in this process drops it (the shared cache's delete)
     return Response(doc.body, media_type="application/json", headers=headers)

@@ -144,6 +144,8 @@ _public: OrderedDict[str, bytes] = OrderedDict()
 # crypto layer asks during flushes (it must answer from memory), see ``phone_region``.
 _phone_regions: dict[uuid.UUID, str] = {}
 _codes: dict[uuid.UUID, str] = {}
+# The near note of a code that names no tenant (see Cache.near_get).
+_MISSING = object()
 
 
 def _ttl() -> float:
@@ -207,13 +209,22 @@ async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantI
     """The tenant with ``code`` and its configuration; NotFound (404) if there is none."""
     if not TENANT_CODE_RE.match(code):
         raise NotFound("unknown tenant")
+    # Noted by this process less than NEAR_SECONDS ago (a load here drops it at once).
+    info = await cache.near_load(TENANT_NS, code, lambda: _tenant_from_pointer(db, cache, code))
+    if info is _MISSING:
+        raise NotFound("unknown tenant")
+    return info  # type: ignore[no-any-return]
+
+
+async def _tenant_from_pointer(db: Database, cache: Cache, code: str) -> TenantInfo | object:
+    """The tenant through the shared cache's pointer (``_MISSING``: no such tenant)."""
     pointer = await cache.get(TENANT_NS, code)
     if pointer is None:
         pointer = await _pointer_from_db(db, code)
         ttl = _MISSING_TTL if pointer.get("missing") else _ttl()
         await cache.set(TENANT_NS, code, pointer, min(ttl, _ttl()))
     if pointer.get("missing"):
-        raise NotFound("unknown tenant")
+        return _MISSING
     tenant_id = uuid.UUID(pointer["id"])
     config = await _config(db, cache, tenant_id, pointer["hash"])
     _phone_regions[tenant_id] = config.phone.default_region

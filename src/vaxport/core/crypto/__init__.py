@@ -29,6 +29,7 @@ from vaxport.core.crypto.errors import (
 from vaxport.core.crypto.fields import EncryptedField, encrypted, registered_models
 from vaxport.core.crypto.models import DataKey, SubjectKey
 from vaxport.core.crypto.orm import seal_new
+from vaxport.core.crypto.orm_read import open_column
 from vaxport.core.crypto.state import configure_keyring, get_keyring, set_keyring
 from vaxport.core.crypto.subjects import erase_subject
 
@@ -51,6 +52,7 @@ __all__ = [
     "encrypted",
     "erase_subject",
     "get_keyring",
+    "open_column",
     "registered_models",
     "seal_new",
     "set_keyring",

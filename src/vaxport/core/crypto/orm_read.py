@@ -191,3 +191,43 @@ def read_field(obj: Any, f: EncryptedField[Any]) -> Any:
     value = decode_value(f.kind, open_sealed(key, raw, aad))
     cache[f.name] = (raw, value)
     return value
+
+
+def open_column(
+    bind: Any,
+    model: type,
+    field: str,
+    *,
+    tenant_id: uuid.UUID,
+    row_id: object,
+    raw: bytes | None,
+    subject_id: uuid.UUID | None = None,
+) -> Any:
+    """The plaintext of ``model.field`` read off the ORM (a Core or driver row), with the
+    keys this process already holds for ``bind``'s database.
+
+    The same check and decryption as an attribute read (``read_field``); the key comes
+    from the keyring's in-process cache only, so this never queries: when the key is not
+    there, :class:`KeyNotFoundError` says to read through a session (which fetches and
+    caches it), as the hot read paths then do once.
+    """
+    if raw is None:
+        return None
+    spec = spec_for(model)
+    f = spec.fields.get(field) if spec is not None else None
+    if spec is None or f is None:
+        raise CryptoMisuseError(f"{model.__name__}.{field} is not an encrypted field")
+    header = parse_header(raw)
+    if header.key_class == CLASS_SUBJECT:
+        if subject_id is None:
+            raise CryptoMisuseError(f"{model.__name__}.{field}: its subject id is needed")
+        ref: tuple[Any, ...] = ("subject", tenant_id, subject_id)
+    else:
+        ref = ("key", tenant_id, PURPOSE_DATA, header.key_version)
+    key = get_keyring().peek(bind, ref)
+    if key is None:
+        raise KeyNotFoundError(f"{model.__name__}.{field}: its key is not cached here")
+    if key == _DESTROYED:
+        raise SubjectKeyDestroyedError(f"{model.__name__}.{field}: the subject's key was destroyed")
+    aad = context_aad(tenant_id=tenant_id, table=spec.table.name, field=f.name, row_id=row_id)
+    return decode_value(f.kind, open_sealed(key, raw, aad))

@@ -2,8 +2,8 @@
 
 Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per request; these wrap
 ``send`` instead, and only where they must. Order (outermost first): request id,
-logging context and metrics (one layer), then the body size limit. Security headers
-and rate limits are added by their own modules.
+logging context, metrics and security headers (one layer), then the body size limit.
+Rate limits are added by their own module.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from vaxport.core.metrics import HTTP
 
 if TYPE_CHECKING:
     from vaxport.core.http.route_policy import RouteTable
+    from vaxport.core.http.security_headers import SecurityHeaders
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -56,16 +57,18 @@ def new_request_id() -> str:
 
 
 class RequestMiddleware:
-    """Request id, logging context and metrics: the outermost layer, in one wrapper.
+    """Request id, logging context, metrics and security headers: the outermost layer.
 
     Every request gets an id (a sane incoming ``X-Request-ID`` is kept), carried in the
     logging context and echoed in the answer. Requests are counted and timed by route
-    *template* (bounded cardinality). One layer instead of two: each layer costs a
-    coroutine and a ``send`` wrapper per message.
+    *template* (bounded cardinality). With ``security``, every answer also gets the
+    security headers (``core/http/security_headers.py``). One layer instead of three:
+    each layer costs a coroutine and a ``send`` wrapper per message.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, security: SecurityHeaders | None = None) -> None:
         self.app = app
+        self.security = security
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,12 +87,19 @@ class RequestMiddleware:
         token = request_id_var.set(rid)
         header = (b"x-request-id", rid.encode())
         status = 500
+        security = self.security
+        override, private = security.for_path(scope["path"]) if security else (None, False)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = [*message.get("headers", ()), header]
+                if security is not None:
+                    headers = security.add(
+                        headers, override, scheme=scope.get("scheme"), private=private
+                    )
+                message["headers"] = headers
             await send(message)
 
         try:

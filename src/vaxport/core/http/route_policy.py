@@ -11,7 +11,8 @@ one cannot change an answer and are left out, so an app that declares nothing co
 dictionary lookup per request.
 
 The table is compiled on the first request (routes added before then count); a
-request's answer is kept in its scope, so every middleware asking about it pays once.
+request's answer is kept in its scope, so every middleware asking about it pays once,
+and the answers of the last few thousand (method, path) pairs are remembered.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vaxport.core.http.dependencies import iter_routes, route_class_marker
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _KNOWN_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _SCOPE_KEY = "vaxport.route_policy"
+_SEEN_MAX = 4096
 _NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
@@ -57,23 +59,34 @@ class RouteTable:
         self._default = RoutePolicy("default", max_body_bytes)
         self._write = RoutePolicy("write", max_body_bytes)
         self._compiled: dict[str, tuple[re.Pattern[str], list[RoutePolicy | None]]] | None = None
+        # Answers by (method, path): the alternation costs microseconds a request, and the
+        # paths clients repeat (configuration, directory, token refresh) are few. Bounded.
+        self._seen: dict[tuple[str, str], RoutePolicy] = {}
 
     def policy(self, scope: Scope) -> RoutePolicy:
         """The policy of this request (computed once per request)."""
         found: RoutePolicy | None = scope.get(_SCOPE_KEY)
         if found is not None:
             return found
+        method = scope["method"]
+        path = _route_path(scope)
+        seen = self._seen.get((method, path))
+        if seen is not None:
+            scope[_SCOPE_KEY] = seen
+            return seen
         if self._compiled is None:
             self._compiled = self._compile()
-        method = scope["method"]
         fallback = self._write if method in UNSAFE_METHODS else self._default
         policy = fallback
         table = self._compiled.get(method)
         if table is not None:
             regex, policies = table
-            match = regex.fullmatch(_route_path(scope))
+            match = regex.fullmatch(path)
             if match is not None and match.lastgroup is not None:
                 policy = policies[int(match.lastgroup[1:])] or fallback
+        if len(self._seen) >= _SEEN_MAX:
+            self._seen.clear()
+        self._seen[(method, path)] = policy
         scope[_SCOPE_KEY] = policy
         return policy
 

@@ -62,45 +62,33 @@ def baseline_headers(*, html: bool) -> list[tuple[str, str]]:
     return pairs
 
 
-class SecurityHeadersMiddleware:
-    """Adds CSP, nosniff, referrer, permissions and (with ``hsts``) HSTS headers."""
+class SecurityHeaders:
+    """What goes on every answer (CSP, nosniff, referrer, permissions, HSTS), for a layer
+    that already wraps ``send``: the outermost one (``core.http.middleware.RequestMiddleware``)
+    adds them with the request id, so the production stack pays one wrapper for both."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        hsts: bool = False,
-        path_policies: Mapping[str, str] | None = None,
-    ) -> None:
-        self.app = app
+    def __init__(self, *, hsts: bool = False, path_policies: Mapping[str, str] | None = None):
         self.hsts = hsts
         self.path_policies = dict(path_policies or {})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        override = self.path_policies.get(scope["path"])
-        hsts = self.hsts and scope.get("scheme") == "https"
-        private = scope["path"].startswith(PRIVATE_PREFIXES)
+    def for_path(self, path: str) -> tuple[str | None, bool]:
+        """``(policy override, private)`` of a request path, read before the app runs."""
+        return self.path_policies.get(path), path.startswith(PRIVATE_PREFIXES)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self._add(
-                    list(message.get("headers", [])), override, hsts=hsts, private=private
-                )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def _add(
+    def add(
         self,
         headers: list[tuple[bytes, bytes]],
         override: str | None,
         *,
-        hsts: bool,
+        scheme: str | None,
         private: bool = False,
     ) -> list[tuple[bytes, bytes]]:
+        """``headers`` with the missing security headers appended.
+
+        ``scheme`` is read when the answer starts: the transport layer, further in, may
+        have set it from a trusted proxy's header.
+        """
+        hsts = self.hsts and scheme == "https"
         present = {k.lower() for k, _ in headers}
         content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
         is_html = content_type.split(b";", 1)[0].strip().lower() == b"text/html"
@@ -115,3 +103,35 @@ class SecurityHeadersMiddleware:
         if hsts and b"strict-transport-security" not in present:
             extra.append((b"strict-transport-security", HSTS.encode()))
         return headers + extra
+
+
+class SecurityHeadersMiddleware:
+    """:class:`SecurityHeaders` as a layer of its own (apps without ``RequestMiddleware``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        path_policies: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.headers = SecurityHeaders(hsts=hsts, path_policies=path_policies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        override, private = self.headers.for_path(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self.headers.add(
+                    list(message.get("headers", [])),
+                    override,
+                    scheme=scope.get("scheme"),
+                    private=private,
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

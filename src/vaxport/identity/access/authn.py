@@ -57,6 +57,13 @@ def _actor(
     ).with_regions(tenant)
 
 
+# The actor last built for a token (by ``jti``), with the claims, tenant and account state
+# it was built from: while the near cache hands out those very objects, nothing the
+# checks below read has changed, and the same actor is the answer. Bounded.
+_ACTORS: dict[str, tuple[tokens.AccessClaims, TenantInfo, state.AccountState, Actor]] = {}
+_ACTORS_MAX = 10_000
+
+
 async def actor_from_bearer(*, db: Database, cache: Cache, settings: Settings, token: str) -> Actor:
     """The actor of a bearer access token; :class:`InvalidToken` if it may not be used."""
     claims = await tokens.verify_access_token(db=db, settings=settings, token=token)
@@ -68,6 +75,20 @@ async def actor_from_bearer(*, db: Database, cache: Cache, settings: Settings, t
         account_id=claims.account_id,
         token_seconds=settings.access_token_seconds,
     )
+    seen = _ACTORS.get(claims.jti)
+    if seen is not None and seen[0] is claims and seen[1] is tenant and seen[2] is st:
+        return seen[3]
+    actor = _checked_actor(claims, tenant, st)
+    assert st is not None  # checked: an account without state is refused
+    if len(_ACTORS) >= _ACTORS_MAX:
+        _ACTORS.clear()
+    _ACTORS[claims.jti] = (claims, tenant, st, actor)
+    return actor
+
+
+def _checked_actor(
+    claims: tokens.AccessClaims, tenant: TenantInfo, st: state.AccountState | None
+) -> Actor:
     if st is None or st.status != STATUS_ACTIVE:
         raise InvalidToken("account not active")
     if st.token_version != claims.token_version:

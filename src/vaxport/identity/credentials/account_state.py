@@ -3,8 +3,10 @@
 An access token is trusted for its signature and claims, but whether it may still be
 used depends on the account *now*: disabled, role or scope changed (token version
 bumped), or its session revoked. That is read from the cache (``CACHE_SECONDS``) and,
-on a miss, from the database; every change invalidates the entry after it commits, so
-it takes effect on the next request of every replica sharing the cache (within
+on a miss, from the database; every change invalidates the entry after it commits. Each
+process also keeps the parsed state near (``core.cache.NEAR_SECONDS``, 1 s) so a request
+costs no cache round trip: a change takes effect on the next request of the replica that
+made it and within ``NEAR_SECONDS`` on every replica sharing the cache (within
 ``CACHE_SECONDS`` when replicas only have in-process caches).
 """
 
@@ -100,9 +102,23 @@ async def account_state(
 ) -> AccountState | None:
     """The account's current state (None: no such account in that tenant)."""
     key = _key(tenant_id, account_id)
-    cached = await cache.get(ACCOUNT_NS, key)
-    if isinstance(cached, dict):
-        return AccountState.from_json(cached)
+
+    async def load() -> AccountState | None:
+        cached = await cache.get(ACCOUNT_NS, key)
+        if isinstance(cached, dict):
+            return AccountState.from_json(cached)
+        found = await _account_state_from_db(db, tenant_id, account_id, token_seconds)
+        if found is not None:
+            await cache.set(ACCOUNT_NS, key, found.to_json(), CACHE_SECONDS)
+        return found
+
+    state: AccountState | None = await cache.near_load(ACCOUNT_NS, key, load)
+    return state
+
+
+async def _account_state_from_db(
+    db: Database, tenant_id: uuid.UUID, account_id: uuid.UUID, token_seconds: float
+) -> AccountState | None:
     # Tokens of a session revoked longer ago than a token lives are all expired.
     horizon = clock.utcnow() - dt.timedelta(seconds=token_seconds + 120)
     async with db.read(tenant_id=tenant_id) as s:
@@ -130,7 +146,7 @@ async def account_state(
                 )
             )
         ).scalars()
-        state = AccountState(
+        return AccountState(
             account_id=account_id,
             tenant_id=tenant_id,
             kind=row.kind,
@@ -142,8 +158,6 @@ async def account_state(
             revoked_sessions=frozenset(revoked),
             recovery_hold_until=row.recovery_hold_until,
         )
-    await cache.set(ACCOUNT_NS, key, state.to_json(), CACHE_SECONDS)
-    return state
 
 
 async def web_session(
@@ -151,9 +165,12 @@ async def web_session(
 ) -> WebSessionState | None:
     """A browser session by id (None: unknown, or not a web session)."""
     key = _key(tenant_id, session_id)
+    near = cache.near_get(SESSION_NS, key)
+    if isinstance(near, WebSessionState):
+        return near
     cached = await cache.get(SESSION_NS, key)
     if isinstance(cached, dict):
-        return WebSessionState(
+        hit = WebSessionState(
             session_id=session_id,
             account_id=uuid.UUID(cached["a"]),
             tenant_id=tenant_id,
@@ -162,6 +179,8 @@ async def web_session(
             expires_at=dt.datetime.fromisoformat(cached["e"]),
             revoked=bool(cached["r"]),
         )
+        cache.near_put(SESSION_NS, key, hit)
+        return hit
     async with db.read(tenant_id=tenant_id) as s:
         row = (
             await s.execute(
@@ -195,6 +214,7 @@ async def web_session(
         },
         CACHE_SECONDS,
     )
+    cache.near_put(SESSION_NS, key, found)
     return found
 
 

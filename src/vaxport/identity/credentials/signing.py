@@ -158,6 +158,8 @@ def _live(until: dt.datetime | None) -> bool:
 
 
 async def _refresh(db: Database, keys: _Keys, *, force: bool = False) -> None:
+    if not force and time.monotonic() - keys.loaded_at <= REFRESH_SECONDS:
+        return  # fresh: every request asks, so no lock on this path
     if keys.lock is None:
         keys.lock = asyncio.Lock()
     async with keys.lock:
