@@ -73,9 +73,10 @@ def label_of(path: str) -> str | None:
     """The label's message id for a field path, or None when the field has no label."""
     if path in LABELS:
         return LABELS[path]
+    # The nearest named part with a label: ``name.fr`` is the facility's name.
     for part in reversed(path.split(".")):
-        if not part.isdigit():
-            return LABELS.get(part)
+        if not part.isdigit() and part in LABELS:
+            return LABELS[part]
     return None
 
 
@@ -151,7 +152,7 @@ def localize(problem: Problem, body: dict[str, Any], request: Request) -> str:
         return locale
     body["title"] = translations.gettext(problem.title)
     if not problem.errors:
-        body["detail"] = translations.gettext(problem.detail)
+        body["detail"] = render_message(translations, locale, problem.template, problem.params)
         return locale
     messages = []
     for error, shown, form_error in zip(
@@ -166,7 +167,7 @@ def localize(problem: Problem, body: dict[str, Any], request: Request) -> str:
     if isinstance(problem, ValidationFailed):
         body["detail"] = " ".join(_sentence(m) for m in messages[:5])
     else:
-        body["detail"] = translations.gettext(problem.detail)
+        body["detail"] = render_message(translations, locale, problem.template, problem.params)
     return locale
 
 

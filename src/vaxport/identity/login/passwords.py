@@ -23,6 +23,8 @@ from importlib import resources
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from vaxport.core.i18n import N_
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 _CONCURRENCY = 4
@@ -81,12 +83,13 @@ def _dominated(word: str, listed: frozenset[str]) -> bool:
 
 
 def problems(password: str, *, username: str | None = None) -> list[str]:
-    """Why ``password`` is refused (empty when acceptable)."""
+    """Why ``password`` is refused, as message ids (empty when acceptable); their
+    ``{min_length}``/``{max_length}`` are :data:`MIN_LENGTH`/:data:`MAX_LENGTH`."""
     pw = normalise(password)
     if len(pw) < MIN_LENGTH:
-        return [f"must be at least {MIN_LENGTH} characters"]
+        return [N_("must be at least {min_length} characters")]
     if len(pw) > MAX_LENGTH:
-        return [f"must be at most {MAX_LENGTH} characters"]
+        return [N_("must be at most {max_length} characters")]
     lowered = pw.lower()
     listed = common_passwords()
     core = _TRIM.sub("", lowered)
@@ -97,13 +100,13 @@ def problems(password: str, *, username: str | None = None) -> list[str]:
         or _is_repetition(core, listed)
         or _dominated(lowered, listed)
     ):
-        found.append("is too common; choose a longer phrase of unrelated words")
+        found.append(N_("is too common; choose a longer phrase of unrelated words"))
     elif len(set(lowered)) < 5:
-        found.append("repeats too few different characters")
+        found.append(N_("repeats too few different characters: choose a longer phrase"))
     if username and len(username) >= 3 and username.lower() in lowered:
-        found.append("must not contain the username")
+        found.append(N_("must not contain the username"))
     if "vaxport" in lowered:
-        found.append("must not contain the name of the service")
+        found.append(N_("must not contain the name of the service"))
     return found
 
 
