@@ -150,7 +150,7 @@ def _check_version(facility: Facility, version: int | None) -> None:
             errors=[
                 field_error(
                     "version",
-                    N_("is {current}, not {version}: reload the centre and make your change again"),
+                    N_("is {current}, not {version}"),
                     code="stale-version",
                     current=facility.version,
                     version=version,

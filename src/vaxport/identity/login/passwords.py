@@ -23,10 +23,11 @@ from importlib import resources
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from vaxport.core.i18n import N_
+from vaxport.core.i18n import N_, Param
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
+LIMITS: dict[str, Param] = {"min_length": MIN_LENGTH, "max_length": MAX_LENGTH}
 _CONCURRENCY = 4
 _TRIM = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
@@ -83,8 +84,13 @@ def _dominated(word: str, listed: frozenset[str]) -> bool:
 
 
 def problems(password: str, *, username: str | None = None) -> list[str]:
+    """Why ``password`` is refused, in English (empty when acceptable)."""
+    return [reason.format(**LIMITS) for reason in reasons(password, username=username)]
+
+
+def reasons(password: str, *, username: str | None = None) -> list[str]:
     """Why ``password`` is refused, as message ids (empty when acceptable); their
-    ``{min_length}``/``{max_length}`` are :data:`MIN_LENGTH`/:data:`MAX_LENGTH`."""
+    ``{min_length}``/``{max_length}`` are :data:`LIMITS`."""
     pw = normalise(password)
     if len(pw) < MIN_LENGTH:
         return [N_("must be at least {min_length} characters")]

@@ -258,7 +258,7 @@ async def change_password(
     """Change one's password (the current one required); other sessions end."""
     account = await login.load_account(db, actor.tenant_id, Account.id == actor.account_id)
     assert account is not None
-    problems = passwords.problems(new_password, username=account.username)
+    problems = passwords.reasons(new_password, username=account.username)
     if problems:
         raise _refused("new_password", problems)
     if not await _password_ok(
@@ -329,7 +329,7 @@ async def activate(
         or account.invite_expires_at <= now
     ):
         raise invalid("token", N_("this link is invalid, used or expired; ask for a new one"))
-    problems = passwords.problems(password, username=account.username)
+    problems = passwords.reasons(password, username=account.username)
     if problems:
         raise _refused("password", problems)
     new_hash = await passwords.hash_password(password)
