@@ -152,9 +152,8 @@ _MESSAGE_ARG = {  # callable -> position of its message argument
     "field_error": 1,
     "invalid": 1,
     "refused": 0,
-    **{
-        name: 0
-        for name in (
+    **dict.fromkeys(
+        (
             "Problem",
             "BadRequest",
             "Unauthorized",
@@ -165,8 +164,9 @@ _MESSAGE_ARG = {  # callable -> position of its message argument
             "ValidationFailed",
             "TooManyRequests",
             "ServiceUnavailable",
-        )
-    },
+        ),
+        0,
+    ),
 }
 _OPERATOR_PATHS = (
     "cli.py",
@@ -181,6 +181,11 @@ _OPERATOR_PATHS = (
 )
 
 
+def _spoken_to_operators(path: Path) -> bool:
+    where = "/" + path.relative_to(SRC).as_posix()
+    return any(where.endswith("/" + p) or f"/{p}" in where for p in _OPERATOR_PATHS)
+
+
 def _callee(call: ast.Call) -> str:
     func = call.func
     return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
@@ -191,14 +196,15 @@ def _is_marked(node: ast.expr) -> bool:
 
 
 def _unmarked_constants(tree: ast.Module) -> set[str]:
-    """Module-level names bound to a bare string (a message id must be ``N_(...)``)."""
+    """Names this module binds to bare or built text (a message id must be ``N_(...)``)."""
     return {
         target.id
-        for node in tree.body
+        for node in ast.walk(tree)
         if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant | ast.JoinedStr)
-        and isinstance(node.value, ast.JoinedStr | ast.Constant)
-        and isinstance(getattr(node.value, "value", ""), str)
+        and (
+            isinstance(node.value, ast.JoinedStr)
+            or (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str))
+        )
         for target in node.targets
         if isinstance(target, ast.Name)
     }
@@ -228,11 +234,7 @@ def test_messages_people_read_are_marked_message_ids_not_built_text() -> None:
     offenders = [
         where
         for path, tree in _modules()
-        if not any(str(path.relative_to(SRC)).replace("\\", "/").endswith(p)
-                   or f"/{p}" in f"/{path.relative_to(SRC).as_posix()}"
-                   for p in _OPERATOR_PATHS)
+        if not _spoken_to_operators(path)
         for where in _unmarked_messages(path, tree)
     ]
-    assert not offenders, "mark these with N_ and pass parameters by name:\n" + "\n".join(
-        offenders
-    )
+    assert not offenders, "mark these with N_ and pass parameters by name:\n" + "\n".join(offenders)
