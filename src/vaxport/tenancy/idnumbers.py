@@ -44,14 +44,12 @@ def check_id_number(id_type: IdDocumentType, value: str) -> tuple[str, str | Non
     message ids; ``{max_length}`` is :data:`MAX_ID_LENGTH`.
     """
     if len(value) > MAX_ID_LENGTH:
-        return "", N_("is longer than {max_length} characters: check what you typed")
+        return "", N_("is longer than {max_length} characters")
     normalised = normalise(list(id_type.normalise), value)
     if not normalised:
-        return normalised, N_("is empty: type the number on the document")
+        return normalised, N_("is empty")
     if _pattern(id_type.regex).fullmatch(normalised) is None:
-        return normalised, N_(
-            "does not have the format of this document type: check the number and the type"
-        )
+        return normalised, N_("does not have the format of this document type")
     if not CHECKS[id_type.checksum](normalised):
-        return normalised, N_("has a wrong check digit (a typing mistake?): check what you typed")
+        return normalised, N_("has a wrong check digit (a typing mistake?)")
     return normalised, None

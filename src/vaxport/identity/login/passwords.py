@@ -108,7 +108,7 @@ def reasons(password: str, *, username: str | None = None) -> list[str]:
     ):
         found.append(N_("is too common; choose a longer phrase of unrelated words"))
     elif len(set(lowered)) < 5:
-        found.append(N_("repeats too few different characters: choose a longer phrase"))
+        found.append(N_("repeats too few different characters"))
     if username and len(username) >= 3 and username.lower() in lowered:
         found.append(N_("must not contain the username"))
     if "vaxport" in lowered:
