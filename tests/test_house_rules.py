@@ -141,3 +141,100 @@ def test_csv_and_workbooks_are_written_only_through_the_spreadsheet_helper() -> 
     ]
     assert offenders == [], "write CSV through vaxport.core.spreadsheet.CsvWriter"
     assert list(_writer_references(ast.parse("import csv\nw = csv.writer(out)")))
+
+
+# What people read goes through the catalogs (docs/registration.md, "Errors people read"):
+# a problem's detail and a field error's reason are message ids marked with ``N_`` and
+# filled from named parameters, never text built on the spot. Operators' tools (CLI,
+# tenant configuration files, the person export) and machine-to-machine callbacks speak
+# English to operators and are left out.
+_MESSAGE_ARG = {  # callable -> position of its message argument
+    "field_error": 1,
+    "invalid": 1,
+    "refused": 0,
+    **dict.fromkeys(
+        (
+            "Problem",
+            "BadRequest",
+            "Unauthorized",
+            "Forbidden",
+            "NotFound",
+            "Conflict",
+            "Gone",
+            "ValidationFailed",
+            "TooManyRequests",
+            "ServiceUnavailable",
+        ),
+        0,
+    ),
+}
+_OPERATOR_PATHS = (
+    "cli.py",
+    "cli/",
+    "demo.py",
+    "identity/bench.py",
+    "registration/person.py",
+    "tenancy/validation.py",
+    "tenancy/config.py",
+    "notifications/callbacks.py",
+    "core/errors.py",  # the mechanism itself
+)
+
+
+def _spoken_to_operators(path: Path) -> bool:
+    where = "/" + path.relative_to(SRC).as_posix()
+    return any(where.endswith("/" + p) or f"/{p}" in where for p in _OPERATOR_PATHS)
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _is_marked(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and _callee(node) == "N_"
+
+
+def _unmarked_constants(tree: ast.Module) -> set[str]:
+    """Names this module binds to bare or built text (a message id must be ``N_(...)``)."""
+    return {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and (
+            isinstance(node.value, ast.JoinedStr)
+            or (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str))
+        )
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _unmarked_messages(path: Path, tree: ast.Module) -> Iterator[str]:
+    bare = _unmarked_constants(tree)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or _callee(node) not in _MESSAGE_ARG:
+            continue
+        position = _MESSAGE_ARG[_callee(node)]
+        if len(node.args) <= position:
+            continue
+        arg = node.args[position]
+        if _callee(node) == "ValidationFailed" and any(k.arg == "errors" for k in node.keywords):
+            continue  # its detail is rebuilt from its field errors wherever it is read
+        built = isinstance(arg, ast.JoinedStr | ast.BinOp) or (
+            isinstance(arg, ast.Call) and _callee(arg) in ("format", "str", "join")
+        )
+        literal = isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+        named = isinstance(arg, ast.Name) and arg.id in bare
+        if built or literal or named:
+            yield f"{_where(path, node)}: {ast.unparse(arg)[:60]}"
+
+
+def test_messages_people_read_are_marked_message_ids_not_built_text() -> None:
+    offenders = [
+        where
+        for path, tree in _modules()
+        if not _spoken_to_operators(path)
+        for where in _unmarked_messages(path, tree)
+    ]
+    assert not offenders, "mark these with N_ and pass parameters by name:\n" + "\n".join(offenders)

@@ -9,10 +9,12 @@ code within their reach only.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import httpx
 
-from tests.registration.conftest import make_facility, staff_token
+from tests.facilities.helpers import body as facility_body
+from tests.registration.conftest import citizen_token, make_facility, staff_token
 from tests.registration.helpers import member, national_id
 from tests.registration.review.review_support import add_citizen, web_session
 from vaxport.core.cache import Cache
@@ -163,3 +165,87 @@ async def test_pages_name_languages_and_id_documents_instead_of_codes(
     assert '<option value="fr">Français</option>' in page
     assert ">Carte nationale d'identité</option>" in page
     assert '<option value="en">en</option>' not in page
+
+
+async def test_every_contexts_refusals_read_in_french_and_name_the_field_by_its_label(
+    client: httpx.AsyncClient, clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    """One failing request of each kind a person makes, sent with and without
+    ``Accept-Language: fr``: the French answer differs from the English one, is French,
+    and each field error starts with the field's French label."""
+    admin = await staff_token(client, clean_db, settings, tenant, "national_admin")
+    citizen = await citizen_token(clean_db, settings, tenant)
+    person = await client.post(
+        f"/api/v1/{tenant.code}/beneficiaries", json=member(), headers=admin.headers
+    )
+    assert person.status_code == 201, person.text
+    api = f"/api/v1/{tenant.code}"
+    cases: list[tuple[str, str, dict[str, Any], dict[str, str], str | None, str]] = [
+        # (name, url, body, headers, field, its French label); the field None: no field
+        (
+            "a centre named in a language the tenant does not offer",
+            f"{api}/facilities",
+            facility_body(code="FR-001", name={"en": "Hillcrest", "de": "Hügelkamm"}),
+            admin.headers,
+            "name.de",
+            "Nom",
+        ),
+        (
+            "a centre offering a vaccine the catalogue does not know",
+            f"{api}/facilities",
+            facility_body(code="FR-002", vaccines=["no-such-vaccine"]),
+            admin.headers,
+            "vaccines.0",
+            "Vaccins",
+        ),
+        (
+            "a staff invitation with a role that does not exist",
+            f"{api}/staff",
+            {"username": "sam.lee", "role": "superuser", "display_name": "Sam Lee"},
+            admin.headers,
+            "role",
+            "Rôle",
+        ),
+        (
+            "a correction of an ID number without its document type",
+            f"{api}/beneficiaries/{person.json()['id']}/corrections",
+            {"field": "id_number", "value": national_id(), "reason": "typing mistake"},
+            admin.headers,
+            "id_type",
+            "Type de pièce d\u2019identité",
+        ),
+        (
+            "a password too short",
+            f"{api}/me/password",
+            {"current_password": "whatever it is", "new_password": "short"},
+            admin.headers,
+            "new_password",
+            "Nouveau mot de passe",
+        ),
+        (
+            "a claim with a wrong claim code",
+            f"{api}/beneficiaries/claims",
+            {"id_type": "national-id", "number": national_id(), "code": "K7QF-2MXD"},
+            citizen.headers,
+            None,
+            "",
+        ),
+    ]
+    for name, url, body, headers, field, label in cases:
+        en = await client.post(url, json=body, headers=headers)
+        fr = await client.post(url, json=body, headers=headers | {"Accept-Language": "fr"})
+        assert 400 <= fr.status_code < 500, (name, fr.text)
+        assert fr.status_code == en.status_code, name
+        assert fr.headers["content-language"] == "fr", name
+        french, english = fr.json(), en.json()
+        assert french["detail"] != english["detail"], (name, french["detail"])
+        assert french["title"] != english["title"], name
+        if field is None:
+            assert not french.get("errors"), name
+            continue
+        [error] = [e for e in french["errors"] if e["field"] == field]
+        [same] = [e for e in english["errors"] if e["field"] == field]
+        assert error["code"] == same["code"], name  # what programs read stays put
+        assert error["message"].startswith(f"{label} : "), (name, error["message"])
+        assert error["reason"] != same["reason"], (name, error["reason"])
+        assert error["message"] in french["detail"] or french["status"] != 422, name

@@ -14,6 +14,7 @@ from vaxport.audit.schemas import AuditEntryOut, AuditPageOut
 from vaxport.core.audit.models import AuditChainLink, AuditEntry
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.service import Resource, Subject, authorize
 
 MAX_LIMIT = 200
@@ -33,7 +34,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
             raise ValueError("naive")
         return at, uuid.UUID(ident)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise invalid("cursor", "is not a cursor this list gave out") from exc
+        raise invalid("cursor", N_("is not a cursor this list gave out")) from exc
 
 
 async def list_entries(
@@ -57,9 +58,9 @@ async def list_entries(
     tenant_id = actor.tenant_id
     authorize(actor, "audit:read", Resource(tenant_id=tenant_id), what="audit log")
     if not 1 <= limit <= MAX_LIMIT:
-        raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
+        raise invalid("limit", N_("must be between 1 and {maximum}"), maximum=MAX_LIMIT)
     if since is not None and until is not None and since >= until:
-        raise invalid("until", "must be later than since")
+        raise invalid("until", N_("must be later than since"))
     e = AuditEntry
     query = (
         select(e, AuditChainLink.position)

@@ -26,13 +26,14 @@ from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from vaxport.core.errors import invalid
+from vaxport.core.i18n import N_
 
 __all__ = ["MAX_EMAIL_CHARS", "MAX_PHONE_CHARS", "normalise_email", "normalise_phone"]
 
 MAX_PHONE_CHARS = 40
 MAX_EMAIL_CHARS = 254  # RFC 5321 path limit
-NOT_VALID_PHONE = "is not a valid phone number"
-NOT_VALID_EMAIL = "is not a valid e-mail address"
+NOT_VALID_PHONE = N_("is not a valid phone number")
+NOT_VALID_EMAIL = N_("is not a valid e-mail address")
 _SMS_CAPABLE = {
     PhoneNumberType.MOBILE,
     PhoneNumberType.FIXED_LINE_OR_MOBILE,
@@ -40,10 +41,10 @@ _SMS_CAPABLE = {
     PhoneNumberType.VOIP,
 }
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: (
+    NumberParseException.INVALID_COUNTRY_CODE: N_(
         "has no valid country code; start with + and the country code"
     ),
-    NumberParseException.TOO_LONG: "is too long",
+    NumberParseException.TOO_LONG: N_("is too long"),
 }
 
 
@@ -57,11 +58,11 @@ def normalise_phone(
     """
     text = (raw or "").strip()
     if not text:
-        raise invalid(field, "is required")
+        raise invalid(field, N_("is required"))
     if len(text) > MAX_PHONE_CHARS:
-        raise invalid(field, "is too long")
+        raise invalid(field, N_("is too long"))
     if not any(c.isdigit() for c in text):
-        raise invalid(field, "is not a phone number")
+        raise invalid(field, N_("is not a phone number"))
     try:
         number = phonenumbers.parse(text, region.upper() if region else None)
     except NumberParseException as exc:
@@ -69,7 +70,7 @@ def normalise_phone(
     if not phonenumbers.is_valid_number(number):
         raise invalid(field, NOT_VALID_PHONE)
     if require_sms and phonenumbers.number_type(number) not in _SMS_CAPABLE:
-        raise invalid(field, "cannot receive SMS (not a mobile number)")
+        raise invalid(field, N_("cannot receive SMS (not a mobile number)"))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -77,11 +78,11 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
     """A syntactically valid address, trimmed and lower-cased (IDN domains in Unicode)."""
     text = (raw or "").strip()
     if not text:
-        raise invalid(field, "is required")
+        raise invalid(field, N_("is required"))
     if len(text) > MAX_EMAIL_CHARS:
-        raise invalid(field, "is too long")
+        raise invalid(field, N_("is too long"))
     if any(c in text for c in "<>\r\n,;"):
-        raise invalid(field, "must be a single address like name@example.org")
+        raise invalid(field, N_("must be a single address like name@example.org"))
     if text.count("@") != 1:
         raise invalid(field, NOT_VALID_EMAIL)
     try:

@@ -32,12 +32,17 @@ class Problem(Exception):  # noqa: N818 - the RFC's own name reads better than *
         self,
         detail: str | None = None,
         *,
+        params: Mapping[str, Param] | None = None,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
+        # ``detail`` is a message id like a field error's reason, its ``{name}``s filled
+        # from ``params``; ``detail`` itself is the English text services and logs see.
+        self.template = detail or self.title
+        self.params: Mapping[str, Param] = params or {}
+        self.detail = render_message(None, "en", self.template, self.params)
+        super().__init__(self.detail)
         self.errors = errors or []
         self.headers = headers or {}
         self.extra = extra
@@ -108,6 +113,10 @@ class TooManyRequests(Problem):
 
 class ServiceUnavailable(Problem):
     status, slug, title = 503, "unavailable", N_("Service unavailable")
+
+
+# A reason many fields share: ``choices`` lists the accepted values.
+ONE_OF = N_("must be one of {choices}")
 
 
 class FieldError(dict[str, str]):

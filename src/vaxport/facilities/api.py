@@ -20,6 +20,7 @@ from vaxport.core.errors import Forbidden
 from vaxport.core.http.answers import keep_answer
 from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.i18n import N_
 from vaxport.core.imports.readers import XLSX_MEDIA_TYPE
 from vaxport.core.imports.upload import remove_tree, spool, upload_kind
 from vaxport.facilities import service
@@ -58,7 +59,7 @@ def acting(actor: Actor) -> dict[str, Any]:
     elif actor.region_code is not None:
         region = actor.region_code
     else:  # a scope without a region (e.g. a facility not yet placed) reaches nothing
-        raise Forbidden("your scope does not cover facilities")
+        raise Forbidden(N_("your scope does not cover facilities"))
     return {"by": actor.principal, "within_region": region}
 
 

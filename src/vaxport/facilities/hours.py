@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vaxport.core.i18n import N_
 from vaxport.core.schemas import RequestModel
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -122,6 +123,14 @@ class OpeningHours(RequestModel):
     ] = Field(default_factory=list)
 
 
+class CellError(ValueError):
+    """An import cell that does not read: ``reason`` a message id about ``{cell}``."""
+
+    def __init__(self, reason: str, cell: str) -> None:
+        super().__init__(reason.format(cell=cell))
+        self.reason, self.cell = reason, cell
+
+
 def parse_day(text: str) -> list[dict[str, str]]:
     """``"08:00-12:00, 13:00-17:00"`` as intervals (the import format); ValueError if not."""
     out = []
@@ -130,7 +139,7 @@ def parse_day(text: str) -> list[dict[str, str]]:
             continue
         opens, sep, closes = part.partition("-")
         if not sep:
-            raise ValueError(f"{part!r} is not an interval written HH:MM-HH:MM")
+            raise CellError(N_("{cell} is not an interval written HH:MM-HH:MM"), repr(part))
         out.append({"opens": opens.strip(), "closes": closes.strip()})
     return out
 
@@ -146,7 +155,7 @@ def parse_exceptions(text: str) -> list[dict[str, object]]:
         try:
             date = dt.date.fromisoformat(day)
         except ValueError as exc:
-            raise ValueError(f"{day!r} is not a date written YYYY-MM-DD") from exc
+            raise CellError(N_("{cell} is not a date written YYYY-MM-DD"), repr(day)) from exc
         hours = [] if rest.lower() in ("", "closed") else parse_day(rest)
         out.append({"date": date.isoformat(), "hours": hours})
     return out

@@ -22,10 +22,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from vaxport.core.errors import field_error
+from vaxport.core.i18n import N_
 from vaxport.core.imports.engine import cells_of, check_columns
-from vaxport.facilities.hours import WEEKDAYS, parse_day, parse_exceptions
+from vaxport.facilities.hours import WEEKDAYS, CellError, parse_day, parse_exceptions
 from vaxport.facilities.schemas import FacilityCreate, FacilityFields
 from vaxport.facilities.validation import Errors, columns
+from vaxport.facilities.writes import OUTSIDE_REGION
 from vaxport.tenancy.service import TenantInfo, canonical_locale, is_in_subtree
 
 REQUIRED = ("code", "name", "type", "region_code")
@@ -103,10 +105,14 @@ def _number(
     try:
         value = int(text) if whole else float(text)
     except ValueError:
-        errors.append(field_error(name, "is not a whole number" if whole else "is not a number"))
+        errors.append(
+            field_error(name, N_("is not a whole number") if whole else "is not a number")
+        )
         return None
     if bound is not None and not -bound <= value <= bound:  # also refuses nan
-        errors.append(field_error(name, f"must be between -{bound:g} and {bound:g}"))
+        errors.append(
+            field_error(name, N_("must be between -{bound} and {bound}"), bound=f"{bound:g}")
+        )
         return None
     return value
 
@@ -142,19 +148,19 @@ def _model_input(cells: dict[str, str], default_locale: str, errors: Errors) -> 
     lon = _number(cells, "longitude", errors, whole=False, bound=180)
     if bool(cells.get("latitude")) != bool(cells.get("longitude")):
         missing = "latitude" if not cells.get("latitude") else "longitude"
-        errors.append(field_error(missing, "give both latitude and longitude, or neither"))
+        errors.append(field_error(missing, N_("give both latitude and longitude, or neither")))
     data["location"] = {"lat": lat, "lon": lon} if lat is not None and lon is not None else None
     data["vaccines"] = [v for v in re.split(r"[;,\s]+", cells.get("vaccines", "")) if v]
     weekly: dict[str, Any] = {}
     for day in WEEKDAYS:
         try:
             weekly[day] = parse_day(cells.get(f"hours_{day}", ""))
-        except ValueError as exc:
-            errors.append(field_error(f"hours_{day}", str(exc)))
+        except CellError as exc:
+            errors.append(field_error(f"hours_{day}", exc.reason, cell=exc.cell))
     try:
         exceptions = parse_exceptions(cells.get("exceptions", ""))
-    except ValueError as exc:
-        errors.append(field_error("exceptions", str(exc)))
+    except CellError as exc:
+        errors.append(field_error("exceptions", exc.reason, cell=exc.cell))
         exceptions = []
     data["opening_hours"] = {"weekly": weekly, "exceptions": exceptions}
     data["daily_capacity"] = _number(cells, "daily_capacity", errors, whole=True)
@@ -168,7 +174,7 @@ def _active(cells: dict[str, str], errors: Errors) -> bool:
         return True
     if text in _FALSE:
         return False
-    errors.append(field_error("active", "must be true or false"))
+    errors.append(field_error("active", N_("must be true or false")))
     return True
 
 
@@ -212,7 +218,7 @@ def parse_row(
         ]
         return _in_column_order(errors)
     if model.code is None:
-        errors.append(field_error("code", "is required"))
+        errors.append(field_error("code", N_("is required")))
     cols, problems = columns(tenant, {f: getattr(model, f) for f in FacilityFields.model_fields})
     errors += [field_error(_field_to_column(p["field"]), p["reason"]) for p in problems]
     if (
@@ -222,7 +228,7 @@ def parse_row(
             tenant=tenant, region_code=cols["region_code"], ancestor_code=within_region
         )
     ):
-        errors.append(field_error("region_code", f"is outside your region ({within_region})"))
+        errors.append(field_error("region_code", OUTSIDE_REGION, region=within_region))
     if errors or model.code is None:
         return _in_column_order(errors)
     return RowData(row=number, code=model.code, active=active, cols=cols)

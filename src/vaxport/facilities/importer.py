@@ -26,6 +26,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import CsvReport, Progress, Reader, Tally, run_batches
 from vaxport.core.imports.readers import Kind, open_source
@@ -125,7 +126,7 @@ async def _write(
                 writes.new_facility(tenant.id, row.code, row.cols, now=now, active=row.active)
             )
         elif not writes.in_scope(tenant, facility.region_code, within_region):
-            reason = "belongs to a facility outside your region"
+            reason = N_("belongs to a facility outside your region")
             result.refused.append((row.row, [field_error("code", reason)]))
         elif await _update_existing(changes, facility, row, now=now):
             result.updated += 1
@@ -201,7 +202,7 @@ async def import_file(
     header, problems = check_header(source.header, tenant)
     if problems:
         source.close()
-        raise ValidationFailed("the file's columns are not the import format", errors=problems)
+        raise ValidationFailed(N_("the file's columns are not the import format"), errors=problems)
     run = _Run(tally=Tally(sink=CsvReport(report)))
     reader: Reader[RowData] = Reader(
         source=source,

@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, and_, null, or_, select
 
 from vaxport.core.errors import invalid
+from vaxport.core.i18n import N_
 from vaxport.facilities.geo import chord_for_km, unit_vector
 from vaxport.facilities.models import Facility, FacilityVaccine
 from vaxport.facilities.validation import fold, postal_key
@@ -180,9 +181,9 @@ def decode_cursor(cursor: str, search: Search) -> list[Any]:
             )
         )
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
-        raise invalid("cursor", "is not a cursor this list gave out") from exc
+        raise invalid("cursor", N_("is not a cursor this list gave out")) from exc
     if not valid:
-        raise invalid("cursor", "is not a cursor this list gave out")
+        raise invalid("cursor", N_("is not a cursor this list gave out"))
     if fingerprint != search.fingerprint():
-        raise invalid("cursor", "belongs to a different search; start again without it")
+        raise invalid("cursor", N_("belongs to a different search; start again without it"))
     return list(key)

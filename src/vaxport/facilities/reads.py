@@ -13,6 +13,7 @@ from sqlalchemy import select
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound
+from vaxport.core.i18n import N_
 from vaxport.facilities import directory, writes
 from vaxport.facilities.geo import km_for_chord2
 from vaxport.facilities.models import Facility
@@ -41,7 +42,7 @@ async def get(
             select(Facility).where(Facility.tenant_id == tenant.id, Facility.id == facility_id)
         )
         if facility is None:
-            raise NotFound("no such facility")
+            raise NotFound(N_("no such facility"))
         writes.check_reach(tenant, facility, within_region)
         return writes.to_out(facility)
 
@@ -68,7 +69,7 @@ async def get_by_code(*, db: Database, tenant: TenantInfo, code: str) -> Facilit
             )
         )
         if facility is None:
-            raise NotFound("no such facility")
+            raise NotFound(N_("no such facility"))
         return writes.to_out(facility)
 
 
@@ -83,7 +84,7 @@ async def get_public(*, db: Database, tenant: TenantInfo, facility_id: uuid.UUID
             )
         )
         if facility is None:
-            raise NotFound("no such facility")
+            raise NotFound(N_("no such facility"))
         return writes.to_public(facility)
 
 

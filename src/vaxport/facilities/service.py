@@ -17,6 +17,7 @@ from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, ValidationFailed, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.ids import short_code
 from vaxport.core.principal import SYSTEM, Principal
 from vaxport.facilities import directory, events, writes
@@ -70,8 +71,8 @@ _CODE_ATTEMPTS = 5
 
 def _code_taken() -> Conflict:
     return Conflict(
-        "a facility with this code already exists",
-        errors=[field_error("code", "is already used by another facility")],
+        N_("a facility with this code already exists"),
+        errors=[field_error("code", N_("is already used by another facility"))],
     )
 
 
@@ -87,7 +88,7 @@ async def _new_code(uow: UnitOfWork) -> str:
         code = f"F-{short_code(6)}"
         if not await _code_exists(uow, code):
             return code
-    raise Conflict("could not find a free facility code; give one")  # pragma: no cover
+    raise Conflict(N_("could not find a free facility code; give one"))  # pragma: no cover
 
 
 def _after_write(uow: UnitOfWork, cache: Cache, tenant_id: uuid.UUID) -> None:
@@ -137,15 +138,24 @@ async def _locked(uow: UnitOfWork, facility_id: uuid.UUID) -> Facility:
         .with_for_update()
     )
     if facility is None:
-        raise NotFound("no such facility")
+        raise NotFound(N_("no such facility"))
     return facility
 
 
 def _check_version(facility: Facility, version: int | None) -> None:
     if version is not None and version != facility.version:
         raise Conflict(
-            f"the facility changed since version {version}; it is at {facility.version}",
-            errors=[field_error("version", f"is {facility.version}, not {version}")],
+            N_("the facility changed since version {version}; it is at {current}"),
+            params={"version": version, "current": facility.version},
+            errors=[
+                field_error(
+                    "version",
+                    N_("is {current}, not {version}"),
+                    code="stale-version",
+                    current=facility.version,
+                    version=version,
+                )
+            ],
             current_version=facility.version,
         )
 

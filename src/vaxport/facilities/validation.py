@@ -12,6 +12,7 @@ from typing import Any
 
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.i18n import N_
 from vaxport.facilities.geo import unit_vector
 from vaxport.facilities.hours import OpeningHours
 from vaxport.facilities.schemas import Location
@@ -31,15 +32,19 @@ def _texts(
         try:
             locale = canonical_locale(key)
         except ValueError:
-            errors.append(field_error(f"{field}.{key}", "is not a language code"))
+            errors.append(field_error(f"{field}.{key}", N_("is not a language code")))
             continue
         if locale not in config.locales:
-            errors.append(field_error(f"{field}.{key}", "is not one of the tenant's languages"))
+            errors.append(field_error(f"{field}.{key}", N_("is not one of the tenant's languages")))
             continue
         out[locale] = text
     if config.default_locale not in out and not any(e["field"].startswith(field) for e in errors):
         errors.append(
-            field_error(field, f"needs a text in the default language ({config.default_locale})")
+            field_error(
+                field,
+                N_("needs a text in the default language ({language})"),
+                language=config.default_locale,
+            )
         )
     return out
 
@@ -60,10 +65,14 @@ def _vaccines(tenant: TenantInfo, value: list[str], errors: Errors) -> list[str]
     for i, product_id in enumerate(value):
         product = products.get(product_id)
         if product is None:
-            errors.append(field_error(f"vaccines.{i}", f"unknown vaccine product ({product_id})"))
+            errors.append(
+                field_error(
+                    f"vaccines.{i}", N_("unknown vaccine product ({product})"), product=product_id
+                )
+            )
         elif not product.active:
-            reason = f"is withdrawn from the vaccine catalogue ({product_id})"
-            errors.append(field_error(f"vaccines.{i}", reason))
+            reason = N_("is withdrawn from the vaccine catalogue ({product})")
+            errors.append(field_error(f"vaccines.{i}", reason, product=product_id))
     return sorted(value)
 
 
@@ -110,7 +119,7 @@ def columns(tenant: TenantInfo, values: dict[str, Any]) -> tuple[dict[str, Any],
             )
         elif field == "region_code":
             if value not in tenant.config.region_index:
-                errors.append(field_error("region_code", "unknown region"))
+                errors.append(field_error("region_code", N_("unknown region")))
             out["region_code"] = value
         elif field == "vaccines":
             out["vaccines"] = _vaccines(tenant, value, errors)

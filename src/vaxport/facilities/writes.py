@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert
 from vaxport.core import audit
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.principal import Principal
 from vaxport.facilities import events
@@ -25,6 +26,9 @@ from vaxport.tenancy.service import TenantInfo, is_in_subtree
 
 # The API field behind a stored column (the others map one to one).
 _COLUMN_FIELD = {"latitude": "location", "longitude": "location"}
+
+
+OUTSIDE_REGION = N_("is outside your region ({region})")
 
 
 def in_scope(tenant: TenantInfo, region_code: str, within_region: str | None) -> bool:
@@ -40,15 +44,15 @@ def check_target(
     """Forbidden to put a facility in a region outside the actor's subtree."""
     if not in_scope(tenant, region_code, within_region):
         raise Forbidden(
-            "you cannot place a facility outside your region",
-            errors=[field_error(field, f"is outside your region ({within_region})")],
+            N_("you cannot place a facility outside your region"),
+            errors=[field_error(field, OUTSIDE_REGION, region=within_region or "")],
         )
 
 
 def check_reach(tenant: TenantInfo, facility: Facility, within_region: str | None) -> None:
     """NotFound for a facility outside the actor's subtree: to them it does not exist."""
     if not in_scope(tenant, facility.region_code, within_region):
-        raise NotFound("no such facility")
+        raise NotFound(N_("no such facility"))
 
 
 def new_facility(

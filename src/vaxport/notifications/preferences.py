@@ -20,6 +20,7 @@ from vaxport.core import audit
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import invalid
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.principal import SYSTEM
 from vaxport.identity.service import Actor, Resource, authorize
@@ -96,7 +97,7 @@ async def update_preferences(
             what="person",
         )
     if preferred_kind is not None and preferred_kind not in KINDS:
-        raise invalid("preferred_kind", "must be 'sms', 'email' or null")
+        raise invalid("preferred_kind", N_("must be 'sms', 'email' or null"))
     now = utcnow()
     values = {
         "preferred_kind": preferred_kind,

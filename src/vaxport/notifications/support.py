@@ -19,6 +19,7 @@ from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.principal import OPERATOR
 from vaxport.identity.service import Actor, Resource, authorize
@@ -79,7 +80,7 @@ async def get_message_or_404(
             )
         ).one_or_none()
     if row is None:
-        raise NotFound("unknown message")
+        raise NotFound(N_("unknown message"))
     found = row._asdict()
     owner = found.pop("subject_id")
     if actor is not None:
@@ -106,7 +107,7 @@ async def send_test_message(
     if actor is not None:
         authorize(actor, "notifications:test", Resource(found.id), what="tenant")
     if kind is not None and kind not in ("sms", "email"):
-        raise invalid("kind", "must be 'sms' or 'email'")
+        raise invalid("kind", N_("must be 'sms' or 'email'"))
     async with db.transaction(tenant_id=found.id) as uow:
         message_id = await notify(
             uow,

@@ -23,6 +23,7 @@ from vaxport.core import audit
 from vaxport.core.crypto import erase_subject
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, Forbidden, NotFound, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
 from vaxport.identity.service import Actor, Resource, authorize, can
@@ -62,7 +63,7 @@ async def _person_for_write(
         .with_for_update()
     )
     if person is None or person.status == STATUS_MERGED:
-        raise NotFound("beneficiary not found")
+        raise NotFound(N_("beneficiary not found"))
     authorize(actor, WRITE, resource(person), what="beneficiary")
     return person
 
@@ -99,8 +100,8 @@ async def update_member(
             target = Resource(tenant.id, region_code=region, facility_id=person.facility_id)
             if not (can(actor, WRITE, target) and actor.places_region(tenant, region)):
                 raise Forbidden(
-                    "you cannot move a person outside your jurisdiction",
-                    errors=[field_error("region_code", "is outside your jurisdiction")],
+                    N_("you cannot move a person outside your jurisdiction"),
+                    errors=[field_error("region_code", N_("is outside your jurisdiction"))],
                 )
         changed = sorted(k for k, v in cols.items() if getattr(person, k) != v)
         if changed:
@@ -146,7 +147,7 @@ async def erase_in(
         .where(Beneficiary.tenant_id == tenant.id, Beneficiary.merged_into_id == person.id)
     )
     if merged_into_it:
-        raise Conflict("other records are merged into this one: undo those merges first")
+        raise Conflict(N_("other records are merged into this one: undo those merges first"))
     pid, via = person.id, person.created_via
     documents = await uow.session.scalar(
         select(func.count())

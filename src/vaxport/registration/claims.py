@@ -33,6 +33,7 @@ from vaxport.core import audit
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, TooManyRequests, ValidationFailed, field_error
+from vaxport.core.i18n import N_
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor, mac
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary, BeneficiaryDocument
@@ -45,7 +46,7 @@ from vaxport.tenancy.service import TenantInfo, validate_id_number
 CLAIM_POLICY = identity.ThrottlePolicy(
     free=5, lock_at=20, max_delay_seconds=60, lock_seconds=3600, window_seconds=3600
 )
-NO_MATCH = "no unclaimed record matches this ID document and claim code"
+NO_MATCH = N_("no unclaimed record matches this ID document and claim code")
 
 
 def claim_key(settings: Settings, actor: Actor) -> identity.ThrottleKey:
@@ -60,7 +61,7 @@ def _claim_context(beneficiary_id: uuid.UUID, account_id: uuid.UUID) -> str:
 
 def _citizen(actor: Actor) -> None:
     if actor.kind != "citizen":
-        raise Forbidden("records are claimed by citizen accounts")
+        raise Forbidden(N_("records are claimed by citizen accounts"))
 
 
 async def _throttle(
@@ -72,7 +73,7 @@ async def _throttle(
     except identity.Throttled as exc:
         seconds = max(1, int(exc.retry_after + 0.999))
         raise TooManyRequests(
-            "too many claim attempts: try again later", headers={"Retry-After": str(seconds)}
+            N_("too many claim attempts: try again later"), headers={"Retry-After": str(seconds)}
         ) from None
     return key
 
@@ -193,8 +194,8 @@ def _shape(body: ClaimIn) -> str:
         body.transaction_id is not None and (body.id_type or body.number)
     ):
         raise ValidationFailed(
-            "give id_type + number + code (the slip) or transaction_id + code (a phone code)",
-            errors=[field_error("body", "give id_type+number+code or transaction_id+code")],
+            N_("give id_type + number + code (the slip) or transaction_id + code (a phone code)"),
+            errors=[field_error("body", N_("give id_type+number+code or transaction_id+code"))],
         )
     return "slip" if by_slip else "phone"
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor, authorize
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
@@ -44,8 +45,8 @@ async def request_contact_code(
     given = [f for f in ("phone", "email") if getattr(body, f) is not None]
     if len(given) != 1:
         raise ValidationFailed(
-            "give the new phone or the new e-mail (one at a time)",
-            errors=[field_error("phone", "give exactly one of phone, email")],
+            N_("give the new phone or the new e-mail (one at a time)"),
+            errors=[field_error("phone", N_("give exactly one of phone, email"))],
         )
     field = given[0]
     raw = str(getattr(body, field))
@@ -63,7 +64,7 @@ async def request_contact_code(
             )
         )
         if person is None:
-            raise NotFound("beneficiary not found")
+            raise NotFound(N_("beneficiary not found"))
         authorize(actor, WRITE, resource(person), what="beneficiary")
         locale = person.preferred_locale
     return await identity.request_code(
@@ -94,9 +95,13 @@ async def check_contact_proof(
     if not changed:
         return
     if len(changed) > 1:
-        raise invalid("email", "change one contact at a time: each needs its own code")
+        raise invalid("email", N_("change one contact at a time: each needs its own code"))
     if proof is None:
-        raise invalid("contact_code", f"is required: ask for a code to the new {changed[0]} first")
+        raise invalid(
+            "contact_code",
+            N_("is required: ask for a code to the new {contact} first"),
+            contact=changed[0],
+        )
     proven = await identity.verify_code(
         db=db,
         settings=settings,

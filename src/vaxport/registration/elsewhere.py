@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden
+from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor, can
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.registration.presenters import documents_of, member_out, resource
@@ -42,7 +43,7 @@ async def match_elsewhere(
 ) -> ElsewhereMatch | None:
     """The person outside ``actor``'s scope holding exactly this ID document, minimally."""
     if actor.kind == "citizen" or not actor.has(WRITE):
-        raise Forbidden("only staff who register people may look beyond their area")
+        raise Forbidden(N_("only staff who register people may look beyond their area"))
     async with db.transaction(tenant_id=tenant.id) as uow:
         holders = await document_holders(uow.session, tenant, id_type, number)
         person = await uow.session.scalar(

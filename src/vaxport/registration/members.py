@@ -72,7 +72,7 @@ async def register_member(
     target = Resource(tenant.id, region_code=member.region_code, facility_id=facility_id)
     if not can(actor, WRITE, target):
         raise Forbidden(
-            "you cannot register a person outside your jurisdiction",
+            N_("you cannot register a person outside your jurisdiction"),
             errors=[field_error("region_code", OUTSIDE_AREA)],
         )
     return await _create(
@@ -101,7 +101,7 @@ async def register_walk_in(
     their jurisdiction with ``facility_id``.
     """
     if actor.kind == "citizen":
-        raise Forbidden("walk-ins are registered by staff at a vaccination centre")
+        raise Forbidden(N_("walk-ins are registered by staff at a vaccination centre"))
     member = validate_member(body, config=tenant.config)
     facility_id = await _walk_in_facility(db, tenant, actor, body.facility_id)
     return await _create(
@@ -122,7 +122,7 @@ async def _walk_in_facility(
     if actor.facility_id is not None:
         if requested is not None and requested != actor.facility_id:
             raise Forbidden(
-                "you register walk-ins at your own centre",
+                N_("you register walk-ins at your own centre"),
                 errors=[
                     field_error(
                         "facility_id",

@@ -22,6 +22,7 @@ from vaxport.core.contacts import normalise_phone
 from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor, authorize, can
 from vaxport.registration.models import (
     STATUS_ACTIVE,
@@ -83,7 +84,7 @@ async def get_member(
     async with db.transaction(tenant_id=tenant.id) as uow:
         person = await load_person(uow.session, tenant.id, beneficiary_id)
         if person is None:
-            raise NotFound("beneficiary not found")
+            raise NotFound(N_("beneficiary not found"))
         authorize(actor, READ, resource(person), what="beneficiary")
         docs = await documents_of(uow.session, tenant.id, [person.id])
         if is_staff(actor):
@@ -100,7 +101,7 @@ def _decode(cursor: str) -> uuid.UUID:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return uuid.UUID(bytes=raw)
     except (ValueError, TypeError) as exc:
-        raise invalid("cursor", "is not a cursor this list gave out") from exc
+        raise invalid("cursor", N_("is not a cursor this list gave out")) from exc
 
 
 async def list_members(
@@ -157,8 +158,10 @@ async def _criterion(
     given = [k for k, v in (("number", number), ("phone", phone), ("reference", reference)) if v]
     if len(given) != 1 or (number and not id_type) or (id_type and not number):
         raise ValidationFailed(
-            "search by exactly one of: id_type + number, phone, reference",
-            errors=[field_error("query", "give exactly one of id_type+number, phone, reference")],
+            N_("search by exactly one of: id_type + number, phone, reference"),
+            errors=[
+                field_error("query", N_("give exactly one of id_type+number, phone, reference"))
+            ],
         )
     if number and id_type:
         return "id_number", await document_holders(session, tenant, id_type, number)
@@ -169,7 +172,7 @@ async def _criterion(
                 session, Beneficiary.phone_bidx, tenant_id=tenant.id, kind="phone", value=e164
             )
         except InvalidFieldValueError as exc:
-            raise invalid("phone", "is not a valid phone number") from exc
+            raise invalid("phone", N_("is not a valid phone number")) from exc
         return "phone", where
     assert reference is not None
     return "reference", Beneficiary.reference == normalise_code(reference)

@@ -31,11 +31,12 @@ from typing import Any
 
 from vaxport.core.clock import utcnow
 from vaxport.core.contacts import normalise_email, normalise_phone
-from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.errors import ONE_OF, ValidationFailed, field_error
 from vaxport.core.i18n import N_, Age
 from vaxport.registration.models import SEXES
 from vaxport.registration.schemas import MemberIn, MemberUpdate
 from vaxport.tenancy.service import (
+    MAX_ID_LENGTH,
     IdDocumentType,
     TenantConfig,
     canonical_locale,
@@ -212,7 +213,7 @@ def _documents(
         seen.add(doc.id_type)
         number, reason = check_id_number(kind, doc.number)
         if reason is not None:
-            errors.append(field_error(f"{at}.number", reason))
+            errors.append(field_error(f"{at}.number", reason, max_length=MAX_ID_LENGTH))
             continue
         birth_date, birth_year = birth
         if birth_year is not None:
@@ -229,7 +230,7 @@ def _place(config: TenantConfig, values: dict[str, Any], p: str, errors: Errors)
     out: dict[str, Any] = {}
     if "sex" in values:
         if values["sex"] not in SEXES:
-            errors.append(field_error(f"{p}sex", f"must be one of {', '.join(SEXES)}"))
+            errors.append(field_error(f"{p}sex", ONE_OF, choices=", ".join(SEXES)))
         out["sex"] = values["sex"]
     if "region_code" in values:
         code = values["region_code"]
@@ -248,8 +249,8 @@ def _place(config: TenantConfig, values: dict[str, Any], p: str, errors: Errors)
     if "guardian_relation" in values:
         relation = values["guardian_relation"]
         if relation is not None and relation not in GUARDIAN_RELATIONS:
-            reason = f"must be one of {', '.join(GUARDIAN_RELATIONS)}"
-            errors.append(field_error(f"{p}guardian_relation", reason))
+            choices = ", ".join(GUARDIAN_RELATIONS)
+            errors.append(field_error(f"{p}guardian_relation", ONE_OF, choices=choices))
         out["guardian_relation"] = relation
     return out
 
@@ -342,7 +343,7 @@ def validate_update(
     errors: Errors = []
     for required in ("sex", "region_code"):
         if required in values and values[required] is None:
-            errors.append(field_error(f"{prefix}{required}", "cannot be removed"))
+            errors.append(field_error(f"{prefix}{required}", N_("cannot be removed")))
             values.pop(required)
     out = _common(config, values, prefix, errors)
     raise_if(errors)

@@ -38,7 +38,7 @@ from vaxport.tenancy.config_types import (
     max_age_not_below_min,
     no_duplicates,
 )
-from vaxport.tenancy.idnumbers import check_id_number
+from vaxport.tenancy.idnumbers import MAX_ID_LENGTH, check_id_number
 from vaxport.tenancy.notifications_config import NotificationsConfig
 
 AGE_BAND_RE = re.compile(r"^(\d{1,3})(?:-(\d{1,3})|\+)$")
@@ -158,6 +158,7 @@ class IdDocumentType(ConfigModel):
         probe = IdDocumentType.model_construct(**rules)
         for example in examples:
             reason = check_id_number(probe, example)[1]
+            reason = reason and reason.format(max_length=MAX_ID_LENGTH)
             if reason:
                 raise _error(f"example {example!r} is refused by this ID type: it {reason}")
         return examples

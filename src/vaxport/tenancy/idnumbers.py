@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from vaxport.core.i18n import N_
 from vaxport.tenancy.checksums import CHECKS
 
 if TYPE_CHECKING:
@@ -39,15 +40,16 @@ def normalise(rules: list[str], value: str) -> str:
 def check_id_number(id_type: IdDocumentType, value: str) -> tuple[str, str | None]:
     """``(normalised, None)`` when ``value`` is acceptable, else ``(normalised, reason)``.
 
-    Reasons never repeat the number: it is personal data and may end up in logs.
+    Reasons never repeat the number: it is personal data and may end up in logs. They are
+    message ids; ``{max_length}`` is :data:`MAX_ID_LENGTH`.
     """
     if len(value) > MAX_ID_LENGTH:
-        return "", f"is longer than {MAX_ID_LENGTH} characters"
+        return "", N_("is longer than {max_length} characters")
     normalised = normalise(list(id_type.normalise), value)
     if not normalised:
-        return normalised, "is empty"
+        return normalised, N_("is empty")
     if _pattern(id_type.regex).fullmatch(normalised) is None:
-        return normalised, "does not have the format of this document type"
+        return normalised, N_("does not have the format of this document type")
     if not CHECKS[id_type.checksum](normalised):
-        return normalised, "has a wrong check digit (a typing mistake?)"
+        return normalised, N_("has a wrong check digit (a typing mistake?)")
     return normalised, None

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, set_tenant_scope
 from vaxport.core.errors import NotFound, ServiceUnavailable, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.logging import get_logger
 from vaxport.core.scrub import register_pattern
 from vaxport.settings import get_settings
@@ -40,7 +41,7 @@ from vaxport.tenancy.config_types import (
     date_age_reached,
     localized,
 )
-from vaxport.tenancy.idnumbers import check_id_number
+from vaxport.tenancy.idnumbers import MAX_ID_LENGTH, check_id_number
 from vaxport.tenancy.loader import CONFIG_NS, LIST_KEY, TENANT_NS, load
 from vaxport.tenancy.models import Region, Tenant, TenantConfigVersion
 
@@ -83,6 +84,7 @@ __all__ = [
     "BUILTIN_CONSOLE",
     "CHANNEL_TYPES",
     "DOSE_KINDS",
+    "MAX_ID_LENGTH",
     "BookingLimits",
     "ChannelConfig",
     "ConfigProblem",
@@ -208,11 +210,11 @@ async def list_rate_limit_overrides(
 async def get_tenant_or_404(*, db: Database, cache: Cache, code: str) -> TenantInfo:
     """The tenant with ``code`` and its configuration; NotFound (404) if there is none."""
     if not TENANT_CODE_RE.match(code):
-        raise NotFound("unknown tenant")
+        raise NotFound(N_("unknown tenant"))
     # Noted by this process less than NEAR_SECONDS ago (a load here drops it at once).
     info = await cache.near_load(TENANT_NS, code, lambda: _tenant_from_pointer(db, cache, code))
     if info is _MISSING:
-        raise NotFound("unknown tenant")
+        raise NotFound(N_("unknown tenant"))
     return info  # type: ignore[no-any-return]
 
 
@@ -245,7 +247,7 @@ async def get_tenant_by_id(*, db: Database, cache: Cache, tenant_id: uuid.UUID) 
         async with db.read() as session:
             code = await session.scalar(select(Tenant.code).where(Tenant.id == tenant_id))
         if code is None:
-            raise NotFound("unknown tenant")
+            raise NotFound(N_("unknown tenant"))
         _codes[tenant_id] = code  # a tenant's code never changes: no expiry needed
     return await get_tenant_or_404(db=db, cache=cache, code=code)
 
@@ -263,7 +265,7 @@ async def get_tenant_in(*, session: AsyncSession, tenant_id: uuid.UUID) -> Tenan
         )
     ).one_or_none()
     if row is None:
-        raise NotFound("unknown tenant")
+        raise NotFound(N_("unknown tenant"))
     digest = row.config_hash
     config = _configs.get(digest)
     if config is None:
@@ -324,7 +326,7 @@ async def _config(db: Database, cache: Cache, tenant_id: uuid.UUID, digest: str)
                 )
             ).scalar_one_or_none()
         if document is None:
-            raise ServiceUnavailable("tenant configuration is being replaced; retry")
+            raise ServiceUnavailable(N_("tenant configuration is being replaced; retry"))
         # Content-addressed: it can live longer than the pointer without going stale.
         await cache.set(CONFIG_NS, digest, document, max(_ttl(), 3600.0))
     config = _parse_config(document, tenant_id)
@@ -341,7 +343,7 @@ def _parse_config(document: Any, tenant_id: uuid.UUID) -> TenantConfig:
         log.error(
             "tenant.stored_config_invalid", tenant_id=str(tenant_id), errors=exc.error_count()
         )
-        raise ServiceUnavailable("tenant configuration must be reloaded") from exc
+        raise ServiceUnavailable(N_("tenant configuration must be reloaded")) from exc
     for id_type in config.id_types:
         # Every path that reads a tenant's configuration passes here, so every process
         # that may log the tenant's ID numbers knows their format before it can.
@@ -367,7 +369,7 @@ async def get_history(*, db: Database, code: str) -> list[ConfigVersionInfo]:
             await session.execute(select(Tenant.id).where(Tenant.code == code))
         ).scalar_one_or_none()
         if tenant_id is None:
-            raise NotFound("unknown tenant")
+            raise NotFound(N_("unknown tenant"))
         await set_tenant_scope(session, tenant_id)
         rows = (
             await session.execute(
@@ -399,7 +401,7 @@ async def get_region(
         # Converted inside the block: the read's rollback expires ORM objects.
         found = RegionInfo.model_validate(row) if row is not None else None
     if found is None:
-        raise invalid(field, "unknown region")
+        raise invalid(field, N_("unknown region"))
     return found
 
 
@@ -429,7 +431,7 @@ async def region_subtree(
 def _id_type(config: TenantConfig, code: str, field: str) -> IdDocumentType:
     found = config.id_types_by_code.get(code)
     if found is None:
-        raise invalid(field, "unknown ID document type")
+        raise invalid(field, N_("unknown ID document type"))
     return found
 
 
@@ -445,7 +447,7 @@ def validate_id_number(
     kind = _id_type(config, id_type, type_field)
     normalised, reason = check_id_number(kind, value)
     if reason is not None:
-        raise invalid(field, reason)
+        raise invalid(field, reason, max_length=MAX_ID_LENGTH)
     return normalised
 
 
@@ -455,7 +457,7 @@ def get_product(
     """A product of the vaccine catalogue; ValidationFailed on ``field`` if unknown."""
     product = config.products.get(product_id)
     if product is None:
-        raise invalid(field, "unknown vaccine product")
+        raise invalid(field, N_("unknown vaccine product"))
     return product
 
 

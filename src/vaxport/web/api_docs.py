@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from vaxport.core.errors import NotFound
 from vaxport.core.http.dependencies import Ctx, requires
-from vaxport.core.i18n import SOURCE_LOCALE
+from vaxport.core.i18n import N_, SOURCE_LOCALE
 from vaxport.web.rendering import choose_locale, render
 
 DOCS_PATH = "/api/docs"
@@ -28,6 +28,6 @@ router = APIRouter(include_in_schema=False)
 async def api_docs(request: Request, ctx: Ctx) -> Response:
     """The interactive API reference."""
     if not ctx.settings.api_docs_enabled:
-        raise NotFound("the API documentation is turned off")
+        raise NotFound(N_("the API documentation is turned off"))
     page = choose_locale(request, available=[SOURCE_LOCALE], default=SOURCE_LOCALE)
     return render(request, "api_docs.html", page, openapi_url=OPENAPI_PATH)

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from vaxport.core.errors import NotFound
 from vaxport.core.http.dependencies import requires
+from vaxport.core.i18n import N_
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -95,7 +96,7 @@ async def static_file(digest: str, path: str, request: Request) -> Response:
     """A static file; immutable for a year when the digest in the URL is its own."""
     asset = manifest().get(path)
     if asset is None:
-        raise NotFound("no such static file")
+        raise NotFound(N_("no such static file"))
     headers = {
         "cache-control": IMMUTABLE if digest == asset.digest else "no-cache",
         "etag": asset.etag,

@@ -100,7 +100,7 @@ def _uuid(value: str, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise invalid(field, "is not a valid transaction") from None
+        raise invalid(field, N_("is not a valid transaction")) from None
 
 
 @router.api_route(

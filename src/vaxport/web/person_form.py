@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from vaxport.core.errors import Problem, ValidationFailed, from_validation
+from vaxport.core.i18n import N_
 from vaxport.registration.service import GUARDIAN_RELATIONS, SEXES
 from vaxport.tenancy.service import TenantInfo
 from vaxport.web.problems import FormError, field_errors
@@ -115,7 +116,7 @@ def problems(
 ) -> list[FormError]:
     """Messages for the error summary, each linked to (and naming) the input it is about."""
     if isinstance(exc, ValidationError):
-        exc = ValidationFailed("the form has problems", errors=from_validation(exc.errors()))
+        exc = ValidationFailed(N_("the form has problems"), errors=from_validation(exc.errors()))
     if not exc.errors:
         return errors_of(exc)
     return field_errors(exc, inputs=_INPUT)

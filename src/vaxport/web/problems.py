@@ -65,6 +65,50 @@ LABELS: dict[str, str] = {
     "reference": N_("Reference"),
     "recovery_code": N_("Recovery code"),
     "q": N_("Search"),
+    "query": N_("Search"),
+    # Centres (the API's facility fields and the import's columns).
+    "name": N_("Name"),
+    "type": N_("Type of centre"),
+    "address": N_("Address"),
+    "postal_code": N_("Postal code"),
+    "location": N_("Location"),
+    "lat": N_("Latitude"),
+    "latitude": N_("Latitude"),
+    "lon": N_("Longitude"),
+    "longitude": N_("Longitude"),
+    "opening_hours": N_("Opening hours"),
+    "weekly": N_("Opening hours"),
+    **{
+        f"hours_{day}": N_("Opening hours")
+        for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    },
+    "exceptions": N_("Special days"),
+    "accessibility": N_("Accessibility"),
+    "vaccines": N_("Vaccines"),
+    "daily_capacity": N_("People per day"),
+    "stations": N_("Vaccination stations"),
+    "active": N_("Open"),
+    "version": N_("Version"),
+    # Accounts, sign-in and recovery.
+    "current_password": N_("Current password"),
+    "token": N_("Link"),
+    "totp": N_("Second factor"),
+    "method": N_("Recovery method"),
+    "contact_code": N_("Code"),
+    "kind": N_("Channel"),
+    "preferred_kind": N_("Preferred channel"),
+    "Idempotency-Key": N_("Idempotency-Key"),
+    # Lists, reviews and files.
+    "status": N_("Status"),
+    "cursor": N_("Page"),
+    "limit": N_("Page size"),
+    "until": N_("Until"),
+    "since": N_("Since"),
+    "person": N_("Person"),
+    "id_number": N_("ID number"),
+    "file": N_("File"),
+    "row": N_("Row"),
+    "body": N_("Request"),
 }
 _FIELD_AND_REASON = N_("{label}: {reason}")
 
@@ -73,9 +117,10 @@ def label_of(path: str) -> str | None:
     """The label's message id for a field path, or None when the field has no label."""
     if path in LABELS:
         return LABELS[path]
+    # The nearest named part with a label: ``name.fr`` is the facility's name.
     for part in reversed(path.split(".")):
-        if not part.isdigit():
-            return LABELS.get(part)
+        if not part.isdigit() and part in LABELS:
+            return LABELS[part]
     return None
 
 
@@ -151,7 +196,7 @@ def localize(problem: Problem, body: dict[str, Any], request: Request) -> str:
         return locale
     body["title"] = translations.gettext(problem.title)
     if not problem.errors:
-        body["detail"] = translations.gettext(problem.detail)
+        body["detail"] = render_message(translations, locale, problem.template, problem.params)
         return locale
     messages = []
     for error, shown, form_error in zip(
@@ -166,7 +211,7 @@ def localize(problem: Problem, body: dict[str, Any], request: Request) -> str:
     if isinstance(problem, ValidationFailed):
         body["detail"] = " ".join(_sentence(m) for m in messages[:5])
     else:
-        body["detail"] = translations.gettext(problem.detail)
+        body["detail"] = render_message(translations, locale, problem.template, problem.params)
     return locale
 
 

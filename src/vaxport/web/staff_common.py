@@ -140,7 +140,7 @@ def errors_of(problem: Problem, *, field: str | None = None) -> list[FormError]:
         return field_errors(problem)
     if len(problem.errors) == 1:  # e.g. a conflict about one field: say it there
         return field_errors(problem)
-    return [FormError(problem.detail)]
+    return [FormError(problem.detail, template=problem.template, params=problem.params)]
 
 
 def retry_after(problem: TooManyRequests) -> int:

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import NotFound, Problem
 from vaxport.core.http.dependencies import Context, Ctx, requires
+from vaxport.core.i18n import N_
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor, CurrentActor, PathTenant
 from vaxport.tenancy.service import TenantInfo
@@ -198,7 +199,7 @@ async def _role_page(
 ) -> Response:
     member = await identity.get_staff(db=ctx.db, actor=actor, account_id=account_id)
     if not identity.manageable_staff(actor, member):
-        raise NotFound("staff member not found")
+        raise NotFound(N_("staff member not found"))
     labels = region_labels(tenant, locale_of(request, tenant).locale)
     return page(
         request,

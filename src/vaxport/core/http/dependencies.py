@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Unauthorized
+from vaxport.core.i18n import N_
 from vaxport.settings import Settings
 
 PERMISSION_ATTR = "__vaxport_permission__"
@@ -72,7 +73,7 @@ def requires(
             return
         checker: PermissionCheck | None = getattr(request.app.state, "permission_check", None)
         if checker is None:
-            raise Unauthorized("authentication is required")
+            raise Unauthorized(N_("authentication is required"))
         await checker(request, permission)
 
     setattr(check, PERMISSION_ATTR, (permission, public))

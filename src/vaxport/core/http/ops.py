@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from vaxport.core.errors import NotFound, ServiceUnavailable, Unauthorized
 from vaxport.core.http.dependencies import Ctx, requires
+from vaxport.core.i18n import N_
 from vaxport.core.metrics import DB_POOL_CHECKED_OUT, DB_POOL_SIZE
 from vaxport.core.outbox import refresh_metrics
 from vaxport.settings import Settings
@@ -44,7 +45,7 @@ async def readyz(ctx: Ctx) -> Status:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["cache"] = "ok" if await ctx.cache.ping() else "error: unreachable"
     if any(v != "ok" for v in checks.values()):
-        raise ServiceUnavailable("not ready", checks=checks)
+        raise ServiceUnavailable(N_("not ready"), checks=checks)
     return Status(status="ok", checks=checks)
 
 
@@ -58,12 +59,12 @@ def _check_metrics_access(request: Request, settings: Settings) -> None:
     token = settings.metrics_token.get_secret_value()
     if not token:
         if settings.env == "production":
-            raise NotFound("not found")
+            raise NotFound(N_("not found"))
         return
     given = request.headers.get("authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-        raise Unauthorized("/metrics needs its bearer token (VAXPORT_METRICS_TOKEN)")
+        raise Unauthorized(N_("/metrics needs its bearer token (VAXPORT_METRICS_TOKEN)"))
 
 
 @router.get("/metrics", dependencies=[requires("ops:metrics", public=True)])

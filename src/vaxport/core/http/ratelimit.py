@@ -45,6 +45,7 @@ from vaxport.core.http.middleware import send_problem
 from vaxport.core.http.rate_rules import DIMENSIONS, parse_limits
 from vaxport.core.http.route_policy import RouteTable
 from vaxport.core.http.transport import address_group
+from vaxport.core.i18n import N_
 from vaxport.core.idempotency import tenant_segment
 from vaxport.core.logging import get_logger
 from vaxport.core.metrics import RATE_LIMIT_STORE_ERRORS, RATE_LIMITED
@@ -275,7 +276,8 @@ class RateLimiter:
                 retry = max(1, math.ceil(stats.reset_time - time.time()))
                 RATE_LIMITED.labels(route_class, dim).inc()
                 problem = TooManyRequests(
-                    f"too many {route_class.replace('_', ' ')} requests; retry in {retry} s",
+                    N_("too many {kind} requests; retry in {seconds} s"),
+                    params={"kind": route_class.replace("_", " "), "seconds": retry},
                     retry_after=retry,
                 )
                 problem.headers.update(
@@ -315,7 +317,7 @@ class RateLimiter:
             RATE_LIMIT_STORE_ERRORS.labels(route_class, "closed").inc()
             return Decision(
                 problem=ServiceUnavailable(
-                    "rate limiting is unavailable; try again shortly",
+                    N_("rate limiting is unavailable; try again shortly"),
                     headers={"Retry-After": "5"},
                 )
             )

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vaxport.core.errors import Unauthorized
 from vaxport.core.http.dependencies import PERMISSION_ATTR
 from vaxport.core.http.lean_route import lean_app
+from vaxport.core.i18n import N_
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -318,7 +319,7 @@ class PermissionGate:
         app = scope.get("app")
         checker = getattr(getattr(app, "state", None), "permission_check", None)
         if checker is None:
-            raise Unauthorized("authentication is required")
+            raise Unauthorized(N_("authentication is required"))
         await checker(Request(scope), self.permission)
         await self.unchecked(scope, receive, send)
 

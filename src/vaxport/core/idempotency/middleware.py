@@ -53,6 +53,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Gone, ValidationFailed, field_error
 from vaxport.core.http.dependencies import iter_routes
 from vaxport.core.http.middleware import send_problem
+from vaxport.core.i18n import N_
 from vaxport.core.idempotency import store
 from vaxport.core.idempotency.claim import CLAIM, IN_TRANSACTION, Claim
 from vaxport.core.idempotency.marks import replay_refused, subject_of, withheld_of
@@ -142,9 +143,9 @@ class IdempotencyMiddleware:
         key = values[0].decode("latin-1")
         if len(values) > 1 or not _KEY_OK.match(key):
             reason = (
-                "give one Idempotency-Key"
+                N_("give one Idempotency-Key")
                 if len(values) > 1
-                else "must be 1 to 255 printable ASCII characters"
+                else N_("must be 1 to 255 printable ASCII characters")
             )
             await send_problem(send, _bad_key(reason), path=scope["path"])
             return
@@ -180,11 +181,11 @@ class IdempotencyMiddleware:
         """Answer a request whose key is held: 422 (another request), 409 (still running),
         or the kept answer (after the route's permission gate, unless ``gated`` already)."""
         if stored is not None and stored.fingerprint != fp:
-            reason = "already used for a different request"
+            reason = N_("already used for a different request")
             await send_problem(send, _bad_key(reason), path=scope["path"])
         elif stored is None or stored.state == store.IN_PROGRESS:
             busy = Conflict(
-                "a request with this Idempotency-Key is still being processed",
+                N_("a request with this Idempotency-Key is still being processed"),
                 headers={"Retry-After": "1"},
             )
             await send_problem(send, busy, path=scope["path"])
@@ -353,7 +354,7 @@ class IdempotencyMiddleware:
     async def _send_replay(self, stored: store.Stored, scope: Scope, send: Send) -> None:
         body = await store.open_answer(self.db, stored)
         if body is None:
-            gone = Gone("the first answer to this request concerned a person since erased")
+            gone = Gone(N_("the first answer to this request concerned a person since erased"))
             await send_problem(send, gone, path=scope["path"])
             return
         headers: list[tuple[bytes, bytes]] = [

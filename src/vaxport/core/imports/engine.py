@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO, Generic, TypeVar
 
 from vaxport.core.errors import field_error
+from vaxport.core.i18n import N_
 from vaxport.core.imports.readers import Source, SourceError
 from vaxport.core.imports.seen import SeenKeys
 from vaxport.core.spreadsheet import CsvWriter
@@ -79,12 +80,12 @@ def check_columns(
     for raw in header:
         name = resolve(raw.strip().lower())
         if name is None:
-            errors.append(field_error(raw or "(empty)", "is not a column of the import format"))
+            errors.append(field_error(raw or "(empty)", N_("is not a column of the import format")))
             name = ""
         elif name in names:
-            errors.append(field_error(raw, "appears more than once"))
+            errors.append(field_error(raw, N_("appears more than once")))
         names.append(name)
-    errors += [field_error(c, "is a required column") for c in required if c not in names]
+    errors += [field_error(c, N_("is a required column")) for c in required if c not in names]
     return names, errors
 
 
@@ -92,7 +93,14 @@ def cells_of(header: list[str], record: list[str]) -> dict[str, str] | Errors:
     """A row's trimmed cells by column name, or its error when it has more cells than
     the header names (unknown columns, named ``""``, are left out)."""
     if len(record) > len(header):
-        return [field_error("row", f"has {len(record)} cells; the header names {len(header)}")]
+        return [
+            field_error(
+                "row",
+                N_("has {cells} cells; the header names {columns}"),
+                cells=len(record),
+                columns=len(header),
+            )
+        ]
     return {name: value.strip() for name, value in zip(header, record, strict=False) if name}
 
 
@@ -156,15 +164,15 @@ class Reader(Generic[T]):
                 else:
                     column, key = self.key(parsed)
                     if (first := self.seen.first_row(key, number)) is not None:
-                        reason = f"appears earlier in this file (row {first})"
-                        self.tally.fail(number, [field_error(column, reason)])
+                        reason = N_("appears earlier in this file (row {row})")
+                        self.tally.fail(number, [field_error(column, reason, row=first)])
                     else:
                         batch.append(parsed)
                 if read >= self.batch_size:
                     return batch, False
         except SourceError as exc:
             # The rows read so far are still imported; the report says where reading stopped.
-            self.tally.fail(exc.row, [field_error("file", exc.reason + "; reading stopped here")])
+            self.tally.fail(exc.row, [field_error("file", exc.reason, code=None, **exc.params)])
             self.tally.complete = False
         return batch, True
 

@@ -28,6 +28,7 @@ from typing import IO, Any, Literal
 from xml.parsers import expat
 
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.i18n import N_, Param
 from vaxport.core.imports.xlsx_head import HeadError, first_row
 
 Kind = Literal["csv", "xlsx"]
@@ -51,15 +52,17 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 class SourceError(Exception):
     """The file cannot be read on from ``row``; rows before it were read normally."""
 
-    def __init__(self, row: int, reason: str) -> None:
-        super().__init__(f"row {row}: {reason}")
+    def __init__(self, row: int, reason: str, **params: Param) -> None:
+        super().__init__(f"row {row}: {reason.format(**params)}")
         self.row = row
-        self.reason = reason
+        self.reason = reason  # a message id, its ``{name}``s filled from ``params``
+        self.params = params
 
 
-def refused(reason: str) -> ValidationFailed:
-    """The whole file is refused before any row is imported."""
-    return ValidationFailed(f"file: {reason}", errors=[field_error("file", reason)])
+def refused(reason: str, **params: Param) -> ValidationFailed:
+    """The whole file is refused before any row is imported (``reason`` a message id)."""
+    error = field_error("file", reason, code=None, **params)
+    return ValidationFailed(f"file: {error['reason']}", errors=[error])
 
 
 def kind_of(name: str) -> Kind:
@@ -69,7 +72,7 @@ def kind_of(name: str) -> Kind:
         return "csv"
     if lower.endswith(".xlsx"):
         return "xlsx"
-    raise refused("must be a .csv (UTF-8) or .xlsx file")
+    raise refused(N_("must be a .csv (UTF-8) or .xlsx file"))
 
 
 @dataclass
@@ -108,9 +111,17 @@ def _lines(raw: IO[bytes]) -> Iterator[str]:
 
 def _check_row(number: int, width: int) -> None:
     if number > MAX_ROWS:
-        raise SourceError(number, f"is past the limit of {MAX_ROWS} rows; split the file")
+        raise SourceError(
+            number,
+            N_("is past the limit of {maximum} rows; split the file; reading stopped here"),
+            maximum=MAX_ROWS,
+        )
     if width > MAX_COLUMNS:
-        raise SourceError(number, f"has more than {MAX_COLUMNS} columns (the column limit)")
+        raise SourceError(
+            number,
+            N_("has more than {maximum} columns (the column limit); reading stopped here"),
+            maximum=MAX_COLUMNS,
+        )
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
@@ -122,9 +133,13 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
-            raise SourceError(number, "is not UTF-8 text; save the file as CSV UTF-8") from exc
+            raise SourceError(
+                number, N_("is not UTF-8 text; save the file as CSV UTF-8; reading stopped here")
+            ) from exc
         except (csv.Error, ValueError) as exc:
-            raise SourceError(number, f"cannot be read as CSV ({exc})") from exc
+            raise SourceError(
+                number, N_("cannot be read as CSV ({error}); reading stopped here"), error=str(exc)
+            ) from exc
         _check_row(number, len(record))
         yield number, record
 
@@ -138,15 +153,15 @@ def open_csv(path: Path) -> Source:
         header = next(reader)
     except StopIteration:
         raw.close()
-        raise refused("is empty; the first row must name the columns") from None
+        raise refused(N_("is empty; the first row must name the columns")) from None
     except ValueError as exc:  # a line over the limit (UnicodeDecodeError is one too)
         raw.close()
         if isinstance(exc, UnicodeDecodeError):
-            raise refused("is not a UTF-8 CSV file with a header row") from exc
-        raise refused(f"its header {exc}") from exc
+            raise refused(N_("is not a UTF-8 CSV file with a header row")) from exc
+        raise refused(N_("its header {error}"), error=str(exc)) from exc
     except csv.Error as exc:
         raw.close()
-        raise refused("is not a UTF-8 CSV file with a header row") from exc
+        raise refused(N_("is not a UTF-8 CSV file with a header row")) from exc
     return Source(
         header=header,
         rows=_csv_rows(reader),
@@ -182,14 +197,17 @@ def _check_zip(path: Path) -> None:
             infos = archive.infolist()
             inflated = sum(info.file_size for info in infos)
             if inflated > MAX_XLSX_INFLATED_BYTES:
-                raise refused("unpacks to more than 1 GiB; split it or export it as CSV")
+                raise refused(N_("unpacks to more than 1 GiB; split it or export it as CSV"))
             for info in infos:
                 if info.file_size > _RATIO_FREE_BYTES and (
                     info.file_size > MAX_INFLATION_RATIO * max(1, info.compress_size)
                 ):
                     raise refused(
-                        f"a part inflates more than {MAX_INFLATION_RATIO} times its packed "
-                        "size (the inflation limit); export it as CSV"
+                        N_(
+                            "a part inflates more than {ratio} times its packed size (the "
+                            "inflation limit); export it as CSV"
+                        ),
+                        ratio=MAX_INFLATION_RATIO,
                     )
             shared = [i for i in infos if i.filename.lower() == "xl/sharedstrings.xml"]
             if shared:
@@ -200,15 +218,18 @@ def _check_zip(path: Path) -> None:
         expat.ExpatError,
         EOFError,
     ) as exc:
-        raise refused("is not an .xlsx workbook") from exc
+        raise refused(N_("is not an .xlsx workbook")) from exc
 
 
 def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     # The declared count can lie: count the <si> elements, streaming, keeping none.
     if info.file_size > MAX_SHARED_STRINGS_BYTES:
         raise refused(
-            f"its shared-strings part is over {MAX_SHARED_STRINGS_BYTES >> 20} MiB "
-            "(the shared-strings limit); export it as CSV"
+            N_(
+                "its shared-strings part is over {mib} MiB (the shared-strings limit); "
+                "export it as CSV"
+            ),
+            mib=MAX_SHARED_STRINGS_BYTES >> 20,
         )
     count = 0
 
@@ -218,12 +239,15 @@ def _check_shared_strings(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> No
             count += 1
             if count > MAX_SHARED_STRINGS:
                 raise refused(
-                    f"has more than {MAX_SHARED_STRINGS} distinct texts (the "
-                    "shared-strings limit); split it or export it as CSV"
+                    N_(
+                        "has more than {maximum} distinct texts (the shared-strings limit); "
+                        "split it or export it as CSV"
+                    ),
+                    maximum=MAX_SHARED_STRINGS,
                 )
 
     def no_doctype(*_args: object) -> None:
-        raise refused("is not an .xlsx workbook (a shared-strings part declares a DTD)")
+        raise refused(N_("is not an .xlsx workbook (a shared-strings part declares a DTD)"))
 
     # expat without a tree (an ElementTree parse took seconds per 200,000 texts); no
     # DTD, so no entity of any kind is expanded.
@@ -244,9 +268,9 @@ def _xlsx_header(path: Path) -> list[str]:
     except HeadError as exc:
         raise refused(exc.reason) from exc
     except (zipfile.BadZipFile, OSError, expat.ExpatError, EOFError, KeyError) as exc:
-        raise refused("is not an .xlsx workbook") from exc
+        raise refused(N_("is not an .xlsx workbook")) from exc
     if header is None:
-        raise refused("is empty; the first row must name the columns")
+        raise refused(N_("is empty; the first row must name the columns"))
     return header
 
 
@@ -264,7 +288,7 @@ def read_header(path: Path, kind: Kind) -> list[str]:
     else:
         header = _xlsx_header(path)
     if len(header) > MAX_COLUMNS:
-        raise refused(f"has more than {MAX_COLUMNS} columns (the column limit)")
+        raise refused(N_("has more than {maximum} columns (the column limit)"), maximum=MAX_COLUMNS)
     return header
 
 
@@ -277,7 +301,7 @@ def open_xlsx(path: Path) -> Source:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a bad file
-        raise refused("is not an .xlsx workbook openpyxl can read") from exc
+        raise refused(N_("is not an .xlsx workbook openpyxl can read")) from exc
     sheet = book.worksheets[0]
     total = sheet.max_row if isinstance(sheet.max_row, int) and sheet.max_row > 0 else None
     width = sheet.max_column if isinstance(sheet.max_column, int) else 0
@@ -308,5 +332,5 @@ def open_source(path: Path, kind: Kind) -> Source:
     source = open_csv(path) if kind == "csv" else open_xlsx(path)
     if len(source.header) > MAX_COLUMNS:
         source.close()
-        raise refused(f"has more than {MAX_COLUMNS} columns (the column limit)")
+        raise refused(N_("has more than {maximum} columns (the column limit)"), maximum=MAX_COLUMNS)
     return source

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from vaxport.core.errors import Forbidden
+from vaxport.core.i18n import N_
 from vaxport.settings import Settings
 
 FIELD = "csrf_token"
@@ -90,4 +91,4 @@ async def verify(request: Request, settings: Settings) -> None:
         or len(expected) > _MAX
         or not hmac.compare_digest(expected.encode(), given.encode())
     ):
-        raise Forbidden("the form has expired or did not come from this site; reload the page")
+        raise Forbidden(N_("the form has expired or did not come from this site; reload the page"))

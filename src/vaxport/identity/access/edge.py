@@ -31,6 +31,7 @@ from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, Problem, Unauthorized
 from vaxport.core.http.dependencies import Ctx
 from vaxport.core.http.openapi import Security
+from vaxport.core.i18n import N_
 from vaxport.core.logging import get_logger
 from vaxport.identity.access import authn, csrf, policy
 from vaxport.identity.access.actor import Actor
@@ -158,7 +159,7 @@ def unauthenticated(request: Request) -> Problem:
     challenge = 'Bearer realm="vaxport"'
     if request.scope.get("state", {}).get("auth_error"):
         challenge += ', error="invalid_token"'
-    return Unauthorized("authentication is required", headers={"WWW-Authenticate": challenge})
+    return Unauthorized(N_("authentication is required"), headers={"WWW-Authenticate": challenge})
 
 
 def request_actor(request: Request) -> Actor | None:
@@ -175,12 +176,12 @@ async def check_permission(request: Request, permission: str) -> None:
     tenant = request.path_params.get("tenant")
     if tenant is not None and tenant != actor.tenant_code:
         # Another tenant's objects are out of scope: as if they did not exist.
-        raise NotFound("not found")
+        raise NotFound(N_("not found"))
     if permission not in policy.PERMISSIONS:
         log.error("identity.unknown_permission", permission=permission)
-        raise Forbidden("this action is not allowed")
+        raise Forbidden(N_("this action is not allowed"))
     if not actor.has(permission):
-        raise Forbidden("your role does not allow this")
+        raise Forbidden(N_("your role does not allow this"))
     refuse_if_held(actor, permission)
     if request.scope["state"].get("auth_via") == "cookie":
         settings: Settings = request.app.state.ctx.settings

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 
 from vaxport.core.db import Database
-from vaxport.core.errors import ValidationFailed, field_error, invalid
+from vaxport.core.errors import ONE_OF, ValidationFailed, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.access.policy import Resource
@@ -27,23 +28,29 @@ async def placement(
 ) -> tuple[str | None, uuid.UUID | None]:
     """Validate a role's scope; the region to store (a facility's own region if known)."""
     if role not in policy.STAFF_ROLES:
-        raise invalid("role", f"must be one of {', '.join(policy.STAFF_ROLES)}")
+        raise invalid("role", ONE_OF, choices=", ".join(policy.STAFF_ROLES))
     if region_code is not None and facility_id is not None:
-        raise invalid("facility_id", "give a region or a facility, not both")
+        raise invalid("facility_id", N_("give a region or a facility, not both"))
     kind: policy.ScopeKind = (
         "facility" if facility_id is not None else "region" if region_code else "national"
     )
     allowed = policy.ROLE_SCOPES[role]
     if kind not in allowed:
         field = "facility_id" if "facility" in allowed else "region_code"
-        raise invalid(field, f"a {role} needs a {' or '.join(allowed)} scope")
+        raise invalid(
+            field,
+            N_("a {role} needs a {scopes} scope"),
+            code="scope-does-not-fit-the-role",
+            role=role,
+            scopes=" or ".join(allowed),
+        )
     if region_code is not None and region_code not in tenant.config.region_index:
-        raise invalid("region_code", "unknown region")
+        raise invalid("region_code", N_("unknown region"))
     facility_region = ports().facility_region
     if facility_id is not None and facility_region is not None:
         region_code = await facility_region(db, tenant.id, facility_id)
         if region_code is None:
-            raise invalid("facility_id", "unknown facility")
+            raise invalid("facility_id", N_("unknown facility"))
     return region_code, facility_id
 
 
@@ -53,10 +60,11 @@ def check_manage(actor: Actor | None, role: str, target: Resource) -> None:
         return
     if not policy.may_assign(actor, role):
         raise ValidationFailed(
-            "you may not give this role", errors=[field_error("role", "not assignable by you")]
+            N_("you may not give this role"),
+            errors=[field_error("role", N_("not assignable by you"))],
         )
     if not policy.can(actor, "staff:manage", target):
         raise ValidationFailed(
-            "outside your jurisdiction",
-            errors=[field_error("region_code", "outside your jurisdiction")],
+            N_("outside your jurisdiction"),
+            errors=[field_error("region_code", N_("outside your jurisdiction"))],
         )

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from vaxport.core.errors import NotFound
+from vaxport.core.i18n import N_
 
 Reach = Literal["tenant", "national", "jurisdiction", "own"]
 
@@ -316,10 +317,21 @@ def in_jurisdiction(actor: Subject, resource: Resource) -> bool:
     return resource.region_code is not None and actor.covers_region(resource.region_code)
 
 
+# What :func:`authorize` says is missing, by the ``what`` callers name.
+_NOT_FOUND = {
+    "audit log": N_("audit log not found"),
+    "beneficiary": N_("beneficiary not found"),
+    "message": N_("message not found"),
+    "person": N_("person not found"),
+    "staff member": N_("staff member not found"),
+    "tenant": N_("tenant not found"),
+}
+
+
 def authorize(actor: Subject, permission: str, resource: Resource, *, what: str = "object") -> None:
     """Raise NotFound (404) unless :func:`can` allows: out of scope looks like missing."""
     if not can(actor, permission, resource):
-        raise NotFound(f"{what} not found")
+        raise NotFound(_NOT_FOUND.get(what, N_("not found")))
 
 
 def may_assign(actor: Subject, role: str) -> bool:

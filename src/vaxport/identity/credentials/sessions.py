@@ -21,6 +21,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork, affected
 from vaxport.core.errors import Unauthorized
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
 from vaxport.core.principal import SYSTEM, Principal
@@ -200,7 +201,7 @@ async def open_web_session(
 
 def _invalid() -> Unauthorized:
     return Unauthorized(
-        "the refresh token is invalid or expired",
+        N_("the refresh token is invalid or expired"),
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 

@@ -60,7 +60,7 @@ SEND_LIMITS: tuple[tuple[int, dt.timedelta], ...] = (
     (20, dt.timedelta(days=1)),
 )
 KEEP = dt.timedelta(days=1)  # the longest send window: older rows count for nothing
-BAD_CODE = "is wrong, expired or used up; ask for a new code"
+BAD_CODE = N_("is wrong, expired or used up; ask for a new code")
 _PURGE_PROBABILITY = 0.01
 
 
@@ -257,7 +257,8 @@ async def open_transaction(
                 )
     if wait is not None:
         raise TooManyRequests(
-            f"too many codes were sent to this {dest.kind}; try again in {wait} s",
+            N_("too many codes were sent to this {contact}; try again in {seconds} s"),
+            params={"contact": dest.kind, "seconds": wait},
             headers={"Retry-After": str(wait)},
             retry_after=wait,
         )

@@ -23,8 +23,11 @@ from importlib import resources
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from vaxport.core.i18n import N_, Param
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
+LIMITS: dict[str, Param] = {"min_length": MIN_LENGTH, "max_length": MAX_LENGTH}
 _CONCURRENCY = 4
 _TRIM = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
@@ -81,12 +84,18 @@ def _dominated(word: str, listed: frozenset[str]) -> bool:
 
 
 def problems(password: str, *, username: str | None = None) -> list[str]:
-    """Why ``password`` is refused (empty when acceptable)."""
+    """Why ``password`` is refused, in English (empty when acceptable)."""
+    return [reason.format(**LIMITS) for reason in reasons(password, username=username)]
+
+
+def reasons(password: str, *, username: str | None = None) -> list[str]:
+    """Why ``password`` is refused, as message ids (empty when acceptable); their
+    ``{min_length}``/``{max_length}`` are :data:`LIMITS`."""
     pw = normalise(password)
     if len(pw) < MIN_LENGTH:
-        return [f"must be at least {MIN_LENGTH} characters"]
+        return [N_("must be at least {min_length} characters")]
     if len(pw) > MAX_LENGTH:
-        return [f"must be at most {MAX_LENGTH} characters"]
+        return [N_("must be at most {max_length} characters")]
     lowered = pw.lower()
     listed = common_passwords()
     core = _TRIM.sub("", lowered)
@@ -97,13 +106,13 @@ def problems(password: str, *, username: str | None = None) -> list[str]:
         or _is_repetition(core, listed)
         or _dominated(lowered, listed)
     ):
-        found.append("is too common; choose a longer phrase of unrelated words")
+        found.append(N_("is too common; choose a longer phrase of unrelated words"))
     elif len(set(lowered)) < 5:
-        found.append("repeats too few different characters")
+        found.append(N_("repeats too few different characters"))
     if username and len(username) >= 3 and username.lower() in lowered:
-        found.append("must not contain the username")
+        found.append(N_("must not contain the username"))
     if "vaxport" in lowered:
-        found.append("must not contain the name of the service")
+        found.append(N_("must not contain the name of the service"))
     return found
 
 

@@ -29,6 +29,7 @@ from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.core.errors import Conflict, Problem, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.credentials import sessions
 from vaxport.identity.login import citizen, otp, recovery_guard
 from vaxport.identity.login import staff as login
@@ -51,7 +52,7 @@ class RecoveryStarted:
 
 def _required(value: str | None, field: str) -> str:
     if not value:
-        raise invalid(field, "is required for this recovery method")
+        raise invalid(field, N_("is required for this recovery method"))
     return value
 
 
@@ -72,7 +73,7 @@ async def start_recovery(
 ) -> RecoveryStarted:
     """Send the recovery codes (422 for malformed input, 429 for a capped destination)."""
     if method not in tenant.config.recovery.methods:
-        raise invalid("method", "is not offered here")
+        raise invalid("method", N_("is not offered here"))
     new = otp.parse_destination(tenant, new_phone, kind="phone", field="new_phone")
     factor_tx: uuid.UUID | None = None
     if method == "email-code":
@@ -97,7 +98,7 @@ async def start_recovery(
             config=tenant.config, id_type=_required(id_type, "id_type"), value=id_number or ""
         )
         if birth_date is None:
-            raise invalid("birth_date", "is required for this recovery method")
+            raise invalid("birth_date", N_("is required for this recovery method"))
         account = await citizen.find_citizen(db, tenant.id, old)
         # The same lookup runs for an unknown account (against an id that holds nobody).
         holds = await ports().member_lookup(
@@ -286,7 +287,7 @@ async def _move_phone(
             uow.session.expunge(account)
     except IntegrityError as exc:
         raise Conflict(
-            "this phone number already belongs to another account",
-            errors=[field_error("new_phone", "already belongs to another account")],
+            N_("this phone number already belongs to another account"),
+            errors=[field_error("new_phone", N_("already belongs to another account"))],
         ) from exc
     return account

@@ -31,6 +31,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
@@ -46,7 +47,7 @@ UNDO_DAYS = 14
 # Every recovery method is one or the other (a test walks the tenant's method list):
 HELD_METHODS = frozenset({"id-dob"})  # knowledge only: a relative may know both facts
 STRONGER_METHODS = frozenset({"email-code"})  # proves the account's e-mail: no hold
-BAD_UNDO = "is invalid, expired or already used"
+BAD_UNDO = N_("is invalid, expired or already used")
 LIST_LIMIT = 50
 
 
@@ -192,8 +193,8 @@ async def undo(
             return account.id
     except IntegrityError as exc:
         raise Conflict(
-            "the old phone number now belongs to another account: ask support",
-            errors=[field_error("code", "the old phone number now belongs to another account")],
+            N_("the old phone number now belongs to another account: ask support"),
+            errors=[field_error("code", N_("the old phone number now belongs to another account"))],
         ) from exc
 
 

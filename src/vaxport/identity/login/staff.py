@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from vaxport.core import audit, clock
 from vaxport.core.db import Database, UnitOfWork, affected
 from vaxport.core.errors import TooManyRequests, Unauthorized
+from vaxport.core.i18n import N_
 from vaxport.core.principal import ANONYMOUS
 from vaxport.identity.access import policy
 from vaxport.identity.credentials import sessions, tickets
@@ -33,9 +34,9 @@ from vaxport.tenancy.service import TenantInfo
 
 Channel = Literal["api", "web"]
 Status = Literal["authenticated", "totp_required", "enrolment_required"]
-BAD_CREDENTIALS = "invalid username or password"
-BAD_CODE = "invalid or already used code"
-EXPIRED = "the login has expired; start again"
+BAD_CREDENTIALS = N_("invalid username or password")
+BAD_CODE = N_("invalid or already used code")
+EXPIRED = N_("the login has expired; start again")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ async def count_attempt(db: Database, tenant: TenantInfo, keys: tuple[throttle.K
 def _throttled(exc: throttle.Throttled) -> TooManyRequests:
     seconds = max(1, int(exc.retry_after + 0.999))
     return TooManyRequests(
-        "too many failed attempts; try again later",
+        N_("too many failed attempts; try again later"),
         headers={"Retry-After": str(seconds)},
         retry_after=seconds,
     )

@@ -16,6 +16,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork, affected
 from vaxport.core.errors import Unauthorized, ValidationFailed, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
 from vaxport.identity.credentials import tokens
@@ -124,7 +125,7 @@ async def confirm_totp_change(
         account = await _own(uow, actor)
         codes = await enrolment.confirm_pending_secret(uow, account=account, code=code)
         if codes is None:
-            raise invalid("code", "does not match the new secret")
+            raise invalid("code", N_("does not match the new secret"))
         invalidate_after_commit(uow, cache, tenant_id=actor.tenant_id, account_id=account.id)
     return codes
 
@@ -135,7 +136,7 @@ async def regenerate_recovery_codes(*, db: Database, settings: Settings, actor: 
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         account = await _own(uow, actor)
         if account.totp_enabled_at is None:
-            raise invalid("totp", "enrol a second factor first")
+            raise invalid("totp", N_("enrol a second factor first"))
         codes = await enrolment.replace_recovery_codes(uow, account=account)
         await audit.record(
             uow,
@@ -257,11 +258,9 @@ async def change_password(
     """Change one's password (the current one required); other sessions end."""
     account = await login.load_account(db, actor.tenant_id, Account.id == actor.account_id)
     assert account is not None
-    problems = passwords.problems(new_password, username=account.username)
+    problems = passwords.reasons(new_password, username=account.username)
     if problems:
-        raise ValidationFailed(
-            "; ".join(problems), errors=[field_error("new_password", p) for p in problems]
-        )
+        raise _refused("new_password", problems)
     if not await _password_ok(
         db=db,
         settings=settings,
@@ -270,7 +269,7 @@ async def change_password(
         password=current_password,
         client_ip=client_ip,
     ):
-        raise invalid("current_password", "is not your current password")
+        raise invalid("current_password", N_("is not your current password"))
     new_hash = await passwords.hash_password(new_password)
     others: list[uuid.UUID] = []
     async with db.transaction(tenant_id=tenant.id) as uow:
@@ -329,12 +328,10 @@ async def activate(
         or account.invite_expires_at is None
         or account.invite_expires_at <= now
     ):
-        raise invalid("token", "this link is invalid, used or expired; ask for a new one")
-    problems = passwords.problems(password, username=account.username)
+        raise invalid("token", N_("this link is invalid, used or expired; ask for a new one"))
+    problems = passwords.reasons(password, username=account.username)
     if problems:
-        raise ValidationFailed(
-            "; ".join(problems), errors=[field_error("password", p) for p in problems]
-        )
+        raise _refused("password", problems)
     new_hash = await passwords.hash_password(password)
     async with db.transaction(tenant_id=tenant.id) as uow:
         done = await uow.session.execute(
@@ -353,7 +350,7 @@ async def activate(
             )
         )
         if affected(done) != 1:
-            raise invalid("token", "this link is invalid, used or expired; ask for a new one")
+            raise invalid("token", N_("this link is invalid, used or expired; ask for a new one"))
         await audit.record(
             uow,
             by=account.principal,
@@ -386,3 +383,12 @@ async def logout(*, db: Database, cache: Cache, actor: Actor) -> None:
         reason="logout",
         by=actor.principal,
     )
+
+
+def _refused(field: str, problems: list[str]) -> ValidationFailed:
+    """The password rules ``problems`` (message ids) broken by ``field``."""
+    errors: list[dict[str, str]] = [
+        field_error(field, p, min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
+        for p in problems
+    ]
+    return ValidationFailed("; ".join(e["reason"] for e in errors), errors=errors)

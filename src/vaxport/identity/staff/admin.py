@@ -23,6 +23,7 @@ from vaxport.core import audit, clock
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.principal import OPERATOR
 from vaxport.identity.access import policy
 from vaxport.identity.access.actor import Actor
@@ -155,7 +156,7 @@ async def create_staff(
     """Invite a staff member; ``actor`` None for the operator's command line."""
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise invalid("username", "3-64 of a-z 0-9 . _ -, starting with a letter")
+        raise invalid("username", N_("3-64 of a-z 0-9 . _ -, starting with a letter"))
     region_code, facility_id = await placement(tenant, role, region_code, facility_id, db=db)
     target = Resource(tenant_id=tenant.id, region_code=region_code, facility_id=facility_id)
     check_manage(actor, role, target)
@@ -195,8 +196,8 @@ async def create_staff(
             )
     except IntegrityError as exc:
         raise Conflict(
-            "that username, e-mail or phone is already in use",
-            errors=[field_error("username", "already in use")],
+            N_("that username, e-mail or phone is already in use"),
+            errors=[field_error("username", N_("already in use"))],
         ) from exc
     return invitation
 
@@ -244,7 +245,7 @@ def _uncursor(cursor: str) -> uuid.UUID:
     try:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error) as exc:
-        raise invalid("cursor", "is not a cursor this list gave out") from exc
+        raise invalid("cursor", N_("is not a cursor this list gave out")) from exc
 
 
 async def list_staff(
@@ -252,9 +253,9 @@ async def list_staff(
 ) -> StaffPage:
     """Staff in the actor's jurisdiction, oldest first, cursor-paginated."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
+        raise invalid("limit", N_("must be between 1 and {maximum}"), maximum=MAX_LIMIT)
     if not actor.has("staff:read"):
-        raise NotFound("not found")
+        raise NotFound(N_("not found"))
     query = select(Account).where(Account.tenant_id == actor.tenant_id, Account.kind == "staff")
     query = scoped(query, actor)
     if cursor:
@@ -280,7 +281,7 @@ async def _load_for(
         )
     ).scalar_one_or_none()
     if account is None:
-        raise NotFound("staff member not found")
+        raise NotFound(N_("staff member not found"))
     policy.authorize(actor, permission, resource_of(account), what="staff member")
     return account
 
@@ -293,14 +294,14 @@ async def get_staff(*, db: Database, actor: Actor, account_id: uuid.UUID) -> Sta
 
 def _not_self(actor: Actor, account: Account) -> None:
     if account.id == actor.account_id:
-        raise Conflict("you cannot do this to your own account")
+        raise Conflict(N_("you cannot do this to your own account"))
 
 
 def _manageable(actor: Actor, account: Account) -> None:
     _not_self(actor, account)
     if not policy.may_assign(actor, account.role):
         # Seeing someone is not managing them: an admin cannot touch a peer or a superior.
-        raise NotFound("staff member not found")
+        raise NotFound(N_("staff member not found"))
 
 
 async def set_status(

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from vaxport.core.errors import ValidationFailed, field_error
+from vaxport.core.i18n import N_
 from vaxport.core.imports.engine import cells_of, check_columns
 from vaxport.registration.schemas import MemberIn
 from vaxport.registration.validation import Errors, NormalisedMember, validate_member
@@ -77,9 +78,9 @@ def check_header(header: list[str], tenant: TenantInfo) -> tuple[list[str], Erro
     names, errors = check_columns(header, lambda name: name if name in _ORDER else None, REQUIRED)
     if tenant.config.birth_precision == "date":
         if "birth_date" not in names:
-            errors.append(field_error("birth_date", "is a required column"))
+            errors.append(field_error("birth_date", N_("is a required column")))
     elif "birth_date" not in names and "birth_year" not in names:
-        errors.append(field_error("birth_date", "is a required column (or birth_year)"))
+        errors.append(field_error("birth_date", N_("is a required column (or birth_year)")))
     return names, errors
 
 
@@ -134,5 +135,9 @@ def parse_row(
     if within_region is not None and not is_in_subtree(
         tenant=tenant, region_code=person.region_code, ancestor_code=within_region
     ):
-        return [field_error("region_code", f"is outside your region ({within_region})")]
+        return [
+            field_error(
+                "region_code", N_("is outside your region ({region})"), region=within_region
+            )
+        ]
     return ImportRow(row=number, member=person)

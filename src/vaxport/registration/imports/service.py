@@ -30,6 +30,7 @@ from vaxport.core import audit
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import Forbidden, NotFound, ValidationFailed
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.imports.engine import REPORT_HEADER
 from vaxport.core.imports.readers import Kind, read_header
@@ -63,11 +64,11 @@ def upload_path(settings: Settings, import_id: uuid.UUID, kind: str) -> Path:
 def importer_region(actor: Actor) -> str | None:
     """The region subtree ``actor`` imports into (None: the whole tenant); 403 if none."""
     if actor.kind != "staff" or actor.role not in IMPORTER_ROLES or actor.facility_id:
-        raise Forbidden("bulk imports are for national and regional administrators")
+        raise Forbidden(N_("bulk imports are for national and regional administrators"))
     if actor.is_national:
         return None
     if actor.region_code is None:
-        raise Forbidden("your scope does not cover any region")
+        raise Forbidden(N_("your scope does not cover any region"))
     return actor.region_code
 
 
@@ -79,7 +80,7 @@ def _check_file(path: Path, kind: Kind, tenant: TenantInfo) -> str:
     """
     _, problems = check_header(read_header(path, kind), tenant)
     if problems:
-        raise ValidationFailed("the file's columns are not the import format", errors=problems)
+        raise ValidationFailed(N_("the file's columns are not the import format"), errors=problems)
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -180,7 +181,7 @@ async def _visible(
         or not identity.can(actor, PERMISSION, resource)
         or (imp.region_code is None and not actor.is_national)
     ):
-        raise NotFound("import not found")
+        raise NotFound(N_("import not found"))
     return imp
 
 
@@ -193,7 +194,7 @@ async def status(*, db: Database, tenant: TenantInfo, import_id: uuid.UUID) -> I
     """An import's status and counts, for the operator (no actor to authorize)."""
     imp = await find(db, tenant.id, import_id)
     if imp is None:
-        raise NotFound("import not found")
+        raise NotFound(N_("import not found"))
     return ImportOut.model_validate(imp)
 
 

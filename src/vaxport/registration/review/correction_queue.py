@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound
+from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor
 from vaxport.registration.models import Beneficiary, CorrectionRequest
 from vaxport.registration.review import correction_values as values
@@ -26,7 +27,7 @@ async def list_pending(
     reach.staff_only(actor)
     reach.check_limit(limit)
     if not actor.has("beneficiaries:approve"):
-        raise NotFound("not found")
+        raise NotFound(N_("not found"))
     query = (
         select(CorrectionRequest, Beneficiary.reference)
         .join(Beneficiary, Beneficiary.id == CorrectionRequest.beneficiary_id)

@@ -12,7 +12,8 @@ import unicodedata
 from typing import Any
 
 from vaxport.core import clock
-from vaxport.core.errors import invalid
+from vaxport.core.errors import ONE_OF, invalid
+from vaxport.core.i18n import N_
 from vaxport.registration.models import CORRECTABLE_FIELDS, Beneficiary, BeneficiaryDocument
 from vaxport.registration.schemas import NAME_MAX
 from vaxport.registration.validation import MAX_AGE_YEARS, match_key
@@ -25,7 +26,7 @@ NOTE_MAX = 500
 def check_field(field: str) -> str:
     """``field`` if a citizen may ask to correct it (422 otherwise)."""
     if field not in CORRECTABLE_FIELDS:
-        raise invalid("field", f"must be one of {', '.join(CORRECTABLE_FIELDS)}")
+        raise invalid("field", ONE_OF, choices=", ".join(CORRECTABLE_FIELDS))
     return field
 
 
@@ -34,12 +35,12 @@ def check_text(value: str | None, *, field: str, maximum: int, required: bool) -
     text = (value or "").strip()
     if not text:
         if required:
-            raise invalid(field, "is required")
+            raise invalid(field, N_("is required"))
         return None
     if len(text) > maximum:
-        raise invalid(field, f"must be at most {maximum} characters")
+        raise invalid(field, N_("must be at most {maximum} characters"), maximum=maximum)
     if any(ord(c) < 0x20 and c not in "\n\t" for c in text):
-        raise invalid(field, "must not contain control characters")
+        raise invalid(field, N_("must not contain control characters"))
     return text
 
 
@@ -47,9 +48,9 @@ def check_name(value: str, *, field: str) -> str:
     """A person's name as registration stores it (NFC, single spaces)."""
     text = " ".join(unicodedata.normalize("NFC", value).split())
     if not text:
-        raise invalid(field, "must not be empty")
+        raise invalid(field, N_("must not be empty"))
     if len(text) > NAME_MAX or any(unicodedata.category(c).startswith("C") for c in text):
-        raise invalid(field, f"must be at most {NAME_MAX} printable characters")
+        raise invalid(field, N_("must be at most {maximum} printable characters"), maximum=NAME_MAX)
     return text
 
 
@@ -58,12 +59,12 @@ def check_birth_date(value: str, *, field: str) -> dt.date:
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise invalid(field, "must be a date (YYYY-MM-DD)") from None
+        raise invalid(field, N_("must be a date (YYYY-MM-DD)")) from None
     today = clock.utcnow().date()
     if day > today:
-        raise invalid(field, "is in the future")
+        raise invalid(field, N_("is in the future"))
     if day.year < today.year - MAX_AGE_YEARS:
-        raise invalid(field, f"is more than {MAX_AGE_YEARS} years ago")
+        raise invalid(field, N_("is more than {years} years ago"), years=MAX_AGE_YEARS)
     return day
 
 
@@ -74,7 +75,7 @@ def proposal(tenant: TenantInfo, field: str, value: str, id_type: str | None) ->
     if field == "birth_date":
         return {"value": check_birth_date(value, field="value").isoformat()}
     if not id_type:
-        raise invalid("id_type", "is required to correct an ID number")
+        raise invalid("id_type", N_("is required to correct an ID number"))
     number = validate_id_number(
         config=tenant.config, id_type=id_type, value=value, field="value", type_field="id_type"
     )

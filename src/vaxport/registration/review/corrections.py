@@ -25,6 +25,7 @@ from vaxport.core import clock
 from vaxport.core.crypto import blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Conflict, NotFound, field_error, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import emit
 from vaxport.identity.service import Actor
@@ -41,7 +42,7 @@ from vaxport.tenancy.service import TenantInfo
 
 CORRECTED = "beneficiary.corrected"
 PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"
-ID_TAKEN = "this ID number cannot be registered to this person"
+ID_TAKEN = N_("this ID number cannot be registered to this person")
 
 
 def view(row: CorrectionRequest) -> CorrectionOut:
@@ -76,13 +77,13 @@ def _replaced(
         for document in documents:
             if document.id == document_id:
                 return document
-        raise invalid("document_id", "is not a document of this person")
+        raise invalid("document_id", N_("is not a document of this person"))
     if len(documents) <= 1:
         return documents[0] if documents else None
     same = [d for d in documents if d.id_type == id_type]
     if len(same) == 1:
         return same[0]
-    raise invalid("document_id", "choose which of this person's documents to correct")
+    raise invalid("document_id", N_("choose which of this person's documents to correct"))
 
 
 async def _holders(
@@ -111,7 +112,7 @@ async def _check_not_own(
     is not said to the one asking (issue 12, finding 8: 409 against 201 told any citizen
     who is registered): the request is filed all the same and the approver sees it."""
     if beneficiary.id in await _holders(uow, beneficiary, proposed):
-        raise invalid("value", "is already this person's ID number")
+        raise invalid("value", N_("is already this person's ID number"))
 
 
 async def held_elsewhere(uow: UnitOfWork, row: CorrectionRequest, beneficiary: Beneficiary) -> bool:
@@ -128,8 +129,8 @@ async def _check_number_free(
     """At approval: 409 when another record holds the number (the approver may know)."""
     for holder in await _holders(uow, beneficiary, proposed):
         if holder == beneficiary.id:
-            raise invalid("value", "is already this person's ID number")
-        raise Conflict(ID_TAKEN, errors=[field_error("value", "is already registered")])
+            raise invalid("value", N_("is already this person's ID number"))
+        raise Conflict(ID_TAKEN, errors=[field_error("value", N_("is already registered"))])
 
 
 async def request_correction(
@@ -151,7 +152,7 @@ async def request_correction(
     async with db.transaction(tenant_id=actor.tenant_id) as uow:
         beneficiary = await reach.load(uow, actor, beneficiary_id, "beneficiaries:write")
         if beneficiary.status == STATUS_MERGED:
-            raise Conflict("this record was merged into another; correct that one")
+            raise Conflict(N_("this record was merged into another; correct that one"))
         document = None
         if field == "id_number":
             document = _replaced(
@@ -159,7 +160,7 @@ async def request_correction(
             )
             await _check_not_own(uow, beneficiary, proposed)
         elif proposed == values.current(beneficiary, field, None):
-            raise invalid("value", "is the record's present value")
+            raise invalid("value", N_("is the record's present value"))
         pending = await uow.session.scalar(
             select(CorrectionRequest.id).where(
                 CorrectionRequest.tenant_id == actor.tenant_id,
@@ -170,8 +171,8 @@ async def request_correction(
         )
         if pending is not None:
             raise Conflict(
-                "a correction of this field is already waiting for a decision",
-                errors=[field_error("field", "already has a pending request")],
+                N_("a correction of this field is already waiting for a decision"),
+                errors=[field_error("field", N_("already has a pending request"))],
             )
         row = CorrectionRequest(
             id=uuid7(),
@@ -210,7 +211,7 @@ async def _load_request(
         query = query.with_for_update().execution_options(populate_existing=True)
     row = (await uow.session.execute(query)).scalar_one_or_none()
     if row is None:
-        raise NotFound("correction request not found")
+        raise NotFound(N_("correction request not found"))
     return row
 
 
@@ -224,7 +225,7 @@ async def for_approver(
             uow, actor, row.beneficiary_id, "beneficiaries:approve", lock=lock
         )
     except NotFound:
-        raise NotFound("correction request not found") from None
+        raise NotFound(N_("correction request not found")) from None
     return row, beneficiary
 
 
@@ -235,7 +236,11 @@ async def document_of(uow: UnitOfWork, row: CorrectionRequest) -> BeneficiaryDoc
 
 
 def _decided(row: CorrectionRequest) -> Conflict:
-    return Conflict(f"this request was already {row.status}", status_now=row.status)
+    return Conflict(
+        N_("this request was already {status}"),
+        params={"status": row.status},
+        status_now=row.status,
+    )
 
 
 async def _approve(
@@ -290,7 +295,7 @@ async def decide(
                 )
                 return view(row)
             if beneficiary.status == STATUS_MERGED:
-                raise Conflict("this record was merged into another; it cannot be corrected")
+                raise Conflict(N_("this record was merged into another; it cannot be corrected"))
             row.previous = await _approve(uow, row, beneficiary)
             row.status = APPROVED
             beneficiary.version += 1
@@ -310,7 +315,9 @@ async def decide(
             return view(row)
     except IntegrityError as exc:
         # Another record took the number between our check and our write.
-        raise Conflict(ID_TAKEN, errors=[field_error("value", "is already registered")]) from exc
+        raise Conflict(
+            ID_TAKEN, errors=[field_error("value", N_("is already registered"))]
+        ) from exc
 
 
 async def withdraw(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> CorrectionOut:
@@ -320,7 +327,7 @@ async def withdraw(*, db: Database, actor: Actor, correction_id: uuid.UUID) -> C
         try:
             await reach.load(uow, actor, row.beneficiary_id, "beneficiaries:write")
         except NotFound:
-            raise NotFound("correction request not found") from None
+            raise NotFound(N_("correction request not found")) from None
         if row.status != PENDING:
             raise _decided(row)
         row.status = WITHDRAWN

@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from vaxport.core import clock
 from vaxport.core.db import Database, UnitOfWork
-from vaxport.core.errors import Conflict, NotFound, invalid
+from vaxport.core.errors import ONE_OF, Conflict, NotFound, invalid
+from vaxport.core.i18n import N_
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import emit
 from vaxport.identity.service import Actor
@@ -71,9 +72,9 @@ async def list_flags(
     reach.staff_only(actor)
     reach.check_limit(limit)
     if status not in FLAG_STATUSES:
-        raise invalid("status", f"must be one of {', '.join(FLAG_STATUSES)}")
+        raise invalid("status", ONE_OF, choices=", ".join(FLAG_STATUSES))
     if not actor.has(WRITE):
-        raise NotFound("not found")
+        raise NotFound(N_("not found"))
     live = (
         select(Merge.id)
         .where(Merge.flag_id == DuplicateFlag.id, Merge.undone_at.is_(None))
@@ -108,7 +109,7 @@ async def load_flag(
         query = query.with_for_update().execution_options(populate_existing=True)
     flag = (await uow.session.execute(query)).scalar_one_or_none()
     if flag is None:
-        raise NotFound("duplicate flag not found")
+        raise NotFound(N_("duplicate flag not found"))
     try:
         # Rows are locked in id order, whichever way round the flag names them: two
         # merges touching the same people cannot deadlock.
@@ -117,13 +118,17 @@ async def load_flag(
             for some_id in sorted({flag.beneficiary_id, flag.candidate_id})
         }
     except NotFound:
-        raise NotFound("duplicate flag not found") from None
+        raise NotFound(N_("duplicate flag not found")) from None
     return flag, loaded[flag.beneficiary_id], loaded[flag.candidate_id]
 
 
 def _open(flag: DuplicateFlag) -> None:
     if flag.status != "open":
-        raise Conflict(f"this flag was already {flag.status}", status_now=flag.status)
+        raise Conflict(
+            N_("this flag was already {status}"),
+            params={"status": flag.status},
+            status_now=flag.status,
+        )
 
 
 async def dismiss(*, db: Database, actor: Actor, flag_id: uuid.UUID) -> FlagOut:
@@ -162,11 +167,11 @@ async def _merge(
 ) -> Merge:
     """Point ``merged`` at ``survivor``, note the merge, audit and publish it."""
     if merged.id == survivor.id:
-        raise Conflict("a record cannot be merged into itself")
+        raise Conflict(N_("a record cannot be merged into itself"))
     if survivor.status == STATUS_MERGED:
-        raise Conflict("the survivor was itself merged into another record")
+        raise Conflict(N_("the survivor was itself merged into another record"))
     if merged.status == STATUS_MERGED:
-        raise Conflict("this record is already merged")
+        raise Conflict(N_("this record is already merged"))
     now = clock.utcnow()
     merged.status, merged.merged_into_id = STATUS_MERGED, survivor.id
     merged.version += 1
@@ -199,7 +204,7 @@ async def merge_flag(
         flag, first, second = await load_flag(uow, actor, flag_id, lock=True)
         _open(flag)
         if survivor_id not in (first.id, second.id):
-            raise invalid("survivor_id", "must be one of the two flagged records")
+            raise invalid("survivor_id", N_("must be one of the two flagged records"))
         survivor, merged = (first, second) if survivor_id == first.id else (second, first)
         row = await _merge(uow, actor, merged=merged, survivor=survivor, flag=flag)
         return merge_view(row)
@@ -234,7 +239,7 @@ async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeOut:
             )
         ).scalar_one_or_none()
         if row is None:
-            raise NotFound("merge not found")
+            raise NotFound(N_("merge not found"))
         # Flag before people, as merging and dismissing lock them: no lock-order deadlock.
         flag = None
         if row.flag_id is not None:
@@ -249,10 +254,10 @@ async def undo(*, db: Database, actor: Actor, merge_id: uuid.UUID) -> MergeOut:
                 for some_id in sorted({row.merged_id, row.survivor_id})
             }
         except NotFound:
-            raise NotFound("merge not found") from None
+            raise NotFound(N_("merge not found")) from None
         merged = locked[row.merged_id]
         if row.undone_at is not None or merged.merged_into_id != row.survivor_id:
-            raise Conflict("this merge was already undone")
+            raise Conflict(N_("this merge was already undone"))
         now = clock.utcnow()
         merged.status, merged.merged_into_id = STATUS_ACTIVE, None
         merged.version += 1

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from vaxport.core import audit
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound, invalid
+from vaxport.core.i18n import N_
 from vaxport.identity import service as identity
 from vaxport.identity.service import Actor
 from vaxport.registration.models import Beneficiary
@@ -35,13 +36,13 @@ def located(actor: Actor, region_column: Any, facility_column: Any) -> list[Any]
 def staff_only(actor: Actor) -> None:
     """Review queues are staff work: citizens are refused (403)."""
     if actor.kind != "staff":
-        raise Forbidden("this is work for staff")
+        raise Forbidden(N_("this is work for staff"))
 
 
 def check_limit(limit: int) -> None:
     """422 unless ``1 <= limit <= MAX_LIMIT``."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise invalid("limit", f"must be between 1 and {MAX_LIMIT}")
+        raise invalid("limit", N_("must be between 1 and {maximum}"), maximum=MAX_LIMIT)
 
 
 def after(cursor: str | None) -> uuid.UUID | None:
@@ -51,7 +52,7 @@ def after(cursor: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(cursor)
     except ValueError:
-        raise invalid("cursor", "is not a cursor this list gave out") from None
+        raise invalid("cursor", N_("is not a cursor this list gave out")) from None
 
 
 async def load(
@@ -70,7 +71,7 @@ async def load(
         query = query.with_for_update().execution_options(populate_existing=True)
     beneficiary = (await uow.session.execute(query)).scalar_one_or_none()
     if beneficiary is None:
-        raise NotFound("person not found")
+        raise NotFound(N_("person not found"))
     identity.authorize(actor, permission, resource(beneficiary), what="person")
     return beneficiary
 
