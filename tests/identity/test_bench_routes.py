@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 
+from tests.conftest import requires_postgres
 from tests.identity.helpers import Staff, api_login, bearer, make_staff
 from vaxport.app import create_app
+from vaxport.core import roundtrips
 from vaxport.core.cache import Cache
 from vaxport.core.crypto import get_keyring
 from vaxport.core.db import Database
@@ -78,3 +81,61 @@ async def test_the_hot_read_is_scoped_to_its_tenant_by_row_level_security(
     assert mine == (person.username,)
     # The same statement (no tenant filter of its own) in another tenant's scope: nothing.
     assert await fetch_one(clean_db, by_id, {"id": person.id}, tenant_id=uuid.uuid4()) is None
+
+
+async def test_the_hot_read_takes_its_parameters_whatever_their_column_type(
+    clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    person = await make_staff(clean_db, settings, tenant, role="analyst")
+    by_name = select(Account.id, Account.role).where(
+        Account.username == bindparam("name"), Account.tenant_id == bindparam("tenant")
+    )
+    params = {"name": person.username, "tenant": tenant.id}
+    assert await fetch_one(clean_db, by_name, params, tenant_id=tenant.id) == (
+        person.id,
+        "analyst",
+    )
+    quoted = {**params, "name": "it's"}
+    assert await fetch_one(clean_db, by_name, quoted, tenant_id=tenant.id) is None
+
+
+@requires_postgres
+async def test_the_hot_read_is_one_round_trip_and_leaves_no_tenant_on_its_connection(
+    clean_db: Database, settings: Settings, tenant: TenantInfo, app_database_url: str
+) -> None:
+    person = await make_staff(clean_db, settings, tenant, role="analyst")
+    by_id = select(Account.username).where(Account.id == bindparam("id"))
+    one = Database(app_database_url, pool_size=1, max_overflow=0)  # one pooled connection
+    roundtrips.install(one.engine)
+    try:
+        await fetch_one(one, by_id, {"id": person.id}, tenant_id=tenant.id)  # prepares
+        trace = roundtrips.Trace()
+        token = roundtrips.begin_request(trace)
+        try:
+            row = await fetch_one(one, by_id, {"id": person.id}, tenant_id=tenant.id)
+        finally:
+            roundtrips.end_request(token)
+        assert row == (person.username,)
+        assert trace.round_trips == 1
+        # The scope ended with the statement: the next one on that connection has none.
+        async with one.engine.connect() as conn:
+            left = await conn.scalar(text("SELECT current_setting('vaxport.tenant', true)"))
+            assert left in (None, "")
+            assert await conn.scalar(select(Account.username)) is None  # so RLS shows nothing
+    finally:
+        await one.dispose()
+
+
+@requires_postgres
+async def test_the_hot_read_cannot_lock_or_write_rows(
+    clean_db: Database, settings: Settings, tenant: TenantInfo
+) -> None:
+    person = await make_staff(clean_db, settings, tenant, role="analyst")
+    locking = select(Account.username).where(Account.id == bindparam("id")).with_for_update()
+    with pytest.raises(asyncpg.FeatureNotSupportedError, match="non-volatile"):
+        await fetch_one(clean_db, locking, {"id": person.id}, tenant_id=tenant.id)
+    # The refusal left the pool usable.
+    by_id = select(Account.username).where(Account.id == bindparam("id"))
+    assert await fetch_one(clean_db, by_id, {"id": person.id}, tenant_id=tenant.id) == (
+        person.username,
+    )

@@ -212,17 +212,16 @@ async def _driver_of(session: AsyncSession) -> tuple[Any, Any]:
     return raw.dbapi_connection, raw.driver_connection
 
 
-def begin_script(tenant_id: uuid.UUID | None, *, read_only: bool = False) -> str:
+def begin_script(tenant_id: uuid.UUID | None) -> str:
     """``BEGIN`` and the tenant scope as one simple-query message (one round trip).
 
     The tenant id must be a :class:`uuid.UUID`: its text form is safe to send as a literal.
     """
-    script = "BEGIN READ ONLY" if read_only else "BEGIN"
     if tenant_id is None:
-        return script
+        return "BEGIN"
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError("tenant_id must be a UUID")
-    return f"{script}; SELECT set_config('vaxport.tenant', '{tenant_id}', true)"
+    return f"BEGIN; SELECT set_config('vaxport.tenant', '{tenant_id}', true)"
 
 
 async def _begin_on_driver(session: AsyncSession, tenant_id: uuid.UUID | None) -> Any:
