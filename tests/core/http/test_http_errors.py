@@ -99,7 +99,7 @@ async def test_a_forms_uploaded_files_are_closed_when_the_request_ends(settings)
     seen: list[UploadFile] = []
 
     @app.post("/upload")
-    async def upload(file: UploadFile = File(...)) -> dict[str, int]:  # noqa: B008
+    async def upload(file: UploadFile = File(...)) -> dict[str, int]:
         seen.append(file)
         return {"size": len(await file.read())}
 
@@ -111,7 +111,8 @@ async def test_a_forms_uploaded_files_are_closed_when_the_request_ends(settings)
         bad = await c.post("/upload", data={"other": "x"})  # no file: problem+json 422
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
-    assert seen and seen[0].file.closed
+    assert seen
+    assert seen[0].file.closed
 
 
 async def test_an_error_raised_by_a_route_is_problem_json_with_the_request_id(settings) -> None:  # type: ignore[no-untyped-def]

@@ -63,7 +63,7 @@ class HandledExceptionsMiddleware:
             try:
                 await self.app(scope, receive, sender)
             finally:
-                if files._exit_callbacks:  # a form was read: close its uploaded files
+                if files._exit_callbacks:  # type: ignore[attr-defined]  # a form was read: close its files
                     await files.aclose()
         except Exception as exc:
             handler = self._handler(exc)

@@ -102,9 +102,13 @@ class LeanHandler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        async with AsyncExitStack() as stack:
-            scope["fastapi_inner_astack"] = stack
-            scope["fastapi_function_astack"] = stack  # no yield dependencies here
+        # No yield dependencies here, so nothing is pushed on the stack in practice:
+        # it is closed only if something was (entering and leaving an empty one costs a
+        # coroutine per request).
+        stack = AsyncExitStack()
+        scope["fastapi_inner_astack"] = stack
+        scope["fastapi_function_astack"] = stack
+        try:
             body: Any = Undefined
             if self.route.body_field is not None:
                 body = await self._read_body(request)
@@ -122,6 +126,9 @@ class LeanHandler:
                 )
             raw = await self.call(**solved.values)
             response = self._response(raw, solved)
+        finally:
+            if stack._exit_callbacks:  # type: ignore[attr-defined]
+                await stack.aclose()
         await response(scope, receive, send)
 
     async def _read_body(self, request: Request) -> Any:
