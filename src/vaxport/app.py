@@ -31,7 +31,7 @@ from vaxport.core.errors import (
     problem_for_status,
 )
 from vaxport.core.http.answers import AnswerMemoMiddleware
-from vaxport.core.http.bench_probe import RoundTripMiddleware
+from vaxport.core.http.bench_probe import RoundTripProbe
 from vaxport.core.http.dependencies import Context
 from vaxport.core.http.handled import HandledExceptionsMiddleware
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
@@ -300,9 +300,11 @@ def create_app(
         )
     # Security headers go on in the outermost layer's one ``send`` wrapper, with the request
     # id; they read the scheme the transport layer (further in) established.
-    app.add_middleware(RequestMiddleware, security=SecurityHeaders(hsts=settings.force_https))
-    if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
-        app.add_middleware(RoundTripMiddleware)
+    # In bench mode, it also counts every request's round trips (it sees every statement).
+    probe = RoundTripProbe() if settings.bench_mode and roundtrips.counts(db.engine) else None
+    app.add_middleware(
+        RequestMiddleware, security=SecurityHeaders(hsts=settings.force_https), probe=probe
+    )
     return app
 
 
