@@ -11,11 +11,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -33,8 +31,9 @@ from vaxport.core.errors import (
     problem_for_status,
 )
 from vaxport.core.http.answers import AnswerMemoMiddleware
-from vaxport.core.http.bench_probe import RoundTripMiddleware
+from vaxport.core.http.bench_probe import RoundTripProbe
 from vaxport.core.http.dependencies import Context
+from vaxport.core.http.handled import HandledExceptionsMiddleware
 from vaxport.core.http.middleware import BodyLimitMiddleware, RequestMiddleware
 from vaxport.core.http.openapi import install as install_links
 from vaxport.core.http.ratelimit import RateLimiter, RateLimitMiddleware
@@ -166,8 +165,9 @@ class _LeanFastAPI(FastAPI):
     """FastAPI with only the per-request layers we use (measured by ``vaxport bench``).
 
     Stack, outermost first: Starlette's error middleware (500 -> problem+json), our own
-    middleware, Starlette's exception middleware (handlers -> problem+json), FastAPI's
-    exit stack (closes uploaded files), the route index, the router. Left out: the
+    middleware, one layer for Starlette's exception handling (handlers -> problem+json)
+    and FastAPI's file exit stack (``core/http/handled.py``), the route index, the
+    router. Left out: the
     native telemetry wrapper and its exception observer (see above), and FastAPI's
     app-wide body limit (``BodyLimitMiddleware`` answers 413 as problem+json; a route's
     own ``max_body_size`` still applies).
@@ -184,8 +184,7 @@ class _LeanFastAPI(FastAPI):
         router: ASGIApp = self.router
         if not self.router.form_limits:  # the index would skip the router's form limits
             router = IndexedRouter(self.router)
-        app: ASGIApp = AsyncExitStackMiddleware(router)
-        app = ExceptionMiddleware(app, handlers=handlers, debug=self.debug)
+        app: ASGIApp = HandledExceptionsMiddleware(router, handlers=handlers, debug=self.debug)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         return ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
@@ -301,9 +300,11 @@ def create_app(
         )
     # Security headers go on in the outermost layer's one ``send`` wrapper, with the request
     # id; they read the scheme the transport layer (further in) established.
-    app.add_middleware(RequestMiddleware, security=SecurityHeaders(hsts=settings.force_https))
-    if settings.bench_mode and roundtrips.counts(db.engine):  # outermost: sees every statement
-        app.add_middleware(RoundTripMiddleware)
+    # In bench mode, it also counts every request's round trips (it sees every statement).
+    probe = RoundTripProbe() if settings.bench_mode and roundtrips.counts(db.engine) else None
+    app.add_middleware(
+        RequestMiddleware, security=SecurityHeaders(hsts=settings.force_https), probe=probe
+    )
     return app
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from importlib import import_module
 from importlib.metadata import version
 from typing import Any
@@ -27,6 +28,7 @@ from vaxport.core.http.routing import flatten_included_routers
 
 LEAN = "src/vaxport/core/http/lean_route.py"
 ROUTING = "src/vaxport/core/http/routing.py"
+HANDLED = "src/vaxport/core/http/handled.py"
 # The minor versions both files were written for (and pyproject.toml pins).
 WRITTEN_FOR = {"fastapi": "0.165", "starlette": "1.10"}
 
@@ -134,6 +136,16 @@ INTERNALS: list[tuple[str, str, Callable[[], bool]]] = [
             {"value", "values", "loc"} <= _params(type(_route().body_field).validate)
             and {"include", "exclude", "by_alias", "exclude_unset", "exclude_defaults"}
             <= _params(type(_route().body_field).serialize_json)
+        ),
+    ),
+    (
+        "FastAPI's handler reads its file stack from scope['fastapi_middleware_astack']; "
+        "AsyncExitStack keeps its callbacks in _exit_callbacks",
+        HANDLED,
+        lambda: (
+            "fastapi_middleware_astack" in inspect.getsource(import_module("fastapi.routing"))
+            and hasattr(AsyncExitStack(), "_exit_callbacks")
+            and not AsyncExitStack()._exit_callbacks
         ),
     ),
     (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import File, UploadFile
 
 from vaxport.app import create_app
 from vaxport.core.http.dependencies import iter_routes, route_permission
@@ -91,3 +92,42 @@ def test_every_route_declares_a_permission(settings) -> None:  # type: ignore[no
         f"{sorted(r.methods)} {p}" for p, r, d in endpoints if route_permission(r, d) is None
     ]
     assert missing == []
+
+
+async def test_a_forms_uploaded_files_are_closed_when_the_request_ends(settings) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings)
+    seen: list[UploadFile] = []
+
+    @app.post("/upload")
+    async def upload(file: UploadFile = File(...)) -> dict[str, int]:
+        seen.append(file)
+        return {"size": len(await file.read())}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.post("/upload", files={"file": ("a.txt", b"hello")})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"size": 5}
+        bad = await c.post("/upload", data={"other": "x"})  # no file: problem+json 422
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+    assert seen
+    assert seen[0].file.closed
+
+
+async def test_an_error_raised_by_a_route_is_problem_json_with_the_request_id(settings) -> None:  # type: ignore[no-untyped-def]
+    from vaxport.core.errors import Conflict
+
+    app = create_app(settings)
+
+    @app.get("/conflict")
+    async def conflict() -> None:
+        raise Conflict("already there")
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/conflict", headers={"X-Request-ID": "abc-123"})
+    assert r.status_code == 409
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["x-request-id"] == "abc-123"
+    assert r.json()["detail"] == "already there"

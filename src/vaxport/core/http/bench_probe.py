@@ -1,7 +1,7 @@
 """Bench mode's view into the server: database round trips per request.
 
 Only in bench mode (``VAXPORT_BENCH_MODE``, refused in production): the app adds
-:class:`RoundTripMiddleware` outermost when its database counts round trips
+:class:`RoundTripProbe` to the outermost layer when its database counts round trips
 (``core/roundtrips.py``), and the bench reads the sums before and after a run from
 ``GET /bench/roundtrips``. ``POST /bench/roundtrips/capture`` asks for the statements of
 one coming request (with their parameters), read back from ``GET`` on the same path.
@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from vaxport.core import roundtrips
 from vaxport.core.http.dependencies import requires
@@ -23,33 +23,24 @@ from vaxport.core.http.dependencies import requires
 router = APIRouter(tags=["bench"], include_in_schema=False)
 
 
-class RoundTripMiddleware:
-    """Gives every HTTP request a round-trip trace and adds it to the sums at the end."""
+class RoundTripProbe:
+    """Gives every HTTP request a round-trip trace and adds it to the sums at the end.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    Called by the outermost layer (``core.http.middleware.RequestMiddleware``), which
+    already wraps ``send`` and knows the status: a layer of its own would add a coroutine
+    and a wrapper that production does not have to every request the bench measures.
+    """
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        counters = roundtrips.COUNTERS
-        method, path = scope["method"], scope["path"]
-        trace = counters.start(method, path)
-        token = roundtrips.begin_request(trace)
-        status = 0
+    def begin(self, scope: Scope) -> tuple[Any, Any]:
+        """Start the request's trace (before the app runs)."""
+        trace = roundtrips.COUNTERS.start(scope["method"], scope["path"])
+        return trace, roundtrips.begin_request(trace)
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            roundtrips.end_request(token)
-            counters.finish(method, path, trace, status)
+    def end(self, scope: Scope, begun: tuple[Any, Any], status: int) -> None:
+        """Add the trace to the sums (after the app ran, whatever happened)."""
+        trace, token = begun
+        roundtrips.end_request(token)
+        roundtrips.COUNTERS.finish(scope["method"], scope["path"], trace, status)
 
 
 class Counts(BaseModel):

@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +56,14 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[r & 3]}{h[17:20]}-{h[20:]}"
 
 
+class Probe(Protocol):
+    """Something told of every request's start and end (bench mode's round-trip count)."""
+
+    def begin(self, scope: Scope) -> Any: ...
+
+    def end(self, scope: Scope, begun: Any, status: int) -> None: ...
+
+
 class RequestMiddleware:
     """Request id, logging context, metrics and security headers: the outermost layer.
 
@@ -63,12 +71,20 @@ class RequestMiddleware:
     logging context and echoed in the answer. Requests are counted and timed by route
     *template* (bounded cardinality). With ``security``, every answer also gets the
     security headers (``core/http/security_headers.py``). One layer instead of three:
-    each layer costs a coroutine and a ``send`` wrapper per message.
+    each layer costs a coroutine and a ``send`` wrapper per message. ``probe`` is told of
+    every request's start and end (bench mode counts round trips so).
     """
 
-    def __init__(self, app: ASGIApp, *, security: SecurityHeaders | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        security: SecurityHeaders | None = None,
+        probe: Probe | None = None,
+    ) -> None:
         self.app = app
         self.security = security
+        self.probe = probe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,9 +118,13 @@ class RequestMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        probe = self.probe
+        begun = probe.begin(scope) if probe is not None else None
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if probe is not None:
+                probe.end(scope, begun, status)
             request_id_var.reset(token)
             route: Any = scope.get("route")
             HTTP.observe(

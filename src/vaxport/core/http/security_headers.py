@@ -89,8 +89,13 @@ class SecurityHeaders:
         have set it from a trusted proxy's header.
         """
         hsts = self.hsts and scheme == "https"
-        present = {k.lower() for k, _ in headers}
-        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        present = set()
+        content_type = b""
+        for k, v in headers:  # one pass: this runs on every answer
+            name = k.lower()
+            present.add(name)
+            if name == b"content-type" and not content_type:
+                content_type = v
         is_html = content_type.split(b";", 1)[0].strip().lower() == b"text/html"
         extra = [(k, v) for k, v in _COMMON if k not in present]
         if b"content-security-policy" not in present:
