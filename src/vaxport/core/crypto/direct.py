@@ -26,6 +26,7 @@ from vaxport.core.crypto.envelope import (
 )
 from vaxport.core.crypto.errors import CryptoMisuseError, SubjectKeyDestroyedError
 from vaxport.core.crypto.fields import EncryptedField, ModelSpec, spec_for
+from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.models import PURPOSE_DATA
 from vaxport.core.crypto.state import get_keyring
 
@@ -41,6 +42,17 @@ def _field(model: type, name: str) -> tuple[ModelSpec, EncryptedField[object]]:
 
 def _aad(spec: ModelSpec, name: str, tenant_id: uuid.UUID, row_id: object) -> bytes:
     return context_aad(tenant_id=tenant_id, table=spec.table.name, field=name, row_id=row_id)
+
+
+def tenant_data_key(
+    keyring: Keyring, session: Session, tenant_id: uuid.UUID
+) -> tuple[bytes, Header]:
+    """The tenant's active data key and the header that names its version (fields not
+    sealed under a subject's key)."""
+    active = keyring.active(session, tenant_id, PURPOSE_DATA)
+    assert active is not None  # the keyring creates a tenant's first data key on demand
+    version, key = active
+    return key, Header(CLASS_TENANT, version)
 
 
 def seal_bytes(
@@ -69,10 +81,7 @@ def seal_bytes(
             raise SubjectKeyDestroyedError(f"subject {subject_id} has no key (erased?)")
         header = Header(CLASS_SUBJECT, SUBJECT_KEY_VERSION)
     else:
-        active = keyring.active(session, tenant_id, PURPOSE_DATA)
-        assert active is not None
-        version, key = active
-        header = Header(CLASS_TENANT, version)
+        key, header = tenant_data_key(keyring, session, tenant_id)
     return seal(key, header, plaintext, _aad(spec, name, tenant_id, row_id))
 
 

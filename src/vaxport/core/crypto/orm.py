@@ -24,9 +24,9 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from vaxport.core.crypto.blind import blind_index_sync
+from vaxport.core.crypto.direct import tenant_data_key
 from vaxport.core.crypto.envelope import (
     CLASS_SUBJECT,
-    CLASS_TENANT,
     Header,
     context_aad,
     encode_value,
@@ -45,7 +45,6 @@ from vaxport.core.crypto.fields import (
     subject_uuid,
 )
 from vaxport.core.crypto.keyring import TX_KEYS
-from vaxport.core.crypto.models import PURPOSE_DATA
 from vaxport.core.crypto.orm_read import LOADED, prepare_loaded
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.crypto.uniqueness import check_unique_during_rotation
@@ -76,10 +75,7 @@ def _seal_value(
         key = keyring.subject_key(session, tenant_id, subject_id, fresh=fresh)
         header = Header(CLASS_SUBJECT, SUBJECT_KEY_VERSION)
     else:
-        active = keyring.active(session, tenant_id, PURPOSE_DATA)
-        assert active is not None
-        version, key = active
-        header = Header(CLASS_TENANT, version)
+        key, header = tenant_data_key(keyring, session, tenant_id)
     aad = context_aad(tenant_id=tenant_id, table=spec.table.name, field=f.name, row_id=row_id)
     ct = seal(key, header, plaintext, aad)
     bidx = None
