@@ -28,6 +28,7 @@ import vaxport.facilities.models
 import vaxport.identity.models
 import vaxport.notifications.models
 import vaxport.registration.models
+import vaxport.scheduling.models
 import vaxport.tenancy.models
 from vaxport.audit.api import router as audit_router
 from vaxport.audit.cli import app as audit_app
@@ -93,6 +94,7 @@ MODELS: tuple[ModuleType, ...] = (
     vaxport.facilities.models,
     vaxport.notifications.models,
     vaxport.registration.models,
+    vaxport.scheduling.models,
 )
 
 

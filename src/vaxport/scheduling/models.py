@@ -1,0 +1,183 @@
+"""Scheduling tables: sessions a centre publishes, their time slots, and appointments.
+
+The seat count lives on the slot (``capacity``, ``booked``) and a CHECK holds
+``0 <= booked <= capacity``: a seat is taken by one conditional ``UPDATE ... SET booked =
+booked + 1 WHERE booked < capacity``, never read-then-write, so no interleaving can
+oversell. An appointment row is the seat's owner; a live one (``booked`` or ``held``)
+counts in its slot's ``booked``, and a partial unique index allows one live appointment
+per person per series and dose number.
+
+Rows copy the facility's region (and the session's product and day) so scope checks and
+searches need no join; a facility never moves region without its sessions following
+(facilities refuse a region change while sessions are open).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vaxport.core.clock import utcnow
+from vaxport.core.db import Base, JSONDoc
+from vaxport.core.ids import uuid7
+
+SESSION_STATUSES = ("open", "closed", "cancelled")
+SLOT_STATUSES = ("open", "cancelled")
+# booked: a seat is taken; held: a seat is set aside for a waitlist offer until
+# ``hold_expires_at``; the rest are over and take no seat.
+APPOINTMENT_STATUSES = ("held", "booked", "cancelled", "released", "completed", "no_show")
+LIVE_STATUSES = ("held", "booked")
+_LIVE_SQL = "status IN ('held', 'booked')"
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class Session(Base):
+    """One vaccination session: a day at a facility for one product and its dose numbers.
+
+    ``starts_at``/``ends_at`` are UTC instants; ``day`` is the session's local date (the
+    tenant's time zone), what searches and calendars filter by. ``eligibility`` narrows
+    who may book beyond the schedule engine (``min_age``/``max_age`` in years, ``groups``);
+    ``release_at`` (optional) opens booking at a set time to a randomized queue.
+    ``series_id`` groups the sessions one recurrence rule created.
+    """
+
+    __tablename__ = "scheduling_sessions"
+    __table_args__ = (
+        Index("ix_scheduling_sessions_tenant_facility_day", "tenant_id", "facility_id", "day"),
+        Index("ix_scheduling_sessions_tenant_region_day", "tenant_id", "region_code", "day"),
+        CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("capacity >= 0 AND booked >= 0 AND booked <= capacity", name="seats"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id"))
+    region_code: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    dose_numbers: Mapped[list[int]] = mapped_column(JSONDoc)
+    eligibility: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    day: Mapped[dt.date] = mapped_column(Date)
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    ends_at: Mapped[dt.datetime] = mapped_column()
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    # The sum of the slots' capacity and of their booked seats (kept in the same
+    # transaction as the slot's, so a session's page needs no aggregate).
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    release_at: Mapped[dt.datetime | None] = mapped_column()
+    series_id: Mapped[uuid.UUID | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class Slot(Base):
+    """A time slot of a session with its own seats: the unit a person books.
+
+    ``facility_id``, ``region_code``, ``product_id`` and ``day`` are the session's, copied
+    so the public search reads one table.
+    """
+
+    __tablename__ = "scheduling_slots"
+    __table_args__ = (
+        Index("ix_scheduling_slots_tenant_day_region", "tenant_id", "day", "region_code"),
+        Index("ix_scheduling_slots_tenant_facility_day", "tenant_id", "facility_id", "day"),
+        Index("ix_scheduling_slots_session", "session_id"),
+        CheckConstraint(_in("status", SLOT_STATUSES), name="status_known"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("capacity >= 0 AND booked >= 0 AND booked <= capacity", name="seats"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduling_sessions.id"))
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id"))
+    region_code: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column(Date)
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    ends_at: Mapped[dt.datetime] = mapped_column()
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Appointment(Base):
+    """A person's seat in a slot, or what became of it.
+
+    ``series`` is the disease the dose counts toward (the schedule engine's series key),
+    so "one live appointment per person per dose" is a unique index. ``booking_code`` is
+    random (``core.ids.short_code``), never derived from personal data; unique per tenant.
+    ``account_id`` is the citizen account that owns the person (None for people without
+    one), ``booked_by`` whoever made the booking (the citizen, or staff).
+    """
+
+    __tablename__ = "scheduling_appointments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "booking_code"),
+        Index(
+            "uq_scheduling_appointments_live_dose",
+            "tenant_id",
+            "beneficiary_id",
+            "series",
+            "dose_number",
+            unique=True,
+            postgresql_where=text(_LIVE_SQL),
+            sqlite_where=text(_LIVE_SQL),
+        ),
+        Index("ix_scheduling_appointments_beneficiary", "tenant_id", "beneficiary_id"),
+        Index("ix_scheduling_appointments_account", "tenant_id", "account_id"),
+        Index("ix_scheduling_appointments_slot", "slot_id"),
+        Index("ix_scheduling_appointments_facility_day", "tenant_id", "facility_id", "day"),
+        CheckConstraint(_in("status", APPOINTMENT_STATUSES), name="status_known"),
+        CheckConstraint("dose_number >= 1", name="dose_number_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    # No foreign key: erasure deletes the person, then the ``beneficiary.erased``
+    # subscriber ends their live appointments (releasing the seats); rows left hold no PII.
+    beneficiary_id: Mapped[uuid.UUID] = mapped_column()
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduling_slots.id"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduling_sessions.id"))
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id"))
+    region_code: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    series: Mapped[str] = mapped_column(String(64))
+    dose_number: Mapped[int] = mapped_column(Integer)
+    day: Mapped[dt.date] = mapped_column(Date)
+    starts_at: Mapped[dt.datetime] = mapped_column()
+    booking_code: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    hold_expires_at: Mapped[dt.datetime | None] = mapped_column()
+    booked_by: Mapped[uuid.UUID | None] = mapped_column()
+    # The appointment this one replaced (reschedule) and why it ended, when it did.
+    replaces_id: Mapped[uuid.UUID | None] = mapped_column()
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
