@@ -63,7 +63,7 @@ class Session(Base):
         Index("ix_scheduling_sessions_tenant_region_day", "tenant_id", "region_code", "day"),
         CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
-        CheckConstraint("capacity >= 0 AND booked >= 0 AND booked <= capacity", name="seats"),
+        CheckConstraint("capacity >= 0", name="capacity_not_negative"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -77,10 +77,10 @@ class Session(Base):
     starts_at: Mapped[dt.datetime] = mapped_column()
     ends_at: Mapped[dt.datetime] = mapped_column()
     slot_minutes: Mapped[int] = mapped_column(Integer)
-    # The sum of the slots' capacity and of their booked seats (kept in the same
-    # transaction as the slot's, so a session's page needs no aggregate).
+    # The sum of the slots' capacity, set when published. Booked seats are counted on
+    # the slots only: a session-wide counter would serialize every booking of the day
+    # on one row.
     capacity: Mapped[int] = mapped_column(Integer)
-    booked: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="open")
     release_at: Mapped[dt.datetime | None] = mapped_column()
     series_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("slot_minutes", sa.Integer(), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=False),
-        sa.Column("booked", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("release_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("series_id", sa.Uuid(), nullable=True),
@@ -51,8 +50,7 @@ def upgrade() -> None:
             name=op.f("ck_scheduling_sessions_status_known"),
         ),
         sa.CheckConstraint(
-            "capacity >= 0 AND booked >= 0 AND booked <= capacity",
-            name=op.f("ck_scheduling_sessions_seats"),
+            "capacity >= 0", name=op.f("ck_scheduling_sessions_capacity_not_negative")
         ),
         sa.CheckConstraint(
             "ends_at > starts_at", name=op.f("ck_scheduling_sessions_ends_after_start")
