@@ -83,6 +83,17 @@ async def app(
             await emit(uow, "test.flaky", {})
         return {"calls": app.state.flaky_calls}
 
+    @app.post(
+        "/api/v1/{tenant}/test/tickets",
+        status_code=201,
+        dependencies=[requires("test:ticket", public=True)],
+    )
+    async def ticket(tenant: str, body: BookingIn, response: Response) -> dict[str, str]:
+        async with odb.transaction() as uow:
+            await emit(uow, "test.ticket", {"slot": body.slot})
+        response.headers["Cache-Control"] = "no-store"
+        return {"ticket": f"secret-for-{body.slot}"}
+
     @app.post("/api/v1/{tenant}/test/private", dependencies=[requires("test:private")])
     async def private(tenant: str) -> dict[str, str]:
         return {}
@@ -162,6 +173,30 @@ async def test_same_key_with_a_different_body_is_a_422(
     )
     assert other_path.status_code == 422
     assert await count(odb, OutboxEvent) == 1
+
+
+async def test_a_secret_answer_is_not_kept_but_its_key_stays_bound_to_its_request(
+    client: httpx.AsyncClient, odb: Database
+) -> None:
+    tickets = "/api/v1/xx/test/tickets"
+    first = await client.post(tickets, json={"slot": "A1"}, headers=_headers("t-1"))
+    assert first.status_code == 201
+    [row] = await _keys(odb)
+    assert (row.state, row.response_status) == ("unkept", None)
+    assert row.answer_enc is None  # the secret rests nowhere
+    assert row.person_answer_enc is None
+    other = await client.post(tickets, json={"slot": "B7"}, headers=_headers("t-1"))
+    assert other.status_code == 422
+    assert [(e["field"], e["reason"]) for e in other.json()["errors"]] == [
+        ("header.Idempotency-Key", "already used for a different request")
+    ]
+    assert await count(odb, OutboxEvent) == 1  # the other request did not run
+    again = await client.post(tickets, json={"slot": "A1"}, headers=_headers("t-1"))
+    assert again.status_code == 201  # the same request runs again: nothing to replay
+    assert "idempotent-replayed" not in again.headers
+    assert await count(odb, OutboxEvent) == 2
+    [row] = await _keys(odb)
+    assert row.state == "unkept"
 
 
 async def test_retry_while_the_first_is_still_running_is_a_409(

@@ -358,7 +358,24 @@ async def test_answers_carrying_secrets_are_never_kept_for_idempotent_replay(
     r = await client.post(staff_url(tenant), json=body, headers=headers)
     assert r.status_code == 201
     async with clean_db.read(tenant_id=tenant.id) as s:
-        stored = list((await s.execute(select(IdempotencyKey.id))).scalars())
-    assert stored == []  # the activation link never rests in the idempotency table
+        stored = (
+            await s.execute(
+                select(
+                    IdempotencyKey.state,
+                    IdempotencyKey.answer_enc,
+                    IdempotencyKey.person_answer_enc,
+                )
+            )
+        ).all()
+    # The activation link never rests in the idempotency table: the key is remembered,
+    # the answer is not.
+    assert [tuple(r) for r in stored] == [("unkept", None, None)]
     again = await client.post(staff_url(tenant), json=body, headers=headers)
     assert again.status_code == 409  # ran again: the username now exists
+    other = await client.post(
+        staff_url(tenant), json={"username": "someone.else", "role": "analyst"}, headers=headers
+    )
+    assert other.status_code == 422  # the key belongs to the first request
+    assert [(e["field"], e["reason"]) for e in other.json()["errors"]] == [
+        ("header.Idempotency-Key", "already used for a different request")
+    ]

@@ -6,7 +6,8 @@ whose answer carries a one-time secret next to data a retry needs (a walk-in's s
 claim code) names the secret fields with :func:`withhold_from_replay`: the stored copy
 has them set to ``null`` and a replay says which with ``Idempotent-Withheld``. Answers
 that are secrets through and through (tokens, one-time links, recovery codes) set
-``Cache-Control: no-store`` themselves and are not kept at all.
+``Cache-Control: no-store`` themselves and are not kept at all (the key stays bound to
+the request that used it).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ a retry while the first still runs is a 409; a retry whose answer concerned a pe
 erased since is a 410. Answers that mean "did not run, try again" (5xx, 401, 403, 408,
 425, 429) are not kept, so the retry runs; nor are answers the route itself marked
 ``Cache-Control: no-store`` (tokens, one-time links, recovery codes): they must never
-rest in a table, so a retry of such a request runs again. A route whose answer carries
-a secret beside data the retry needs names the secret fields instead
-(``withhold_from_replay``): the answer is kept without them and a replay says which
+rest in a table, so the row keeps only which request used the key (``unkept``): a retry
+of that request runs again, and the key on a different request is still a 422. A route
+whose answer carries a secret beside data the retry needs names the secret fields
+instead (``withhold_from_replay``): the answer is kept without them and a replay says which
 fields it withheld (``Idempotent-Withheld``), so the retry neither reruns the use case
 nor sees the secret a second time.
 
@@ -202,11 +203,11 @@ class IdempotencyMiddleware:
         # A retry finds its answer with a read: no write, no commit to flush to disk.
         async with self.db.read(tenant_id=tenant_id) as session:
             row = await store.lookup(session, where, key)
-        if row is not None and self._live(row, now):
+        if row is not None and self._stands(row, now, fp):
             return None, row
         async with self.db.transaction(tenant_id=tenant_id) as uow:
             session = uow.session
-            for _ in range(2):
+            for _ in range(3):
                 row_id = await store.insert_claim(
                     session,
                     tenant_id=tenant_id,
@@ -221,10 +222,16 @@ class IdempotencyMiddleware:
                 row = await store.lookup(session, where, key)
                 if row is None:  # deleted between our insert and select: try again
                     continue
-                if self._live(row, now):
+                if self._stands(row, now, fp):
                     return None, row
                 await store.delete_row(session, row.id)
         return None, None
+
+    def _stands(self, row: store.Stored, now: dt.datetime, fp: str) -> bool:
+        """Whether the row answers this request: live, and not an unkept answer of this
+        very request (whose retry runs again, taking the key anew)."""
+        rerun = row.state == store.UNKEPT and row.fingerprint == fp
+        return self._live(row, now) and not rerun
 
     def _claims_itself(self, scope: Scope) -> bool:
         """Whether the route of this request takes the key in its own transaction."""
@@ -261,7 +268,7 @@ class IdempotencyMiddleware:
                 return
             stored = await self._stored(claim.tenant_id, claim.scope, claim.key)
             now = utcnow()
-            if stored is not None and not self._live(stored, now):
+            if stored is not None and not self._stands(stored, now, claim.fingerprint):
                 # Expired (or a crashed request's claim): replace it and run again.
                 await self._forget(claim.tenant_id, stored.id)
                 continue
@@ -315,14 +322,14 @@ class IdempotencyMiddleware:
         body: bytes | None = b"".join(chunks)
         if withheld and body is not None:
             body = _without(body, withheld)
-        if (
-            status is None
-            or status >= 500
-            or status in _NOT_KEPT
-            or (no_store and not withheld)
-            or body is None
-        ):
+        if status is None or status >= 500 or status in _NOT_KEPT or body is None:
             await self._forget(tenant_id, row_id)
+            return
+        if no_store and not withheld:
+            # The act happened: the key stays bound to this request, its answer unkept.
+            await store.mark_unkept(
+                self.db, tenant_id=tenant_id, row_id=row_id, expires_at=utcnow() + self.ttl
+            )
             return
         try:
             await store.store_answer(

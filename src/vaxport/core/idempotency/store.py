@@ -40,6 +40,9 @@ from vaxport.core.ids import uuid7
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
+# Finished, but its answer carried a secret and was not kept: the row remembers only
+# which request used the key, so a retry of it runs again and another request is a 422.
+UNKEPT = "unkept"
 PURGE_BATCH = 1000
 
 
@@ -53,7 +56,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (
         UniqueConstraint("scope", "key"),
-        CheckConstraint("state IN ('in_progress', 'done')", name="state"),
+        CheckConstraint("state IN ('in_progress', 'done', 'unkept')", name="state"),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
         # Erasure clears a person's stored answers by (tenant, subject).
         Index("ix_idempotency_keys_tenant_id_subject_id", "tenant_id", "subject_id"),
@@ -224,6 +227,16 @@ async def store_answer(
                 expires_at=expires_at,
                 **{f"{field}_enc": sealed},
             )
+        )
+
+
+async def mark_unkept(
+    db: Database, *, tenant_id: uuid.UUID, row_id: uuid.UUID, expires_at: dt.datetime
+) -> None:
+    """The request finished but nothing of its answer may rest here: keep the claim only."""
+    async with db.transaction(tenant_id=tenant_id) as uow:
+        await uow.session.execute(
+            update(T).where(T.c.id == row_id).values(state=UNKEPT, expires_at=expires_at)
         )
 
 
