@@ -57,8 +57,30 @@ def _start_worker(app_database_url: str, key_file: Path, data_dir: Path) -> subp
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: a worker that writes more than a pipe holds would block.
+        stderr=(data_dir / "worker.err").open("wb"),
     )
+
+
+def _stderr(data_dir: Path) -> str:
+    return (data_dir / "worker.err").read_text(errors="replace")[-2000:]
+
+
+async def _until_accepted(
+    accepted: asyncio.Event, proc: subprocess.Popen[bytes], data_dir: Path
+) -> None:
+    """Wait for the gateway to take the message; a worker that died says why at once.
+
+    A cold worker on a loaded CI machine can take a while to import and poll, so the
+    budget is generous; a worker that exited fails the test with its own stderr.
+    """
+    for _ in range(1200):
+        if accepted.is_set():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the worker exited ({proc.returncode}): {_stderr(data_dir)}")
+        await asyncio.sleep(0.1)
+    pytest.fail("the worker sent nothing within 120 s")
 
 
 async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
@@ -84,11 +106,11 @@ async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
 
     proc = _start_worker(app_database_url, key_file, tmp_path)
     try:
-        await asyncio.wait_for(accepted.wait(), timeout=30)
+        await _until_accepted(accepted, proc, tmp_path)
     finally:
         proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(proc.wait, 20)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else b""
+    assert proc.returncode == -signal.SIGKILL, _stderr(tmp_path)
     http_peer.peer.release.set()
 
     row = await row_of(clean_db, tenant, message_id)
