@@ -94,7 +94,7 @@ async def statuses(db: Database, tenant: TenantInfo) -> dict[uuid.UUID, str]:
         rows = await s.execute(
             select(Appointment.id, Appointment.status).where(Appointment.tenant_id == tenant.id)
         )
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
 
 
 async def session_status(db: Database, tenant: TenantInfo, session_id: uuid.UUID) -> str:
