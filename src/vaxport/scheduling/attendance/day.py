@@ -237,4 +237,4 @@ async def session_day(
         where = reach.located(tenant.id, found.region_code, found.facility_id)
         reach.check(actor, reach.WRITE, where, reach.NO_SESSION)
         counts = await status_counts(session, tenant.id, [found.id])
-    return session_view(found, counts[found.id])
+        return session_view(found, counts[found.id])
