@@ -240,10 +240,11 @@ async def complete(
     ctx: Ctx,
     actor: CurrentActor,
     request: Request,
-    facility_id: CentreCode = "",
+    centre: CentreCode = "",
 ) -> Response:
-    """Mark the person seen; back to the list."""
-    centre = _centre_code(facility_id)
+    """Mark the person seen; back to the list (``centre``: the code of the list's centre,
+    for staff of a region; the appointment alone says where the person is)."""
+    centre = _centre_code(centre)
     try:
         await scheduling.complete_appointment(
             db=ctx.db, cache=ctx.cache, tenant=tenant, actor=actor, appointment_id=appointment_id
@@ -291,10 +292,10 @@ async def close(
     ctx: Ctx,
     actor: CurrentActor,
     request: Request,
-    facility_id: CentreCode = "",
+    centre: CentreCode = "",
 ) -> Response:
     """Close the session: the people still booked become no-shows; back to the list."""
-    centre = _centre_code(facility_id)
+    centre = _centre_code(centre)
     try:
         await scheduling.close_session_attendance(
             db=ctx.db, cache=ctx.cache, tenant=tenant, actor=actor, session_id=session_id

@@ -153,7 +153,7 @@ async def test_staff_of_a_region_choose_the_centre_and_citizens_are_refused(
     r = await client.get(url, params={"facility_id": "hc-1"}, headers=HTML)
     assert "Ada Okafor" in r.text
     action = f"{url}/appointments/{ada.appointment_id}/complete"
-    r = await client.post(action, data={"csrf_token": CSRF, "facility_id": "HC-1"})
+    r = await client.post(action, data={"csrf_token": CSRF, "centre": "HC-1"})
     assert r.status_code == 303
     assert r.headers["location"] == f"{url}?facility_id=HC-1&done=completed"
     r = await client.get(url, params={"facility_id": "NOPE-9"}, headers=HTML)
