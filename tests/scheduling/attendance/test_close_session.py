@@ -23,7 +23,7 @@ from tests.scheduling.attendance.support import (
 )
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
-from vaxport.scheduling.service import close_session_attendance
+from vaxport.scheduling.service import close_session_attendance, complete_appointment
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -192,4 +192,26 @@ async def test_two_staff_closing_at_once_mark_each_no_show_once(
     assert sorted(r.marked_no_show for r in results) == [0, 0, 0, 6]
     assert len(await events(clean_db, tenant, "appointment.no_show")) == 6
     assert len(await events(clean_db, tenant, "session.closed")) == 1
+    assert await seats_taken(clean_db, tenant, seeded.session_id) == 0
+
+
+async def test_two_staff_marking_one_person_seen_at_once_complete_it_once(
+    clean_db: Database, cache: Cache, tenant: TenantInfo, centre: uuid.UUID
+) -> None:
+    seeded = await session_today(clean_db, tenant, centre)
+    ada = await book(clean_db, tenant, seeded.slot_ids[0], given_name="Ada")
+    actors = [actor_for(tenant, "vaccinator", facility_id=centre) for _ in range(4)]
+
+    results = await asyncio.gather(
+        *(
+            complete_appointment(
+                db=clean_db, cache=cache, tenant=tenant, actor=a, appointment_id=ada.appointment_id
+            )
+            for a in actors
+        )
+    )
+
+    assert {r.status for r in results} == {"completed"}
+    assert len(await events(clean_db, tenant, "appointment.completed")) == 1
+    assert len(await audited(clean_db, tenant, "appointment.completed")) == 1
     assert await seats_taken(clean_db, tenant, seeded.session_id) == 0

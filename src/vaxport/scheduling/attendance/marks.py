@@ -54,9 +54,10 @@ async def appointment_in(
 async def complete_in(uow: UnitOfWork, appointment: Appointment) -> bool:
     """Mark ``appointment`` completed (the person was seen) in the caller's transaction.
 
-    True when this call marked it, False when it already was. 409 when it cannot be: a
-    held seat not yet booked, an ended booking (cancelled, released), or a change by
-    someone else since it was read. Emits ``appointment.completed``.
+    True when this call marked it, False when it already was (or someone marked it since
+    it was read). 409 when it cannot be: a held seat not yet booked, an ended booking
+    (cancelled, released), or another change since it was read. Emits
+    ``appointment.completed``.
     """
     if appointment.status == "completed":
         return False
@@ -65,9 +66,12 @@ async def complete_in(uow: UnitOfWork, appointment: Appointment) -> bool:
             N_("only a booked appointment (or a no-show who came late) can be marked seen"),
             appointment_status=appointment.status,
         )
-    if not await end(uow, appointment, "completed", event=APPOINTMENT_COMPLETED):
-        raise Conflict(CHANGED_MEANWHILE)
-    return True
+    if await end(uow, appointment, "completed", event=APPOINTMENT_COMPLETED):
+        return True
+    now = await appointment_in(uow, appointment.tenant_id, appointment.id)
+    if now is not None and now.status == "completed":
+        return False  # another member of staff marked them seen first
+    raise Conflict(CHANGED_MEANWHILE)
 
 
 async def complete(
