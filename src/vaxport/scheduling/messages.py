@@ -141,7 +141,7 @@ async def on_appointment_event(event: Event, ctx: HandlerContext) -> None:
         session_id = uuid.UUID(str(event.payload["session_id"]))
         if kind == SESSION_CANCELLED:
             released = await _of_session(ctx.db, tenant.id, session_id, "released")
-            await _queue(run, released, _Plan(RELEASED, remind=False))
+            await _queue(run, released, _Plan(RELEASED, remind=False), withdraw=released)
         else:  # its times may have moved: a reminder for each new time
             booked = await _of_session(ctx.db, tenant.id, session_id, "booked")
             await _queue(run, booked, _Plan(None, remind=True))
@@ -149,12 +149,13 @@ async def on_appointment_event(event: Event, ctx: HandlerContext) -> None:
     found = await _read(ctx.db, tenant.id, uuid.UUID(str(event.payload["appointment_id"])))
     if found is None:
         return  # not this tenant's (or never committed): nothing to say
-    if kind in _ENDINGS:
-        async with ctx.db.transaction(tenant_id=tenant.id) as uow:
-            await _withdraw(uow, tenant.id, found)
-    plan = await _plan(ctx.db, tenant.id, kind, found)
+    withdraw = [found] if kind in _ENDINGS else []
     replaces = event.payload.get("replaces_id")
-    await _queue(run, [found], plan, replaced_id=uuid.UUID(str(replaces)) if replaces else None)
+    if replaces:
+        old = await _read(ctx.db, tenant.id, uuid.UUID(str(replaces)))
+        withdraw += [old] if old is not None else []
+    plan = await _plan(ctx.db, tenant.id, kind, found)
+    await _queue(run, [found], plan, withdraw=withdraw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,28 +198,23 @@ class _Place:
 
 
 async def _queue(
-    run: _Ctx, appointments: Sequence[_Appt], plan: _Plan, *, replaced_id: uuid.UUID | None = None
+    run: _Ctx, appointments: Sequence[_Appt], plan: _Plan, *, withdraw: Sequence[_Appt] = ()
 ) -> None:
-    """Carry out ``plan`` for each appointment, in one transaction; first withdraw what
-    was queued for the appointment ``replaced_id`` (a reschedule's old one)."""
-    if replaced_id is None and (not appointments or plan == _NOTHING):
+    """Withdraw what is still queued about ``withdraw`` (ended appointments), then carry
+    out ``plan`` for each of ``appointments``, in one transaction."""
+    if plan == _NOTHING:
+        appointments = ()
+    if not appointments and not withdraw:
         return
     places: dict[uuid.UUID, _Place] = {}
-    if plan != _NOTHING:
-        for appt in appointments:
-            if appt.facility_id not in places:
-                found = await facilities.get(
-                    db=run.db, tenant=run.tenant, facility_id=appt.facility_id
-                )
-                places[appt.facility_id] = _Place(found.name, found.address)
+    for appt in appointments:
+        if appt.facility_id not in places:
+            found = await facilities.get(db=run.db, tenant=run.tenant, facility_id=appt.facility_id)
+            places[appt.facility_id] = _Place(found.name, found.address)
     tenant_id = run.tenant.id
     async with run.db.transaction(tenant_id=tenant_id) as uow:
-        if replaced_id is not None:
-            old = await _read_in(uow, tenant_id, replaced_id)
-            if old is not None:
-                await _withdraw(uow, tenant_id, old)
-        if plan == _NOTHING:
-            return
+        for ended in withdraw:
+            await _withdraw(uow, tenant_id, ended)
         for appt in appointments:
             locale = await notifications.message_locale(
                 uow, tenant_id=tenant_id, subject_id=appt.beneficiary_id

@@ -119,13 +119,14 @@ async def finish(
         assert await end(uow, appointment, status, event=event)
 
 
-async def settle(db: Database, cache: Cache, settings: Settings) -> None:
+async def settle(db: Database, cache: Cache, settings: Settings, *, rounds: int = 5) -> None:
     """Run a real worker with every subscriber of the application until nothing is due
-    (appointment events -> messages -> sends); no delivery may have given up."""
+    (appointment events -> messages -> sends; ``rounds=1``: the first step only); no
+    delivery may have failed."""
     worker = Worker(
         db, cache, settings, subscriptions=wiring.event_subscriptions(), worker_id="messages-test"
     )
-    for _ in range(5):
+    for _ in range(rounds):
         if not await worker.run(asyncio.Event(), once=True):
             break
     async with db.read() as session:
