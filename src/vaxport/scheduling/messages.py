@@ -4,9 +4,9 @@ One outbox subscriber (:data:`SUBSCRIBERS`) turns the context's appointment even
 messages queued with ``notifications.notify`` for the person (``to=beneficiary_id``: the
 registration resolver finds their contact, or the account holder's for a family member
 without one). Each message names its appointment in its dedup key, so a redelivered
-event queues nothing twice. The values are formatted here, in the language the message
-is written in and the tenant's time zone: booking code, centre name (and address, for
-e-mail), date and time; never the person's name or anything else about them.
+event queues nothing twice. The values (:mod:`.message_values`, in the message's language
+and the tenant's time zone): booking code, centre name (and address, for e-mail), date
+and time; never the person's name or anything else about them.
 
 - ``appointment.booked`` / ``.rescheduled``: a confirmation, and a reminder due
   :data:`REMINDER_LEAD` before the start (none when that is less than
@@ -31,16 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
 from sqlalchemy import select
 
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
-from vaxport.core.i18n import match as match_locale
 from vaxport.core.logging import get_logger
 from vaxport.core.outbox import Event, HandlerContext, Subscriber
 from vaxport.facilities import service as facilities
@@ -58,6 +54,7 @@ from vaxport.scheduling.events import (
     SESSION_CANCELLED,
     SESSION_CHANGED,
 )
+from vaxport.scheduling.message_values import Place, shown_values
 from vaxport.scheduling.models import Appointment
 from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantInfo, get_tenant_by_id
@@ -191,12 +188,6 @@ async def _plan(db: Database, tenant_id: uuid.UUID, kind: str, appt: _Appt) -> _
     return _NOTHING
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
-    name: Mapping[str, str]
-    address: str | None
-
-
 async def _queue(
     run: _Ctx, appointments: Sequence[_Appt], plan: _Plan, *, withdraw: Sequence[_Appt] = ()
 ) -> None:
@@ -206,11 +197,11 @@ async def _queue(
         appointments = ()
     if not appointments and not withdraw:
         return
-    places: dict[uuid.UUID, _Place] = {}
+    places: dict[uuid.UUID, Place] = {}
     for appt in appointments:
         if appt.facility_id not in places:
             found = await facilities.get(db=run.db, tenant=run.tenant, facility_id=appt.facility_id)
-            places[appt.facility_id] = _Place(found.name, found.address)
+            places[appt.facility_id] = Place(found.name, found.address)
     tenant_id = run.tenant.id
     async with run.db.transaction(tenant_id=tenant_id) as uow:
         for ended in withdraw:
@@ -291,57 +282,19 @@ async def _withdraw(uow: UnitOfWork, tenant_id: uuid.UUID, appt: _Appt) -> None:
         )
 
 
-def _values(run: _Ctx, appt: _Appt, place: _Place, locale: str) -> dict[str, Any]:
+def _values(run: _Ctx, appt: _Appt, place: Place, locale: str) -> dict[str, Any]:
     """Every value an appointment message may show, in ``locale``."""
-    tz = ZoneInfo(run.tenant.config.timezone)
     base = run.settings.public_url.rstrip("/")
-    date, time = _when(appt.starts_at, tz, locale)
-    data: dict[str, Any] = {
-        "code": appt.booking_code,
-        "place": _name(place.name, locale, run.tenant.config.default_locale),
-        "address": place.address or "",
-        "date": date,
-        "time": time,
-        "search_url": base + SEARCH_PAGE.format(tenant=run.tenant.code),
-        "url": base + APPOINTMENTS_PAGE.format(tenant=run.tenant.code),
-        "hold_until": "",
-    }
-    if appt.hold_expires_at is not None:
-        hold_date, hold_time = _when(appt.hold_expires_at, tz, locale)
-        pattern = str(_babel(locale).datetime_formats["medium"]).replace("'", "")
-        data["hold_until"] = pattern.format(hold_time, hold_date)
-    return data
-
-
-def _babel(locale: str) -> Locale:
-    try:
-        return Locale.parse(locale.replace("_", "-"), sep="-")
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
-
-
-def _when(at: dt.datetime, tz: ZoneInfo, locale: str) -> tuple[str, str]:
-    """(date, time) of ``at`` in the tenant's time zone, as ``locale`` writes them."""
-    loc = _babel(locale)
-    local = at.astimezone(tz)
-    date = format_date(local.date(), "full", locale=loc)
-    time = format_time(local, "short", tzinfo=tz, locale=loc)
-    # CLDR puts narrow no-break spaces in times ("10:00 AM"): outside GSM-7, one would
-    # make every SMS cost two to three times as much.
-    return _plain(date), _plain(time)
-
-
-def _plain(text: str) -> str:
-    return text.replace("\u202f", " ").replace("\u00a0", " ")
-
-
-def _name(names: Mapping[str, str], locale: str, default: str) -> str:
-    """The centre's name in ``locale``, else in the tenant's default, else any."""
-    for wanted in (locale, default):
-        key = match_locale(wanted, list(names))
-        if key is not None:
-            return names[key]
-    return next(iter(names.values()), "")
+    return shown_values(
+        tenant=run.tenant,
+        code=appt.booking_code,
+        starts_at=appt.starts_at,
+        hold_until=appt.hold_expires_at,
+        place=place,
+        locale=locale,
+        search_url=base + SEARCH_PAGE.format(tenant=run.tenant.code),
+        url=base + APPOINTMENTS_PAGE.format(tenant=run.tenant.code),
+    )
 
 
 def _offer_open(appt: _Appt, now: dt.datetime) -> bool:
