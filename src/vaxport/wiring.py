@@ -72,6 +72,7 @@ from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import messages as scheduling_messages
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -170,7 +171,7 @@ def build() -> Parts:
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
         ),
         contact_resolvers=(beneficiary_contact,),
-        relevance_checks=MappingProxyType({}),
+        relevance_checks=MappingProxyType({**scheduling_messages.RELEVANCE_CHECKS}),
         phone_region=tenancy_service.phone_region,
         identity_ports=IdentityPorts(
             send_code=notifications_service.send_login_code,
@@ -202,6 +203,7 @@ def event_subscriptions() -> Subscriptions:
             *notifications_events.SUBSCRIBERS,
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
+            *scheduling_messages.SUBSCRIBERS,
         ]
     )
 
