@@ -72,6 +72,7 @@ from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import messages as scheduling_messages
 from vaxport.scheduling.attendance import links as attendance_links
 from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.settings import Settings
@@ -173,7 +174,7 @@ def build() -> Parts:
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
         ),
         contact_resolvers=(beneficiary_contact,),
-        relevance_checks=MappingProxyType({}),
+        relevance_checks=MappingProxyType({**scheduling_messages.RELEVANCE_CHECKS}),
         phone_region=tenancy_service.phone_region,
         identity_ports=IdentityPorts(
             send_code=notifications_service.send_login_code,
@@ -205,6 +206,7 @@ def event_subscriptions() -> Subscriptions:
             *notifications_events.SUBSCRIBERS,
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
+            *scheduling_messages.SUBSCRIBERS,
         ]
     )
 
