@@ -73,6 +73,8 @@ from vaxport.registration.imports.api import router as registration_import_route
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
 from vaxport.scheduling import messages as scheduling_messages
+from vaxport.scheduling.attendance import links as attendance_links
+from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -149,11 +151,12 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            attendance_router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS),
+        links=(*facilities_links.LINKS, *identity_links.LINKS, *attendance_links.LINKS),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
