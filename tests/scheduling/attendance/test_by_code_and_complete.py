@@ -110,7 +110,8 @@ async def test_marking_a_person_seen_completes_the_appointment_once(
     [entry] = await audited(clean_db, tenant, "appointment.completed")
     assert (entry.object_type, entry.object_id) == ("appointment", str(ada.appointment_id))
     assert entry.request_id == r.headers["x-request-id"]
-    assert await seats_taken(clean_db, tenant, seeded.session_id) == 1  # Bea's only
+    # A seat used stays taken: Ada's (seen) and Bea's (to come).
+    assert await seats_taken(clean_db, tenant, seeded.session_id) == 2
 
 
 async def test_completion_is_refused_for_ended_bookings_later_days_and_people_out_of_reach(
