@@ -37,6 +37,9 @@ from vaxport.registration.review.merging import dismiss as dismiss_duplicate
 from vaxport.registration.review.merging import list_flags as list_duplicate_flags
 from vaxport.registration.review.merging import merge_flag
 from vaxport.registration.review.merging import undo as undo_merge
+
+# What scheduling reads about a person it books for (scope and eligibility facts).
+from vaxport.registration.scheduling_facts import PersonFacts, person_facts
 from vaxport.registration.schemas import (
     ClaimIn,
     ContactCodeIn,
@@ -59,6 +62,7 @@ __all__ = [
     "MemberIn",
     "MemberOut",
     "MemberUpdate",
+    "PersonFacts",
     "RetainedRecord",
     "WalkInIn",
     "claim_member",
@@ -78,6 +82,7 @@ __all__ = [
     "list_pending_corrections",
     "match_elsewhere",
     "merge_flag",
+    "person_facts",
     "register_member",
     "register_walk_in",
     "request_claim_code",
