@@ -121,6 +121,8 @@ async def join(
         if person is None:
             raise NotFound(N_("beneficiary not found"))
         authorize(actor, WRITE, person.resource, what="beneficiary")
+        if await _live_place(uow, tenant, person.id, body.product_id) is not None:
+            raise AlreadyWaiting(N_("this person is already waiting for this vaccine"))
         verdict = await _eligible(
             uow.session,
             tenant,
@@ -199,16 +201,21 @@ async def join_in(
         async with uow.session.begin_nested():
             uow.session.add(entry)
     except IntegrityError:
-        live = await uow.session.scalar(
-            select(WaitlistEntry.id).where(
-                WaitlistEntry.tenant_id == tenant.id,
-                WaitlistEntry.beneficiary_id == person.id,
-                WaitlistEntry.product_id == product_id,
-                WaitlistEntry.status.in_(LIVE_WAITLIST),
-            )
-        )
-        return live, False
+        return await _live_place(uow, tenant, person.id, product_id), False
     return entry.id, True
+
+
+async def _live_place(
+    uow: UnitOfWork, tenant: TenantInfo, beneficiary_id: uuid.UUID, product_id: str
+) -> uuid.UUID | None:
+    return await uow.session.scalar(
+        select(WaitlistEntry.id).where(
+            WaitlistEntry.tenant_id == tenant.id,
+            WaitlistEntry.beneficiary_id == beneficiary_id,
+            WaitlistEntry.product_id == product_id,
+            WaitlistEntry.status.in_(LIVE_WAITLIST),
+        )
+    )
 
 
 def _encode(last: uuid.UUID) -> str:

@@ -95,5 +95,6 @@ async def appointment(db: Database, tenant: TenantInfo, appointment_id: uuid.UUI
     """An appointment row as it is now."""
     async with db.read(tenant_id=tenant.id) as s:
         row = await s.scalar(select(Appointment).where(Appointment.id == appointment_id))
-    assert row is not None
+        assert row is not None
+        s.expunge(row)  # kept as read: the read's rollback would expire it
     return row

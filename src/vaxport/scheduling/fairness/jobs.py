@@ -1,7 +1,8 @@
 """The worker's side of fairness: the waitlist's subscriber and the periodic jobs.
 
 - :data:`SUBSCRIBERS`: a seat freed (``appointment.cancelled``, ``.released``,
-  ``.hold_expired``) or published (``session.published``) is offered to the waitlist;
+  ``.hold_expired``), published (``session.published``) or left after a draw
+  (``release.drawn``) is offered to the waitlist;
   the place an ended offer belonged to is settled first (declined, lapsed, or waiting
   again when its session was cancelled). Idempotent: a redelivered event finds no free
   seat, or offers one that is free.
@@ -31,6 +32,7 @@ from vaxport.scheduling.events import (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_HOLD_EXPIRED,
     APPOINTMENT_RELEASED,
+    RELEASE_DRAWN,
     SESSION_PUBLISHED,
 )
 from vaxport.scheduling.models import Appointment, Slot
@@ -44,6 +46,7 @@ FREEING_EVENTS = (
     APPOINTMENT_RELEASED,
     APPOINTMENT_HOLD_EXPIRED,
     SESSION_PUBLISHED,
+    RELEASE_DRAWN,
 )
 # What becomes of the place whose offer ended, by the event that ended it.
 _SETTLED = {
@@ -64,7 +67,7 @@ async def _freed_slots(
     db: Database, tenant: TenantInfo, event: Event, now: dt.datetime
 ) -> list[uuid.UUID]:
     """The slots whose seats the event may have freed (settling an ended offer's place)."""
-    if event.event_type == SESSION_PUBLISHED:
+    if event.event_type in (SESSION_PUBLISHED, RELEASE_DRAWN):
         session_id = _uuid(event.payload.get("session_id"))
         async with db.read(tenant_id=tenant.id) as s:
             rows = await s.scalars(
