@@ -79,6 +79,7 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
         "notifications.send-message",
         "facilities.refresh-directory",
         "registration.run-import",
+        "scheduling.waitlist-offer",
     )
     assert [s.name for s in subs.for_type(notifications.SEND)] == ["notifications.send-message"]
     for event_type in facilities.EVENT_TYPES:
