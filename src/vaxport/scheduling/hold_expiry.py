@@ -32,10 +32,11 @@ _EXPIRE_BATCH = 200
 
 
 async def expire_holds(
-    *, db: Database, cache: Cache, tenant: TenantInfo, now: dt.datetime | None = None
+    *, db: Database, cache: Cache | None, tenant: TenantInfo, now: dt.datetime | None = None
 ) -> int:
     """End the holds of ``tenant`` that lapsed unanswered (each ``appointment.hold_expired``,
-    which offers the seat to the next place); how many."""
+    which offers the seat to the next place); how many. Without ``cache`` (the worker's
+    job) the event's subscriber makes the public search stale."""
     now = now or utcnow()
     async with db.read(tenant_id=tenant.id) as session:
         due = list(
@@ -70,7 +71,7 @@ async def expire_holds(
             ):
                 await settle_place(uow, held.id, "lapsed", now)
                 ended += 1
-    if ended:
+    if ended and cache is not None:
         await slots_changed(cache, tenant.id)
     return ended
 

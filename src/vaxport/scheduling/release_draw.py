@@ -58,13 +58,14 @@ def new_rng() -> random.Random:
 async def draw_due(
     *,
     db: Database,
-    cache: Cache,
+    cache: Cache | None,
     tenant: TenantInfo,
     now: dt.datetime | None = None,
     rng: random.Random | None = None,
 ) -> int:
     """Draw every session of ``tenant`` whose window has closed and that has tickets left
-    undecided (or was never drawn); the number of sessions drawn."""
+    undecided (or was never drawn); the number of sessions drawn. ``cache``: see
+    :func:`draw`."""
     now = now or utcnow()
     closed_before = now - dt.timedelta(seconds=fairness_of(tenant).release_window_seconds)
     drawn = exists().where(ReleaseDraw.session_id == Session.id)
@@ -95,14 +96,18 @@ async def draw_due(
 async def draw(
     *,
     db: Database,
-    cache: Cache,
+    cache: Cache | None,
     tenant: TenantInfo,
     session_id: uuid.UUID,
     now: dt.datetime | None = None,
     rng: random.Random | None = None,
 ) -> bool:
     """Decide the waiting tickets of one session in a random order (see the module
-    docstring); False when there was nothing to do (not due, or drawn already)."""
+    docstring); False when there was nothing to do (not due, or drawn already).
+
+    With ``cache`` the public search goes stale at once; the worker's job has none and
+    leaves it to the ``release.drawn`` subscriber (its process's cache is the app's).
+    """
     now = now or utcnow()
     rng = rng or new_rng()
     async with db.transaction(tenant_id=tenant.id) as uow:
@@ -151,10 +156,13 @@ async def draw(
             {"session_id": str(session.id), "tickets": len(tickets), "winners": winners},
         )
 
-        async def changed() -> None:
-            await slots_changed(cache, tenant.id)
+        if cache is not None:
+            seats_cache = cache
 
-        uow.after_commit(changed)
+            async def changed() -> None:
+                await slots_changed(seats_cache, tenant.id)
+
+            uow.after_commit(changed)
     return True
 
 

@@ -9,6 +9,8 @@
 - :func:`run_fairness_jobs` (a worker companion): every few seconds, per tenant, draws
   the released sessions whose window closed, ends lapsed holds and closes places whose
   days have passed. Every worker may run it: each step is safe to run twice at once.
+  A companion has no cache: the seats a draw or an expiry changed make the public search
+  stale through their events' subscriber (here), whose cache is the process's.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from vaxport.core.cache import Cache, cache_from_url
+from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.logging import get_logger
 from vaxport.core.outbox import Event, HandlerContext, Subscriber
 from vaxport.scheduling import hold_expiry, holds, release_draw
+from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_HOLD_EXPIRED,
@@ -36,8 +39,7 @@ from vaxport.scheduling.events import (
     SESSION_PUBLISHED,
 )
 from vaxport.scheduling.models import Appointment, Slot
-from vaxport.settings import get_settings
-from vaxport.tenancy.service import TenantInfo, get_tenant_by_id, tenant_ids
+from vaxport.tenancy.service import TenantInfo, get_tenant_by_id, get_tenant_in, tenant_ids
 
 log = get_logger(__name__)
 
@@ -92,6 +94,10 @@ async def _freed_slots(
         return [ended.slot_id]
 
 
+# Seats changed by the worker's jobs, which hold no cache (see the module docstring).
+_SEATS_CHANGED_BY_JOBS = (RELEASE_DRAWN, APPOINTMENT_HOLD_EXPIRED)
+
+
 async def offer_freed_seats(event: Event, ctx: HandlerContext) -> None:
     """Offer the seats an event freed to the waitlist (see the module docstring)."""
     if event.tenant_id is None:
@@ -101,6 +107,8 @@ async def offer_freed_seats(event: Event, ctx: HandlerContext) -> None:
     slots = await _freed_slots(ctx.db, tenant, event, now)
     if slots:
         await holds.offer_seats(db=ctx.db, cache=ctx.cache, tenant=tenant, slot_ids=slots, now=now)
+    if event.event_type in _SEATS_CHANGED_BY_JOBS:
+        await slots_changed(ctx.cache, tenant.id)
 
 
 SUBSCRIBERS: tuple[Subscriber, ...] = (
@@ -118,13 +126,18 @@ class Round:
 
 
 async def run_once(
-    *, db: Database, cache: Cache, now: dt.datetime | None = None, rng: random.Random | None = None
+    *,
+    db: Database,
+    cache: Cache | None = None,
+    now: dt.datetime | None = None,
+    rng: random.Random | None = None,
 ) -> Round:
     """One round of the jobs over every tenant (``rng``: a seeded one in tests only)."""
     now = now or utcnow()
     drawn = expired = closed = 0
     for tenant_id in await tenant_ids(db):
-        tenant = await get_tenant_by_id(db=db, cache=cache, tenant_id=tenant_id)
+        async with db.read(tenant_id=tenant_id) as session:
+            tenant = await get_tenant_in(session=session, tenant_id=tenant_id)
         drawn += await release_draw.draw_due(db=db, cache=cache, tenant=tenant, now=now, rng=rng)
         expired += await hold_expiry.expire_holds(db=db, cache=cache, tenant=tenant, now=now)
         closed += await hold_expiry.close_passed(db=db, tenant=tenant, now=now)
@@ -138,21 +151,17 @@ async def run_fairness_jobs(
 
     Errors are logged and retried next round; they never end the loop.
     """
-    cache = cache_from_url(get_settings().redis_url)
-    try:
-        while not stop.is_set():
-            try:
-                done = await run_once(db=db, cache=cache)
-                if done.drawn or done.expired or done.closed:
-                    log.info(
-                        "scheduling.fairness_round",
-                        drawn=done.drawn,
-                        expired=done.expired,
-                        closed=done.closed,
-                    )
-            except Exception:
-                log.exception("scheduling.fairness_round_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-    finally:
-        await cache.close()
+    while not stop.is_set():
+        try:
+            done = await run_once(db=db)
+            if done.drawn or done.expired or done.closed:
+                log.info(
+                    "scheduling.fairness_round",
+                    drawn=done.drawn,
+                    expired=done.expired,
+                    closed=done.closed,
+                )
+        except Exception:
+            log.exception("scheduling.fairness_round_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
