@@ -44,7 +44,7 @@ from vaxport.scheduling.models import (
     Slot,
 )
 from vaxport.scheduling.release import fairness_of, window_end
-from vaxport.scheduling.waitlist import join_in
+from vaxport.scheduling.waitlist import Holder, join_in
 from vaxport.tenancy.service import TenantInfo
 
 _DUE_BATCH = 50
@@ -208,10 +208,16 @@ async def _allocate(
             continue
         entry_id = None
         if lost_as == "full" and ticket.wants_waitlist:
+            holder = Holder(
+                ticket.beneficiary_id,
+                ticket.account_id,
+                ticket.home_region_code,
+                ticket.home_facility_id,
+            )
             entry_id, _ = await join_in(
                 uow,
                 tenant,
-                beneficiary_id=ticket.beneficiary_id,
+                holder,
                 region_code=session.region_code,
                 product_id=session.product_id,
                 from_day=session.day,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -136,10 +137,11 @@ async def join(
         )
         if not (verdict.ok or later):
             raise not_eligible(verdict)
+        holder = Holder(person.id, person.account_id, person.region_code, person.facility_id)
         entry_id, created = await join_in(
             uow,
             tenant,
-            beneficiary_id=person.id,
+            holder,
             region_code=body.region_code,
             product_id=body.product_id,
             from_day=max(body.from_day, today),
@@ -162,11 +164,21 @@ async def join(
         return _out(entry)
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Whose place it is, as scope checks read it (the person's, or their ticket's copy)."""
+
+    beneficiary_id: uuid.UUID
+    account_id: uuid.UUID | None
+    region_code: str
+    facility_id: uuid.UUID | None
+
+
 async def join_in(
     uow: UnitOfWork,
     tenant: TenantInfo,
+    holder: Holder,
     *,
-    beneficiary_id: uuid.UUID,
     region_code: str,
     product_id: str,
     from_day: dt.date,
@@ -175,17 +187,13 @@ async def join_in(
     now: dt.datetime,
 ) -> tuple[uuid.UUID | None, bool]:
     """Add a waiting place in ``uow`` (the caller checked the person may have it):
-    ``(its id, True)``, or ``(the live place already there, False)``; ``(None, False)``
-    when the person no longer exists."""
-    person = await person_facts(uow.session, tenant.id, beneficiary_id)
-    if person is None:
-        return None, False
+    ``(its id, True)``, or ``(the live place already there, False)``."""
     entry = WaitlistEntry(
         tenant_id=tenant.id,
-        beneficiary_id=person.id,
-        account_id=person.account_id,
-        home_region_code=person.region_code,
-        home_facility_id=person.facility_id,
+        beneficiary_id=holder.beneficiary_id,
+        account_id=holder.account_id,
+        home_region_code=holder.region_code,
+        home_facility_id=holder.facility_id,
         requested_by=requested_by,
         region_code=region_code,
         product_id=product_id,
@@ -201,7 +209,7 @@ async def join_in(
         async with uow.session.begin_nested():
             uow.session.add(entry)
     except IntegrityError:
-        return await _live_place(uow, tenant, person.id, product_id), False
+        return await _live_place(uow, tenant, holder.beneficiary_id, product_id), False
     return entry.id, True
 
 
