@@ -330,3 +330,26 @@ async def test_booking_is_gated_until_the_draw_then_first_come(
         assert session is not None
         assert await release_state(s, tenant, session, now=start + WINDOW) == "first-come"
     assert await jobs.run_once(db=clean_db, cache=cache, now=start + WINDOW) == jobs.Round()
+
+
+async def test_a_retried_ticket_request_with_its_idempotency_key_gets_the_first_answer(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    me = await citizen_token(clean_db, settings, tenant)
+    [member] = await people(clean_db, tenant, 1, account_id=me.id)
+    seeded = await released_session(clean_db, tenant, centre)
+    headers = {**me.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"beneficiary_id": str(member)}
+    first = await client.post(tickets_url(tenant, seeded.session_id), json=body, headers=headers)
+    again = await client.post(tickets_url(tenant, seeded.session_id), json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = await client.post(
+        tickets_url(tenant, seeded.session_id), json={**body, "waitlist": False}, headers=headers
+    )
+    assert other.status_code == 422  # the key is bound to its first request
