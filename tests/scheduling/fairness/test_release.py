@@ -9,6 +9,7 @@ import secrets
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from tests.identity.helpers import actor_for
@@ -24,6 +25,7 @@ from tests.scheduling.seed import open_session
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
+from vaxport.core.errors import error_code
 from vaxport.core.outbox.models import OutboxEvent
 from vaxport.scheduling import release_draw
 from vaxport.scheduling.fairness import jobs
@@ -353,3 +355,39 @@ async def test_a_retried_ticket_request_with_its_idempotency_key_gets_the_first_
         tickets_url(tenant, seeded.session_id), json={**body, "waitlist": False}, headers=headers
     )
     assert other.status_code == 422  # the key is bound to its first request
+
+
+async def test_an_account_s_tickets_and_places_count_toward_its_limit(
+    clean_db: Database, cache: Cache, settings: Settings
+) -> None:
+    from tests.registration.conftest import make_facility
+    from tests.support.tenants import load_tenant
+    from vaxport.scheduling.service import NotEligible, WaitlistIn, join_waitlist
+
+    booking = {"days_ahead": 28, "cancel_cutoff_hours": 2, "slot_minutes": 10}
+    strict = await load_tenant(
+        clean_db,
+        cache,
+        changes={"booking": {**booking, "limits": {"live_per_person": 1, "live_per_account": 2}}},
+    )
+    here = await make_facility(clean_db, cache, strict, code="S-1", region_code=REGION)
+    account = uuid.uuid4()
+    me = actor_for(strict, "citizen", kind="citizen", account_id=account)
+    first, second, third = await people(clean_db, strict, 3, account_id=account)
+    seeded = await released_session(clean_db, strict, here)
+    await request_ticket(
+        db=clean_db, tenant=strict, actor=me, session_id=seeded.session_id, beneficiary_id=first
+    )
+    place = {
+        "beneficiary_id": str(second),
+        "region_code": "NOR",
+        "from": dt.date.today().isoformat(),
+        "to": (dt.date.today() + dt.timedelta(days=7)).isoformat(),
+        "product_id": "covid-mrna",
+    }
+    await join_waitlist(db=clean_db, tenant=strict, actor=me, body=WaitlistIn.model_validate(place))
+    with pytest.raises(NotEligible) as refused:
+        await request_ticket(
+            db=clean_db, tenant=strict, actor=me, session_id=seeded.session_id, beneficiary_id=third
+        )
+    assert [error_code(e) for e in refused.value.errors] == ["account-booking-limit"]
