@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.identity.helpers import actor_for
-from tests.registration.conftest import citizen_token, staff_token
+from tests.registration.conftest import citizen_token, make_facility, staff_token
+from tests.registration.review.review_support import audit_actions
 from tests.scheduling.conftest import REGION
 from tests.scheduling.fairness.support import (
     WINDOW,
@@ -22,6 +23,7 @@ from tests.scheduling.fairness.support import (
     seats_and_owners,
 )
 from tests.scheduling.seed import open_session
+from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
@@ -30,7 +32,13 @@ from vaxport.core.outbox.models import OutboxEvent
 from vaxport.scheduling import release_draw
 from vaxport.scheduling.fairness import jobs
 from vaxport.scheduling.models import ReleaseDraw, ReleaseTicket, Session, WaitlistEntry
-from vaxport.scheduling.service import release_state, request_ticket
+from vaxport.scheduling.service import (
+    NotEligible,
+    WaitlistIn,
+    join_waitlist,
+    release_state,
+    request_ticket,
+)
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -201,8 +209,6 @@ async def test_staff_ask_for_people_in_their_reach_and_are_audited(
     path = tickets_url(tenant, seeded.session_id, f"/{made.json()['id']}")
     assert (await client.get(path, headers=south.headers)).status_code == 404
     assert (await client.get(path, headers=north.headers)).status_code == 200
-    from tests.registration.review.review_support import audit_actions
-
     assert await audit_actions(clean_db, tenant, person) == [
         "release.ticket_request",
         "release.ticket_read",
@@ -360,10 +366,6 @@ async def test_a_retried_ticket_request_with_its_idempotency_key_gets_the_first_
 async def test_an_account_s_tickets_and_places_count_toward_its_limit(
     clean_db: Database, cache: Cache, settings: Settings
 ) -> None:
-    from tests.registration.conftest import make_facility
-    from tests.support.tenants import load_tenant
-    from vaxport.scheduling.service import NotEligible, WaitlistIn, join_waitlist
-
     booking = {"days_ahead": 28, "cancel_cutoff_hours": 2, "slot_minutes": 10}
     strict = await load_tenant(
         clean_db,

@@ -35,7 +35,7 @@ from vaxport.scheduling.availability import NAMESPACE
 from vaxport.scheduling.events import APPOINTMENT_CANCELLED, SESSION_PUBLISHED, session_event
 from vaxport.scheduling.fairness import jobs
 from vaxport.scheduling.models import Appointment, WaitlistEntry
-from vaxport.scheduling.service import HoldExpired, accept_offer
+from vaxport.scheduling.service import HoldExpired, WaitlistIn, accept_offer, join_waitlist
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -156,8 +156,6 @@ async def test_an_offer_cannot_be_accepted_once_its_hold_ended_even_before_the_j
     seeded = await open_session(clean_db, tenant.id, centre, region_code=REGION, day=DAY, seats=1)
     citizen, member = await _family(clean_db, settings, tenant)
     me = actor_for(tenant, "citizen", kind="citizen", account_id=citizen.id)
-    from vaxport.scheduling.service import WaitlistIn, join_waitlist
-
     await join_waitlist(
         db=clean_db, tenant=tenant, actor=me, body=WaitlistIn.model_validate(place(member))
     )
@@ -186,8 +184,6 @@ async def test_the_next_place_whose_person_may_have_the_seat_gets_it(
     )
     admin = actor_for(tenant, "national_admin")
     first, second = await people(clean_db, tenant, 2)
-    from vaxport.scheduling.service import WaitlistIn, join_waitlist
-
     for person in (first, second):
         await join_waitlist(
             db=clean_db, tenant=tenant, actor=admin, body=WaitlistIn.model_validate(place(person))
@@ -218,8 +214,6 @@ async def test_two_workers_offering_one_freed_seat_hold_it_once(
         for p in await people(clean_db, tenant, 3)
     ]
     admin = actor_for(tenant, "national_admin")
-    from vaxport.scheduling.service import WaitlistIn, join_waitlist
-
     for person in await people(clean_db, tenant, 4):
         await join_waitlist(
             db=clean_db, tenant=tenant, actor=admin, body=WaitlistIn.model_validate(place(person))
@@ -341,8 +335,6 @@ async def test_a_released_session_offers_nothing_to_the_waitlist_before_its_draw
     seeded = await released_session(clean_db, tenant, centre, seats=2, release_at=closed)
     admin = actor_for(tenant, "national_admin")
     [person] = await people(clean_db, tenant, 1)
-    from vaxport.scheduling.service import WaitlistIn, join_waitlist
-
     await join_waitlist(
         db=clean_db, tenant=tenant, actor=admin, body=WaitlistIn.model_validate(place(person))
     )
@@ -360,8 +352,6 @@ async def test_places_whose_days_have_passed_are_closed(
 ) -> None:
     admin = actor_for(tenant, "national_admin")
     [person] = await people(clean_db, tenant, 1)
-    from vaxport.scheduling.service import WaitlistIn, join_waitlist
-
     await join_waitlist(
         db=clean_db, tenant=tenant, actor=admin, body=WaitlistIn.model_validate(place(person))
     )
