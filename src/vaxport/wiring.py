@@ -72,6 +72,9 @@ from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import messages as scheduling_messages
+from vaxport.scheduling.attendance import links as attendance_links
+from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.scheduling.fairness import jobs as fairness_jobs
 from vaxport.scheduling.fairness import links as fairness_links
 from vaxport.scheduling.fairness.api import router as fairness_router
@@ -152,11 +155,17 @@ def build() -> Parts:
             registration_router,
             registration_review_router,
             fairness_router,
+            attendance_router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS, *fairness_links.LINKS),
+        links=(
+            *facilities_links.LINKS,
+            *identity_links.LINKS,
+            *attendance_links.LINKS,
+            *fairness_links.LINKS,
+        ),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
@@ -174,7 +183,7 @@ def build() -> Parts:
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
         ),
         contact_resolvers=(beneficiary_contact,),
-        relevance_checks=MappingProxyType({}),
+        relevance_checks=MappingProxyType({**scheduling_messages.RELEVANCE_CHECKS}),
         phone_region=tenancy_service.phone_region,
         identity_ports=IdentityPorts(
             send_code=notifications_service.send_login_code,
@@ -207,6 +216,7 @@ def event_subscriptions() -> Subscriptions:
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
             *fairness_jobs.SUBSCRIBERS,
+            *scheduling_messages.SUBSCRIBERS,
         ]
     )
 

@@ -74,6 +74,12 @@ NOT_A_CHECK: dict[RouteKey, str] = {
         "`ticket_id` names a release-queue ticket (a random draw's entry), an object read "
         "under the caller's scope like any other (404 outside it), not a credential"
     ),
+    ("GET", "/api/v1/{tenant}/appointments/by-code/{code}"): (
+        "a booking code looked up by signed-in staff, answered only inside their reach, "
+        "where the day's list shows the same appointments: the code grants nothing they "
+        "lack (not a credential), and a centre's desk looks one up per arrival all day"
+    ),
+    ("GET", "/{tenant}/staff/today"): "the today page's code search: as /appointments/by-code",
 }
 
 

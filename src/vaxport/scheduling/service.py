@@ -7,6 +7,21 @@ person's dose history.
 
 from __future__ import annotations
 
+# The day at a centre (attendance/): today's list, a person seen, a session closed.
+# ``complete_in`` is the seam dose recording (issue 15) calls in its own transaction.
+from vaxport.scheduling.attendance.day import find_by_code as find_by_booking_code
+from vaxport.scheduling.attendance.day import list_day as list_centre_day
+from vaxport.scheduling.attendance.day import session_day
+from vaxport.scheduling.attendance.marks import appointment_in, complete_in
+from vaxport.scheduling.attendance.marks import close_session as close_session_attendance
+from vaxport.scheduling.attendance.marks import complete as complete_appointment
+from vaxport.scheduling.attendance.reach import local_today
+from vaxport.scheduling.attendance.schemas import (
+    ClosedOut,
+    DayPage,
+    SessionDayOut,
+    StaffAppointmentOut,
+)
 from vaxport.scheduling.engine import (
     Assessment,
     DiseaseStatus,
@@ -59,7 +74,9 @@ __all__ = [
     "AlreadyWaiting",
     "Assessment",
     "Booked",
+    "ClosedOut",
     "CountedDose",
+    "DayPage",
     "DiseaseStatus",
     "Dose",
     "HoldExpired",
@@ -74,6 +91,8 @@ __all__ = [
     "ReleaseNotOpen",
     "ReleaseState",
     "Series",
+    "SessionDayOut",
+    "StaffAppointmentOut",
     "TicketIn",
     "TicketOut",
     "WaitlistEntryOut",
@@ -82,14 +101,22 @@ __all__ = [
     "WaitlistQuery",
     "accept_offer",
     "age_window",
+    "appointment_in",
     "assess",
     "assess_product",
     "booking_limit_refusals",
+    "close_session_attendance",
+    "complete_appointment",
+    "complete_in",
     "count_series",
+    "find_by_booking_code",
     "get_ticket",
     "join_waitlist",
     "leave_waitlist",
+    "list_centre_day",
     "list_waitlist",
+    "local_today",
     "release_state",
     "request_ticket",
+    "session_day",
 ]
