@@ -75,6 +75,9 @@ from vaxport.registration.review.api import router as registration_review_router
 from vaxport.scheduling import messages as scheduling_messages
 from vaxport.scheduling.attendance import links as attendance_links
 from vaxport.scheduling.attendance.api import router as attendance_router
+from vaxport.scheduling.fairness import jobs as fairness_jobs
+from vaxport.scheduling.fairness import links as fairness_links
+from vaxport.scheduling.fairness.api import router as fairness_router
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -151,12 +154,18 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            fairness_router,
             attendance_router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS, *attendance_links.LINKS),
+        links=(
+            *facilities_links.LINKS,
+            *identity_links.LINKS,
+            *attendance_links.LINKS,
+            *fairness_links.LINKS,
+        ),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
@@ -206,6 +215,7 @@ def event_subscriptions() -> Subscriptions:
             *notifications_events.SUBSCRIBERS,
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
+            *fairness_jobs.SUBSCRIBERS,
             *scheduling_messages.SUBSCRIBERS,
         ]
     )
@@ -219,4 +229,4 @@ async def _seal_audit_chain(db: Database, stop: asyncio.Event) -> None:
 
 def worker_companions() -> tuple[Companion, ...]:
     """The periodic jobs every worker process runs beside its deliveries."""
-    return (_seal_audit_chain,)
+    return (_seal_audit_chain, fairness_jobs.run_fairness_jobs)

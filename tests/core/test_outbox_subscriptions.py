@@ -79,6 +79,7 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
         "notifications.send-message",
         "facilities.refresh-directory",
         "registration.run-import",
+        "scheduling.waitlist-offer",
         "scheduling.appointment-messages",
     )
     assert [s.name for s in subs.for_type("appointment.booked")] == [

@@ -59,6 +59,11 @@ EXEMPT: dict[RouteKey, str] = {
         "as the facility import (tests/registration/imports/test_import_api.py::"
         "test_a_regional_admins_upload_is_bounded_by_their_region)"
     ),
+    ("POST", API + "/waitlist"): (
+        "region_code is where the person would travel for a seat, placing nothing in a "
+        "jurisdiction: the place belongs to the person (checked in reach, else 404; "
+        "tests/scheduling/fairness/test_waitlist.py) and staff of their region see it"
+    ),
 }
 CASES: dict[RouteKey, list[Case]] = {}
 HTML = {"accept": "text/html"}

@@ -32,6 +32,16 @@ from vaxport.scheduling.engine import (
     assess_product,
     booking_limit_refusals,
 )
+from vaxport.scheduling.fairness.eligibility import NotEligible
+from vaxport.scheduling.fairness.schemas import (
+    AcceptedOut,
+    TicketIn,
+    TicketOut,
+    WaitlistEntryOut,
+    WaitlistIn,
+    WaitlistPage,
+    WaitlistQuery,
+)
 from vaxport.scheduling.history import (
     Booked,
     CountedDose,
@@ -42,7 +52,26 @@ from vaxport.scheduling.history import (
     count_series,
 )
 
+# Fairness under surge: the release queue (randomized draw) and the waitlist's offers.
+from vaxport.scheduling.holds import HoldExpired, NotHeld
+from vaxport.scheduling.holds import accept as accept_offer
+from vaxport.scheduling.release import (
+    NotReleased,
+    ReleaseClosed,
+    ReleaseNotOpen,
+    ReleaseState,
+    get_ticket,
+    release_state,
+    request_ticket,
+)
+from vaxport.scheduling.waitlist import AlreadyWaiting
+from vaxport.scheduling.waitlist import join as join_waitlist
+from vaxport.scheduling.waitlist import leave as leave_waitlist
+from vaxport.scheduling.waitlist import list_entries as list_waitlist
+
 __all__ = [
+    "AcceptedOut",
+    "AlreadyWaiting",
     "Assessment",
     "Booked",
     "ClosedOut",
@@ -50,13 +79,27 @@ __all__ = [
     "DayPage",
     "DiseaseStatus",
     "Dose",
+    "HoldExpired",
+    "NotEligible",
+    "NotHeld",
+    "NotReleased",
     "Offer",
     "Person",
     "Reason",
     "RefusalCode",
+    "ReleaseClosed",
+    "ReleaseNotOpen",
+    "ReleaseState",
     "Series",
     "SessionDayOut",
     "StaffAppointmentOut",
+    "TicketIn",
+    "TicketOut",
+    "WaitlistEntryOut",
+    "WaitlistIn",
+    "WaitlistPage",
+    "WaitlistQuery",
+    "accept_offer",
     "age_window",
     "appointment_in",
     "assess",
@@ -67,7 +110,13 @@ __all__ = [
     "complete_in",
     "count_series",
     "find_by_booking_code",
+    "get_ticket",
+    "join_waitlist",
+    "leave_waitlist",
     "list_centre_day",
+    "list_waitlist",
     "local_today",
+    "release_state",
+    "request_ticket",
     "session_day",
 ]
