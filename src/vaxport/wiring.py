@@ -73,6 +73,10 @@ from vaxport.registration.imports.api import router as registration_import_route
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
 from vaxport.scheduling import messages as scheduling_messages
+from vaxport.scheduling.sessions import events as scheduling_session_events
+from vaxport.scheduling.sessions import links as scheduling_session_links
+from vaxport.scheduling.sessions.api import router as scheduling_sessions_router
+from vaxport.scheduling.sessions.demo import load_demo_sessions
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -149,11 +153,12 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            scheduling_sessions_router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS),
+        links=(*facilities_links.LINKS, *identity_links.LINKS, *scheduling_session_links.LINKS),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
@@ -165,7 +170,7 @@ def build() -> Parts:
             ("person", person_app),
             ("beneficiaries", beneficiaries_app),
         ),
-        demo_steps=(load_demo_facilities,),
+        demo_steps=(load_demo_facilities, load_demo_sessions),
         config_rules=ConfigRules(
             checks=(notification_checks.check_notification_templates,),
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
@@ -204,6 +209,7 @@ def event_subscriptions() -> Subscriptions:
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
             *scheduling_messages.SUBSCRIBERS,
+            *scheduling_session_events.SUBSCRIBERS,
         ]
     )
 

@@ -26,6 +26,18 @@ from vaxport.scheduling.history import (
     age_window,
     count_series,
 )
+from vaxport.scheduling.sessions.ending import cancel_session, cancel_slot, close_session
+from vaxport.scheduling.sessions.plans import max_dose_number
+from vaxport.scheduling.sessions.publishing import publish as publish_session
+from vaxport.scheduling.sessions.reads import get_session, list_sessions
+from vaxport.scheduling.sessions.schemas import (
+    EndedOut,
+    ListQuery,
+    PublishedOut,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+)
 
 __all__ = [
     "Assessment",
@@ -33,14 +45,27 @@ __all__ = [
     "CountedDose",
     "DiseaseStatus",
     "Dose",
+    "EndedOut",
+    "ListQuery",
     "Offer",
     "Person",
+    "PublishedOut",
     "Reason",
     "RefusalCode",
     "Series",
+    "SessionIn",
+    "SessionOut",
+    "SessionPage",
     "age_window",
     "assess",
     "assess_product",
     "booking_limit_refusals",
+    "cancel_session",
+    "cancel_slot",
+    "close_session",
     "count_series",
+    "get_session",
+    "list_sessions",
+    "max_dose_number",
+    "publish_session",
 ]
