@@ -1,9 +1,11 @@
 """The demo's sessions: a week of them, from tomorrow, at every active demo centre.
 
-Each open day (the centre's weekly hours, its dated exceptions) gets one session in its
-first opening interval, for one of the vaccines the centre offers (taking turns day by
-day, so covid-mrna, covid-protein, mmr and hpv all have seats somewhere), in slots of
-the tenant's ``booking.slot_minutes`` with a few seats each. Written in bulk
+Each open day (the centre's weekly hours, its dated exceptions) gets one session at the
+start of its first opening interval (two hours at most), for one of the vaccines the
+centre offers (taking turns day by day, so covid-mrna, covid-protein, mmr and hpv all
+have seats somewhere), in slots of the tenant's ``booking.slot_minutes`` with a few
+seats each: some 1,600 sessions and 19,000 slots for the demo's 300 centres, a couple of
+seconds on SQLite. Written in bulk
 (``publishing.write_sessions``), a few hundred sessions per transaction. Re-running adds
 only the centre-days that have no session yet.
 """
@@ -37,7 +39,8 @@ from vaxport.settings import Settings
 from vaxport.tenancy.service import TenantConfig, TenantInfo, get_tenant_or_404
 
 DAYS = 7
-SEATS_PER_SLOT = 3
+SEATS_PER_SLOT = 4
+SESSION_LENGTH = dt.timedelta(hours=2)
 _CHUNK = 300  # sessions per transaction
 
 
@@ -63,6 +66,7 @@ def _plan(
     starts_at, ends_at = local_instant(tz, day, opens), local_instant(tz, day, closes)
     if starts_at is None or ends_at is None or ends_at <= starts_at:
         return None
+    ends_at = min(ends_at, starts_at + SESSION_LENGTH)
     minutes = config.booking.slot_minutes
     slots = slot_times(starts_at, ends_at, minutes)
     if not slots:
