@@ -17,6 +17,7 @@ from vaxport.web import (
     staff_auth,
     staff_people,
     staff_review,
+    staff_sessions,
     staff_team,
     staff_walkin,
 )
@@ -36,6 +37,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_review.router)
     router.include_router(staff_walkin.router)
     router.include_router(staff_people.router)
+    router.include_router(staff_sessions.router)
     router.include_router(citizen_auth.router)
     router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)
