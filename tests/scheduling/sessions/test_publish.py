@@ -133,6 +133,8 @@ def _refusals(centre: uuid.UUID) -> list[tuple[str, dict[str, Any], int, list[st
     return [
         ("day in the past", {"day": (today - dt.timedelta(days=1)).isoformat()}, 422, ["day"]),
         ("day too far ahead", {"day": far.isoformat()}, 422, ["day"]),
+        ("day at the end of time", {"day": "9999-12-31", "end_time": "23:59"}, 422, ["day"]),
+        ("day at the start of time", {"day": "0001-01-01", "start_time": "00:00"}, 422, ["day"]),
         ("end before start", {"start_time": "10:00", "end_time": "09:00"}, 422, ["end_time"]),
         ("end equals start", {"start_time": "09:00", "end_time": "09:00"}, 422, ["end_time"]),
         ("slot longer than session", {"slot_minutes": 90}, 422, ["slot_minutes"]),
@@ -362,3 +364,28 @@ async def test_a_retried_publish_with_its_idempotency_key_publishes_once(
     other = await client.post(api(tenant), json=body(centre, end_time="11:00"), headers=headers)
     assert other.status_code == 422
     assert await count(clean_db, tenant, Session) == 1
+
+
+async def test_a_list_cursor_that_was_never_given_out_is_a_422(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    import base64
+
+    manager = await staff(client, clean_db, settings, tenant, facility_id=centre)
+    forged = [
+        "nonsense",
+        base64.urlsafe_b64encode(b'["2030-01-01", "2030-01-01T09:00:00", 5]').decode(),
+        base64.urlsafe_b64encode(b'{"a": 1}').decode(),
+        base64.urlsafe_b64encode(b'["2030-01-01", "2030-01-01T09:00:00+00:00", 7]').decode(),
+    ]
+    for cursor in forged:
+        r = await client.get(api(tenant), params={"cursor": cursor}, headers=manager.headers)
+        assert r.status_code == 422, (cursor, r.text)
+        assert [e["field"] for e in r.json()["errors"]] == ["cursor"]
+    backwards = {"from_day": soon(5).isoformat(), "to_day": soon(1).isoformat()}
+    r = await client.get(api(tenant), params=backwards, headers=manager.headers)
+    assert r.status_code == 422

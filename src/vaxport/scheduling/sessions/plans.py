@@ -290,9 +290,13 @@ def plan(body: SessionIn, *, config: TenantConfig, offered: list[str], now: dt.d
     minutes = body.slot_minutes or config.booking.slot_minutes
     errors = _product_errors(body, config, offered)
     errors += _eligibility_errors(body.eligibility, config)
-    days, day_errors = _days(body, local_today(config, now))
+    today = local_today(config, now)
+    days, day_errors = _days(body, today)
     errors += day_errors
-    checked = days if not day_errors else [body.day]
+    # With a refused day, its clock times are still checked when the day is near enough
+    # to have them (a day in year 9999 has none: only the order of the times is checked).
+    near = abs((body.day - today).days) <= MAX_DAYS_AHEAD
+    checked = days if not day_errors else [body.day] if near else []
     times, time_errors = _times(body, checked, tz, minutes, None if day_errors else now)
     errors += time_errors
     total = sum(len(t.slots) for t in times)

@@ -85,7 +85,7 @@ def _decode(cursor: str) -> tuple[dt.date, dt.datetime, uuid.UUID]:
         if after.tzinfo is None:
             raise ValueError("naive")
         return dt.date.fromisoformat(day), after, uuid.UUID(sid)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, AttributeError, orjson.JSONDecodeError) as exc:
         raise invalid("cursor", BAD_CURSOR) from exc
 
 
