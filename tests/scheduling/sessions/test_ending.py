@@ -225,3 +225,48 @@ async def test_only_staff_with_reach_over_the_centre_close_or_cancel(
     north = await staff(client, clean_db, settings, tenant, "region_admin", region_code="NOR")
     r = await client.post(api(tenant, f"/{out['id']}/cancel"), headers=north.headers)
     assert r.json()["status"] == "cancelled"
+
+
+async def test_bookings_racing_a_cancellation_are_all_released_or_refused(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    import asyncio
+
+    from sqlalchemy import func
+
+    manager = await staff(client, clean_db, settings, tenant, facility_id=centre)
+    out = await publish(client, tenant, manager, body(centre, capacity_per_slot=20))
+    slots = [uuid.UUID(s["id"]) for s in out["slots"]]
+
+    async def book(n: int) -> bool:
+        await asyncio.sleep(0.002 * (n % 7))
+        async with clean_db.transaction(tenant_id=tenant.id) as uow:
+            return await book_in(uow, tenant.id, slots[n % len(slots)], _seat()) is not None
+
+    async def cancel() -> httpx.Response:
+        await asyncio.sleep(0.01)
+        return await client.post(api(tenant, f"/{out['id']}/cancel"), headers=manager.headers)
+
+    *booked, cancelled = await asyncio.gather(*(book(n) for n in range(40)), cancel())
+
+    assert cancelled.status_code == 200, cancelled.text
+    async with clean_db.read(tenant_id=tenant.id) as s:
+        live = await s.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.session_id == uuid.UUID(out["id"]))
+            .where(Appointment.status.in_(("booked", "held")))
+        )
+        seats = await s.scalar(
+            select(func.sum(Slot.booked)).where(Slot.session_id == uuid.UUID(out["id"]))
+        )
+        released = await s.scalar(
+            select(func.count()).select_from(Appointment).where(Appointment.status == "released")
+        )
+    assert live == 0
+    assert seats == 0
+    assert released == sum(booked)

@@ -14,9 +14,11 @@ closed-down centre's sessions.
 - **Cancel a slot**: the same for one slot of a session that is not cancelled.
 - A centre's ``facility.deactivated`` event cancels its sessions that have not ended.
 
-The session row is locked (``FOR UPDATE``) while it changes, so two managers' acts on
-one session run one after the other; each act emits its ``session.*`` event and an audit
-entry, and once committed tells cached searches that seats changed.
+The session row is locked while it changes (``FOR NO KEY UPDATE``: a booking's
+foreign-key check takes ``KEY SHARE`` on it, which ``FOR UPDATE`` would block while the
+booking holds its slot, the very slot the cancellation waits for: a deadlock), so two
+managers' acts on one session run one after the other; each act emits its ``session.*``
+event and an audit entry, and once committed tells cached searches that seats changed.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ async def _locked(uow: UnitOfWork, tenant_id: uuid.UUID, session_id: uuid.UUID) 
     found: Session | None = await uow.session.scalar(
         select(Session)
         .where(Session.tenant_id == tenant_id, Session.id == session_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     return found
 
@@ -254,7 +256,7 @@ async def cancel_at_facility(
                     Session.ends_at > utcnow(),
                 )
                 .order_by(Session.day, Session.id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
         )
         for row in rows:
