@@ -27,7 +27,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from vaxport.core import audit
 from vaxport.core.cache import Cache
@@ -131,7 +131,13 @@ async def cancel_in(uow: UnitOfWork, row: Session, *, by: Principal, cause: str)
     """Cancel ``row`` (locked, not cancelled) in ``uow``; the appointments released."""
     await _shut_slots(uow, row, Slot.status != "cancelled")
     _touch(row, "cancelled", utcnow())
-    released = await release(uow, row.tenant_id, Appointment.session_id == row.id)
+    # By centre and day first: that is the index appointments have (none by session).
+    of_session = and_(
+        Appointment.facility_id == row.facility_id,
+        Appointment.day == row.day,
+        Appointment.session_id == row.id,
+    )
+    released = await release(uow, row.tenant_id, of_session)
     await session_event(uow, SESSION_CANCELLED, row.id)
     await audit.record(
         uow,
