@@ -87,7 +87,7 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
     ]
     assert [s.name for s in subs.for_type(notifications.SEND)] == ["notifications.send-message"]
     for event_type in facilities.EVENT_TYPES:
-        assert [s.name for s in subs.for_type(event_type)][0] == "facilities.refresh-directory"
+        assert subs.for_type(event_type)[0].name == "facilities.refresh-directory"
     assert [s.name for s in subs.for_type(facilities.DEACTIVATED)] == [
         "facilities.refresh-directory",
         "scheduling.cancel-sessions-of-closed-facility",
