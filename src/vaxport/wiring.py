@@ -78,6 +78,10 @@ from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.scheduling.fairness import jobs as fairness_jobs
 from vaxport.scheduling.fairness import links as fairness_links
 from vaxport.scheduling.fairness.api import router as fairness_router
+from vaxport.scheduling.sessions import events as scheduling_session_events
+from vaxport.scheduling.sessions import links as scheduling_session_links
+from vaxport.scheduling.sessions.api import router as scheduling_sessions_router
+from vaxport.scheduling.sessions.demo import load_demo_sessions
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -156,6 +160,7 @@ def build() -> Parts:
             registration_review_router,
             fairness_router,
             attendance_router,
+            scheduling_sessions_router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
@@ -165,6 +170,7 @@ def build() -> Parts:
             *identity_links.LINKS,
             *attendance_links.LINKS,
             *fairness_links.LINKS,
+            *scheduling_session_links.LINKS,
         ),
         cli_apps=(
             ("audit", audit_app),
@@ -177,7 +183,7 @@ def build() -> Parts:
             ("person", person_app),
             ("beneficiaries", beneficiaries_app),
         ),
-        demo_steps=(load_demo_facilities,),
+        demo_steps=(load_demo_facilities, load_demo_sessions),
         config_rules=ConfigRules(
             checks=(notification_checks.check_notification_templates,),
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
@@ -217,6 +223,7 @@ def event_subscriptions() -> Subscriptions:
             *registration_import_events.SUBSCRIBERS,
             *fairness_jobs.SUBSCRIBERS,
             *scheduling_messages.SUBSCRIBERS,
+            *scheduling_session_events.SUBSCRIBERS,
         ]
     )
 

@@ -64,6 +64,18 @@ from vaxport.scheduling.release import (
     release_state,
     request_ticket,
 )
+from vaxport.scheduling.sessions.ending import cancel_session, cancel_slot, close_session
+from vaxport.scheduling.sessions.plans import max_dose_number
+from vaxport.scheduling.sessions.publishing import publish as publish_session
+from vaxport.scheduling.sessions.reads import get_session, list_sessions
+from vaxport.scheduling.sessions.schemas import (
+    EndedOut,
+    ListQuery,
+    PublishedOut,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+)
 from vaxport.scheduling.waitlist import AlreadyWaiting
 from vaxport.scheduling.waitlist import join as join_waitlist
 from vaxport.scheduling.waitlist import leave as leave_waitlist
@@ -79,12 +91,15 @@ __all__ = [
     "DayPage",
     "DiseaseStatus",
     "Dose",
+    "EndedOut",
     "HoldExpired",
+    "ListQuery",
     "NotEligible",
     "NotHeld",
     "NotReleased",
     "Offer",
     "Person",
+    "PublishedOut",
     "Reason",
     "RefusalCode",
     "ReleaseClosed",
@@ -92,6 +107,9 @@ __all__ = [
     "ReleaseState",
     "Series",
     "SessionDayOut",
+    "SessionIn",
+    "SessionOut",
+    "SessionPage",
     "StaffAppointmentOut",
     "TicketIn",
     "TicketOut",
@@ -105,17 +123,24 @@ __all__ = [
     "assess",
     "assess_product",
     "booking_limit_refusals",
+    "cancel_session",
+    "cancel_slot",
+    "close_session",
     "close_session_attendance",
     "complete_appointment",
     "complete_in",
     "count_series",
     "find_by_booking_code",
+    "get_session",
     "get_ticket",
     "join_waitlist",
     "leave_waitlist",
     "list_centre_day",
+    "list_sessions",
     "list_waitlist",
     "local_today",
+    "max_dose_number",
+    "publish_session",
     "release_state",
     "request_ticket",
     "session_day",
