@@ -71,7 +71,10 @@ from vaxport.registration.events import beneficiary_contact
 from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
+from vaxport.registration.reach import BookedAt, install_booked_at
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import appointments_api as scheduling_appointments
+from vaxport.scheduling import service as scheduling_service
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -129,6 +132,8 @@ class Parts:
     )
     phone_region: RegionResolver | None = None
     identity_ports: IdentityPorts | None = None
+    # Registration's reach port: the people booked at a facility today (scheduling).
+    booked_at: BookedAt | None = None
 
 
 def build() -> Parts:
@@ -148,11 +153,12 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            scheduling_appointments.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS),
+        links=(*facilities_links.LINKS, *identity_links.LINKS, *scheduling_appointments.LINKS),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
@@ -179,6 +185,7 @@ def build() -> Parts:
             send_recovery_notice=notifications_service.send_recovery_notice,
             send_invitation=notifications_service.send_staff_invitation,
         ),
+        booked_at=scheduling_service.booked_at,
     )
 
 
@@ -193,6 +200,7 @@ def install(parts: Parts) -> None:
     install_contact_resolvers(parts.contact_resolvers)
     install_relevance_checks(parts.relevance_checks)
     install_ports(parts.identity_ports)
+    install_booked_at(parts.booked_at)
 
 
 def event_subscriptions() -> Subscriptions:

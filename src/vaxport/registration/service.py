@@ -25,7 +25,13 @@ from vaxport.registration.members import (
 )
 from vaxport.registration.models import SEXES
 from vaxport.registration.person import erase_person, export_person, find_person
-from vaxport.registration.reads import get_member, list_members, search_members
+from vaxport.registration.reads import (
+    PersonInReach,
+    get_member,
+    list_members,
+    person_in_reach,
+    search_members,
+)
 from vaxport.registration.review.correction_queue import get_for_review as get_correction_for_review
 from vaxport.registration.review.correction_queue import list_pending as list_pending_corrections
 from vaxport.registration.review.corrections import decide as decide_correction
@@ -59,6 +65,7 @@ __all__ = [
     "MemberIn",
     "MemberOut",
     "MemberUpdate",
+    "PersonInReach",
     "RetainedRecord",
     "WalkInIn",
     "claim_member",
@@ -78,6 +85,7 @@ __all__ = [
     "list_pending_corrections",
     "match_elsewhere",
     "merge_flag",
+    "person_in_reach",
     "register_member",
     "register_walk_in",
     "request_claim_code",

@@ -3,10 +3,17 @@
 For now it publishes the schedule engine (:mod:`vaxport.scheduling.engine`, over
 :mod:`vaxport.scheduling.history`): pure functions over the tenant configuration and a
 person's dose history.
+
+Booking (:mod:`vaxport.scheduling.booking`): book, reschedule, cancel, the reads of
+appointments (:mod:`vaxport.scheduling.reach`), the seat gate's release for seats freed
+elsewhere (:func:`seats_freed`) and the people a centre reaches today (:func:`booked_at`,
+registration's reach port).
 """
 
 from __future__ import annotations
 
+from vaxport.scheduling.booking import book, cancel, kept_answer, reschedule
+from vaxport.scheduling.eligibility import history_of
 from vaxport.scheduling.engine import (
     Assessment,
     DiseaseStatus,
@@ -17,6 +24,7 @@ from vaxport.scheduling.engine import (
     assess_product,
     booking_limit_refusals,
 )
+from vaxport.scheduling.gate import seats_freed
 from vaxport.scheduling.history import (
     Booked,
     CountedDose,
@@ -26,6 +34,7 @@ from vaxport.scheduling.history import (
     age_window,
     count_series,
 )
+from vaxport.scheduling.reach import booked_at, get_appointment, list_appointments
 
 __all__ = [
     "Assessment",
@@ -41,6 +50,15 @@ __all__ = [
     "age_window",
     "assess",
     "assess_product",
+    "book",
+    "booked_at",
     "booking_limit_refusals",
+    "cancel",
     "count_series",
+    "get_appointment",
+    "history_of",
+    "kept_answer",
+    "list_appointments",
+    "reschedule",
+    "seats_freed",
 ]
