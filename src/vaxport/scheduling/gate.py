@@ -46,6 +46,10 @@ log = get_logger(__name__)
 
 NEAR_FULL_SECONDS = 0.25
 _NEAR_MAX = 10_000
+# Gate calls in flight per process: a surge queues here for a fraction of a millisecond
+# each instead of exhausting the Redis client's connection pool (100), which would fail
+# the calls and send every request on to the database.
+IN_FLIGHT = 32
 
 # KEYS[1]: a slot's remaining seats. ARGV[1]: the database's count to seed a missing
 # counter with ('' to only ask), ARGV[2]: its time to live in milliseconds.
@@ -81,6 +85,7 @@ class SeatGate:
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
         self._near_full: dict[str, float] = {}
         self._loading: dict[str, Any] = {}
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     def _key(self, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> str:
         return f"{self._prefix}:seats:{tenant_id}:{slot_id}"
@@ -97,12 +102,12 @@ class SeatGate:
                 return False
             del self._near_full[key]
         try:
-            answer = int(await self._admit(keys=[key], args=["", self._ttl_ms]))
+            answer = await self._run(self._admit, key, "")
             if answer < 0:
                 seed = await self._load(key, remaining)
                 if seed is None:
                     return None
-                answer = int(await self._admit(keys=[key], args=[str(seed), self._ttl_ms]))
+                answer = await self._run(self._admit, key, str(seed))
         except Exception as exc:  # noqa: BLE001 - the gate only sheds load: step aside
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
             return None
@@ -110,6 +115,11 @@ class SeatGate:
             self._note_full(key)
             return False
         return True
+
+    async def _run(self, script: Any, key: str, *args: str) -> int:
+        async with self._in_flight:
+            args_ = [*args, str(self._ttl_ms)] if args else []
+            return int(await script(keys=[key], args=args_))
 
     async def _load(self, key: str, remaining: RemainingLoader) -> int | None:
         """The database's count, read once per process however many requests miss."""
@@ -146,7 +156,7 @@ class SeatGate:
         key = self._key(tenant_id, slot_id)
         self._near_full.pop(key, None)
         try:
-            await self._give_back(keys=[key])
+            await self._run(self._give_back, key)
         except Exception as exc:  # noqa: BLE001 - the counter lapses and is reseeded
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
 
@@ -155,7 +165,8 @@ class SeatGate:
         key = self._key(tenant_id, slot_id)
         self._note_full(key)
         try:
-            await self._client.set(key, 0, px=self._ttl_ms)
+            async with self._in_flight:
+                await self._client.set(key, 0, px=self._ttl_ms)
         except Exception as exc:  # noqa: BLE001 - see give_back
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
 
@@ -164,7 +175,8 @@ class SeatGate:
         key = self._key(tenant_id, slot_id)
         self._near_full.pop(key, None)
         try:
-            await self._client.delete(key)
+            async with self._in_flight:
+                await self._client.delete(key)
         except Exception as exc:  # noqa: BLE001 - see give_back
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
 
