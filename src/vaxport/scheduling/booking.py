@@ -32,6 +32,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import select
@@ -95,37 +96,29 @@ def kept_answer(claim: Claim | None, location: str) -> Keep[AppointmentOut] | No
     return Keep(claim, render)
 
 
-async def _remaining(db: Database, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> int | None:
-    """The slot's free seats as the database has them (None: no such open slot, and the
-    database gives the precise answer)."""
-    async with db.read(tenant_id=tenant_id) as session:
-        row = (
-            await session.execute(
-                select(Slot.capacity - Slot.booked, Slot.status).where(
-                    Slot.tenant_id == tenant_id, Slot.id == slot_id
-                )
-            )
-        ).one_or_none()
-    if row is None or row[1] != "open":
-        return None
-    return int(row[0])
+@dataclass(slots=True)
+class _Ticket:
+    """What a use case tells the gate once its transaction committed."""
+
+    seats_left: int | None = None  # after its booking, as the slot's row said
 
 
 @asynccontextmanager
 async def _through_gate(
-    db: Database, cache: Cache, settings: Settings, tenant_id: uuid.UUID, slot_id: uuid.UUID
-) -> AsyncIterator[None]:
+    cache: Cache, settings: Settings, tenant_id: uuid.UUID, slot_id: uuid.UUID
+) -> AsyncIterator[_Ticket]:
     """Pass the seat gate for ``slot_id`` (409 ``slot-full`` at once when it says so),
     then keep it in step with what the block did (see ``gate.py``)."""
+    ticket = _Ticket()
     gate = gate_for(cache, settings)
     if gate is None:
-        yield
+        yield ticket
         return
-    admitted = await gate.admit(tenant_id, slot_id, lambda: _remaining(db, tenant_id, slot_id))
+    admitted = await gate.admit(tenant_id, slot_id)
     if admitted is False:
         raise slot_full()
     try:
-        yield
+        yield ticket
     except Problem as problem:
         if problem.slug == "slot-full":
             await gate.full(tenant_id, slot_id)
@@ -136,6 +129,8 @@ async def _through_gate(
         if admitted:
             await gate.give_back(tenant_id, slot_id)
         raise
+    if admitted is None and ticket.seats_left is not None:
+        await gate.seed(tenant_id, slot_id, ticket.seats_left)
 
 
 async def _slot(uow: UnitOfWork, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> SlotView:
@@ -147,6 +142,7 @@ async def _slot(uow: UnitOfWork, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> Sl
                 Slot.day,
                 Slot.starts_at,
                 Slot.status,
+                Slot.capacity - Slot.booked,
                 SessionRow.status,
                 SessionRow.dose_numbers,
                 SessionRow.eligibility,
@@ -161,7 +157,7 @@ async def _slot(uow: UnitOfWork, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> Sl
             "slot_id", N_("is not a slot of this country: choose one from the search"),
             code="unknown-slot",
         )  # fmt: skip
-    session_id, product, day, starts_at, status, session_status, doses, rules, release_at = row
+    session_id, product, day, starts_at, status, left, session_status, doses, rules, release = row
     return SlotView(
         id=slot_id,
         session_id=session_id,
@@ -171,7 +167,8 @@ async def _slot(uow: UnitOfWork, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> Sl
         open=status == "open" and session_status == "open",
         dose_numbers=tuple(doses or ()),
         eligibility=rules or {},
-        release_at=release_at,
+        release_at=release,
+        seats_left=int(left),
     )
 
 
@@ -206,8 +203,9 @@ async def _take(
     person: registration.PersonInReach,
     slot_id: uuid.UUID,
     replacing: Appointment | None = None,
-) -> Appointment:
-    """Check the rules and take the seat (ending ``replacing`` first, in this transaction)."""
+) -> tuple[Appointment, int]:
+    """Check the rules and take the seat (ending ``replacing`` first, in this transaction);
+    the appointment and the seats the slot had left after it, as its row was read."""
     slot = await _slot(uow, tenant.id, slot_id)
     _check_open(tenant, slot, utcnow())
     history = await history_of(
@@ -228,7 +226,7 @@ async def _take(
     )
     if row is None:
         raise slot_full()
-    return row
+    return row, slot.seats_left - 1
 
 
 async def _keep(uow: UnitOfWork, keep: Keep[AppointmentOut] | None, out: AppointmentOut) -> None:
@@ -275,7 +273,7 @@ async def book(
     keep: Keep[AppointmentOut] | None = None,
 ) -> AppointmentOut:
     """Take a seat of ``body.slot_id`` for ``body.beneficiary_id``; the new appointment."""
-    async with _through_gate(db, cache, settings, tenant.id, body.slot_id):
+    async with _through_gate(cache, settings, tenant.id, body.slot_id) as ticket:
         for attempt in range(CODE_ATTEMPTS):
             try:
                 async with db.transaction(tenant_id=tenant.id) as uow:
@@ -286,7 +284,7 @@ async def book(
                         beneficiary_id=body.beneficiary_id,
                         permission=WRITE,
                     )
-                    row = await _take(
+                    row, ticket.seats_left = await _take(
                         uow, tenant=tenant, actor=actor, person=person, slot_id=body.slot_id
                     )
                     await audit_staff(
@@ -342,7 +340,7 @@ async def reschedule(
             for slot_id in moved_from:
                 await gate.give_back(tenant.id, slot_id)
 
-    async with _through_gate(db, cache, settings, tenant.id, body.slot_id):
+    async with _through_gate(cache, settings, tenant.id, body.slot_id) as ticket:
         try:
             async with db.transaction(tenant_id=tenant.id) as uow:
                 old = await in_reach(
@@ -358,7 +356,7 @@ async def reschedule(
                     uow, tenant=tenant, actor=actor, beneficiary_id=old.beneficiary_id,
                     permission=WRITE,
                 )  # fmt: skip
-                row = await _take(
+                row, ticket.seats_left = await _take(
                     uow, tenant=tenant, actor=actor, person=person, slot_id=body.slot_id,
                     replacing=old,
                 )  # fmt: skip

@@ -63,6 +63,7 @@ class SlotView:
     dose_numbers: tuple[int, ...]
     eligibility: Mapping[str, Any]
     release_at: dt.datetime | None
+    seats_left: int = 0  # capacity - booked, as read
 
 
 async def history_of(

@@ -9,10 +9,12 @@ the conditional UPDATE (``seats.take``), which may refuse it.
 
 The counter is a cache of ``capacity - booked`` and is corrected from the database:
 
-- **miss or expiry**: a request that finds no counter reads the slot's remaining seats
-  and seeds it (one load per process at a time); counters live ``booking_gate_seconds``,
-  so any drift (a process that died holding a permit, a lost release) lasts that long;
-- **refused by the database**: the counter is set to 0 (the slot is full *now*);
+- **no counter** (never seeded, or expired): the request goes to the database, which
+  answers; a booking then seeds the counter with the seats it saw left (the slot's row,
+  read in the booking's own transaction: no extra query), a refusal as full sets it to
+  0. Counters live ``booking_gate_seconds``, so any drift (a process that died holding a
+  permit, a lost release) lasts that long;
+- **refused by the database as full**: the counter is set to 0 (the slot is full *now*);
 - **admitted but not booked** (refused by eligibility, a conflict, an error): the permit
   is given back;
 - **a seat freed** (cancellation, reschedule, expired hold): given back after commit.
@@ -33,7 +35,6 @@ import asyncio
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from vaxport.core.cache import Cache, RedisBackend
@@ -51,27 +52,20 @@ _NEAR_MAX = 10_000
 # the calls and send every request on to the database.
 IN_FLIGHT = 32
 
-# KEYS[1]: a slot's remaining seats. ARGV[1]: the database's count to seed a missing
-# counter with ('' to only ask), ARGV[2]: its time to live in milliseconds.
-# Returns 1 (admitted: one seat taken from the counter), 0 (full) or -1 (no counter).
+# KEYS[1]: a slot's remaining seats. Returns 1 (admitted: one seat taken from the
+# counter), 0 (full) or -1 (no counter: ask the database).
 _ADMIT = """
 local left = redis.call('GET', KEYS[1])
-if not left then
-  if ARGV[1] == '' then return -1 end
-  left = ARGV[1]
-  redis.call('SET', KEYS[1], left, 'PX', ARGV[2])
-end
+if not left then return -1 end
 if tonumber(left) <= 0 then return 0 end
 redis.call('DECR', KEYS[1])
 return 1
 """
-# A seat back to a known counter (a missing one is seeded from the database later).
+# A seat back to a known counter (a missing one is seeded by the next booking).
 _GIVE_BACK = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) end
 return -1
 """
-
-RemainingLoader = Callable[[], Awaitable[int | None]]
 
 
 class SeatGate:
@@ -84,17 +78,14 @@ class SeatGate:
         self._prefix = prefix
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
         self._near_full: dict[str, float] = {}
-        self._loading: dict[str, Any] = {}
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     def _key(self, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> str:
         return f"{self._prefix}:seats:{tenant_id}:{slot_id}"
 
-    async def admit(
-        self, tenant_id: uuid.UUID, slot_id: uuid.UUID, remaining: RemainingLoader
-    ) -> bool | None:
-        """Take a permit: True (go to the database), False (full: refuse now), or None
-        (no answer: an unknown slot or Redis down; go to the database)."""
+    async def admit(self, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> bool | None:
+        """Take a permit: True (go on to the database), False (full: refuse now), or None
+        (no counter, or Redis down: the database answers; seed the counter after)."""
         key = self._key(tenant_id, slot_id)
         noted = self._near_full.get(key)
         if noted is not None:
@@ -102,44 +93,27 @@ class SeatGate:
                 return False
             del self._near_full[key]
         try:
-            answer = await self._run(self._admit, key, "")
-            if answer < 0:
-                seed = await self._load(key, remaining)
-                if seed is None:
-                    return None
-                answer = await self._run(self._admit, key, str(seed))
+            async with self._in_flight:
+                answer = int(await self._admit(keys=[key]))
         except Exception as exc:  # noqa: BLE001 - the gate only sheds load: step aside
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
+            return None
+        if answer < 0:
             return None
         if answer == 0:
             self._note_full(key)
             return False
         return True
 
-    async def _run(self, script: Any, key: str, *args: str) -> int:
-        async with self._in_flight:
-            args_ = [*args, str(self._ttl_ms)] if args else []
-            return int(await script(keys=[key], args=args_))
-
-    async def _load(self, key: str, remaining: RemainingLoader) -> int | None:
-        """The database's count, read once per process however many requests miss."""
-        pending = self._loading.get(key)
-        if pending is not None:
-            value: int | None = await pending
-            return value
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
+    async def seed(self, tenant_id: uuid.UUID, slot_id: uuid.UUID, remaining: int) -> None:
+        """Start a missing counter at ``remaining`` (what a booking saw left in the
+        database); a counter another request started meanwhile is kept."""
+        key = self._key(tenant_id, slot_id)
         try:
-            value = await remaining()
-        except BaseException as exc:
-            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
-            future.exception()  # retrieved: waiters raise it themselves
-            raise
-        finally:
-            if self._loading.get(key) is future:
-                del self._loading[key]
-        future.set_result(value)
-        return value
+            async with self._in_flight:
+                await self._client.set(key, max(0, remaining), px=self._ttl_ms, nx=True)
+        except Exception as exc:  # noqa: BLE001 - see give_back
+            log.warning("booking_gate.unavailable", error=type(exc).__name__)
 
     def _note_full(self, key: str) -> None:
         near = self._near_full
@@ -156,7 +130,8 @@ class SeatGate:
         key = self._key(tenant_id, slot_id)
         self._near_full.pop(key, None)
         try:
-            await self._run(self._give_back, key)
+            async with self._in_flight:
+                await self._give_back(keys=[key])
         except Exception as exc:  # noqa: BLE001 - the counter lapses and is reseeded
             log.warning("booking_gate.unavailable", error=type(exc).__name__)
 
