@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=7, ge=0)
     outbox_housekeeping_seconds: float = Field(default=300, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=24)
+    # The seat gate in Redis that turns away bookings of a full slot (scheduling/gate.py);
+    # without Redis there is none. Its counters are reseeded from the database this often.
+    booking_gate: bool = True
+    booking_gate_seconds: float = Field(default=30, gt=0, le=3600)
     idempotency_lock_seconds: float = Field(default=120, gt=0)
     trusted_proxies: EnvList = Field(default_factory=list)
     forwarded_header: Literal["x-forwarded", "forwarded"] = "x-forwarded"
@@ -115,6 +119,10 @@ class Settings(BaseSettings):
     rate_limit_public_search_account: str = "300/minute"
     rate_limit_verification_ip: str = "300/minute"
     rate_limit_verification_account: str = "1200/minute"
+    # Booking, rescheduling and cancelling: a person books a few times a year, a bot
+    # taking seats thousands of times a minute (scheduling/appointments_api.py).
+    rate_limit_booking_ip: str = "600/minute"
+    rate_limit_booking_account: str = "20/minute;300/hour"
     rate_limit_write_ip: str = "1200/minute"
     rate_limit_write_account: str = "300/minute"
     # Unlimited: each check costs two store round trips, and plain reads are the bulk
@@ -167,6 +175,8 @@ class Settings(BaseSettings):
         "rate_limit_public_search_account",
         "rate_limit_verification_ip",
         "rate_limit_verification_account",
+        "rate_limit_booking_ip",
+        "rate_limit_booking_account",
         "rate_limit_write_ip",
         "rate_limit_write_account",
         "rate_limit_default_ip",

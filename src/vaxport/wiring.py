@@ -71,8 +71,11 @@ from vaxport.registration.events import beneficiary_contact
 from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
+from vaxport.registration.reach import BookedAt, install_booked_at
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import appointments_api as scheduling_appointments
 from vaxport.scheduling import messages as scheduling_messages
+from vaxport.scheduling import service as scheduling_service
 from vaxport.scheduling.attendance import links as attendance_links
 from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.scheduling.fairness import jobs as fairness_jobs
@@ -139,6 +142,8 @@ class Parts:
     )
     phone_region: RegionResolver | None = None
     identity_ports: IdentityPorts | None = None
+    # Registration's reach port: the people booked at a facility today (scheduling).
+    booked_at: BookedAt | None = None
 
 
 def build() -> Parts:
@@ -161,6 +166,7 @@ def build() -> Parts:
             fairness_router,
             attendance_router,
             scheduling_sessions_router,
+            scheduling_appointments.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
@@ -171,6 +177,7 @@ def build() -> Parts:
             *attendance_links.LINKS,
             *fairness_links.LINKS,
             *scheduling_session_links.LINKS,
+            *scheduling_appointments.LINKS,
         ),
         cli_apps=(
             ("audit", audit_app),
@@ -198,6 +205,7 @@ def build() -> Parts:
             send_recovery_notice=notifications_service.send_recovery_notice,
             send_invitation=notifications_service.send_staff_invitation,
         ),
+        booked_at=scheduling_service.booked_at,
     )
 
 
@@ -212,6 +220,7 @@ def install(parts: Parts) -> None:
     install_contact_resolvers(parts.contact_resolvers)
     install_relevance_checks(parts.relevance_checks)
     install_ports(parts.identity_ports)
+    install_booked_at(parts.booked_at)
 
 
 def event_subscriptions() -> Subscriptions:

@@ -11,7 +11,9 @@ free-text search over names.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, select
@@ -23,14 +25,15 @@ from vaxport.core.crypto import InvalidFieldValueError, blind_match
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, ValidationFailed, field_error, invalid
 from vaxport.core.i18n import N_
-from vaxport.identity.service import Actor, authorize, can
+from vaxport.identity.service import Actor, can
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     STATUS_MERGED,
     Beneficiary,
     BeneficiaryDocument,
 )
-from vaxport.registration.presenters import documents_of, member_out, resource, scope_filter
+from vaxport.registration.presenters import documents_of, member_out, resource
+from vaxport.registration.reach import reach_filter, reaches
 from vaxport.registration.schemas import MemberOut, MemberPage
 from vaxport.registration.writes import normalise_code
 from vaxport.tenancy.service import TenantInfo, validate_id_number
@@ -83,9 +86,8 @@ async def get_member(
     """One person in the actor's scope (a merged record answers with its survivor)."""
     async with db.transaction(tenant_id=tenant.id) as uow:
         person = await load_person(uow.session, tenant.id, beneficiary_id)
-        if person is None:
+        if person is None or not await reaches(uow.session, actor, tenant, READ, person):
             raise NotFound(N_("beneficiary not found"))
-        authorize(actor, READ, resource(person), what="beneficiary")
         docs = await documents_of(uow.session, tenant.id, [person.id])
         if is_staff(actor):
             await audit_reads(uow, actor, "beneficiary.read", [person.id])
@@ -117,7 +119,7 @@ async def list_members(
     query = select(Beneficiary).where(
         Beneficiary.tenant_id == tenant.id,
         Beneficiary.status == STATUS_ACTIVE,
-        scope_filter(actor),
+        reach_filter(actor, tenant, READ),
     )
     if cursor:
         query = query.where(Beneficiary.id > _decode(cursor))
@@ -216,7 +218,7 @@ async def search_members(
         where = Beneficiary.id.in_(criterion) if isinstance(criterion, Select) else criterion
         query = (
             select(Beneficiary)
-            .where(Beneficiary.tenant_id == tenant.id, where, scope_filter(actor))
+            .where(Beneficiary.tenant_id == tenant.id, where, reach_filter(actor, tenant, READ))
             .order_by(Beneficiary.id)
             .limit(PAGE_MAX)
         )
@@ -227,3 +229,48 @@ async def search_members(
         if is_staff(actor):
             await audit_reads(uow, actor, "beneficiary.search", [p.id for p in rows], by=by)
         return [member_out(p, docs[p.id]) for p in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonInReach:
+    """What booking needs of a person: who manages them, where they are, their age and
+    declared attributes (none are recorded yet: the sets are empty)."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID | None
+    region_code: str
+    facility_id: uuid.UUID | None
+    birth_date: dt.date | None
+    birth_year: int
+    risk_groups: frozenset[str] = frozenset()
+    occupations: frozenset[str] = frozenset()
+
+
+async def person_in_reach(
+    uow: UnitOfWork,
+    *,
+    tenant: TenantInfo,
+    actor: Actor,
+    beneficiary_id: uuid.UUID,
+    permission: str,
+) -> PersonInReach:
+    """The person (a merged record: its survivor) when ``actor`` reaches them for
+    ``permission``, in the caller's transaction; 404 otherwise.
+
+    The caller audits what it does with them (a booking, a read of their appointments).
+    """
+    person = await load_person(uow.session, tenant.id, beneficiary_id)
+    if (
+        person is None
+        or person.status != STATUS_ACTIVE
+        or not await reaches(uow.session, actor, tenant, permission, person)
+    ):
+        raise NotFound(N_("beneficiary not found"))
+    return PersonInReach(
+        id=person.id,
+        account_id=person.account_id,
+        region_code=person.region_code,
+        facility_id=person.facility_id,
+        birth_date=person.birth_date,
+        birth_year=person.birth_year,
+    )

@@ -27,7 +27,13 @@ from vaxport.registration.members import (
 from vaxport.registration.models import SEXES
 from vaxport.registration.names import PersonName, names_of
 from vaxport.registration.person import erase_person, export_person, find_person
-from vaxport.registration.reads import get_member, list_members, search_members
+from vaxport.registration.reads import (
+    PersonInReach,
+    get_member,
+    list_members,
+    person_in_reach,
+    search_members,
+)
 from vaxport.registration.review.correction_queue import get_for_review as get_correction_for_review
 from vaxport.registration.review.correction_queue import list_pending as list_pending_corrections
 from vaxport.registration.review.corrections import decide as decide_correction
@@ -65,6 +71,7 @@ __all__ = [
     "MemberOut",
     "MemberUpdate",
     "PersonFacts",
+    "PersonInReach",
     "PersonName",
     "RetainedRecord",
     "WalkInIn",
@@ -87,6 +94,7 @@ __all__ = [
     "merge_flag",
     "names_of",
     "person_facts",
+    "person_in_reach",
     "register_member",
     "register_walk_in",
     "request_claim_code",

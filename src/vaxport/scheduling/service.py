@@ -3,6 +3,11 @@
 For now it publishes the schedule engine (:mod:`vaxport.scheduling.engine`, over
 :mod:`vaxport.scheduling.history`): pure functions over the tenant configuration and a
 person's dose history.
+
+Booking (:mod:`vaxport.scheduling.booking`): book, reschedule, cancel, the reads of
+appointments (:mod:`vaxport.scheduling.reach`), the seat gate's release for seats freed
+elsewhere (:func:`seats_freed`) and the people a centre reaches today (:func:`booked_at`,
+registration's reach port).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from vaxport.scheduling.attendance.schemas import (
     SessionDayOut,
     StaffAppointmentOut,
 )
+from vaxport.scheduling.booking import book, cancel, kept_answer, reschedule
+from vaxport.scheduling.eligibility import history_of
 from vaxport.scheduling.engine import (
     Assessment,
     DiseaseStatus,
@@ -42,6 +49,7 @@ from vaxport.scheduling.fairness.schemas import (
     WaitlistPage,
     WaitlistQuery,
 )
+from vaxport.scheduling.gate import seats_freed
 from vaxport.scheduling.history import (
     Booked,
     CountedDose,
@@ -55,6 +63,7 @@ from vaxport.scheduling.history import (
 # Fairness under surge: the release queue (randomized draw) and the waitlist's offers.
 from vaxport.scheduling.holds import HoldExpired, NotHeld
 from vaxport.scheduling.holds import accept as accept_offer
+from vaxport.scheduling.reach import booked_at, get_appointment, list_appointments
 from vaxport.scheduling.release import (
     NotReleased,
     ReleaseClosed,
@@ -122,7 +131,10 @@ __all__ = [
     "appointment_in",
     "assess",
     "assess_product",
+    "book",
+    "booked_at",
     "booking_limit_refusals",
+    "cancel",
     "cancel_session",
     "cancel_slot",
     "close_session",
@@ -131,10 +143,14 @@ __all__ = [
     "complete_in",
     "count_series",
     "find_by_booking_code",
+    "get_appointment",
     "get_session",
     "get_ticket",
+    "history_of",
     "join_waitlist",
+    "kept_answer",
     "leave_waitlist",
+    "list_appointments",
     "list_centre_day",
     "list_sessions",
     "list_waitlist",
@@ -143,5 +159,7 @@ __all__ = [
     "publish_session",
     "release_state",
     "request_ticket",
+    "reschedule",
+    "seats_freed",
     "session_day",
 ]

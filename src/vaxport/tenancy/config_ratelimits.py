@@ -48,6 +48,7 @@ class RateLimitOverrides(_Section):
     login: ClassRateLimits | None = None
     public_search: ClassRateLimits | None = None
     verification: ClassRateLimits | None = None
+    booking: ClassRateLimits | None = None
     write: ClassRateLimits | None = None
     default: ClassRateLimits | None = None
 

@@ -23,7 +23,9 @@ ROUTE_CLASS_ATTR = "__vaxport_route_class__"
 
 # What a route costs and risks, for rate limits and body limits (see core/http/route_policy.py).
 # Undeclared: "write" for POST/PUT/PATCH/DELETE, "default" otherwise.
-RouteClass = Literal["code_request", "login", "public_search", "verification", "write", "default"]
+RouteClass = Literal[
+    "code_request", "login", "public_search", "verification", "booking", "write", "default"
+]
 ROUTE_CLASSES: tuple[str, ...] = get_args(RouteClass)
 
 
