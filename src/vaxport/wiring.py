@@ -72,6 +72,7 @@ from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import search_api as scheduling_search_api
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -148,11 +149,12 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            scheduling_search_api.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS),
+        links=(*facilities_links.LINKS, *identity_links.LINKS, *scheduling_search_api.LINKS),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),

@@ -26,10 +26,14 @@ from vaxport.scheduling.history import (
     age_window,
     count_series,
 )
+from vaxport.scheduling.search import booking_path, search_slots, slot_calendar
+from vaxport.scheduling.search_schemas import CALENDAR_DAYS, CalendarQuery, SlotQuery
 
 __all__ = [
+    "CALENDAR_DAYS",
     "Assessment",
     "Booked",
+    "CalendarQuery",
     "CountedDose",
     "DiseaseStatus",
     "Dose",
@@ -38,9 +42,13 @@ __all__ = [
     "Reason",
     "RefusalCode",
     "Series",
+    "SlotQuery",
     "age_window",
     "assess",
     "assess_product",
     "booking_limit_refusals",
+    "booking_path",
     "count_series",
+    "search_slots",
+    "slot_calendar",
 ]
