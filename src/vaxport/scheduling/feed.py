@@ -250,7 +250,7 @@ async def _build_slots(
     return _ndjson([_slot(tenant, base_url, r) for r in rows if r.facility_id in places])
 
 
-async def _build_manifest(tenant: TenantInfo, base_url: str) -> bytes:
+async def _build_manifest(tenant: TenantInfo, base_url: str, bucket: int) -> bytes:
     api = _api(base_url, tenant)
     output: list[dict[str, Any]] = [
         {"type": "Location", "url": f"{api}/locations.ndjson"},
@@ -260,19 +260,23 @@ async def _build_manifest(tenant: TenantInfo, base_url: str) -> bytes:
         {"type": "Slot", "url": f"{api}/slots/{code}.ndjson", "extension": {"state": [code]}}
         for code in slot_regions(tenant)
     ]
-    doc = {"transactionTime": instant(utcnow()), "request": api, "output": output, "error": []}
+    # The files of this window hold every change up to its start (they are built later).
+    published = dt.datetime.fromtimestamp(bucket * FEED_SECONDS, dt.UTC)
+    doc = {"transactionTime": instant(published), "request": api, "output": output, "error": []}
     return orjson.dumps(doc)
 
 
-def _bucket() -> str:
-    return f"feed-{int(utcnow().timestamp() // FEED_SECONDS)}"
+def _bucket() -> int:
+    return int(utcnow().timestamp() // FEED_SECONDS)
 
 
 async def manifest(*, cache: Cache, tenant: TenantInfo, base_url: str) -> Answer:
     """The ``$bulk-publish`` manifest (JSON bytes and ETag)."""
 
+    bucket = _bucket()
+
     async def build() -> bytes:
-        return await _build_manifest(tenant, base_url)
+        return await _build_manifest(tenant, base_url, bucket)
 
     return await cached_answer(
         cache=cache,
@@ -280,7 +284,7 @@ async def manifest(*, cache: Cache, tenant: TenantInfo, base_url: str) -> Answer
         key={"feed": "manifest", "base": base_url},
         build=build,
         shared_seconds=FEED_SECONDS,
-        token=_bucket(),
+        token=f"feed-{bucket}",
     )
 
 
@@ -314,5 +318,5 @@ async def feed_file(
         key={"feed": kind, "region": region, "base": base_url},
         build=build,
         shared_seconds=FEED_SECONDS,
-        token=_bucket(),
+        token=f"feed-{_bucket()}",
     )

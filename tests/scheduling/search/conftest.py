@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.facilities.helpers import body as facility_body
+from tests.scheduling.seed import Seeded, open_session
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.facilities import service as facilities
@@ -59,3 +60,51 @@ async def narrow(db: Database, tenant_id: uuid.UUID, session_id: uuid.UUID, **ru
         await uow.session.execute(
             update(Session).where(Session.id == session_id).values(eligibility=rule)
         )
+
+
+@dataclass(frozen=True)
+class Timetable:
+    hill: Seeded  # tomorrow, covid-mrna doses 1-2, 3 slots of 5 seats
+    river: Seeded  # in 2 days, mmr dose 1, 2 slots of 4 seats
+    city: Seeded  # in 3 days, covid-mrna dose 3, 60 and over, 2 slots of 2 seats
+
+
+@pytest.fixture
+async def timetable(clean_db: Database, tenant: TenantInfo, centres: Centres) -> Timetable:
+    hill = await open_session(
+        clean_db,
+        tenant.id,
+        centres.hill,
+        region_code="NOR-01-01",
+        day=day(tenant, 1),
+        slots=3,
+        seats=5,
+    )
+    river = await open_session(
+        clean_db,
+        tenant.id,
+        centres.river,
+        region_code="NOR-02-01",
+        day=day(tenant, 2),
+        product_id="mmr",
+        dose_numbers=(1,),
+        slots=2,
+        seats=4,
+        start=dt.time(15, 0),
+    )
+    city = await open_session(
+        clean_db,
+        tenant.id,
+        centres.city,
+        region_code="CEN-01-01",
+        day=day(tenant, 3),
+        dose_numbers=(3,),
+        slots=2,
+        seats=2,
+    )
+    await narrow(clean_db, tenant.id, city.session_id, min_age=60)
+    # Beyond the booking horizon (28 days): never offered.
+    await open_session(
+        clean_db, tenant.id, centres.hill, region_code="NOR-01-01", day=day(tenant, 40)
+    )
+    return Timetable(hill, river, city)  # fmt: skip
