@@ -29,6 +29,7 @@ its answers by a time bucket instead of the token (see ``feed.py``).
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -89,13 +90,17 @@ async def cached_answer(
             isinstance(hit, dict)
             and isinstance(hit.get("body"), str)
             and isinstance(hit.get("etag"), str)
-            and float(hit.get("made", 0)) + shared_seconds > time.time()
+            and isinstance(hit.get("until"), float)
+            and time.time() < hit["until"] <= time.time() + shared_seconds
         ):
             return Answer(etag=hit["etag"], body=hit["body"].encode())
         body = await build()
         answer = Answer(etag=etag_of(body), body=body)
-        value = {"etag": answer.etag, "body": body.decode(), "made": time.time()}
-        await cache.set(NAMESPACE, name, value, shared_seconds)
+        # Lives of one to two halves of the bound, at random: answers built together (a
+        # cold start, a burst of seat changes) are not all rebuilt together again.
+        life = shared_seconds * (1 - random.random() / 2)  # noqa: S311 - not a secret
+        value = {"etag": answer.etag, "body": body.decode(), "until": time.time() + life}
+        await cache.set(NAMESPACE, name, value, life)
         return answer
 
     found: Answer = await cache.near_load(NAMESPACE, name, load, min(NEAR_SECONDS, shared_seconds))

@@ -164,13 +164,16 @@ async def _rows(
         stmt = stmt.where(Slot.facility_id == query.facility_id)
     kept: list[Any] = []
     scanned = 0
+    # A page without dose or age admits every row: its first read is the page. With them,
+    # each further read is twice as long, up to the batch.
+    batch = query.limit + 1
     async with db.read(tenant_id=tenant.id) as session:
         while scanned < SCAN_ROWS:
             page = stmt
             if after is not None:
                 later = and_(Slot.starts_at == after[0], Slot.id > after[1])
                 page = page.where(or_(Slot.starts_at > after[0], later))
-            page = page.order_by(Slot.starts_at, Slot.id).limit(_BATCH)
+            page = page.order_by(Slot.starts_at, Slot.id).limit(batch)
             rows = (await session.execute(page)).all()
             for row in rows:
                 scanned += 1
@@ -181,8 +184,9 @@ async def _rows(
                     kept.append(row)
                     if len(kept) > query.limit:
                         return kept, None
-            if len(rows) < _BATCH:
+            if len(rows) < batch:
                 return kept, None
+            batch = min(batch * 2, _BATCH)
     return kept, after  # the scan's end: the next page goes on from there
 
 

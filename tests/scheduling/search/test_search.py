@@ -14,6 +14,7 @@ from tests.scheduling.seed import Seeded
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.facilities import service as facilities
+from vaxport.scheduling import search
 from vaxport.scheduling.appointments import Seat, book_in
 from vaxport.scheduling.availability import slots_changed
 from vaxport.tenancy.schemas import TenantInfo
@@ -104,7 +105,12 @@ async def test_a_past_start_is_today_and_the_horizon_cuts_the_end(
 async def test_pages_follow_cursors_to_the_end_without_gaps(
     client: httpx.AsyncClient, tenant: TenantInfo, timetable: Timetable
 ) -> None:
-    for params in ({}, {"region": "NOR"}, {"lat": 47.0, "lon": -78.0, "radius_km": 2000}):
+    for params in (
+        {},
+        {"region": "NOR"},
+        {"lat": 47.0, "lon": -78.0, "radius_km": 2000},
+        {"age": 65, "dose": 1},
+    ):
         seen: list[str] = []
         cursor = None
         while True:
@@ -117,6 +123,22 @@ async def test_pages_follow_cursors_to_the_end_without_gaps(
                 break
         assert seen == await _ids(client, tenant, **params)
         assert len(seen) == len(set(seen)) >= 5
+
+
+async def test_a_page_that_reads_its_whole_stretch_answers_short_and_goes_on_from_there(
+    client: httpx.AsyncClient,
+    tenant: TenantInfo,
+    timetable: Timetable,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(search, "SCAN_ROWS", 4)
+    # One read of limit + 1 = 4 rows (Hillcrest's 3, Rivermouth's first) admits none.
+    first = await _search(client, tenant, dose=3, limit=3)
+    assert first["items"] == []
+    assert first["next_cursor"] is not None
+    second = await _search(client, tenant, dose=3, limit=3, cursor=first["next_cursor"])
+    assert [i["id"] for i in second["items"]] == _all(timetable.city)
+    assert second["next_cursor"] is None
 
 
 async def test_a_cursor_only_continues_its_own_search(
