@@ -72,7 +72,10 @@ from vaxport.registration.imports import events as registration_import_events
 from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.review.api import router as registration_review_router
+from vaxport.scheduling import messages as scheduling_messages
 from vaxport.scheduling import search_api as scheduling_search_api
+from vaxport.scheduling.attendance import links as attendance_links
+from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -149,12 +152,18 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            attendance_router,
             scheduling_search_api.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
         pages=build_pages,
-        links=(*facilities_links.LINKS, *identity_links.LINKS, *scheduling_search_api.LINKS),
+        links=(
+            *facilities_links.LINKS,
+            *identity_links.LINKS,
+            *attendance_links.LINKS,
+            *scheduling_search_api.LINKS,
+        ),
         cli_apps=(
             ("audit", audit_app),
             ("outbox", outbox_app),
@@ -172,7 +181,7 @@ def build() -> Parts:
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
         ),
         contact_resolvers=(beneficiary_contact,),
-        relevance_checks=MappingProxyType({}),
+        relevance_checks=MappingProxyType({**scheduling_messages.RELEVANCE_CHECKS}),
         phone_region=tenancy_service.phone_region,
         identity_ports=IdentityPorts(
             send_code=notifications_service.send_login_code,
@@ -204,6 +213,7 @@ def event_subscriptions() -> Subscriptions:
             *notifications_events.SUBSCRIBERS,
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
+            *scheduling_messages.SUBSCRIBERS,
         ]
     )
 

@@ -79,7 +79,11 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
         "notifications.send-message",
         "facilities.refresh-directory",
         "registration.run-import",
+        "scheduling.appointment-messages",
     )
+    assert [s.name for s in subs.for_type("appointment.booked")] == [
+        "scheduling.appointment-messages"
+    ]
     assert [s.name for s in subs.for_type(notifications.SEND)] == ["notifications.send-message"]
     for event_type in facilities.EVENT_TYPES:
         assert [s.name for s in subs.for_type(event_type)] == ["facilities.refresh-directory"]

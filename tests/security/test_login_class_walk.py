@@ -70,6 +70,12 @@ NOT_A_CHECK: dict[RouteKey, str] = {
         "only renders the form with the invitation token in a hidden field; the token is "
         "checked by POST /{tenant}/staff/activate, which is in the login class"
     ),
+    ("GET", "/api/v1/{tenant}/appointments/by-code/{code}"): (
+        "a booking code looked up by signed-in staff, answered only inside their reach, "
+        "where the day's list shows the same appointments: the code grants nothing they "
+        "lack (not a credential), and a centre's desk looks one up per arrival all day"
+    ),
+    ("GET", "/{tenant}/staff/today"): "the today page's code search: as /appointments/by-code",
 }
 
 

@@ -39,6 +39,7 @@ from vaxport.identity.access.policy import (
     may_assign,
 )
 from vaxport.identity.credentials.secrets import mac
+from vaxport.identity.holders import HolderContact, holder_contact
 from vaxport.identity.login.citizen import login_with_code, request_login_code
 from vaxport.identity.login.enrolment import confirm_enrolment, start_enrolment
 from vaxport.identity.login.otp import BAD_CODE as BAD_OTP_CODE
@@ -88,6 +89,7 @@ __all__ = [
     "Actor",
     "CurrentActor",
     "Destination",
+    "HolderContact",
     "Invitation",
     "LoginOutcome",
     "OptionalActor",
@@ -110,6 +112,7 @@ __all__ = [
     "finish_recovery",
     "get_me",
     "get_staff",
+    "holder_contact",
     "list_staff",
     "login_password",
     "login_second_factor",

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto import blind_index
 from vaxport.core.db import UnitOfWork
+from vaxport.core.i18n import match as match_locale
 from vaxport.core.ids import uuid7
 from vaxport.core.logging import get_logger
 from vaxport.core.outbox import emit
-from vaxport.notifications.events import SEND
+from vaxport.notifications.events import SEND, MessageRef, RelevanceCheck
 from vaxport.notifications.models import CANCELLED, QUEUED, Message
 from vaxport.notifications.preferences import read_preferences
 from vaxport.notifications.recipients import (
@@ -44,7 +45,10 @@ from vaxport.tenancy.service import TenantInfo, get_tenant_in
 # The front door: what other contexts may use (the rest of notifications is internal).
 __all__ = [
     "Contact",
+    "MessageRef",
+    "RelevanceCheck",
     "cancel_for_reason",
+    "message_locale",
     "notify",
     "read_preferences",
     "send_login_code",
@@ -177,6 +181,23 @@ async def notify(
         status=row["status"],
     )
     return message_id
+
+
+async def message_locale(uow: UnitOfWork, *, tenant_id: uuid.UUID, subject_id: uuid.UUID) -> str:
+    """The tenant language a message to person ``subject_id`` is written in.
+
+    Their own language when the tenant has it (or the same language in another region),
+    through the tenant's ``language_fallbacks``, else the tenant's default. A caller that
+    formats values for the message (dates, a place's name) uses it and passes it to
+    :func:`notify` as ``locale``, so the text and its values agree.
+    """
+    tenant = await get_tenant_in(session=uow.session, tenant_id=tenant_id)
+    config = tenant.config
+    contact = await resolve_contact(uow, tenant_id=tenant_id, subject_id=subject_id)
+    wanted = contact.locale if contact is not None else None
+    chosen = match_locale(wanted, config.locales) if wanted else None
+    chosen = chosen or config.default_locale
+    return config.fallbacks.get(chosen, chosen)
 
 
 def _checked_data(data: dict[str, Any] | None) -> dict[str, Any]:

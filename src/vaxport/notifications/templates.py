@@ -55,6 +55,22 @@ class EventSpec:
     essential: bool = False
 
 
+# Sample values of the appointment messages: a long centre name and address, the longest
+# English date, a 12-hour time. Dates in other languages may be longer or leave GSM-7.
+_APPOINTMENT: Mapping[str, Any] = MappingProxyType(
+    {
+        "code": "ABCDEFGH",
+        "place": "Centre de vaccination communautaire de l'hopital regional "
+        "Saint-Jean-Baptiste-de-la-Salle, aile Nord, rez-de-chaussee, porte C",
+        "address": "1200 boulevard des Hauts-Plateaux-du-Nord, bureau 300, "
+        "Saint-Jean-Baptiste-de-la-Salle, Demoland A1B 2C3",
+        "date": "Wednesday, September 30, 2026",
+        "time": "10:30 AM",
+    }
+)
+_SEARCH_URL = "https://vaccination.ministry-of-health.example/example-in/slots"
+_URL = "https://vaccination.ministry-of-health.example/example-in/appointments"
+
 # The messages vaxport sends, declared as data: each has default templates in
 # ``notifications/defaults`` and sample values for the load-time checks. A context whose
 # use case sends a message adds its spec here with its templates: one catalogue, nothing
@@ -92,6 +108,44 @@ MESSAGE_EVENTS: tuple[EventSpec, ...] = (
         name="test_message",
         sample={"tenant_name": "Ministry of Health of Demoland"},
         description="operator-triggered check that a channel works",
+    ),
+    # Appointments (the scheduling context queues these, see scheduling/messages.py):
+    # ``date`` and ``time`` come formatted in the message's language and the tenant's
+    # time zone; ``place`` is the centre's name in that language (SMS texts truncate it).
+    EventSpec(
+        name="appointment_booked",
+        sample=_APPOINTMENT,
+        description="a vaccination appointment was booked: its code, place and time",
+        essential=True,
+    ),
+    EventSpec(
+        name="appointment_rescheduled",
+        sample=_APPOINTMENT,
+        description="an appointment moved to another slot (with its new booking code)",
+        essential=True,
+    ),
+    EventSpec(
+        name="appointment_cancelled",
+        sample=_APPOINTMENT,
+        description="an appointment was cancelled by the person or by staff",
+        essential=True,
+    ),
+    EventSpec(
+        name="appointment_released",
+        sample={**_APPOINTMENT, "search_url": _SEARCH_URL},
+        description="the session was cancelled: the appointment ended, book again (link)",
+        essential=True,
+    ),
+    EventSpec(
+        name="appointment_offer",
+        sample={**_APPOINTMENT, "hold_until": "Tuesday, September 29, 2026, 10:30 PM", "url": _URL},
+        description="a waitlist offer: a seat held for the person until a deadline",
+        essential=True,
+    ),
+    EventSpec(
+        name="appointment_reminder",
+        sample=_APPOINTMENT,
+        description="the day before the appointment (dropped if it changed meanwhile)",
     ),
 )
 EVENTS: Mapping[str, EventSpec] = MappingProxyType({e.name: e for e in MESSAGE_EVENTS})

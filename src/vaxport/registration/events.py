@@ -4,6 +4,11 @@ handlers yet).
 Notifications owns no contact details: it asks this resolver for a registered person's
 phone, e-mail and language when a message names them (``subject_id`` = beneficiary id),
 in the caller's transaction, when it is queued and again when it is sent.
+
+A family member with neither phone nor e-mail of their own (a child, an elderly parent)
+is reached through the citizen account that manages their record: the holder's phone
+and e-mail, in the member's own language. A member with a contact of their own is only
+ever written to there.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import uuid
 from sqlalchemy import select
 
 from vaxport.core.db import UnitOfWork
+from vaxport.identity import service as identity
 from vaxport.notifications.service import Contact
 from vaxport.registration.models import Beneficiary
 
@@ -26,4 +32,9 @@ async def beneficiary_contact(
     )
     if person is None:
         return None
-    return Contact(phone=person.phone, email=person.email, locale=person.preferred_locale)
+    if person.phone or person.email or person.account_id is None:
+        return Contact(phone=person.phone, email=person.email, locale=person.preferred_locale)
+    holder = await identity.holder_contact(uow, tenant_id=tenant_id, account_id=person.account_id)
+    if holder is None:
+        return Contact(locale=person.preferred_locale)
+    return Contact(phone=holder.phone, email=holder.email, locale=person.preferred_locale)

@@ -3,10 +3,11 @@
 The use cases live by concept: ``members.py`` (register, walk-in), ``reads.py`` (get,
 list, search), ``changes.py`` (update, erase), ``claims.py`` (claim a record),
 ``contact_changes.py`` (a citizen's contact change by one-time code),
-``person.py`` (subject-access export and erasure by operators). Every person enters by
-``intake.add_members`` (bulk import too); shared row-level steps are in ``writes.py``;
-validation of one person in ``validation.py``. Review work (corrections, possible
-duplicates) is in ``review/``, bulk imports in ``imports/``.
+``person.py`` (subject-access export and erasure by operators), ``names.py`` (names by
+id for another context's staff list, which authorizes and audits the read itself). Every
+person enters by ``intake.add_members`` (bulk import too); shared row-level steps are in
+``writes.py``; validation of one person in ``validation.py``. Review work (corrections,
+possible duplicates) is in ``review/``, bulk imports in ``imports/``.
 
 This is the context's front door: other contexts and the pages import only this module.
 """
@@ -24,6 +25,7 @@ from vaxport.registration.members import (
     register_walk_in,
 )
 from vaxport.registration.models import SEXES
+from vaxport.registration.names import PersonName, names_of
 from vaxport.registration.person import erase_person, export_person, find_person
 from vaxport.registration.reads import get_member, list_members, search_members
 from vaxport.registration.review.correction_queue import get_for_review as get_correction_for_review
@@ -59,6 +61,7 @@ __all__ = [
     "MemberIn",
     "MemberOut",
     "MemberUpdate",
+    "PersonName",
     "RetainedRecord",
     "WalkInIn",
     "claim_member",
@@ -78,6 +81,7 @@ __all__ = [
     "list_pending_corrections",
     "match_elsewhere",
     "merge_flag",
+    "names_of",
     "register_member",
     "register_walk_in",
     "request_claim_code",

@@ -35,6 +35,7 @@ BOOKING_CODE_LENGTH = 8
 
 # Why an appointment ended, by its final status (``ended_reason`` may be more precise).
 ENDING_STATUSES = ("cancelled", "released", "completed", "no_show")
+FREEING_STATUSES = ("cancelled", "released")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +116,15 @@ async def end(
     """End ``appointment`` as ``status``; False when someone else changed it first.
 
     The row is updated only at the version the caller read (so two enders never both
-    give its seat back); a live appointment's seat returns to its slot in the same
-    transaction. ``event`` (an ``appointment.*`` name) is emitted when given; callers
+    give its seat back); a live appointment cancelled or released returns its seat to the
+    slot in the same transaction. ``event`` (an ``appointment.*`` name) is emitted when given; callers
     that end many rows at once (a cancelled session) emit their own summary instead.
     """
     if status not in ENDING_STATUSES:
         raise ValueError(f"not an ending status: {status}")
-    was_live = appointment.status in LIVE_STATUSES
+    # A cancelled or released seat returns to its slot; a completed or missed one was used
+    # (the slot's time has come), so the slot's ``booked`` keeps counting it.
+    frees_seat = appointment.status in LIVE_STATUSES and status in FREEING_STATUSES
     now = utcnow()
     result = await uow.session.execute(
         update(Appointment)
@@ -142,7 +145,7 @@ async def end(
     )
     if affected(result) != 1:
         return False
-    if was_live:
+    if frees_seat:
         await seats.give_back(uow, appointment.tenant_id, appointment.slot_id)
     if event is not None:
         await appointment_event(uow, event, appointment.id, appointment.beneficiary_id)

@@ -3,9 +3,10 @@
 The seat count lives on the slot (``capacity``, ``booked``) and a CHECK holds
 ``0 <= booked <= capacity``: a seat is taken by one conditional ``UPDATE ... SET booked =
 booked + 1 WHERE booked < capacity``, never read-then-write, so no interleaving can
-oversell. An appointment row is the seat's owner; a live one (``booked`` or ``held``)
-counts in its slot's ``booked``, and a partial unique index allows one live appointment
-per person per series and dose number.
+oversell. An appointment row is the seat's owner: a slot's ``booked`` counts its live
+appointments (``booked`` or ``held``) and the seats used (``completed``, ``no_show``);
+cancelled and released ones gave theirs back. A partial unique index allows one live
+appointment per person per series and dose number.
 
 Rows copy the facility's region (and the session's product and day) so scope checks and
 searches need no join; a facility never moves region without its sessions following

@@ -195,7 +195,13 @@ def group_rules(
         gate: Params = {"disease": product.disease, "kind": kind}
         refusals.append(Reason("not-in-eligible-group", gate))
     fits = [max(floor, w.start) for w in mine]
-    fits = [day for day, w in zip(fits, mine, strict=True) if w.holds(day)]
+    # A window that admitted the person once but no longer does (they aged out of its
+    # band) is closed for good: its past day is no earliest date.
+    fits = [
+        day
+        for day, w in zip(fits, mine, strict=True)
+        if w.holds(day) and (day >= today or w.holds(today))
+    ]
     return refusals, admitted, min(fits, default=None)
 
 

@@ -19,6 +19,7 @@ from vaxport.web import (
     staff_people,
     staff_review,
     staff_team,
+    staff_today,
     staff_walkin,
 )
 from vaxport.web.rendering import environment
@@ -37,6 +38,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_review.router)
     router.include_router(staff_walkin.router)
     router.include_router(staff_people.router)
+    router.include_router(staff_today.router)
     router.include_router(citizen_auth.router)
     router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)

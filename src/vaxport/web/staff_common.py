@@ -102,6 +102,10 @@ def page(
         bool(actor and actor.kind == "staff" and actor.has("beneficiaries:read")),
     )
     context.setdefault(
+        "can_work_the_day",
+        bool(actor and actor.kind == "staff" and actor.has("appointments:read")),
+    )
+    context.setdefault(
         "can_review_duplicates",
         bool(actor and actor.kind == "staff" and actor.has("beneficiaries:write")),
     )
