@@ -5,8 +5,9 @@ An answer is stored under its query *and* the tenant's availability token
 which replaces the token, so every answer built before it becomes unreachable at once.
 
 * **Shared tier**: the cache (Redis, or the in-process LRU on the embedded default) keeps
-  the serialised body and its entity tag for :data:`SHARED_SECONDS`, so one process builds
-  an answer and every other one serves it.
+  the serialised body and its entity tag for at most :data:`SHARED_SECONDS` (a random
+  life between half and all of it, so answers built together expire apart), so one
+  process builds an answer and every other one serves it.
 * **Near tier**: each process keeps the bytes it built or read for at most
   :data:`NEAR_SECONDS` in the cache's near entries (``Cache.near_load``: concurrent misses
   of one key wait for a single load), so a repeated query costs neither a Redis round trip
