@@ -76,6 +76,13 @@ from vaxport.scheduling import messages as scheduling_messages
 from vaxport.scheduling import search_api as scheduling_search_api
 from vaxport.scheduling.attendance import links as attendance_links
 from vaxport.scheduling.attendance.api import router as attendance_router
+from vaxport.scheduling.fairness import jobs as fairness_jobs
+from vaxport.scheduling.fairness import links as fairness_links
+from vaxport.scheduling.fairness.api import router as fairness_router
+from vaxport.scheduling.sessions import events as scheduling_session_events
+from vaxport.scheduling.sessions import links as scheduling_session_links
+from vaxport.scheduling.sessions.api import router as scheduling_sessions_router
+from vaxport.scheduling.sessions.demo import load_demo_sessions
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
 from vaxport.tenancy.api import router as tenancy_router
@@ -152,7 +159,9 @@ def build() -> Parts:
             registration_import_router,
             registration_router,
             registration_review_router,
+            fairness_router,
             attendance_router,
+            scheduling_sessions_router,
             scheduling_search_api.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
@@ -162,6 +171,8 @@ def build() -> Parts:
             *facilities_links.LINKS,
             *identity_links.LINKS,
             *attendance_links.LINKS,
+            *fairness_links.LINKS,
+            *scheduling_session_links.LINKS,
             *scheduling_search_api.LINKS,
         ),
         cli_apps=(
@@ -175,7 +186,7 @@ def build() -> Parts:
             ("person", person_app),
             ("beneficiaries", beneficiaries_app),
         ),
-        demo_steps=(load_demo_facilities,),
+        demo_steps=(load_demo_facilities, load_demo_sessions),
         config_rules=ConfigRules(
             checks=(notification_checks.check_notification_templates,),
             locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
@@ -213,7 +224,9 @@ def event_subscriptions() -> Subscriptions:
             *notifications_events.SUBSCRIBERS,
             *facilities_events.SUBSCRIBERS,
             *registration_import_events.SUBSCRIBERS,
+            *fairness_jobs.SUBSCRIBERS,
             *scheduling_messages.SUBSCRIBERS,
+            *scheduling_session_events.SUBSCRIBERS,
         ]
     )
 
@@ -226,4 +239,4 @@ async def _seal_audit_chain(db: Database, stop: asyncio.Event) -> None:
 
 def worker_companions() -> tuple[Companion, ...]:
     """The periodic jobs every worker process runs beside its deliveries."""
-    return (_seal_audit_chain,)
+    return (_seal_audit_chain, fairness_jobs.run_fairness_jobs)

@@ -79,14 +79,20 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
         "notifications.send-message",
         "facilities.refresh-directory",
         "registration.run-import",
+        "scheduling.waitlist-offer",
         "scheduling.appointment-messages",
+        "scheduling.cancel-sessions-of-closed-facility",
     )
     assert [s.name for s in subs.for_type("appointment.booked")] == [
         "scheduling.appointment-messages"
     ]
     assert [s.name for s in subs.for_type(notifications.SEND)] == ["notifications.send-message"]
     for event_type in facilities.EVENT_TYPES:
-        assert [s.name for s in subs.for_type(event_type)] == ["facilities.refresh-directory"]
+        assert subs.for_type(event_type)[0].name == "facilities.refresh-directory"
+    assert [s.name for s in subs.for_type(facilities.DEACTIVATED)] == [
+        "facilities.refresh-directory",
+        "scheduling.cancel-sessions-of-closed-facility",
+    ]
     assert subs.get("registration.run-import") == import_events.SUBSCRIBERS[0]
     # People's events have no subscriber yet: they are done when published, not dead.
     assert subs.for_type("beneficiary.registered") == ()

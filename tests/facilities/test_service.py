@@ -300,7 +300,11 @@ async def test_the_worker_handles_every_facility_event_by_refreshing_the_directo
     subs = event_subscriptions()
     [refresh] = events.SUBSCRIBERS
     for event_type in events.EVENT_TYPES:
-        assert subs.for_type(event_type) == (refresh,)
+        assert subs.for_type(event_type)[0] == refresh
+    # Scheduling also reacts to a deactivation (its sessions to come are cancelled).
+    assert [s.name for s in subs.for_type(events.DEACTIVATED)[1:]] == [
+        "scheduling.cancel-sessions-of-closed-facility"
+    ]
     assert Subscriptions(events.SUBSCRIBERS).event_types == tuple(sorted(events.EVENT_TYPES))
     before = await directory.generation(cache, tenant.id)
     event = Event(

@@ -70,6 +70,10 @@ NOT_A_CHECK: dict[RouteKey, str] = {
         "only renders the form with the invitation token in a hidden field; the token is "
         "checked by POST /{tenant}/staff/activate, which is in the login class"
     ),
+    ("GET", "/api/v1/{tenant}/sessions/{session_id}/tickets/{ticket_id}"): (
+        "`ticket_id` names a release-queue ticket (a random draw's entry), an object read "
+        "under the caller's scope like any other (404 outside it), not a credential"
+    ),
     ("GET", "/api/v1/{tenant}/appointments/by-code/{code}"): (
         "a booking code looked up by signed-in staff, answered only inside their reach, "
         "where the day's list shows the same appointments: the code grants nothing they "

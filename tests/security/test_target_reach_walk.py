@@ -14,6 +14,7 @@ table may change.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import uuid
@@ -44,6 +45,7 @@ TAKES_PLACE: dict[RouteKey, str] = {
     ("POST", "/{tenant}/family/{beneficiary_id}/edit"): "the family edit form (region_code)",
     ("POST", API + "/facilities/import"): "each row's region_code (the body is a file)",
     ("POST", API + "/beneficiaries/imports"): "each row's region_code (the body is a file)",
+    ("POST", "/{tenant}/staff/sessions/new"): "the publish form (facility_id, a centre's code)",
 }
 EXEMPT: dict[RouteKey, str] = {
     ("POST", "/{tenant}/family/add"): (
@@ -58,6 +60,11 @@ EXEMPT: dict[RouteKey, str] = {
     ("POST", API + "/beneficiaries/imports"): (
         "as the facility import (tests/registration/imports/test_import_api.py::"
         "test_a_regional_admins_upload_is_bounded_by_their_region)"
+    ),
+    ("POST", API + "/waitlist"): (
+        "region_code is where the person would travel for a seat, placing nothing in a "
+        "jurisdiction: the place belongs to the person (checked in reach, else 404; "
+        "tests/scheduling/fairness/test_waitlist.py) and staff of their region see it"
     ),
 }
 CASES: dict[RouteKey, list[Case]] = {}
@@ -213,6 +220,43 @@ async def _region_admin_names_a_centre_elsewhere_on_the_page(w: World) -> Send:
         "facility_id": other,
     }
     return lambda: w.client.post(f"/{w.tenant.code}/staff/walk-in", data=form, headers=HTML)
+
+
+def _session_body(centre: uuid.UUID) -> dict[str, Any]:
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=3)
+    return {
+        "facility_id": str(centre),
+        "day": day.isoformat(),
+        "start_time": "09:00",
+        "end_time": "10:00",
+        "product_id": "covid-mrna",
+        "dose_numbers": [1],
+        "capacity_per_slot": 2,
+    }
+
+
+@case("POST", API + "/sessions")
+async def _manager_publishes_at_another_centre(w: World) -> Send:
+    centre = await w.facility()
+    auth = await w.auth(await w.staff("facility_manager", facility_id=centre))
+    body = _session_body(await w.facility())
+    return lambda: w.client.post(f"{w.api}/sessions", json=body, headers=auth)
+
+
+@case("POST", API + "/sessions")
+async def _region_admin_publishes_at_a_centre_elsewhere(w: World) -> Send:
+    auth = await _north_admin(w)
+    body = _session_body(await w.facility(region_code=OUTSIDE))
+    return lambda: w.client.post(f"{w.api}/sessions", json=body, headers=auth)
+
+
+@case("POST", "/{tenant}/staff/sessions/new")
+async def _region_admin_publishes_at_a_centre_elsewhere_on_the_page(w: World) -> Send:
+    other = str(await w.facility(region_code=OUTSIDE))
+    await _browser(w, "region_admin", region_code="NOR")
+    body = _session_body(uuid.uuid4())
+    form = {**body, "csrf_token": CSRF, "facility_id": other, "dose_numbers": ["1"]}
+    return lambda: w.client.post(f"/{w.tenant.code}/staff/sessions/new", data=form, headers=HTML)
 
 
 async def _digest(w: World) -> dict[str, str]:

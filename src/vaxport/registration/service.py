@@ -39,6 +39,9 @@ from vaxport.registration.review.merging import dismiss as dismiss_duplicate
 from vaxport.registration.review.merging import list_flags as list_duplicate_flags
 from vaxport.registration.review.merging import merge_flag
 from vaxport.registration.review.merging import undo as undo_merge
+
+# What scheduling reads about a person it books for (scope and eligibility facts).
+from vaxport.registration.scheduling_facts import PersonFacts, person_facts
 from vaxport.registration.schemas import (
     ClaimIn,
     ContactCodeIn,
@@ -61,6 +64,7 @@ __all__ = [
     "MemberIn",
     "MemberOut",
     "MemberUpdate",
+    "PersonFacts",
     "PersonName",
     "RetainedRecord",
     "WalkInIn",
@@ -82,6 +86,7 @@ __all__ = [
     "match_elsewhere",
     "merge_flag",
     "names_of",
+    "person_facts",
     "register_member",
     "register_walk_in",
     "request_claim_code",

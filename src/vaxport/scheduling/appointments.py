@@ -117,8 +117,8 @@ async def end(
 
     The row is updated only at the version the caller read (so two enders never both
     give its seat back); a live appointment cancelled or released returns its seat to the
-    slot in the same transaction. ``event`` (an ``appointment.*`` name) is emitted when given; callers
-    that end many rows at once (a cancelled session) emit their own summary instead.
+    slot in the same transaction. ``event`` (an ``appointment.*`` name) is emitted when
+    given; callers that end many rows at once may emit their own summary instead.
     """
     if status not in ENDING_STATUSES:
         raise ValueError(f"not an ending status: {status}")

@@ -32,6 +32,12 @@ APPOINTMENT_COMPLETED = "appointment.completed"
 APPOINTMENT_NO_SHOW = "appointment.no_show"
 APPOINTMENT_HELD = "appointment.held"
 APPOINTMENT_HOLD_EXPIRED = "appointment.hold_expired"
+# Randomized release (scheduling/release.py): a session's draw was made
+# ``{"session_id", "tickets", "winners"}`` (winners also get ``appointment.booked``); a
+# ticket lost ``{"ticket_id", "session_id", "beneficiary_id", "outcome"}`` with
+# ``outcome`` ``waitlisted``, ``full`` or ``ineligible``.
+RELEASE_DRAWN = "release.drawn"
+RELEASE_TICKET_LOST = "release.ticket_lost"
 
 
 async def session_event(uow: UnitOfWork, event_type: str, session_id: uuid.UUID) -> None:

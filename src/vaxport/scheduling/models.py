@@ -184,6 +184,140 @@ class Appointment(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column()
 
 
+# Fairness under surge (scheduling/release.py, scheduling/waitlist.py). ---------------
+
+# A hold expiry job finds the holds that lapsed without reading every appointment.
+Index(
+    "ix_scheduling_appointments_hold_expiry",
+    Appointment.tenant_id,
+    Appointment.hold_expires_at,
+    postgresql_where=text("status = 'held'"),
+    sqlite_where=text("status = 'held'"),
+)
+
+TICKET_STATUSES = ("waiting", "won", "lost")
+# Why a ticket ended as it did: a seat (won), a place on the waitlist, no seat left, or
+# the person could no longer book this dose when the draw came.
+TICKET_OUTCOMES = ("booked", "waitlisted", "full", "ineligible")
+WAITLIST_STATUSES = ("waiting", "offered", "booked", "lapsed", "declined", "closed", "cancelled")
+LIVE_WAITLIST = ("waiting", "offered")
+
+
+class ReleaseTicket(Base):
+    """A person's request for a seat of a session released at a set time.
+
+    Requests made in the release window become tickets; when it closes, the draw decides
+    them in a random order (``draw_position``). ``home_region_code``/``home_facility_id``/
+    ``account_id`` are the person's, copied for scope checks (staff reach the tickets of
+    the people they reach; a citizen those of their account). ``wants_waitlist``: a
+    losing ticket joins the waitlist for the session's place, day and product.
+    """
+
+    __tablename__ = "scheduling_release_tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "session_id", "beneficiary_id"),
+        Index("ix_scheduling_release_tickets_session_status", "session_id", "status"),
+        Index("ix_scheduling_release_tickets_beneficiary", "tenant_id", "beneficiary_id"),
+        Index("ix_scheduling_release_tickets_account", "tenant_id", "account_id"),
+        CheckConstraint(_in("status", TICKET_STATUSES), name="status_known"),
+        CheckConstraint(
+            "outcome IS NULL OR " + _in("outcome", TICKET_OUTCOMES), name="outcome_known"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduling_sessions.id"))
+    beneficiary_id: Mapped[uuid.UUID] = mapped_column()
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    home_region_code: Mapped[str] = mapped_column(String(64))
+    home_facility_id: Mapped[uuid.UUID | None] = mapped_column()
+    requested_by: Mapped[uuid.UUID | None] = mapped_column()
+    wants_waitlist: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column()
+    waitlist_entry_id: Mapped[uuid.UUID | None] = mapped_column()
+    draw_position: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class ReleaseDraw(Base):
+    """The draw of a released session, once done: booking is first-come from then on."""
+
+    __tablename__ = "scheduling_release_draws"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("scheduling_sessions.id"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    drawn_at: Mapped[dt.datetime] = mapped_column()
+    tickets: Mapped[int] = mapped_column(Integer)
+    winners: Mapped[int] = mapped_column(Integer)
+
+
+_LIVE_WAITLIST_SQL = _in("status", LIVE_WAITLIST)
+
+
+class WaitlistEntry(Base):
+    """A person waiting for a seat of ``product_id`` in the region subtree ``region_code``
+    between ``from_day`` and ``to_day`` (local days, inclusive).
+
+    First come, first served (``created_at``, then ``id``). When a seat frees up the
+    first waiting entry whose person may book it is ``offered`` a hold (``appointment_id``);
+    accepting books it, letting it lapse passes it on. One live entry per person and
+    product. The person's region, facility and account are copied for scope checks.
+    """
+
+    __tablename__ = "scheduling_waitlist_entries"
+    __table_args__ = (
+        Index(
+            "uq_scheduling_waitlist_entries_live",
+            "tenant_id",
+            "beneficiary_id",
+            "product_id",
+            unique=True,
+            postgresql_where=text(_LIVE_WAITLIST_SQL),
+            sqlite_where=text(_LIVE_WAITLIST_SQL),
+        ),
+        Index(
+            "ix_scheduling_waitlist_entries_queue",
+            "tenant_id",
+            "product_id",
+            "region_code",
+            "created_at",
+            postgresql_where=text("status = 'waiting'"),
+            sqlite_where=text("status = 'waiting'"),
+        ),
+        Index("ix_scheduling_waitlist_entries_beneficiary", "tenant_id", "beneficiary_id"),
+        Index("ix_scheduling_waitlist_entries_account", "tenant_id", "account_id"),
+        Index("ix_scheduling_waitlist_entries_appointment", "appointment_id"),
+        CheckConstraint(_in("status", WAITLIST_STATUSES), name="status_known"),
+        CheckConstraint("to_day >= from_day", name="days_in_order"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+    beneficiary_id: Mapped[uuid.UUID] = mapped_column()
+    account_id: Mapped[uuid.UUID | None] = mapped_column()
+    home_region_code: Mapped[str] = mapped_column(String(64))
+    home_facility_id: Mapped[uuid.UUID | None] = mapped_column()
+    requested_by: Mapped[uuid.UUID | None] = mapped_column()
+    region_code: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    from_day: Mapped[dt.date] = mapped_column(Date)
+    to_day: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    appointment_id: Mapped[uuid.UUID | None] = mapped_column()
+    offers: Mapped[int] = mapped_column(Integer, default=0)
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # The public search's order (``scheduling/search.py``): the coming slots by start time, so
 # a page of the nationwide search is an index range read, not a sort of the whole window.
 # Only columns a booking never changes: a seat taken stays a heap-only update.

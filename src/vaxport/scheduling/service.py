@@ -32,6 +32,16 @@ from vaxport.scheduling.engine import (
     assess_product,
     booking_limit_refusals,
 )
+from vaxport.scheduling.fairness.eligibility import NotEligible
+from vaxport.scheduling.fairness.schemas import (
+    AcceptedOut,
+    TicketIn,
+    TicketOut,
+    WaitlistEntryOut,
+    WaitlistIn,
+    WaitlistPage,
+    WaitlistQuery,
+)
 from vaxport.scheduling.history import (
     Booked,
     CountedDose,
@@ -41,11 +51,42 @@ from vaxport.scheduling.history import (
     age_window,
     count_series,
 )
+
+# Fairness under surge: the release queue (randomized draw) and the waitlist's offers.
+from vaxport.scheduling.holds import HoldExpired, NotHeld
+from vaxport.scheduling.holds import accept as accept_offer
+from vaxport.scheduling.release import (
+    NotReleased,
+    ReleaseClosed,
+    ReleaseNotOpen,
+    ReleaseState,
+    get_ticket,
+    release_state,
+    request_ticket,
+)
 from vaxport.scheduling.search import booking_path, search_slots, slot_calendar
 from vaxport.scheduling.search_schemas import CALENDAR_DAYS, CalendarQuery, SlotQuery
+from vaxport.scheduling.sessions.ending import cancel_session, cancel_slot, close_session
+from vaxport.scheduling.sessions.plans import max_dose_number
+from vaxport.scheduling.sessions.publishing import publish as publish_session
+from vaxport.scheduling.sessions.reads import get_session, list_sessions
+from vaxport.scheduling.sessions.schemas import (
+    EndedOut,
+    ListQuery,
+    PublishedOut,
+    SessionIn,
+    SessionOut,
+    SessionPage,
+)
+from vaxport.scheduling.waitlist import AlreadyWaiting
+from vaxport.scheduling.waitlist import join as join_waitlist
+from vaxport.scheduling.waitlist import leave as leave_waitlist
+from vaxport.scheduling.waitlist import list_entries as list_waitlist
 
 __all__ = [
     "CALENDAR_DAYS",
+    "AcceptedOut",
+    "AlreadyWaiting",
     "Assessment",
     "Booked",
     "CalendarQuery",
@@ -54,27 +95,60 @@ __all__ = [
     "DayPage",
     "DiseaseStatus",
     "Dose",
+    "EndedOut",
+    "HoldExpired",
+    "ListQuery",
+    "NotEligible",
+    "NotHeld",
+    "NotReleased",
     "Offer",
     "Person",
+    "PublishedOut",
     "Reason",
     "RefusalCode",
+    "ReleaseClosed",
+    "ReleaseNotOpen",
+    "ReleaseState",
     "Series",
     "SessionDayOut",
+    "SessionIn",
+    "SessionOut",
+    "SessionPage",
     "SlotQuery",
     "StaffAppointmentOut",
+    "TicketIn",
+    "TicketOut",
+    "WaitlistEntryOut",
+    "WaitlistIn",
+    "WaitlistPage",
+    "WaitlistQuery",
+    "accept_offer",
     "age_window",
     "appointment_in",
     "assess",
     "assess_product",
     "booking_limit_refusals",
     "booking_path",
+    "cancel_session",
+    "cancel_slot",
+    "close_session",
     "close_session_attendance",
     "complete_appointment",
     "complete_in",
     "count_series",
     "find_by_booking_code",
+    "get_session",
+    "get_ticket",
+    "join_waitlist",
+    "leave_waitlist",
     "list_centre_day",
+    "list_sessions",
+    "list_waitlist",
     "local_today",
+    "max_dose_number",
+    "publish_session",
+    "release_state",
+    "request_ticket",
     "search_slots",
     "session_day",
     "slot_calendar",

@@ -25,7 +25,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
-from vaxport.tenancy.config_schedule import BookingLimits, DoseKind, EligibilitySettings
+from vaxport.tenancy.config_schedule import (
+    BookingFairness,
+    BookingLimits,
+    DoseKind,
+    EligibilitySettings,
+)
 from vaxport.tenancy.config_types import (
     Age,
     Code,
@@ -243,6 +248,8 @@ class BookingRules(ConfigModel):
     cancel_cutoff_hours: int = Field(ge=0, le=720)
     slot_minutes: int = Field(ge=1, le=480)
     limits: BookingLimits | None = Field(default=None, exclude_if=_absent)
+    # Randomized release and waitlist holds (vaxport.tenancy.config_schedule).
+    fairness: BookingFairness | None = Field(default=None, exclude_if=_absent)
 
 
 class CertificateSettings(ConfigModel):

@@ -19,6 +19,7 @@ eligibility:
       opens_on: 2021-01-04
 booking:
   limits: {live_per_person: 1, live_per_account: 6}
+  fairness: {release_window_seconds: 300, hold_minutes: 30}
 ```
 """
 
@@ -99,6 +100,15 @@ class BookingLimits(_Section):
     live_per_person: int = Field(default=1, ge=1, le=20)
     # None: only the per-person limit (the family size bounds an account).
     live_per_account: int | None = Field(default=None, ge=1, le=1000)
+
+
+class BookingFairness(_Section):
+    """Sharing seats under surge: a session released at a set time takes requests for
+    ``release_window_seconds`` as tickets and then draws them at random; a waitlist offer
+    holds a freed seat for ``hold_minutes`` before it goes to the next person."""
+
+    release_window_seconds: int = Field(default=300, ge=10, le=86_400)
+    hold_minutes: int = Field(default=30, ge=1, le=1440)
 
 
 def schedule_checks(raw: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -30,6 +30,7 @@ from vaxport.tenancy.config import IdDocumentType, TenantConfig, VaccineProduct
 # The schedule rules (priority groups, booking limits): scheduling's engine applies them.
 from vaxport.tenancy.config_schedule import (
     DOSE_KINDS,
+    BookingFairness,
     BookingLimits,
     DoseKind,
     EligibilityGroup,
@@ -85,6 +86,7 @@ __all__ = [
     "CHANNEL_TYPES",
     "DOSE_KINDS",
     "MAX_ID_LENGTH",
+    "BookingFairness",
     "BookingLimits",
     "ChannelConfig",
     "ConfigProblem",

@@ -116,6 +116,23 @@ LABELS: dict[str, str] = {
     "file": N_("File"),
     "row": N_("Row"),
     "body": N_("Request"),
+    # Sessions and slots (the API's fields and the session form's inputs).
+    "day": N_("Day"),
+    "start_time": N_("Start time"),
+    "end_time": N_("End time"),
+    "product_id": N_("Vaccine"),
+    "dose_numbers": N_("Doses given"),
+    "slot_minutes": N_("Minutes per slot"),
+    "capacity_per_slot": N_("People per slot"),
+    "min_age": N_("Minimum age"),
+    "max_age": N_("Maximum age"),
+    "groups": N_("Priority groups"),
+    "repeat": N_("Repeat"),
+    "weekdays": N_("Repeat every week on"),
+    "repeat_weekdays": N_("Repeat every week on"),
+    "repeat_until": N_("Last day of the repeat"),
+    "from_day": N_("From"),
+    "to_day": N_("To"),
 }
 _FIELD_AND_REASON = N_("{label}: {reason}")
 

@@ -18,6 +18,7 @@ from vaxport.web import (
     staff_auth,
     staff_people,
     staff_review,
+    staff_sessions,
     staff_team,
     staff_today,
     staff_walkin,
@@ -39,6 +40,7 @@ def build_router() -> APIRouter:
     router.include_router(staff_walkin.router)
     router.include_router(staff_people.router)
     router.include_router(staff_today.router)
+    router.include_router(staff_sessions.router)
     router.include_router(citizen_auth.router)
     router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)

@@ -4,8 +4,8 @@ The public search (``scheduling/search.py``) pages through the coming open slots
 ``(starts_at, id)``; with no filter that is the whole country's window, which without
 this index is sorted on every rebuild of a cached answer.
 
-Revision ID: 0019_slot_search
-Revises: 0018_idempotency_unkept
+Revision ID: 0020_slot_search
+Revises: 0019_scheduling_fairness
 Create Date: 2026-12-08 09:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0019_slot_search"
-down_revision = "0018_idempotency_unkept"
+revision = "0020_slot_search"
+down_revision = "0019_scheduling_fairness"
 branch_labels = None
 depends_on = None
 
