@@ -11,12 +11,14 @@ import pytest
 
 from tests.scheduling.search.conftest import Centres, Timetable, day
 from tests.scheduling.seed import Seeded
+from tests.scheduling.sessions.support import body, publish, staff
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.facilities import service as facilities
 from vaxport.scheduling import search
 from vaxport.scheduling.appointments import Seat, book_in
 from vaxport.scheduling.availability import slots_changed
+from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
 
@@ -246,3 +248,19 @@ async def test_an_unknown_tenant_is_404(client: httpx.AsyncClient, tenant: Tenan
     r = await client.get("/api/v1/nowhere/slots")
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_session_published_through_the_api_is_offered_at_once(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    assert await _ids(client, tenant, region="NOR-01-01") == []  # and now cached
+    manager = await staff(client, clean_db, settings, tenant, facility_id=centre)
+    await publish(client, tenant, manager, body(centre, day=str(day(tenant, 2))))
+    page = await _search(client, tenant, region="NOR-01-01", limit=100)
+    assert len(page["items"]) == 6  # 09:00-10:00 in 10-minute slots
+    assert {(i["remaining"], i["facility"]["id"]) for i in page["items"]} == {(2, str(centre))}
+    assert dt.datetime.fromisoformat(page["items"][0]["start"]).time() == dt.time(9, 0)
