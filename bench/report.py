@@ -31,6 +31,7 @@ class Run:
     cpu_s: float
     round_trips: float | None = None  # per request, as the server counted them (PostgreSQL)
     statements: float | None = None  # per request; several may share a round trip
+    without_db: float | None = None  # share of requests that made no round trip (cache hits)
 
     @property
     def cpu_s_per_1k(self) -> float | None:
@@ -63,6 +64,7 @@ class Run:
             "cpu_s_per_1k": _round(self.cpu_s_per_1k, 4),
             "round_trips_per_request": _round(self.round_trips, 2),
             "statements_per_request": _round(self.statements, 2),
+            "share_without_round_trips": _round(self.without_db, 4),
         }
 
 
@@ -152,6 +154,7 @@ def scenario_summary(runs: list[Run], outcome: Outcome) -> dict[str, Any]:
         "cpu_vs_ceiling": _round(ratio(run.cpu_s_per_1k, ceiling_cpu), 3),
         "round_trips_per_request": _round(run.round_trips, 2),
         "statements_per_request": _round(run.statements, 2),
+        "share_without_round_trips": _round(run.without_db, 4),
     }
 
 
@@ -248,7 +251,7 @@ def table(report: dict[str, Any]) -> str:
         f"database={cfg['database']} cache={cfg['cache']}",
         "",
         f"{'run':<22}{'method':<8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU s/1k':>10}{'non-2xx':>9}{'ratio':>8}{'RT/req':>8}",
+        f"{'CPU s/1k':>10}{'non-2xx':>9}{'ratio':>8}{'RT/req':>8}{'no-DB':>7}",
     ]
     ratios = {(s["name"], s["method"]): s for s in report["scenarios"] if s["status"] == "ok"}
     labels = {"stack": "ceiling (stack no-op)", "bare": "bare Starlette no-op"}
@@ -260,12 +263,13 @@ def table(report: dict[str, Any]) -> str:
             f"{_fmt(run['cpu_s_per_1k'], '.3f'):>10}{run['non_2xx']:>9}"
             f"{_fmt(summary and summary['ratio'], '.2f'):>8}"
             f"{_fmt(run.get('round_trips_per_request'), '.1f'):>8}"
+            f"{_fmt(run.get('share_without_round_trips'), '.0%'):>7}"
         )
     lines.append("")
     lines.append("ratio: scenario req/s / mean of the ceilings measured just before and after it")
     lines.append(
         "RT/req: database round trips per request, counted by the server (PostgreSQL; - on "
-        "SQLite or without database work)"
+        "SQLite or without database work); no-DB: share of its requests that made none"
     )
     for method, cmp in report["stack_vs_bare"].items():
         lines.append(

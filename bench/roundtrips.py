@@ -37,34 +37,44 @@ def route_key(method: str, path: str) -> tuple[str, str]:
     return method.upper(), urlsplit(path).path
 
 
-def counts(base_url: str, workers: int) -> dict[tuple[str, str], tuple[int, int, int]] | None:
-    """Requests, round trips and statements per route summed over workers; None when the
-    server does not count (SQLite, or a build without the counters)."""
+Sums = tuple[int, int, int, int]  # requests, round trips, statements, requests without one
+
+
+def counts(base_url: str, workers: int) -> dict[tuple[str, str], Sums] | None:
+    """Requests, round trips, statements and requests that made no round trip per route,
+    summed over workers; None when the server does not count (SQLite, or an older build)."""
     answers = _each_worker(base_url, workers, "GET", COUNTS_PATH)
     if not answers or not all(a["enabled"] for a in answers.values()):
         return None
-    total: dict[tuple[str, str], tuple[int, int, int]] = {}
+    total: dict[tuple[str, str], Sums] = {}
     for answer in answers.values():
         for r in answer["routes"]:
             key = (r["method"], r["path"])
-            a, b, c = total.get(key, (0, 0, 0))
-            total[key] = (a + r["requests"], b + r["round_trips"], c + r["statements"])
+            a, b, c, d = total.get(key, (0, 0, 0, 0))
+            total[key] = (
+                a + r["requests"],
+                b + r["round_trips"],
+                c + r["statements"],
+                d + r.get("without_round_trips", 0),
+            )
     return total
 
 
 def per_request(
-    before: dict[tuple[str, str], tuple[int, int, int]] | None,
-    after: dict[tuple[str, str], tuple[int, int, int]] | None,
+    before: dict[tuple[str, str], Sums] | None,
+    after: dict[tuple[str, str], Sums] | None,
     key: tuple[str, str],
-) -> tuple[float, float] | None:
-    """Round trips and statements per request of ``key`` between two readings."""
+) -> tuple[float, float, float] | None:
+    """Round trips and statements per request of ``key`` between two readings, and the
+    share of its requests answered without a round trip (from a cache)."""
     if before is None or after is None:
         return None
-    r0, t0, s0 = before.get(key, (0, 0, 0))
-    r1, t1, s1 = after.get(key, (0, 0, 0))
+    r0, t0, s0, q0 = before.get(key, (0, 0, 0, 0))
+    r1, t1, s1, q1 = after.get(key, (0, 0, 0, 0))
     if r1 <= r0:
         return None
-    return (t1 - t0) / (r1 - r0), (s1 - s0) / (r1 - r0)
+    n = r1 - r0
+    return (t1 - t0) / n, (s1 - s0) / n, (q1 - q0) / n
 
 
 def arm_capture(base_url: str, workers: int, method: str, path: str, *, skip: int = 20) -> None:

@@ -456,6 +456,7 @@ def _measure_scenario(
         cpu,
         round_trips=per[0] if per else None,
         statements=per[1] if per else None,
+        without_db=per[2] if per else None,
     )
     if recording is not None:
         extras.profiles.append(_profile_summary(scenario, recording, run.cpu_s_per_1k))

@@ -48,7 +48,7 @@ class Target:
     repo_root: Path
     run_cli: Callable[..., subprocess.CompletedProcess[str]]
     prefill: int = 0  # rows a setup adds before measuring (e.g. people for `register`)
-    env: dict[str, str] = field(default_factory=dict)  # the server's (helpers run in it)
+    env: dict[str, str] = field(default_factory=dict)  # the server's (a setup's scripts run in it)
     _migrated: bool = False
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -320,6 +320,62 @@ def _probe_person() -> dict[str, Any]:
     }
 
 
+SEARCH_TENANT = "demoslots"
+SEARCH_LUA = "slot_search.lua"
+SEARCH_DAYS = 7
+
+
+def prepare_slot_search(target: Target) -> Prepared:
+    """A copy of the demo country with its 300 centres, each with a week of open sessions.
+
+    As for the directory, the tenant lifts the public-search rate limit (wrk is one
+    address standing for a crowd) and the setup waits until the server applies it.
+    Sessions are written straight to the tables by ``bench/search_sessions.py`` (with the
+    server's environment): what is measured is the search, not publishing.
+    """
+    target.migrate()
+    data: Any = yaml.safe_load((target.repo_root / "countries" / "demo.yaml").read_text())
+    data["code"] = SEARCH_TENANT
+    data["rate_limits"] = {"public_search": {"ip": "unlimited", "account": "unlimited"}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{SEARCH_TENANT}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        done = target.cli("tenant", "load", str(path))
+    if done.returncode != 0:
+        raise ScenarioUnavailable(f"`vaxport tenant load` failed:\n{_tail(done)}")
+    centres = target.repo_root / "countries" / "demo-facilities.csv"
+    done = target.cli("facility", "import", str(centres), "--tenant", SEARCH_TENANT, "-q")
+    if done.returncode != 0:
+        raise ScenarioUnavailable(f"`vaxport facility import` failed:\n{_tail(done)}")
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.search_sessions", SEARCH_TENANT, str(SEARCH_DAYS)],
+        cwd=target.repo_root,
+        env=target.env or None,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise ScenarioUnavailable(f"writing the sessions failed:\n{_tail(done)}")
+    url = f"{target.base_url}/api/v1/{SEARCH_TENANT}/slots?region=NOR"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answer = httpx.get(url, timeout=10)
+        if answer.status_code == 404:
+            raise ScenarioUnavailable("the scheduling context's GET /slots is not in this build")
+        if answer.is_success and "ratelimit-limit" not in answer.headers:
+            if not answer.json()["items"]:
+                raise ScenarioUnavailable("the search finds none of the sessions written")
+            return Prepared(
+                params={"tenant": SEARCH_TENANT}, env={"VAXPORT_BENCH_TENANT": SEARCH_TENANT}
+            )
+        time.sleep(2)
+    raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         name="noop",
@@ -418,6 +474,15 @@ SCENARIOS: list[Scenario] = [
         probe=False,
         description="the same bookings spread over 1,000 slots (no row shared by two at once)",
         missing_hint="the scheduling context's appointments route is not in this build",
+    ),
+    Scenario(
+        name="search",
+        method="GET",
+        path="/api/v1/{tenant}/slots?region=NOR&limit=20",
+        lua=SEARCH_LUA,
+        setup=prepare_slot_search,
+        description="public slot search, 60 region/age searches in turn (cached, two tiers)",
+        missing_hint="the scheduling context's GET /api/v1/{tenant}/slots is not in this build",
     ),
 ]
 

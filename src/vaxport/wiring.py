@@ -75,6 +75,7 @@ from vaxport.registration.reach import BookedAt, install_booked_at
 from vaxport.registration.review.api import router as registration_review_router
 from vaxport.scheduling import appointments_api as scheduling_appointments
 from vaxport.scheduling import messages as scheduling_messages
+from vaxport.scheduling import search_api as scheduling_search_api
 from vaxport.scheduling import service as scheduling_service
 from vaxport.scheduling.attendance import links as attendance_links
 from vaxport.scheduling.attendance.api import router as attendance_router
@@ -167,6 +168,7 @@ def build() -> Parts:
             attendance_router,
             scheduling_sessions_router,
             scheduling_appointments.router,
+            scheduling_search_api.router,
         ),
         bench_routers=(ops.bench_router, bench_probe.router, identity_bench_router),
         dev_routers=(notifications_dev_router,),
@@ -178,6 +180,7 @@ def build() -> Parts:
             *fairness_links.LINKS,
             *scheduling_session_links.LINKS,
             *scheduling_appointments.LINKS,
+            *scheduling_search_api.LINKS,
         ),
         cli_apps=(
             ("audit", audit_app),

@@ -216,6 +216,9 @@ PUBLIC_READS: dict[str, str] = {
     "/api/v1/{tenant}/config": "the country's public configuration (no person in it)",
     "/api/v1/{tenant}/facilities": "the public directory of centres (public route)",
     "/api/v1/{tenant}/facilities/{facility_id}": "one centre of the public directory",
+    "/api/v1/{tenant}/slots": "open slots and their seats left (public search, no person in it)",
+    "/api/v1/{tenant}/slots/calendar": "open seats per centre and day (public, no person in it)",
+    "/api/v1/{tenant}/$bulk-publish": "the availability feed's manifest (SMART Scheduling Links)",
 }
 
 

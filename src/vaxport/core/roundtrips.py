@@ -66,6 +66,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.enabled = False  # True once an engine is instrumented
+        # (method, path) -> [requests, round trips, statements, requests without one]
         self.by_route: dict[tuple[str, str], list[int]] = {}
         self.capture: _Capture | None = None
 
@@ -82,10 +83,11 @@ class Counters:
         if sums is None:
             if len(self.by_route) >= _MAX_KEYS:
                 key = (method, "<other>")
-            sums = self.by_route.setdefault(key, [0, 0, 0])
+            sums = self.by_route.setdefault(key, [0, 0, 0, 0])
         sums[0] += 1
         sums[1] += trace.round_trips
         sums[2] += trace.statements
+        sums[3] += trace.round_trips == 0  # answered without the database (a cache hit)
         cap = self.capture
         if trace.exchanges is None or cap is None or not cap.wants(method, path):
             return
@@ -104,8 +106,15 @@ class Counters:
         return {
             "enabled": self.enabled,
             "routes": [
-                {"method": m, "path": p, "requests": r, "round_trips": t, "statements": s}
-                for (m, p), (r, t, s) in self.by_route.items()
+                {
+                    "method": m,
+                    "path": p,
+                    "requests": r,
+                    "round_trips": t,
+                    "statements": s,
+                    "without_round_trips": q,
+                }
+                for (m, p), (r, t, s, q) in self.by_route.items()
             ],
         }
 

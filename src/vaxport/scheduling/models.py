@@ -316,3 +316,9 @@ class WaitlistEntry(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The public search's order (``scheduling/search.py``): the coming slots by start time, so
+# a page of the nationwide search is an index range read, not a sort of the whole window.
+# Only columns a booking never changes: a seat taken stays a heap-only update.
+Index("ix_scheduling_slots_tenant_starts", Slot.tenant_id, Slot.starts_at, Slot.id)

@@ -73,6 +73,8 @@ from vaxport.scheduling.release import (
     release_state,
     request_ticket,
 )
+from vaxport.scheduling.search import booking_path, search_slots, slot_calendar
+from vaxport.scheduling.search_schemas import CALENDAR_DAYS, CalendarQuery, SlotQuery
 from vaxport.scheduling.sessions.ending import cancel_session, cancel_slot, close_session
 from vaxport.scheduling.sessions.plans import max_dose_number
 from vaxport.scheduling.sessions.publishing import publish as publish_session
@@ -91,10 +93,12 @@ from vaxport.scheduling.waitlist import leave as leave_waitlist
 from vaxport.scheduling.waitlist import list_entries as list_waitlist
 
 __all__ = [
+    "CALENDAR_DAYS",
     "AcceptedOut",
     "AlreadyWaiting",
     "Assessment",
     "Booked",
+    "CalendarQuery",
     "ClosedOut",
     "CountedDose",
     "DayPage",
@@ -119,6 +123,7 @@ __all__ = [
     "SessionIn",
     "SessionOut",
     "SessionPage",
+    "SlotQuery",
     "StaffAppointmentOut",
     "TicketIn",
     "TicketOut",
@@ -134,6 +139,7 @@ __all__ = [
     "book",
     "booked_at",
     "booking_limit_refusals",
+    "booking_path",
     "cancel",
     "cancel_session",
     "cancel_slot",
@@ -160,6 +166,8 @@ __all__ = [
     "release_state",
     "request_ticket",
     "reschedule",
+    "search_slots",
     "seats_freed",
     "session_day",
+    "slot_calendar",
 ]

@@ -101,6 +101,13 @@ LABELS: dict[str, str] = {
     # Lists, reviews and files.
     "status": N_("Status"),
     "cursor": N_("Page"),
+    "vaccine": N_("Vaccine"),
+    "dose": N_("Dose number"),
+    "age": N_("Age in years"),
+    "date_from": N_("From"),
+    "date_to": N_("Until"),
+    "start": N_("First day"),
+    "page": N_("Page"),
     "limit": N_("Page size"),
     "until": N_("Until"),
     "since": N_("Since"),

@@ -14,6 +14,7 @@ from vaxport.web import (
     citizen_recovery,
     facilities,
     public,
+    slots,
     staff_auth,
     staff_people,
     staff_review,
@@ -46,4 +47,5 @@ def build_router() -> APIRouter:
     router.include_router(citizen_recovery.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
+    router.include_router(slots.router)
     return router
