@@ -8,11 +8,28 @@ Booking (:mod:`vaxport.scheduling.booking`): book, reschedule, cancel, the reads
 appointments (:mod:`vaxport.scheduling.reach`), the seat gate's release for seats freed
 elsewhere (:func:`seats_freed`) and the people a centre reaches today (:func:`booked_at`,
 registration's reach port).
+
+The citizen booking pages' reads (:mod:`vaxport.scheduling.booking_reads`): open seats by
+centre and by day, a day's open slots, and one slot for the confirmation step.
 """
 
 from __future__ import annotations
 
 from vaxport.scheduling.booking import book, cancel, kept_answer, reschedule
+from vaxport.scheduling.booking_reads import (
+    OpenSlot,
+    SlotInfo,
+    open_days,
+    open_places,
+    open_slots,
+    slot_info,
+)
+from vaxport.scheduling.booking_schemas import (
+    AppointmentIn,
+    AppointmentOut,
+    AppointmentQuery,
+    RescheduleIn,
+)
 from vaxport.scheduling.eligibility import history_of
 from vaxport.scheduling.engine import (
     Assessment,
@@ -37,16 +54,22 @@ from vaxport.scheduling.history import (
 from vaxport.scheduling.reach import booked_at, get_appointment, list_appointments
 
 __all__ = [
+    "AppointmentIn",
+    "AppointmentOut",
+    "AppointmentQuery",
     "Assessment",
     "Booked",
     "CountedDose",
     "DiseaseStatus",
     "Dose",
     "Offer",
+    "OpenSlot",
     "Person",
     "Reason",
     "RefusalCode",
+    "RescheduleIn",
     "Series",
+    "SlotInfo",
     "age_window",
     "assess",
     "assess_product",
@@ -59,6 +82,10 @@ __all__ = [
     "history_of",
     "kept_answer",
     "list_appointments",
+    "open_days",
+    "open_places",
+    "open_slots",
     "reschedule",
     "seats_freed",
+    "slot_info",
 ]
