@@ -103,7 +103,8 @@ async def test_a_citizen_books_sees_the_code_moves_and_cancels(
     await page.goto(f"{url}/sn/book?slot={full}")
     await page.get_by_role("link", name="Person1").click()
     await page.wait_for_url(f"{url}/sn/book/{sister}/confirm?slot={full}")
-    await page.get_by_role("button", name="Book this appointment").click()
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Book this appointment").click()
     alert = page.get_by_role("alert")
     assert "Someone has just taken the last place" in await alert.inner_text()
     await _accessible(page, "refused")
@@ -115,13 +116,17 @@ async def test_a_citizen_books_sees_the_code_moves_and_cancels(
     await page.goto(f"{url}/sn/family/{member}/appointments")
     await _accessible(page, "appointments")
     await page.get_by_role("link", name="Change the appointment on").click()
+    await page.wait_for_url(f"{url}/sn/appointments/*/move")
     await _accessible(page, "move: place")
     await page.get_by_role("link", name="Hillcrest Health Centre").click()
+    await page.wait_for_url(f"{url}/sn/appointments/*/move/at/{centre}")
     await _accessible(page, "move: day")
     await page.locator(".offer-list a").first.click()
+    await page.wait_for_url(f"{url}/sn/appointments/*/move/at/{centre}/{DAY.isoformat()}")
     await _accessible(page, "move: time")
     assert await page.locator(".offer-list a").count() == 1  # not its own slot, not the full one
     await page.locator(f'a[href$="slot={slot_b}"]').click()
+    await page.wait_for_url(f"{url}/sn/appointments/*/move/confirm?slot={slot_b}")
     await _accessible(page, "move: confirm")
     await page.get_by_role("button", name="Change to this time").click()
     await page.wait_for_url(f"{url}/sn/appointments/*?done=moved")
@@ -132,6 +137,7 @@ async def test_a_citizen_books_sees_the_code_moves_and_cancels(
 
     # Cancel, after saying yes.
     await page.get_by_role("link", name="Cancel the appointment").click()
+    await page.wait_for_url(f"{url}/sn/appointments/*/cancel")
     await _accessible(page, "cancel")
     await page.get_by_role("button", name="Yes, cancel it").click()
     await page.wait_for_url(f"{url}/sn/family/{member}/appointments?done=cancelled")
