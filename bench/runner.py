@@ -292,6 +292,7 @@ def run(opts: Options) -> int:
             repo_root=REPO_ROOT,
             run_cli=_cli_runner(env),
             prefill=opts.prefill,
+            env=env,
         )
         requests, outcomes = _prepare_all(scenarios, target)
         if requests:

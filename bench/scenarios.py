@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import yaml
 
+from bench import booking
+
 
 class ScenarioUnavailable(Exception):  # noqa: N818 - a state, reported, not a crash
     """This scenario cannot run against this build or data; the message says why."""
@@ -46,6 +48,7 @@ class Target:
     repo_root: Path
     run_cli: Callable[..., subprocess.CompletedProcess[str]]
     prefill: int = 0  # rows a setup adds before measuring (e.g. people for `register`)
+    env: dict[str, str] = field(default_factory=dict)  # the server's (helpers run in it)
     _migrated: bool = False
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -394,6 +397,27 @@ SCENARIOS: list[Scenario] = [
         probe=False,
         description="register, each request with an Idempotency-Key of its own (kept answer)",
         missing_hint="the registration context's beneficiaries route is not in this build",
+    ),
+    Scenario(
+        name="book",
+        method="POST",
+        path="/api/v1/{tenant}/appointments",
+        lua="book.lua",
+        setup=booking.prepare_hot,
+        probe=False,  # every request books a different person
+        versus="book-spread",
+        description="staff book a seat for a new person each time, all on 10 hot slots",
+        missing_hint="the scheduling context's appointments route is not in this build",
+    ),
+    Scenario(
+        name="book-spread",
+        method="POST",
+        path="/api/v1/{tenant}/appointments",
+        lua="book.lua",
+        setup=booking.prepare_spread,
+        probe=False,
+        description="the same bookings spread over 1,000 slots (no row shared by two at once)",
+        missing_hint="the scheduling context's appointments route is not in this build",
     ),
 ]
 

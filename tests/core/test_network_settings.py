@@ -46,6 +46,7 @@ def test_every_class_has_a_default_for_both_dimensions() -> None:
         "login",
         "public_search",
         "verification",
+        "booking",
         "write",
         "default",
     ):

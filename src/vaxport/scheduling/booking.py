@@ -96,7 +96,8 @@ def kept_answer(claim: Claim | None, location: str) -> Keep[AppointmentOut] | No
 
 
 async def _remaining(db: Database, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> int | None:
-    """The slot's free seats as the database has them (0 when closed; None: no slot)."""
+    """The slot's free seats as the database has them (None: no such open slot, and the
+    database gives the precise answer)."""
     async with db.read(tenant_id=tenant_id) as session:
         row = (
             await session.execute(
@@ -105,9 +106,9 @@ async def _remaining(db: Database, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> 
                 )
             )
         ).one_or_none()
-    if row is None:
+    if row is None or row[1] != "open":
         return None
-    return int(row[0]) if row[1] == "open" else 0
+    return int(row[0])
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -206,3 +207,27 @@ async def test_region_staff_book_the_people_of_their_region_only(
                 )
             ).all()
         assert ("appointment.book", str(person)) in entries
+
+
+async def test_two_concurrent_requests_with_one_idempotency_key_make_one_booking(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    me = await citizen_token(clean_db, settings, tenant)
+    [member] = await add_people(clean_db, tenant, 1, account_id=me.id)
+    [slot_id] = await slot(clean_db, tenant, centre)
+    body = {"beneficiary_id": str(member), "slot_id": str(slot_id)}
+    headers = {**me.headers, "Idempotency-Key": "twice-at-once-91c2"}
+    answers = await asyncio.gather(
+        *(client.post(_api(tenant), json=body, headers=headers) for _ in range(4))
+    )
+    created = [r for r in answers if r.status_code == 201]
+    assert created, [r.text for r in answers]
+    assert {r.json()["id"] for r in created} == {created[0].json()["id"]}
+    # A request still running when another arrives may be told to retry (409, Retry-After).
+    assert all(r.status_code in (201, 409) for r in answers)
+    assert all(r.json()["type"].endswith("conflict") for r in answers if r.status_code == 409)
+    assert await seats(clean_db, tenant.id, [slot_id]) == [1]

@@ -190,3 +190,36 @@ async def test_50_concurrent_reschedules_between_two_slots_lose_and_double_no_se
         )
     assert set(per_person) == set(people)
     assert set(per_person.values()) == {1}
+
+
+async def test_one_person_booked_20_times_at_once_holds_one_seat(
+    clean_db: Database,
+    cache: Cache,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+    tmp_path: Path,
+    gate: bool,
+) -> None:
+    conf = _settings(tmp_path, gate=gate)
+    [person] = await add_people(clean_db, tenant, 1)
+    slots = await slot(clean_db, tenant, centre, slots=20, seats=5)
+    common = {
+        "db": clean_db,
+        "cache": cache,
+        "settings": conf,
+        "tenant": tenant,
+        "actor": national(tenant),
+    }
+    outcomes = Counter(
+        await asyncio.gather(
+            *(
+                _outcome(
+                    service.book(**common, body=AppointmentIn(beneficiary_id=person, slot_id=s))
+                )
+                for s in slots
+            )
+        )
+    )
+    assert outcomes == {"booked": 1, "already-booked": 19}
+    assert sum(await seats(clean_db, tenant.id, slots)) == 1
+    assert sum(await live(clean_db, tenant.id, slots)) == 1
