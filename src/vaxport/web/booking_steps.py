@@ -6,9 +6,8 @@ slot of the same product and dose (``/{tenant}/appointments/{id}/move``). Each s
 plain GET page of links (no script); the last one posts. Dates and times are shown in the
 tenant's time zone, in the page's language.
 
-Every refusal of the booking service (``scheduling/refusals.py``) becomes a sentence
-here (:data:`SENTENCES`, message ids) naming the person and, where it has one, the day
-it lifts; the page then offers a way forward (another slot, another place, the person's
+Every refusal of the booking service becomes a sentence (``booking_words.py``); the
+confirmation then offers a way forward (another slot, another place, the person's
 appointments).
 """
 
@@ -20,16 +19,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from vaxport.core.errors import NotFound, Problem, invalid
 from vaxport.core.http.dependencies import Ctx
-from vaxport.core.i18n import N_, Age, Param, render_message
+from vaxport.core.i18n import N_
 from vaxport.facilities import service as facilities
 from vaxport.facilities.service import DirectoryQuery
 from vaxport.identity.service import Actor, refuse_if_held
@@ -37,72 +34,13 @@ from vaxport.registration.service import MemberOut
 from vaxport.scheduling import service as scheduling
 from vaxport.scheduling.service import AppointmentOut
 from vaxport.tenancy.service import TenantInfo, localized
+from vaxport.web import booking_words as words
 from vaxport.web.facilities import RegionOption
 from vaxport.web.problems import FormError, field_errors
-from vaxport.web.staff_common import errors_of, locale_of, page
+from vaxport.web.staff_common import locale_of, page
 
-# What the person is told for each refusal; ``{name}`` is the family member's name.
-SENTENCES: dict[str, str] = {
-    "slot-full": N_("Someone has just taken the last place in this slot. Choose another slot."),
-    "already-booked": N_(
-        "{name} already has an appointment for dose {dose_number} on {on}. Change or cancel "
-        "that appointment instead of booking another."
-    ),
-    "person-booking-limit": N_(
-        "{name} already has {limit} appointment(s) to come. Cancel one before booking another."
-    ),
-    "account-booking-limit": N_(
-        "Your family already has {limit} appointments to come. Cancel one before booking another."
-    ),
-    "slot-closed": N_("This slot is no longer open for booking. Choose another slot."),
-    "slot-started": N_("This slot has already started. Choose a later slot."),
-    "not-released-yet": N_(
-        "This slot opens for booking on {on}. Come back then, or choose another slot."
-    ),
-    "product-withdrawn": N_(
-        "This slot is for a vaccine that is no longer given. Choose another slot."
-    ),
-    "too-young": N_(
-        "{name} is too young for this vaccine on that day (the minimum age is {min_age}). "
-        "Choose a slot on or after {on}."
-    ),
-    "too-old": N_("{name} is past the age for this vaccine (up to {max_age})."),
-    "series-complete": N_("{name} has completed this vaccination, and it has no booster."),
-    "boosters-complete": N_("{name} has had every booster this vaccine allows ({max_boosters})."),
-    "wrong-product-sequence": N_(
-        "{name} cannot have {product} after {previous_product}. Choose a slot for another vaccine."
-    ),
-    "too-early": N_(
-        "It is too early for dose {dose_number} of {name}: it must be at least {min_days} days "
-        "after the previous dose. Choose a slot on or after {on}."
-    ),
-    "not-in-eligible-group-yet": N_("{name} is not eligible yet: their group opens on {on}."),
-    "not-in-eligible-group": N_("{name} is not in a group that may have this vaccine now."),
-    "not-in-session-group": N_(
-        "This session is kept for other groups of people. Choose another one."
-    ),
-    "dose-not-offered": N_(
-        "This session gives dose {offered}, and {name} needs dose {dose_number}. "
-        "Choose another one."
-    ),
-    "not-same-series": N_(
-        "This slot is for another vaccination. Book it as a new appointment instead."
-    ),
-    "too-far-ahead": N_("This slot is too far ahead: you can book up to {days} days ahead."),
-    "cancel-cutoff-passed": N_(
-        "Appointments can be changed or cancelled up to {hours} hours before they start. It "
-        "is too late now: please call the centre."
-    ),
-    "appointment-ended": N_(
-        "This appointment is over or was cancelled: there is nothing to change."
-    ),
-    "unknown-slot": N_("This slot does not exist (any more). Choose a slot from the list."),
-}  # fmt: skip
 _NOT_POSTAL = N_("is not a postal code: check what you typed")
 _NOT_REGION = N_("is not a region: choose one from the list")
-_DATES = ("on", "since", "after")
-_AGES = ("min_age", "max_age")
-_PRODUCTS = ("product", "previous_product")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,36 +87,6 @@ def to_sign_in(request: Request, tenant: TenantInfo) -> Response:
     return RedirectResponse(f"/{tenant.code}/sign-in?next={quote(here, safe='')}", status_code=303)
 
 
-def name_of(member: MemberOut) -> str:
-    """A member's name as the pages show it."""
-    return f"{member.given_name} {member.family_name or ''}".strip()
-
-
-def _babel(request: Request, tenant: TenantInfo) -> str:
-    return locale_of(request, tenant).locale.replace("-", "_")
-
-
-def local(tenant: TenantInfo, instant: dt.datetime) -> dt.datetime:
-    """An instant in the tenant's time zone."""
-    return instant.astimezone(ZoneInfo(tenant.config.timezone))
-
-
-def day_text(request: Request, tenant: TenantInfo, day: dt.date) -> str:
-    """A day in words, in the page's language ("Tuesday 3 June 2025")."""
-    return format_date(day, "full", locale=_babel(request, tenant))
-
-
-def time_text(request: Request, tenant: TenantInfo, instant: dt.datetime) -> str:
-    """A time of day at the centre, in the page's language."""
-    return format_time(local(tenant, instant), "short", locale=_babel(request, tenant))
-
-
-def product_name(tenant: TenantInfo, product_id: str) -> str:
-    """A vaccine's name from the catalogue (its id when it left the catalogue)."""
-    product = tenant.config.products.get(product_id)
-    return product.name if product is not None else product_id
-
-
 async def places(
     ctx: Ctx, request: Request, tenant: TenantInfo, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Place]:
@@ -201,51 +109,6 @@ async def place_or_404(ctx: Ctx, request: Request, tenant: TenantInfo, id_: uuid
     if id_ not in found:
         raise NotFound(N_("no such facility"))
     return found[id_]
-
-
-def _shown(
-    request: Request, tenant: TenantInfo, key: str, value: Any
-) -> Param:  # a refusal's parameter as people read it
-    if key in _DATES and isinstance(value, str):
-        try:
-            if "T" in value:
-                instant = local(tenant, dt.datetime.fromisoformat(value))
-                return format_datetime(instant, "long", locale=_babel(request, tenant))
-            return day_text(request, tenant, dt.date.fromisoformat(value))
-        except ValueError:
-            return value
-    if key in _AGES and isinstance(value, str) and value:
-        return Age(value)
-    if key in _PRODUCTS and isinstance(value, str):
-        return product_name(tenant, value)
-    return value if isinstance(value, str | int | float) else str(value)
-
-
-def refusal_errors(
-    request: Request, tenant: TenantInfo, problem: Problem, *, name: str
-) -> list[FormError]:
-    """The problem as sentences for the error summary, each with its way forward."""
-    listing: list[Mapping[str, Any]] = problem.extra.get("refusals") or []
-    if not listing:
-        codes = [getattr(e, "code", None) for e in problem.errors]
-        code = next((c for c in codes if c in SENTENCES), problem.slug)
-        listing = [{"code": code, **problem.params}]
-    out = []
-    for item in listing:
-        sentence = SENTENCES.get(str(item.get("code")))
-        if sentence is None:
-            continue
-        params = {k: _shown(request, tenant, k, v) for k, v in item.items() if k != "code"}
-        params["name"] = name
-        english = render_message(None, "en", sentence, params)
-        out.append(FormError(english, template=sentence, params=params))
-    return out or errors_of(problem)
-
-
-def codes_of(problem: Problem) -> set[str]:
-    """Every refusal code of a problem (its type first)."""
-    listing = problem.extra.get("refusals") or []
-    return {problem.slug, *(str(item.get("code")) for item in listing)}
 
 
 def _regions(request: Request, tenant: TenantInfo) -> list[RegionOption]:
@@ -320,7 +183,7 @@ async def place_step(ctx: Ctx, request: Request, tenant: TenantInfo, flow: Flow)
         errors=errors,
         nav_current="family",
         flow=flow,
-        name=name_of(flow.member),
+        name=words.name_of(flow.member),
         regions=_regions(request, tenant),
         region=region,
         postal_code=postal_code,
@@ -348,10 +211,11 @@ async def days_step(
         "booking/days.html",
         nav_current="family",
         flow=flow,
-        name=name_of(flow.member),
+        name=words.name_of(flow.member),
         place=place,
         days=[
-            (d, day_text(request, tenant, d), n, flow.slots_url(facility_id, d)) for d, n in days
+            (d, words.day_text(request, tenant, d), n, flow.slots_url(facility_id, d))
+            for d, n in days
         ],
         days_ahead=tenant.config.booking.days_ahead,
     )
@@ -378,10 +242,10 @@ async def slots_step(
     )
     shown = [
         {
-            "time": time_text(request, tenant, s.starts_at),
-            "until": time_text(request, tenant, s.ends_at),
+            "time": words.time_text(request, tenant, s.starts_at),
+            "until": words.time_text(request, tenant, s.ends_at),
             "remaining": s.remaining,
-            "vaccine": product_name(tenant, s.product_id),
+            "vaccine": words.product_name(tenant, s.product_id),
             "url": flow.confirm_url(s.id),
         }
         for s in slots
@@ -393,9 +257,9 @@ async def slots_step(
         "booking/slots.html",
         nav_current="family",
         flow=flow,
-        name=name_of(flow.member),
+        name=words.name_of(flow.member),
         place=place,
-        day=day_text(request, tenant, day),
+        day=words.day_text(request, tenant, day),
         slots=shown,
     )
 
@@ -414,10 +278,10 @@ async def slot_summary(
         "id": info.id,
         "facility_id": info.facility_id,
         "place": found.get(info.facility_id),
-        "day": day_text(request, tenant, info.day),
-        "time": time_text(request, tenant, info.starts_at),
-        "until": time_text(request, tenant, info.ends_at),
-        "vaccine": product_name(tenant, info.product_id),
+        "day": words.day_text(request, tenant, info.day),
+        "time": words.time_text(request, tenant, info.starts_at),
+        "until": words.time_text(request, tenant, info.ends_at),
+        "vaccine": words.product_name(tenant, info.product_id),
         "remaining": info.remaining,
     }
 
@@ -441,16 +305,16 @@ async def confirm_step(
 ) -> Response:
     """Check and confirm: who, where, when; the booking service's refusal, if it refused."""
     slot = await slot_summary(ctx, request, tenant, slot_id)
-    name = name_of(flow.member)
+    name = words.name_of(flow.member)
     errors: list[FormError] = []
     codes: set[str] = set()
     status = 200
     if problem is not None:
-        errors = refusal_errors(request, tenant, problem, name=name)
-        codes = codes_of(problem)
+        errors = words.refusal_errors(request, tenant, problem, name=name)
+        codes = words.codes_of(problem)
         status = problem.status
     elif slot is None:
-        errors = [FormError(SENTENCES["unknown-slot"], template=SENTENCES["unknown-slot"])]
+        errors = words.unknown_slot()
         status = 404
     return page(
         request,
@@ -489,12 +353,12 @@ def appointment_view(
         "code": appointment.booking_code,
         "status": appointment.status,
         "place": named.get(appointment.facility_id),
-        "day": day_text(request, tenant, appointment.day),
-        "time": time_text(request, tenant, appointment.starts_at),
-        "vaccine": product_name(tenant, appointment.product_id),
+        "day": words.day_text(request, tenant, appointment.day),
+        "time": words.time_text(request, tenant, appointment.starts_at),
+        "vaccine": words.product_name(tenant, appointment.product_id),
         "dose_number": appointment.dose_number,
         "beneficiary_id": appointment.beneficiary_id,
         "facility_id": appointment.facility_id,
-        "until_day": day_text(request, tenant, local(tenant, cutoff).date()),
-        "until_time": time_text(request, tenant, cutoff),
+        "until_day": words.day_text(request, tenant, words.local(tenant, cutoff).date()),
+        "until_time": words.time_text(request, tenant, cutoff),
     }

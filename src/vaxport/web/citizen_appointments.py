@@ -29,6 +29,7 @@ from vaxport.scheduling import service as scheduling
 from vaxport.scheduling.service import AppointmentOut, AppointmentQuery, RescheduleIn
 from vaxport.tenancy.service import TenantInfo
 from vaxport.web import booking_steps as steps
+from vaxport.web import booking_words as words
 from vaxport.web.booking_steps import Flow
 from vaxport.web.staff_common import page
 
@@ -96,7 +97,7 @@ async def member_appointments(
         "booking/appointments.html",
         nav_current="family",
         member=member,
-        name=steps.name_of(member),
+        name=words.name_of(member),
         appointments=[steps.appointment_view(request, tenant, a, named) for a in live],
         notice=done if done in NOTICES else None,
     )
@@ -124,7 +125,7 @@ async def appointment(
         "booking/appointment.html",
         nav_current="family",
         member=member,
-        name=steps.name_of(member),
+        name=words.name_of(member),
         appointment=steps.appointment_view(request, tenant, found, named),
         live=found.status in LIVE,
         notice=done if done in NOTICES else None,
@@ -142,8 +143,8 @@ async def _cancel_page(
 ) -> Response:
     found, member = await _appointment(ctx, tenant, actor, appointment_id)
     named = await steps.places(ctx, request, tenant, [found.facility_id])
-    name = steps.name_of(member)
-    errors = steps.refusal_errors(request, tenant, problem, name=name) if problem else []
+    name = words.name_of(member)
+    errors = words.refusal_errors(request, tenant, problem, name=name) if problem else []
     return page(
         request,
         tenant,

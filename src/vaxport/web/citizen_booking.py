@@ -32,6 +32,7 @@ from vaxport.scheduling import service as scheduling
 from vaxport.scheduling.service import AppointmentIn
 from vaxport.tenancy.service import TenantInfo
 from vaxport.web import booking_steps as steps
+from vaxport.web import booking_words as words
 from vaxport.web.booking_steps import Flow
 from vaxport.web.problems import FormError
 from vaxport.web.staff_common import page
@@ -67,13 +68,12 @@ async def choose_member(
     chosen = await steps.slot_summary(ctx, request, tenant, slot_id)
     errors: list[FormError] = []
     if slot and chosen is None:
-        unknown = steps.SENTENCES["unknown-slot"]
-        errors = [FormError(unknown, template=unknown)]
+        errors = words.unknown_slot()
     choices = []
     for member in members.items:
         flow = Flow(base=f"/{tenant.code}/book/{member.id}", member=member)
         url = flow.confirm_url(chosen["id"]) if chosen else flow.base
-        choices.append({"name": steps.name_of(member), "url": url, "id": member.id})
+        choices.append({"name": words.name_of(member), "url": url, "id": member.id})
     return page(
         request,
         tenant,
