@@ -57,7 +57,7 @@ async def test_cancelling_asks_first_then_frees_the_seat(
     assert await seats(clean_db, tenant.id, [slot_id]) == [0]
 
 
-async def test_cancelling_past_the_cutoff_is_refused_with_what_to_do(
+async def test_cancelling_or_moving_past_the_cutoff_is_refused_with_what_to_do(
     client: httpx.AsyncClient,
     clean_db: Database,
     settings: Settings,
@@ -79,7 +79,11 @@ async def test_cancelling_past_the_cutoff_is_refused_with_what_to_do(
     assert "please call the centre" in said
     assert "Yes, cancel it" not in r.text
     assert link(r.text, rf"/family/{member}/appointments$")
-    assert await seats(clean_db, tenant.id, [slot_id]) == [1]
+    [later] = await slot(clean_db, tenant, centre)
+    r = await client.post(item + "/move/confirm", data={"csrf_token": CSRF, "slot": str(later)})
+    assert r.status_code == 409
+    assert "up to 2 hours before they start" in summary(r.text)
+    assert await seats(clean_db, tenant.id, [slot_id, later]) == [1, 0]
 
 
 async def test_moving_takes_the_new_slot_and_frees_the_old_one(

@@ -76,6 +76,11 @@ async def test_a_citizen_books_step_by_step_and_sees_the_booking_code(
     assert shown_time in shown  # the centre's time, not UTC
     assert day_text in shown
     assert "Hillcrest Health Centre, 12 Main Street, Hillcrest Town" in shown
+    r = await client.get(f"{base}/appointments/{made.id}?lang=fr", headers=HTML)
+    in_french = text(r.text)
+    assert format_date(DAY, "full", locale="fr") in in_french  # in the reader's language
+    assert re.sub(r"\s+", " ", format_time(local, "short", locale="fr")) in in_french
+    assert made.booking_code in in_french
     assert await seats(clean_db, tenant.id, [first, second]) == [1, 0]
 
     r = await client.get(f"{base}/family/{member}/appointments", headers=HTML)
