@@ -8,6 +8,9 @@ Booking (:mod:`vaxport.scheduling.booking`): book, reschedule, cancel, the reads
 appointments (:mod:`vaxport.scheduling.reach`), the seat gate's release for seats freed
 elsewhere (:func:`seats_freed`) and the people a centre reaches today (:func:`booked_at`,
 registration's reach port).
+
+The citizen booking pages' reads (:mod:`vaxport.scheduling.booking_reads`): open seats by
+centre and by day, a day's open slots, and one slot for the confirmation step.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ from vaxport.scheduling.attendance.schemas import (
     StaffAppointmentOut,
 )
 from vaxport.scheduling.booking import book, cancel, kept_answer, reschedule
+from vaxport.scheduling.booking_reads import (
+    OpenSlot,
+    SlotInfo,
+    open_days,
+    open_places,
+    open_slots,
+    slot_info,
+)
+from vaxport.scheduling.booking_schemas import (
+    AppointmentIn,
+    AppointmentOut,
+    AppointmentQuery,
+    RescheduleIn,
+)
 from vaxport.scheduling.eligibility import history_of
 from vaxport.scheduling.engine import (
     Assessment,
@@ -96,6 +113,9 @@ __all__ = [
     "CALENDAR_DAYS",
     "AcceptedOut",
     "AlreadyWaiting",
+    "AppointmentIn",
+    "AppointmentOut",
+    "AppointmentQuery",
     "Assessment",
     "Booked",
     "CalendarQuery",
@@ -111,6 +131,7 @@ __all__ = [
     "NotHeld",
     "NotReleased",
     "Offer",
+    "OpenSlot",
     "Person",
     "PublishedOut",
     "Reason",
@@ -118,11 +139,13 @@ __all__ = [
     "ReleaseClosed",
     "ReleaseNotOpen",
     "ReleaseState",
+    "RescheduleIn",
     "Series",
     "SessionDayOut",
     "SessionIn",
     "SessionOut",
     "SessionPage",
+    "SlotInfo",
     "SlotQuery",
     "StaffAppointmentOut",
     "TicketIn",
@@ -162,6 +185,9 @@ __all__ = [
     "list_waitlist",
     "local_today",
     "max_dose_number",
+    "open_days",
+    "open_places",
+    "open_slots",
     "publish_session",
     "release_state",
     "request_ticket",
@@ -170,4 +196,5 @@ __all__ = [
     "seats_freed",
     "session_day",
     "slot_calendar",
+    "slot_info",
 ]

@@ -35,6 +35,20 @@ BASE = "/{tenant}"
 GET = ["GET", "HEAD"]
 Short = Annotated[str, Form(max_length=254)]
 Code = Annotated[str, Form(max_length=12)]
+Next = Annotated[str, Form(max_length=512)]
+NEXT_MAX = 512
+
+
+def safe_next(tenant: TenantInfo, value: str | None) -> str:
+    """Where to go after signing in (``next=``): a page of this tenant on this site, or ""
+    (then: the account page). Never another site: no scheme, no ``//``, no backslash."""
+    if not value or len(value) > NEXT_MAX or not value.startswith(f"/{tenant.code}/"):
+        return ""
+    if "//" in value or "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return ""
+    if value.startswith((f"/{tenant.code}/sign-in", f"/{tenant.code}/sign-out")):
+        return ""
+    return value
 
 
 def _errors(exc: Problem) -> list[FormError]:
@@ -72,8 +86,10 @@ def _code_page(
     start_over: str,
     code_label: str | None = None,
     exc: Problem | None = None,
+    next_url: str = "",
 ) -> Response:
     ctx: dict[str, Any] = {
+        "next_url": next_url,
         "action": action,
         "transaction_id": transaction_id,
         "factor_transaction_id": factor_transaction_id,
@@ -86,13 +102,15 @@ def _code_page(
     return page(request, tenant, "citizen/code.html", **ctx)
 
 
-def _signed_in(request: Request, tenant: TenantInfo, outcome: LoginOutcome) -> Response:
+def _signed_in(
+    request: Request, tenant: TenantInfo, outcome: LoginOutcome, next_url: str = ""
+) -> Response:
     assert outcome.web is not None
     return signed_in(
         request,
         cookie=outcome.web.cookie,
         expires_at=outcome.web.expires_at,
-        location=f"/{tenant.code}/account",
+        location=next_url or f"/{tenant.code}/account",
     )
 
 
@@ -106,9 +124,10 @@ def _uuid(value: str, field: str) -> uuid.UUID:
 @router.api_route(
     BASE + "/sign-in", methods=GET, dependencies=[requires("pages:read", public=True)]
 )
-async def sign_in_form(tenant: PathTenant, request: Request) -> Response:
-    """Where to send the code."""
-    return page(request, tenant, "citizen/sign_in.html", destination="")
+async def sign_in_form(tenant: PathTenant, request: Request, next: str | None = None) -> Response:
+    """Where to send the code (``next``: the page to come back to, when it is one of ours)."""
+    next_url = safe_next(tenant, next)
+    return page(request, tenant, "citizen/sign_in.html", destination="", next_url=next_url)
 
 
 @router.post(
@@ -116,9 +135,10 @@ async def sign_in_form(tenant: PathTenant, request: Request) -> Response:
     dependencies=[requires("auth:code", public=True, rate="code_request"), CSRF],
 )
 async def sign_in_submit(
-    *, tenant: PathTenant, ctx: Ctx, request: Request, destination: Short = ""
+    *, tenant: PathTenant, ctx: Ctx, request: Request, destination: Short = "", next: Next = ""
 ) -> Response:
     """Send the code; then ask for it."""
+    next_url = safe_next(tenant, next)
     try:
         transaction_id = await identity.request_login_code(
             db=ctx.db,
@@ -130,13 +150,21 @@ async def sign_in_submit(
             locale=locale_of(request, tenant).locale,
         )
     except Problem as exc:
-        return _refused(request, tenant, exc, "citizen/sign_in.html", destination=destination[:254])
+        return _refused(
+            request,
+            tenant,
+            exc,
+            "citizen/sign_in.html",
+            destination=destination[:254],
+            next_url=next_url,
+        )
     return _code_page(
         request,
         tenant,
         action=f"/{tenant.code}/sign-in/code",
         transaction_id=str(transaction_id),
         start_over=f"/{tenant.code}/sign-in",
+        next_url=next_url,
     )
 
 
@@ -150,8 +178,10 @@ async def sign_in_code(
     request: Request,
     transaction_id: Annotated[str, Form(max_length=64)] = "",
     code: Code = "",
+    next: Next = "",
 ) -> Response:
-    """Check the code: signed in."""
+    """Check the code: signed in (and back to ``next``, when it is one of our pages)."""
+    next_url = safe_next(tenant, next)
     try:
         outcome = await identity.login_with_code(
             db=ctx.db,
@@ -170,8 +200,9 @@ async def sign_in_code(
             transaction_id=transaction_id,
             start_over=f"/{tenant.code}/sign-in",
             exc=exc,
+            next_url=next_url,
         )
-    return _signed_in(request, tenant, outcome)
+    return _signed_in(request, tenant, outcome, next_url)
 
 
 @router.api_route(

@@ -8,7 +8,9 @@ from vaxport.core.i18n import catalogs
 from vaxport.web import (
     api_docs,
     assets,
+    citizen_appointments,
     citizen_auth,
+    citizen_booking,
     citizen_claim,
     citizen_family,
     citizen_recovery,
@@ -45,6 +47,8 @@ def build_router() -> APIRouter:
     router.include_router(citizen_claim.router)
     router.include_router(citizen_family.router)
     router.include_router(citizen_recovery.router)
+    router.include_router(citizen_booking.router)
+    router.include_router(citizen_appointments.router)
     router.include_router(public.router)
     router.include_router(facilities.router)
     router.include_router(slots.router)
