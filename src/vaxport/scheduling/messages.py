@@ -68,7 +68,7 @@ REMINDER_NOTICE = dt.timedelta(hours=6)
 # Pages the messages link to (the citizen pages serve them): where to search for a slot,
 # and where a person sees (and accepts) their appointments.
 SEARCH_PAGE = "/{tenant}/slots"
-APPOINTMENTS_PAGE = "/{tenant}/appointments"
+APPOINTMENTS_PAGE = "/{tenant}/appointments/{appointment_id}"
 REASON = "appointment"
 
 BOOKED = "appointment_booked"
@@ -293,7 +293,7 @@ def _values(run: _Ctx, appt: _Appt, place: Place, locale: str) -> dict[str, Any]
         place=place,
         locale=locale,
         search_url=base + SEARCH_PAGE.format(tenant=run.tenant.code),
-        url=base + APPOINTMENTS_PAGE.format(tenant=run.tenant.code),
+        url=base + APPOINTMENTS_PAGE.format(tenant=run.tenant.code, appointment_id=appt.id),
     )
 
 

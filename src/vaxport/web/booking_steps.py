@@ -348,6 +348,7 @@ def appointment_view(
 ) -> dict[str, Any]:
     """An appointment as the pages show it."""
     cutoff = appointment.starts_at - dt.timedelta(hours=tenant.config.booking.cancel_cutoff_hours)
+    held = appointment.hold_expires_at
     return {
         "id": appointment.id,
         "code": appointment.booking_code,
@@ -361,4 +362,8 @@ def appointment_view(
         "facility_id": appointment.facility_id,
         "until_day": words.day_text(request, tenant, words.local(tenant, cutoff).date()),
         "until_time": words.time_text(request, tenant, cutoff),
+        "hold_day": (
+            words.day_text(request, tenant, words.local(tenant, held).date()) if held else None
+        ),
+        "hold_time": words.time_text(request, tenant, held) if held else None,
     }

@@ -41,7 +41,7 @@ PAGE = requires("pages:read", public=True)
 WRITE = requires("appointments:write", rate="booking")
 SlotField = Annotated[str, Form(max_length=64)]
 LIVE = ("booked", "held")
-NOTICES = frozenset({"booked", "moved", "cancelled"})
+NOTICES = frozenset({"booked", "moved", "cancelled", "accepted"})
 _NOT_CITIZEN = N_("only a signed-in citizen can change appointments here")
 
 
@@ -129,6 +129,41 @@ async def appointment(
         appointment=steps.appointment_view(request, tenant, found, named),
         live=found.status in LIVE,
         notice=done if done in NOTICES else None,
+    )
+
+
+@router.post(ITEM + "/accept", dependencies=[WRITE])
+async def accept(
+    tenant: PathTenant, appointment_id: uuid.UUID, ctx: Ctx, actor: CurrentActor, request: Request
+) -> Response:
+    """Take a waitlist offer held for the member: it becomes their booking. An offer that
+    lapsed meanwhile is said in words, with the way back to the member's appointments."""
+    me = steps.citizen(actor, tenant)
+    if me is None:
+        raise NotFound(_NOT_CITIZEN)
+    found, member = await _appointment(ctx, tenant, me, appointment_id)
+    try:
+        await scheduling.accept_offer(db=ctx.db, tenant=tenant, actor=me, appointment_id=found.id)
+    except Problem as exc:
+        if exc.status >= 500 or isinstance(exc, NotFound):
+            raise
+        named = await steps.places(ctx, request, tenant, [found.facility_id])
+        name = words.name_of(member)
+        return page(
+            request,
+            tenant,
+            "booking/appointment.html",
+            status=exc.status,
+            errors=words.refusal_errors(request, tenant, exc, name=name),
+            nav_current="family",
+            member=member,
+            name=name,
+            appointment=steps.appointment_view(request, tenant, found, named),
+            live=False,
+            notice=None,
+        )
+    return RedirectResponse(
+        f"/{tenant.code}/appointments/{found.id}?done=accepted", status_code=303
     )
 
 

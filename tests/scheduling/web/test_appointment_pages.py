@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 
 import httpx
+from sqlalchemy import select
 
 from tests.scheduling.booking.support import add_people, seats, slot
 from tests.scheduling.conftest import REGION
@@ -15,6 +16,8 @@ from tests.scheduling.seed import open_session
 from tests.scheduling.web.support import CSRF, HTML, link, links, sign_in, summary, text
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
+from vaxport.registration.models import Beneficiary
+from vaxport.scheduling.appointments import Seat, book_in
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
 
@@ -182,3 +185,45 @@ async def test_another_account_reaches_nothing_of_the_family(
     r = await client.get(f"{base}/book", headers=HTML)
     assert str(member) not in r.text
     assert await seats(clean_db, tenant.id, [a, b]) == [1, 0]
+
+
+async def _offer(
+    db: Database, tenant: TenantInfo, member: uuid.UUID, slot_id: uuid.UUID, until: dt.datetime
+) -> uuid.UUID:
+    """A waitlist offer held for ``member`` until ``until`` (as the waitlist makes one)."""
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        account = await uow.session.scalar(
+            select(Beneficiary.account_id).where(Beneficiary.id == member)
+        )
+        seat = Seat(member, account, "covid-19", 1, None)
+        row = await book_in(uow, tenant.id, slot_id, seat, hold_until=until)
+    assert row is not None
+    return row.id
+
+
+async def test_a_held_offer_is_taken_from_its_page_and_a_lapsed_one_is_said_in_words(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    centre: uuid.UUID,
+) -> None:
+    me = await sign_in(client, clean_db, settings, tenant)
+    [member, other] = await add_people(clean_db, tenant, 2, account_id=me)
+    [slot_id] = await slot(clean_db, tenant, centre)
+    offered = await _offer(clean_db, tenant, member, slot_id, utcnow() + dt.timedelta(hours=1))
+    item = f"/{tenant.code}/appointments/{offered}"
+    r = await client.get(item, headers=HTML)
+    assert "Take this appointment" in r.text
+    r = await client.post(item + "/accept", data={"csrf_token": CSRF})
+    assert r.status_code == 303
+    r = await client.get(r.headers["location"], headers=HTML)
+    assert "The offered seat is yours" in r.text
+    assert "Take this appointment" not in r.text
+
+    lapsed = await _offer(clean_db, tenant, other, slot_id, utcnow() - dt.timedelta(minutes=1))
+    r = await client.post(f"/{tenant.code}/appointments/{lapsed}/accept", data={"csrf_token": CSRF})
+    assert r.status_code == 409
+    assert summary(r.text)
+    r = await client.post(item + "/accept", data={})  # no CSRF token
+    assert r.status_code == 403
