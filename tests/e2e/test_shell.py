@@ -148,7 +148,7 @@ async def test_keyboard_focus_is_visible_and_skip_link_works(
 
     # Every tab stop looks different when focused than when not.
     labels: list[str] = []
-    for _ in range(6):
+    for _ in range(7):
         await page.keyboard.press("Tab")
         focused = (await page.evaluate_handle("document.activeElement")).as_element()
         assert focused is not None
@@ -170,6 +170,7 @@ async def test_keyboard_focus_is_visible_and_skip_link_works(
         "Sénégal",
         "Accueil",
         "Trouver un centre",
+        "Trouver un créneau",
         "Tous les programmes",
         "Se connecter",
         "Français",

@@ -125,7 +125,7 @@ async def test_a_held_seat_is_offered_at_once_with_its_deadline(
     assert text == (
         "Une place de vaccination vous est réservée : mardi 4 juin 2030, 10:00, Centre de "
         "santé de Hillcrest. Acceptez-la avant le dimanche 2 juin 2030, 22:30 : "
-        f"{PUBLIC}/{tenant.code}/appointments"
+        f"{PUBLIC}/{tenant.code}/appointments/{held.id}"
     )
     assert held.booking_code not in text  # not booked yet: the code comes with acceptance
     [offer] = await messages(clean_db, tenant, "appointment_offer")
