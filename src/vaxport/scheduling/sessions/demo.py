@@ -132,7 +132,7 @@ async def load_demo_sessions(
                 )
     for start in range(0, len(written), _CHUNK):
         async with db.transaction(tenant_id=tenant.id) as uow:
-            await write_sessions(uow, written[start : start + _CHUNK], by=None)
+            await write_sessions(uow, written[start : start + _CHUNK], by=None, announce=False)
     if written:
         await availability.slots_changed(cache, tenant.id)
     slots = sum(len(w.slots) for w in written)

@@ -120,11 +120,18 @@ async def write_sessions(
     *,
     by: Principal | None,
     first: Sequence[Rows] = (),
+    announce: bool = True,
 ) -> None:
     """Insert ``written`` with a ``session.published`` event each (and, with ``by``, an
-    audit entry each) in ``uow``'s transaction; ``first``: rows to insert before them."""
+    audit entry each) in ``uow``'s transaction; ``first``: rows to insert before them.
+
+    ``announce=False`` writes no events: for loading sample data (the demo), which nobody
+    can be waiting for and which would otherwise queue an event per session ahead of the
+    first visitor's sign-in code."""
     events = [
-        event_row(uow, SESSION_PUBLISHED, {"session_id": str(w.session["id"])}) for w in written
+        event_row(uow, SESSION_PUBLISHED, {"session_id": str(w.session["id"])})
+        for w in written
+        if announce
     ]
     writes = [
         *first,
