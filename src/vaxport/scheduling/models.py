@@ -9,8 +9,9 @@ cancelled and released ones gave theirs back. A partial unique index allows one 
 appointment per person per series and dose number.
 
 Rows copy the facility's region (and the session's product and day) so scope checks and
-searches need no join; a facility never moves region without its sessions following
-(facilities refuse a region change while sessions are open).
+searches need no join. A centre whose region is corrected keeps its published sessions
+under the old region until they are cancelled and published again (a known gap: the
+facilities context does not yet ask scheduling before a region change).
 """
 
 from __future__ import annotations
