@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.conftest import ROOT
 from tests.notifications.dispatch_support import (
@@ -48,7 +48,7 @@ def _start_worker(app_database_url: str, key_file: Path, data_dir: Path) -> subp
         "VAXPORT_KEY_FILE": str(key_file),
         "VAXPORT_DATA_DIR": str(data_dir),
         "VAXPORT_REDIS_URL": "",
-        "VAXPORT_LOG_LEVEL": "WARNING",
+        "VAXPORT_LOG_LEVEL": "INFO",
         "VAXPORT_OUTBOX_LEASE_SECONDS": "2",
         "VAXPORT_OUTBOX_POLL_SECONDS": "0.05",
     }
@@ -66,8 +66,27 @@ def _stderr(data_dir: Path) -> str:
     return (data_dir / "worker.err").read_text(errors="replace")[-2000:]
 
 
+async def _activity(db: Database) -> str:
+    """What the database's other sessions are doing (for a worker that never sends)."""
+    if not db.is_postgres:
+        return ""
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT a.pid, a.state, a.wait_event_type, a.wait_event, left(a.query, 120), "
+                    "(SELECT string_agg(l.locktype || ':' || l.mode || ':' || l.granted, ',') "
+                    " FROM pg_locks l WHERE l.pid = a.pid) "
+                    "FROM pg_stat_activity a WHERE a.datname = current_database() "
+                    "AND a.pid <> pg_backend_pid()"
+                )
+            )
+        ).all()
+    return "\n".join(str(tuple(r)) for r in rows)
+
+
 async def _until_accepted(
-    accepted: asyncio.Event, proc: subprocess.Popen[bytes], data_dir: Path
+    accepted: asyncio.Event, proc: subprocess.Popen[bytes], data_dir: Path, db: Database
 ) -> None:
     """Wait for the gateway to take the message; a worker that died says why at once.
 
@@ -80,7 +99,7 @@ async def _until_accepted(
         if proc.poll() is not None:
             pytest.fail(f"the worker exited ({proc.returncode}): {_stderr(data_dir)}")
         await asyncio.sleep(0.1)
-    pytest.fail("the worker sent nothing within 120 s")
+    pytest.fail(f"the worker sent nothing within 120 s: {_stderr(data_dir)}\n{await _activity(db)}")
 
 
 async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
@@ -106,7 +125,7 @@ async def test_a_resend_after_a_crash_reuses_the_idempotency_key(
 
     proc = _start_worker(app_database_url, key_file, tmp_path)
     try:
-        await _until_accepted(accepted, proc, tmp_path)
+        await _until_accepted(accepted, proc, tmp_path, clean_db)
     finally:
         proc.send_signal(signal.SIGKILL)
         await asyncio.to_thread(proc.wait, 20)
