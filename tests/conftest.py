@@ -305,11 +305,25 @@ def _wired() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _session_keyring(key_file: Path) -> None:
+def _session_keyring(key_file: Path) -> Any:
     """Encrypted fields use the session key file, never ./var of the checkout."""
     from vaxport.core.crypto import configure_keyring
 
-    configure_keyring(Settings(env="test", key_file=key_file))
+    return configure_keyring(Settings(env="test", key_file=key_file))
+
+
+@pytest.fixture(autouse=True)
+def _keyring_restored(_session_keyring: Any) -> None:
+    """Each test starts on the session keyring, whatever the one before installed.
+
+    An app built on settings with another key file replaces the process's keyring; a
+    later test then wrapped a tenant's keys under a KEK its worker subprocess (reading the
+    session key file) did not hold, and the worker could never send (PostgreSQL leg).
+    """
+    from vaxport.core.crypto import get_keyring, set_keyring
+
+    if get_keyring() is not _session_keyring:
+        set_keyring(_session_keyring)
 
 
 @pytest.fixture
