@@ -306,9 +306,15 @@ def _wired() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_keyring(key_file: Path) -> Any:
-    """Encrypted fields use the session key file, never ./var of the checkout."""
-    from vaxport.core.crypto import configure_keyring
+    """Encrypted fields use the session key file, never ./var of the checkout.
 
+    The file is made here, before any test: made lazily, by whichever keyring or
+    subprocess needed it first, tests saw it missing in one order and not in another."""
+    from vaxport.core.crypto import configure_keyring
+    from vaxport.core.crypto.providers import init_key_file
+
+    if not key_file.exists():
+        init_key_file(key_file)
     return configure_keyring(Settings(env="test", key_file=key_file))
 
 

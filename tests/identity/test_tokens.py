@@ -306,8 +306,13 @@ async def test_jwks_publishes_public_keys_only(client: httpx.AsyncClient) -> Non
 
 
 @pytest.fixture
-def copied_keyring(key_file: Path, tmp_path: Path) -> Iterator[None]:
-    """A keyring over a copy of the session's key file: a KEK rotation stays local."""
+def copied_keyring(app: Any, key_file: Path, tmp_path: Path) -> Iterator[None]:
+    """A keyring over a copy of the session's key file: a KEK rotation stays local.
+
+    After the app (building it installs a keyring over the session file): installed
+    first, the copy was replaced and the rotation below dropped the session file's KEK,
+    which the session keyring still had cached, so later tests wrapped keys under a KEK
+    no other process could read."""
     copy = tmp_path / "keys.json"
     shutil.copy(key_file, copy)
     previous = get_keyring()
