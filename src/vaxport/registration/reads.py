@@ -11,9 +11,7 @@ free-text search over names.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, select
@@ -229,48 +227,3 @@ async def search_members(
         if is_staff(actor):
             await audit_reads(uow, actor, "beneficiary.search", [p.id for p in rows], by=by)
         return [member_out(p, docs[p.id]) for p in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class PersonInReach:
-    """What booking needs of a person: who manages them, where they are, their age and
-    declared attributes (none are recorded yet: the sets are empty)."""
-
-    id: uuid.UUID
-    account_id: uuid.UUID | None
-    region_code: str
-    facility_id: uuid.UUID | None
-    birth_date: dt.date | None
-    birth_year: int
-    risk_groups: frozenset[str] = frozenset()
-    occupations: frozenset[str] = frozenset()
-
-
-async def person_in_reach(
-    uow: UnitOfWork,
-    *,
-    tenant: TenantInfo,
-    actor: Actor,
-    beneficiary_id: uuid.UUID,
-    permission: str,
-) -> PersonInReach:
-    """The person (a merged record: its survivor) when ``actor`` reaches them for
-    ``permission``, in the caller's transaction; 404 otherwise.
-
-    The caller audits what it does with them (a booking, a read of their appointments).
-    """
-    person = await load_person(uow.session, tenant.id, beneficiary_id)
-    if (
-        person is None
-        or person.status != STATUS_ACTIVE
-        or not await reaches(uow.session, actor, tenant, permission, person)
-    ):
-        raise NotFound(N_("beneficiary not found"))
-    return PersonInReach(
-        id=person.id,
-        account_id=person.account_id,
-        region_code=person.region_code,
-        facility_id=person.facility_id,
-        birth_date=person.birth_date,
-        birth_year=person.birth_year,
-    )

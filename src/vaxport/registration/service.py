@@ -28,10 +28,8 @@ from vaxport.registration.models import SEXES
 from vaxport.registration.names import PersonName, names_of
 from vaxport.registration.person import erase_person, export_person, find_person
 from vaxport.registration.reads import (
-    PersonInReach,
     get_member,
     list_members,
-    person_in_reach,
     search_members,
 )
 from vaxport.registration.review.correction_queue import get_for_review as get_correction_for_review
@@ -47,7 +45,7 @@ from vaxport.registration.review.merging import merge_flag
 from vaxport.registration.review.merging import undo as undo_merge
 
 # What scheduling reads about a person it books for (scope and eligibility facts).
-from vaxport.registration.scheduling_facts import PersonFacts, person_facts
+from vaxport.registration.scheduling_facts import PersonFacts, person_facts, person_in_reach
 from vaxport.registration.schemas import (
     ClaimIn,
     ContactCodeIn,
@@ -71,7 +69,6 @@ __all__ = [
     "MemberOut",
     "MemberUpdate",
     "PersonFacts",
-    "PersonInReach",
     "PersonName",
     "RetainedRecord",
     "WalkInIn",

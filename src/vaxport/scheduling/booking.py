@@ -216,7 +216,7 @@ async def _take(
     *,
     tenant: TenantInfo,
     actor: Actor,
-    person: registration.PersonInReach,
+    person: registration.PersonFacts,
     slot_id: uuid.UUID,
     replacing: Appointment | None = None,
 ) -> tuple[Appointment, int]:

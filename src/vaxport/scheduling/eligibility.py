@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from vaxport.core.db import UnitOfWork
-from vaxport.registration.service import PersonInReach
+from vaxport.registration.service import PersonFacts
 from vaxport.scheduling.engine import Offer, Reason, assess_product, booking_limit_refusals
 from vaxport.scheduling.history import Booked, Dose, Person, age_window
 from vaxport.scheduling.models import LIVE_STATUSES, Appointment
@@ -69,7 +69,7 @@ class SlotView:
 async def history_of(
     uow: UnitOfWork,
     tenant_id: uuid.UUID,
-    person: PersonInReach,
+    person: PersonFacts,
     *,
     excluding: uuid.UUID | None = None,
 ) -> History:
@@ -123,7 +123,7 @@ async def history_of(
     )
 
 
-def engine_person(config: TenantConfig, person: PersonInReach) -> Person:
+def engine_person(config: TenantConfig, person: PersonFacts) -> Person:
     """The engine's view of the person (a birth year alone where the tenant records one)."""
     by_date = config.birth_precision == "date" and person.birth_date is not None
     return Person(
@@ -135,7 +135,7 @@ def engine_person(config: TenantConfig, person: PersonInReach) -> Person:
 
 
 def refusals(
-    config: TenantConfig, person: PersonInReach, history: History, slot: SlotView
+    config: TenantConfig, person: PersonFacts, history: History, slot: SlotView
 ) -> tuple[Offer | None, list[Refusal]]:
     """The engine's offer of the slot's product on its day, and every refusal of the seat."""
     if slot.product_id not in config.products:
