@@ -23,8 +23,8 @@ from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import (
     APPOINTMENT_HOLD_EXPIRED,
 )
-from vaxport.scheduling.fairness.eligibility import local_today
 from vaxport.scheduling.models import Appointment, WaitlistEntry
+from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import TenantInfo
 
 # Holds ended per round of the job (each in its own short transaction).

@@ -38,9 +38,10 @@ from vaxport.scheduling.events import (
     APPOINTMENT_BOOKED,
     appointment_event,
 )
-from vaxport.scheduling.fairness.eligibility import _eligible, local_today
+from vaxport.scheduling.fairness.eligibility import _eligible
 from vaxport.scheduling.fairness.schemas import AcceptedOut
 from vaxport.scheduling.models import Appointment, Session, Slot, WaitlistEntry
+from vaxport.scheduling.reach import local_today
 from vaxport.scheduling.release import fairness_of, release_state
 from vaxport.tenancy.service import TenantInfo
 

@@ -25,11 +25,7 @@ from vaxport.core.errors import Conflict, NotFound
 from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.registration.service import PersonFacts, person_facts
-from vaxport.scheduling.fairness.eligibility import (
-    _eligible,
-    local_today,
-    not_eligible,
-)
+from vaxport.scheduling.fairness.eligibility import _eligible, not_eligible
 from vaxport.scheduling.fairness.schemas import TicketOut
 from vaxport.scheduling.models import (
     Appointment,
@@ -37,6 +33,7 @@ from vaxport.scheduling.models import (
     ReleaseTicket,
     Session,
 )
+from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import BookingFairness, TenantInfo
 
 READ = "appointments:read"

@@ -33,16 +33,14 @@ from vaxport.registration.service import person_facts
 from vaxport.scheduling.appointments import Seat, book_in
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import RELEASE_DRAWN, RELEASE_TICKET_LOST
-from vaxport.scheduling.fairness.eligibility import (
-    _eligible,
-    local_today,
-)
+from vaxport.scheduling.fairness.eligibility import _eligible
 from vaxport.scheduling.models import (
     ReleaseDraw,
     ReleaseTicket,
     Session,
     Slot,
 )
+from vaxport.scheduling.reach import local_today
 from vaxport.scheduling.release import fairness_of, window_end
 from vaxport.scheduling.waitlist import Holder, join_in
 from vaxport.tenancy.service import TenantInfo

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from vaxport.core.cache import Cache
-from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.errors import NotFound, invalid
 from vaxport.core.i18n import N_
 from vaxport.facilities import service as facilities
+from vaxport.scheduling.reach import local_today
 from vaxport.scheduling.search_schemas import AreaQuery
 from vaxport.settings import get_settings
 from vaxport.tenancy.service import TenantInfo, date_age_passed, date_age_reached
@@ -45,7 +44,7 @@ class Area:
 
 def today(tenant: TenantInfo) -> dt.date:
     """The tenant's local date now."""
-    return utcnow().astimezone(zoneinfo.ZoneInfo(tenant.config.timezone)).date()
+    return local_today(tenant)
 
 
 def horizon(tenant: TenantInfo, first: dt.date) -> dt.date:

@@ -23,7 +23,6 @@ from vaxport.scheduling.attendance.day import session_day
 from vaxport.scheduling.attendance.marks import appointment_in, complete_in
 from vaxport.scheduling.attendance.marks import close_session as close_session_attendance
 from vaxport.scheduling.attendance.marks import complete as complete_appointment
-from vaxport.scheduling.attendance.reach import local_today
 from vaxport.scheduling.attendance.schemas import (
     ClosedOut,
     DayPage,
@@ -80,7 +79,7 @@ from vaxport.scheduling.history import (
 # Fairness under surge: the release queue (randomized draw) and the waitlist's offers.
 from vaxport.scheduling.holds import HoldExpired, NotHeld
 from vaxport.scheduling.holds import accept as accept_offer
-from vaxport.scheduling.reach import booked_at, get_appointment, list_appointments
+from vaxport.scheduling.reach import booked_at, get_appointment, list_appointments, local_today
 from vaxport.scheduling.release import (
     NotReleased,
     ReleaseClosed,

@@ -30,9 +30,10 @@ from vaxport.registration.service import person_facts
 from vaxport.scheduling.appointments import end
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import APPOINTMENT_CANCELLED
-from vaxport.scheduling.fairness.eligibility import _eligible, local_today, not_eligible
+from vaxport.scheduling.fairness.eligibility import _eligible, not_eligible
 from vaxport.scheduling.fairness.schemas import WaitlistEntryOut, WaitlistIn, WaitlistPage
 from vaxport.scheduling.models import LIVE_WAITLIST, Appointment, WaitlistEntry
+from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import TenantInfo, get_product
 
 READ = "appointments:read"

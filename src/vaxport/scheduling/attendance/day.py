@@ -36,6 +36,7 @@ from vaxport.scheduling.attendance.schemas import (
     StaffAppointmentOut,
 )
 from vaxport.scheduling.models import Appointment, Session
+from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import TenantInfo
 
 SHOWN = ("booked", "completed", "no_show")
@@ -152,7 +153,7 @@ async def list_day(
     """A centre's day (default: today, tenant time): its sessions and, in time order, a
     page of the people expected or seen, each audited as read."""
     await reach.facility_in_reach(db, tenant, actor, facility_id, reach.READ)
-    day = day or reach.local_today(tenant)
+    day = day or local_today(tenant)
     limit = max(1, min(limit, PAGE_MAX))
     query = select(Appointment).where(
         Appointment.tenant_id == tenant.id,

@@ -33,6 +33,7 @@ from vaxport.scheduling.events import (
     session_event,
 )
 from vaxport.scheduling.models import Appointment, Session
+from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import TenantInfo
 
 # A no-show may still be seen (a late arrival after the session closed).
@@ -85,7 +86,7 @@ async def complete(
             raise NotFound(reach.NO_APPOINTMENT)
         where = reach.located(tenant.id, row.region_code, row.facility_id)
         reach.check(actor, reach.WRITE, where, reach.NO_APPOINTMENT)
-        if row.day > reach.local_today(tenant):
+        if row.day > local_today(tenant):
             raise Conflict(
                 N_("this appointment is on {day}: mark it seen on that day"),
                 params={"day": row.day.isoformat()},
@@ -157,7 +158,7 @@ async def close_session(
         reach.check(actor, reach.WRITE, where, reach.NO_SESSION)
         if session.status == "cancelled":
             raise Conflict(N_("a cancelled session has no attendance to close"))
-        if session.day > reach.local_today(tenant):
+        if session.day > local_today(tenant):
             raise Conflict(
                 N_("a session is closed on or after its day ({day})"),
                 params={"day": session.day.isoformat()},

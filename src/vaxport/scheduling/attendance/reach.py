@@ -8,13 +8,10 @@ national staff all): anything outside it answers as missing (404).
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-import zoneinfo
 from typing import Any
 
 from vaxport.core import audit
-from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import Forbidden, NotFound
 from vaxport.core.i18n import N_
@@ -27,11 +24,6 @@ WRITE = "appointments:write"
 NO_FACILITY = N_("no such facility")
 NO_APPOINTMENT = N_("appointment not found")
 NO_SESSION = N_("session not found")
-
-
-def local_today(tenant: TenantInfo) -> dt.date:
-    """Today's date in the tenant's time zone (sessions and appointments carry it)."""
-    return utcnow().astimezone(zoneinfo.ZoneInfo(tenant.config.timezone)).date()
 
 
 def staff_only(actor: Actor) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,11 +124,6 @@ def not_eligible(verdict: Verdict, field_name: str = "beneficiary_id") -> NotEli
         field_error(field_name, MESSAGES[r.code], code=r.code, **r.params) for r in verdict.refusals
     ]
     return NotEligible(N_("this person cannot have this vaccine here now"), errors=errors)
-
-
-def local_today(tenant: TenantInfo, now: dt.datetime) -> dt.date:
-    """``now`` as a date in the tenant's time zone."""
-    return now.astimezone(zoneinfo.ZoneInfo(tenant.config.timezone)).date()
 
 
 async def held_elsewhere(
