@@ -101,14 +101,20 @@ async def settle_place(
 async def close_passed(*, db: Database, tenant: TenantInfo, now: dt.datetime | None = None) -> int:
     """Close the waiting places whose last day has passed; how many."""
     now = now or utcnow()
+    passed = (
+        WaitlistEntry.tenant_id == tenant.id,
+        WaitlistEntry.status == "waiting",
+        WaitlistEntry.to_day < local_today(tenant, now),
+    )
+    # Every worker runs this every round: a read first, so a round with nothing to close
+    # takes no write transaction (on SQLite, the database's one writer lock).
+    async with db.read(tenant_id=tenant.id) as session:
+        if await session.scalar(select(WaitlistEntry.id).where(*passed).limit(1)) is None:
+            return 0
     async with db.transaction(tenant_id=tenant.id) as uow:
         result = await uow.session.execute(
             update(WaitlistEntry)
-            .where(
-                WaitlistEntry.tenant_id == tenant.id,
-                WaitlistEntry.status == "waiting",
-                WaitlistEntry.to_day < local_today(tenant, now),
-            )
+            .where(*passed)
             .values(
                 status="closed",
                 ended_reason="days-passed",
