@@ -35,8 +35,10 @@ bench: setup wrk
 
 # The suite runs on TEST_WORKERS pytest-xdist workers (0: serially, in this process).
 # Each worker has its own database and cache keys (tests/conftest.py); loadfile keeps a
-# test file on one worker, so its module fixtures (servers, Chromium) start once.
-TEST_WORKERS ?= 2
+# test file on one worker, so its module fixtures (servers, Chromium) start once. Three
+# on two cores: a worker waits on PostgreSQL, a browser or a subprocess much of the time
+# (measured: the PostgreSQL leg 8.5 -> 8.2 min, CPU 1.2 of 2 cores busy with two).
+TEST_WORKERS ?= 3
 TEST_DIST ?= loadfile
 
 test: setup browser wrk

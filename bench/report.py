@@ -65,6 +65,7 @@ class Run:
             "round_trips_per_request": _round(self.round_trips, 2),
             "statements_per_request": _round(self.statements, 2),
             "share_without_round_trips": _round(self.without_db, 4),
+            "records": r.records,
         }
 
 
@@ -141,21 +142,25 @@ def scenario_summary(runs: list[Run], outcome: Outcome) -> dict[str, Any]:
     ceiling_rps = _mean([c.result.rps for c in ceilings])
     ceiling_cpu = _mean([c.cpu_s_per_1k for c in ceilings])
     r = run.result
-    return base | {
-        "rps": round(r.rps, 1),
-        "p50_ms": round(r.p50_ms, 3),
-        "p99_ms": round(r.p99_ms, 3),
-        "cpu_s_per_1k": _round(run.cpu_s_per_1k, 4),
-        "non_2xx": r.non_2xx,
-        "socket_errors": r.socket_errors,
-        "ceiling_method": outcome.ceiling_method,
-        "ceiling_rps": _round(ceiling_rps, 1),
-        "ratio": _round(ratio(r.rps, ceiling_rps), 3),
-        "cpu_vs_ceiling": _round(ratio(run.cpu_s_per_1k, ceiling_cpu), 3),
-        "round_trips_per_request": _round(run.round_trips, 2),
-        "statements_per_request": _round(run.statements, 2),
-        "share_without_round_trips": _round(run.without_db, 4),
-    }
+    return (
+        base
+        | _per_record(run)
+        | {
+            "rps": round(r.rps, 1),
+            "p50_ms": round(r.p50_ms, 3),
+            "p99_ms": round(r.p99_ms, 3),
+            "cpu_s_per_1k": _round(run.cpu_s_per_1k, 4),
+            "non_2xx": r.non_2xx,
+            "socket_errors": r.socket_errors,
+            "ceiling_method": outcome.ceiling_method,
+            "ceiling_rps": _round(ceiling_rps, 1),
+            "ratio": _round(ratio(r.rps, ceiling_rps), 3),
+            "cpu_vs_ceiling": _round(ratio(run.cpu_s_per_1k, ceiling_cpu), 3),
+            "round_trips_per_request": _round(run.round_trips, 2),
+            "statements_per_request": _round(run.statements, 2),
+            "share_without_round_trips": _round(run.without_db, 4),
+        }
+    )
 
 
 def compare_pairs(
@@ -241,6 +246,23 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _per_record(run: Run) -> dict[str, Any]:
+    """A batch scenario's numbers per record its answers accepted (its script counts them)."""
+    r = run.result
+    if r.records is None:
+        return {}
+    per = r.records / r.requests if r.requests else None
+    return {
+        "records": r.records,
+        "records_per_request": _round(per, 2),
+        "records_per_s": _round(r.records / r.duration_s if r.duration_s > 0 else None, 1),
+        "cpu_ms_per_record": _round(run.cpu_s / r.records * 1000 if r.records else None, 3),
+        "round_trips_per_record": _round(
+            run.round_trips / per if run.round_trips is not None and per else None, 3
+        ),
+    }
+
+
 def table(report: dict[str, Any]) -> str:
     """The human-readable summary of :func:`build`'s document."""
     cfg = report["config"]
@@ -283,6 +305,14 @@ def table(report: dict[str, Any]) -> str:
             f"{_fmt(pair['ratio'], '.2f')} of the "
             f"throughput; {_fmt(pair['cpu_per_request_ratio'], '.2f')}x the CPU per request"
         )
+    for s in report["scenarios"]:
+        if s.get("records") is not None:
+            lines.append(
+                f"{s['name']} {s['method']}: {_fmt(s['records_per_request'], '.1f')} records "
+                f"accepted a request, {_fmt(s['records_per_s'], '.0f')} records/s, "
+                f"{_fmt(s['cpu_ms_per_record'], '.3f')} CPU ms and "
+                f"{_fmt(s['round_trips_per_record'], '.3f')} round trips a record"
+            )
     lines += _pgbench_lines(report.get("pgbench", []))
     lines += _profile_lines(report.get("profiles", []))
     for s in report["scenarios"]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bench import booking
+from bench import booking, certificates, doses, staffing
 
 
 class ScenarioUnavailable(Exception):  # noqa: N818 - a state, reported, not a crash
@@ -38,6 +37,7 @@ class Prepared:
     params: dict[str, str] = field(default_factory=dict)  # fills {placeholders} in the path
     headers: dict[str, str] = field(default_factory=dict)  # e.g. Authorization
     env: dict[str, str] = field(default_factory=dict)  # read by a scenario's own Lua script
+    body: str | None = None  # replaces the scenario's body (data only the setup can make)
 
 
 @dataclass
@@ -84,6 +84,9 @@ class Scenario:
     missing_hint: str = ""  # what a 404 from the probe means
     versus: str | None = None  # another scenario (same method) to report a ratio against
     pgbench: bool = False  # replay one request's statements with pgbench (PostgreSQL)
+    # At most this many connections (a heavy request, e.g. a batch: more in flight only
+    # queue, finish after the run and weigh on the next one).
+    connections: int | None = None
 
     @property
     def label(self) -> str:
@@ -138,15 +141,7 @@ def load_directory_tenant(target: Target) -> Prepared:
     so the setup waits until answers stop carrying the default limit.
     """
     target.migrate()
-    data: Any = yaml.safe_load((target.repo_root / "countries" / "demo.yaml").read_text())
-    data["code"] = DIRECTORY_TENANT
-    data["rate_limits"] = {"public_search": {"ip": "unlimited", "account": "unlimited"}}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{DIRECTORY_TENANT}.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-        done = target.cli("tenant", "load", str(path))
-    if done.returncode != 0:
-        raise ScenarioUnavailable(f"`vaxport tenant load` failed:\n{_tail(done)}")
+    staffing.load_tenant_copy(target, DIRECTORY_TENANT, ("public_search",))
     centres = target.repo_root / "countries" / "demo-facilities.csv"
     done = target.cli("facility", "import", str(centres), "--tenant", DIRECTORY_TENANT, "-q")
     if "No such command" in (done.stderr or "") + (done.stdout or ""):
@@ -218,45 +213,8 @@ def prepare_registration(target: Target) -> Prepared:
     and enrolled in TOTP through the API; its access token signs every request.
     """
     target.migrate()
-    data: Any = yaml.safe_load((target.repo_root / "countries" / "demo.yaml").read_text())
-    data["code"] = REGISTER_TENANT
-    data["rate_limits"] = {"write": {"ip": "unlimited", "account": "unlimited"}}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{REGISTER_TENANT}.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-        done = target.cli("tenant", "load", str(path))
-    if done.returncode != 0:
-        raise ScenarioUnavailable(f"`vaxport tenant load` failed:\n{_tail(done)}")
-    username = f"bench{int(time.time())}"
-    done = target.cli(
-        "user",
-        "create",
-        "--tenant",
-        REGISTER_TENANT,
-        "--username",
-        username,
-        "--role",
-        "national_admin",
-    )
-    if done.returncode != 0 or "token=" not in done.stdout:
-        raise ScenarioUnavailable(f"`vaxport user create` failed:\n{_tail(done)}")
-    token = done.stdout.rsplit("token=", 1)[1].split()[0]
-    auth = f"{target.base_url}/api/v1/{REGISTER_TENANT}/auth"
-    from vaxport.core.clock import utcnow
-    from vaxport.identity.login import totp
-
-    with httpx.Client(timeout=30) as client:
-        step = _ok(
-            client.post(auth + "/activate", json={"token": token, "password": _BENCH_PASSWORD}),
-            "activation",
-        )
-        secret = _ok(client.post(auth + "/enrolment", json={"ticket": step["ticket"]}), "enrolment")
-        code = totp.code_at(secret["secret"], utcnow())
-        login = _ok(
-            client.post(auth + "/enrolment/confirm", json={"ticket": step["ticket"], "code": code}),
-            "enrolment confirmation",
-        )
-    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    staffing.load_tenant_copy(target, REGISTER_TENANT, ("write",))
+    headers = staffing.staff_headers(target, REGISTER_TENANT, role="national_admin", prefix="bench")
     url = f"{target.base_url}/api/v1/{REGISTER_TENANT}/beneficiaries"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until the server applies the tenant's limits
@@ -334,15 +292,7 @@ def prepare_slot_search(target: Target) -> Prepared:
     server's environment): what is measured is the search, not publishing.
     """
     target.migrate()
-    data: Any = yaml.safe_load((target.repo_root / "countries" / "demo.yaml").read_text())
-    data["code"] = SEARCH_TENANT
-    data["rate_limits"] = {"public_search": {"ip": "unlimited", "account": "unlimited"}}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{SEARCH_TENANT}.yaml"
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-        done = target.cli("tenant", "load", str(path))
-    if done.returncode != 0:
-        raise ScenarioUnavailable(f"`vaxport tenant load` failed:\n{_tail(done)}")
+    staffing.load_tenant_copy(target, SEARCH_TENANT, ("public_search",))
     centres = target.repo_root / "countries" / "demo-facilities.csv"
     done = target.cli("facility", "import", str(centres), "--tenant", SEARCH_TENANT, "-q")
     if done.returncode != 0:
@@ -374,6 +324,22 @@ def prepare_slot_search(target: Target) -> Prepared:
             )
         time.sleep(2)
     raise ScenarioUnavailable("the server never applied the tenant's rate-limit override")
+
+
+def prepare_verify(target: Target) -> Prepared:
+    """The demo tenant trusts a fresh DSC; the body is an HC1 signed by it (see
+    ``bench/certificates.py``). The server lifts the verification rate limit
+    (``server_env``): wrk is one address standing for many verifiers."""
+    prepared = load_demo_tenant(target)
+
+    def import_dsc(path: Path) -> None:
+        done = target.cli("trust", "import", str(path), "--tenant", prepared.params["tenant"])
+        if "No such command" in (done.stderr or "") + (done.stdout or ""):
+            raise ScenarioUnavailable("`vaxport trust` is not in this build")
+        if done.returncode != 0:
+            raise ScenarioUnavailable(f"`vaxport trust import` failed:\n{_tail(done)}")
+
+    return Prepared(body=certificates.trusted_body(import_dsc))
 
 
 SCENARIOS: list[Scenario] = [
@@ -476,6 +442,51 @@ SCENARIOS: list[Scenario] = [
         missing_hint="the scheduling context's appointments route is not in this build",
     ),
     Scenario(
+        name="record_dose",
+        method="POST",
+        path="/api/v1/{tenant}/doses",
+        lua="dose.lua",
+        setup=doses.prepare,
+        probe=False,  # every request records a dose for a different person
+        description="a vaccinator records a dose (reach, lot, schedule engine, vaccinated_at, "
+        "audit, outbox, Idempotency-Key)",
+        missing_hint="the immunization context's doses route is not in this build",
+    ),
+    Scenario(
+        name="record_dose-appt",
+        method="POST",
+        path="/api/v1/{tenant}/doses",
+        lua="dose.lua",
+        setup=doses.prepare_appointments,
+        probe=False,
+        versus="record_dose",
+        description="record_dose, each dose completing the person's appointment of today",
+        missing_hint="the immunization context's doses route is not in this build",
+    ),
+    Scenario(
+        name="sync",
+        method="POST",
+        path="/api/v1/{tenant}/sync/batches",
+        lua="sync.lua",
+        setup=doses.prepare_sync,
+        probe=False,  # every request records doses for other people
+        connections=4,  # 4 devices at once: 200 records in flight
+        description="an offline device uploads 50 dose records for new people (each "
+        "answered alone: checks, vaccinated_at, audit, outbox, client UUIDs)",
+        missing_hint="the immunization context's sync route is not in this build",
+    ),
+    Scenario(
+        name="aefi",
+        method="POST",
+        path="/api/v1/{tenant}/aefi",
+        lua="aefi.lua",
+        setup=doses.prepare_aefi,
+        probe=False,
+        description="a vaccinator reports a non-serious adverse event after a dose "
+        "(the dose in reach, coded symptoms, audit)",
+        missing_hint="the immunization context's AEFI route is not in this build",
+    ),
+    Scenario(
         name="search",
         method="GET",
         path="/api/v1/{tenant}/slots?region=NOR&limit=20",
@@ -483,6 +494,15 @@ SCENARIOS: list[Scenario] = [
         setup=prepare_slot_search,
         description="public slot search, 60 region/age searches in turn (cached, two tiers)",
         missing_hint="the scheduling context's GET /api/v1/{tenant}/slots is not in this build",
+    ),
+    Scenario(
+        name="verify",
+        method="POST",
+        path="/api/v1/verify",
+        body="{}",
+        setup=prepare_verify,
+        description="public verification of an HC1 string (COSE ES256, schema, value sets)",
+        missing_hint="the certificates context's POST /api/v1/verify is not in this build",
     ),
 ]
 

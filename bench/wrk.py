@@ -44,6 +44,7 @@ class WrkResult:
     read_errors: int
     write_errors: int
     timeouts: int
+    records: int | None = None  # records the answers accepted (a batch per request)
 
     @property
     def rps(self) -> float:
@@ -76,6 +77,7 @@ def parse_output(stdout: str) -> WrkResult:
                 read_errors=int(errors["read"]),
                 write_errors=int(errors["write"]),
                 timeouts=int(errors["timeout"]),
+                records=int(data["records"]) if "records" in data else None,
             )
     tail = "\n".join(stdout.splitlines()[-10:])
     raise WrkOutputError(f"wrk printed no {MARKER.strip()} line; its output ended with:\n{tail}")

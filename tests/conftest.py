@@ -231,10 +231,23 @@ async def db(owner_db: Database, app_database_url: str) -> AsyncIterator[Databas
 
 
 async def truncate_all(database: Database) -> None:
-    """Empty every table (keeps the schema); needs the owner (append-only guards)."""
+    """Empty every table (keeps the schema); needs the owner (append-only guards).
+
+    On PostgreSQL a superuser (the test URL's) deletes the rows; an owner that is not one
+    truncates the tables, the slow way."""
     tables = [t.name for t in reversed(METADATA.sorted_tables)]
     async with database.engine.begin() as conn:
-        if database.is_postgres:
+        if database.is_postgres and await _superuser(conn):
+            # A test leaves a few rows: deleting them takes milliseconds where TRUNCATE
+            # gives each of the ~220 tables and indexes a new file (0.65 s a test, a
+            # third of the PostgreSQL leg). As a replica would, the session fires no
+            # user trigger (append-only guards) and no foreign-key check meanwhile.
+            # The schema has no sequence to restart.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            raw = await conn.get_raw_connection()
+            deletes = "".join(f'DELETE FROM "{t}";' for t in tables)
+            await raw.driver_connection.execute(deletes)  # type: ignore[union-attr]
+        elif database.is_postgres:
             quoted = ", ".join(f'"{t}"' for t in tables)
             guarded = [
                 r[0]
@@ -262,6 +275,11 @@ async def truncate_all(database: Database) -> None:
                 await conn.execute(text(f'DELETE FROM "{t}"'))
             for _name, sql in triggers:
                 await conn.execute(text(sql))
+
+
+async def _superuser(conn: Any) -> bool:
+    """Whether the connection may switch triggers off (``session_replication_role``)."""
+    return (await conn.execute(text("SELECT current_setting('is_superuser')"))).scalar() == "on"
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ FORBIDDEN = (
     "notifications",
     "audit",
     "scheduling",
+    "immunization",
+    "certificates",
     "web",
     "app",
     "cli",

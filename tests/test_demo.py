@@ -33,6 +33,10 @@ async def test_prepare_is_idempotent_and_reuses_the_data(tmp_path: Path) -> None
         await db.dispose()
     assert first.tenant_status == "demo v1 (created)"
     assert again.tenant_status == "demo v1 (unchanged)"
+    # The citizen's family member gets a first dose (through the use cases) once.
+    assert [line for line in first.lines if "doses: dose 1 of CoviGuard mRNA" in line]
+    assert not [line for line in again.lines if "doses:" in line]
+    assert [line for line in first.lines if "/demo/staff/people" in line]
 
 
 def _citizen_signs_in_with_the_code_the_demo_shows(port: int) -> None:

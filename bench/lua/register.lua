@@ -7,17 +7,12 @@
 -- then the Luhn check digit. Runs last at least a few seconds, so two runs never
 -- share a start second. The setup (bench/scenarios.py) names the tenant and the token.
 local report = require("report")
+local people = require("people")
 
 local tenant = os.getenv("VAXPORT_BENCH_TENANT") or "demoreg"
 local path = "/api/v1/" .. tenant .. "/beneficiaries"
 
-wrk.method = "POST"
-wrk.headers["Accept"] = "application/json"
-wrk.headers["Content-Type"] = "application/json"
-local headers = os.getenv("VAXPORT_BENCH_HEADERS") or ""
-for name, value in headers:gmatch("([^:\n]+):%s*([^\n]*)") do
-  wrk.headers[name] = value
-end
+people.json_headers()
 
 local threads = 0
 function setup(thread)
@@ -60,9 +55,7 @@ request = function()
     base + id, 40 + id % 50, 1 + id % 12, 1 + id % 28, number, 100 + id % 100)
   local headers = nil
   if idempotent then
-    headers = {}  -- wrk.format takes these instead of wrk.headers, not beside them
-    for name, value in pairs(wrk.headers) do headers[name] = value end
-    headers["Idempotency-Key"] = string.format("bench-%d-%d", base, id)
+    headers = people.with_header("Idempotency-Key", string.format("bench-%d-%d", base, id))
   end
   return wrk.format("POST", path, headers, body)
 end

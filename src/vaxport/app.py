@@ -53,7 +53,15 @@ log = get_logger(__name__)
 
 
 def problem_response(problem: Problem, request: Request) -> Response:
-    """Render a :class:`Problem` as ``application/problem+json`` (an HTML page for browsers)."""
+    """Render a :class:`Problem` as ``application/problem+json`` (an HTML page for browsers),
+    or in the format the parts give for the path's prefix (``wiring.Parts.problem_formats``)."""
+    app = request.scope.get("app")
+    formats: tuple[tuple[str, wiring.ProblemFormat], ...] = getattr(
+        getattr(app, "state", None), "problem_formats", ()
+    )
+    for prefix, render in formats:
+        if request.url.path.startswith(prefix):
+            return render(problem, request)
     page = html_error_page(problem, request)
     if page is not None:
         return page
@@ -250,6 +258,7 @@ def create_app(
         telemetry=_NO_NATIVE_TELEMETRY,
     )
     app.state.ctx = Context(db=db, cache=kv, settings=settings)
+    app.state.problem_formats = parts.problem_formats
     install_error_handlers(app)
     _include_routers(app, settings, parts)
 

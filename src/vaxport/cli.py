@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from vaxport import wiring
+from vaxport.certificates.cli import COMMANDS as CERTIFICATE_KEY_COMMANDS
 from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
@@ -28,7 +29,11 @@ app.add_typer(db_app, name="db")
 app.command("worker")(worker_command(wiring.event_subscriptions, wiring.worker_companions))
 for _name, _sub_app in PARTS.cli_apps:
     app.add_typer(_sub_app, name=_name)
+for _name, _command in PARTS.cli_commands:
+    app.command(_name)(_command)
 keys_app.command("rotate-signing")(rotate_signing)
+for _name, _command in CERTIFICATE_KEY_COMMANDS:
+    keys_app.command(_name)(_command)
 
 
 @app.callback()

@@ -13,12 +13,16 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, cache_from_url
 from vaxport.core.db import Database, database_from_settings
 from vaxport.settings import Settings
+
+if TYPE_CHECKING:
+    from vaxport.identity.demo import DemoLogin
 
 DEMO_TENANT = "demo"
 
@@ -79,12 +83,21 @@ async def _demo_staff(db: Database, cache: Cache, report: DemoReport) -> None:
             "  TOTP codes  add the secret to an authenticator app, or run: "
             ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\""
         )
-    await _demo_citizen(db, cache, report)
+        report.lines.append(
+            f"  console     as the vaccinator: {report.url}/{DEMO_TENANT}/staff/people "
+            "(find a person, record a dose) or .../staff/today (choose a centre)"
+        )
+    vaccinator = next((login for login in logins if login.role == "vaccinator"), None)
+    await _demo_citizen(db, cache, report, vaccinator)
 
 
-async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
-    """A citizen who signs in with a one-time code; the code shows up in this terminal."""
+async def _demo_citizen(
+    db: Database, cache: Cache, report: DemoReport, vaccinator: DemoLogin | None
+) -> None:
+    """A citizen who signs in with a one-time code; the code shows up in this terminal.
+    Their family member has a first dose, given by the demo vaccinator."""
     from vaxport.identity.demo import create_demo_citizen
+    from vaxport.immunization.demo import record_demo_doses
 
     citizen = await create_demo_citizen(db, DEMO_TENANT, cache=cache)
     report.lines += [
@@ -94,6 +107,17 @@ async def _demo_citizen(db: Database, cache: Cache, report: DemoReport) -> None:
         f"              via console channel' box) or listed at {report.url}/dev/messages",
         "              (valid 3 minutes; any other phone number gets a new account)",
     ]
+    if vaccinator is not None and vaccinator.account_id and citizen.account_id:
+        report.lines += await record_demo_doses(
+            db,
+            cache,
+            DEMO_TENANT,
+            report.url,
+            citizen_id=citizen.account_id,
+            vaccinator_id=vaccinator.account_id,
+            region_code=vaccinator.region_code,
+            facility_id=vaccinator.facility_id,
+        )
 
 
 def served_at(settings: Settings, *, host: str, port: int) -> Settings:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     log_json: bool = True
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     upload_max_bytes: int = Field(default=200 * 1_048_576, ge=1024)
+    # A photo of a certificate's QR code sent to POST /api/v1/verify (its own cap: the
+    # route is an upload, but nothing like an import file).
+    verify_image_max_bytes: int = Field(default=2 * 1_048_576, ge=1024)
+    # An offline device's sync batch (up to 5,000 records, a few KiB each at most): its
+    # own cap, below the upload routes' (it is parsed in memory, not spooled).
+    sync_max_bytes: int = Field(default=16 * 1_048_576, ge=1024)
     bench_mode: bool = False
     public_url: str = "http://127.0.0.1:8000"
     countries_dir: Path = Path("countries")
@@ -129,6 +135,10 @@ class Settings(BaseSettings):
     # of the traffic, cached and cheap; the edge (load balancer, WAF) guards them.
     rate_limit_default_ip: str = "unlimited"
     rate_limit_default_account: str = "unlimited"
+    # Citizens' registrations refused as "already registered": each one tells whether an
+    # ID number is registered, so they are few (a family registers a handful of people).
+    rate_limit_id_check_ip: str = "20/hour;50/day"
+    rate_limit_id_check_account: str = "5/hour;10/day"
     console_outbox: Path | None = None
     access_token_seconds: int = Field(default=900, ge=60, le=3600)
     staff_session_hours: float = Field(default=12, gt=0, le=24 * 30)
@@ -181,6 +191,8 @@ class Settings(BaseSettings):
         "rate_limit_write_account",
         "rate_limit_default_ip",
         "rate_limit_default_account",
+        "rate_limit_id_check_ip",
+        "rate_limit_id_check_account",
     )
     @classmethod
     def _rate_limits(cls, value: str) -> str:

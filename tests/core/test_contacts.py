@@ -5,6 +5,7 @@ Field errors name the field and never echo the input (it is personal data).
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 
 from vaxport.core.contacts import normalise_email, normalise_phone
@@ -71,6 +72,25 @@ def test_fixed_lines_are_refused_when_sms_is_required() -> None:
     with pytest.raises(ValidationFailed, match="cannot receive SMS"):
         normalise_phone("01 42 68 53 00", region="FR", require_sms=True)
     assert normalise_phone("06 12 34 56 78", region="FR", require_sms=True)
+
+
+def test_a_checked_number_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation checks a registration's phone; its blind index reuses the result."""
+    checked = normalise_phone("070-123 45 67", region="SE")
+    parses: list[str] = []
+    real_parse = phonenumbers.parse
+    monkeypatch.setattr(
+        phonenumbers, "parse", lambda *a, **k: parses.append(a[0]) or real_parse(*a, **k)
+    )
+    assert normalise_phone(checked, region=None) == "+46701234567"
+    assert blind_normalise("phone", checked, region="FR") == "+46701234567"
+    assert parses == []
+    # Text that merely looks like E.164 is checked, and so is SMS capability.
+    assert normalise_phone("+46701234567", region=None) == "+46701234567"
+    fixed = normalise_phone("01 42 68 53 00", region="FR")
+    with pytest.raises(ValidationFailed, match="cannot receive SMS"):
+        normalise_phone(fixed, region="FR", require_sms=True)
+    assert parses == ["+46701234567", "01 42 68 53 00", "+33142685300"]
 
 
 @pytest.mark.parametrize(

@@ -9,17 +9,19 @@ exactly as FastAPI's own handler of the same route does).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from importlib import import_module
 from importlib.metadata import version
-from typing import Any
+from typing import Annotated, Any
 
 import fastapi
 import httpx
 import pytest
-from fastapi import APIRouter, BackgroundTasks, FastAPI, Header, Response
+from fastapi import APIRouter, BackgroundTasks, Cookie, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
@@ -92,6 +94,49 @@ INTERNALS: list[tuple[str, str, Callable[[], bool]]] = [
                 "embed_body_fields",
             }
             <= _params(import_module("fastapi.dependencies.utils").solve_dependencies)
+        ),
+    ),
+    (
+        "Dependant's fields, _get_cache_key / _is_security_scheme / _is_coroutine_callable "
+        "(dependant=...), request_params_to_args / request_body_to_args, SolvedDependency",
+        LEAN,
+        lambda: (
+            {
+                "path_params",
+                "query_params",
+                "header_params",
+                "cookie_params",
+                "body_params",
+                "dependencies",
+                "name",
+                "call",
+                "request_param_name",
+                "websocket_param_name",
+                "http_connection_param_name",
+                "response_param_name",
+                "background_tasks_param_name",
+                "security_scopes_param_name",
+                "own_oauth_scopes",
+                "parent_oauth_scopes",
+                "use_cache",
+                "concurrency",
+            }
+            <= {
+                f.name
+                for f in dataclasses.fields(import_module("fastapi.dependencies.models").Dependant)
+            }
+            and _params(import_module("fastapi.dependencies.models")._get_cache_key)
+            >= {"dependant"}
+            and _params(import_module("fastapi.dependencies.models")._is_security_scheme)
+            == {"dependant"}
+            and _params(import_module("fastapi.dependencies.utils").request_params_to_args)
+            == {"fields", "received_params"}
+            and _params(import_module("fastapi.dependencies.utils").request_body_to_args)
+            == {"body_fields", "received_body", "embed_body_fields"}
+            and set(
+                import_module("fastapi.dependencies.utils").SolvedDependency.__dataclass_fields__
+            )
+            == {"values", "errors", "background_tasks", "response", "dependency_cache"}
         ),
     ),
     (
@@ -184,6 +229,19 @@ class Total(BaseModel):
     total: int
 
 
+async def _tenant(tenant: str, request: Request) -> str:  # a path param and the request
+    request.state.calls = getattr(request.state, "calls", 0) + 1  # cached: once a request
+    return f"{tenant}@{request.url.path}"
+
+
+async def _lang(tenant: Annotated[str, Depends(_tenant)], accept_language: str = Header("")) -> str:
+    return f"{tenant}/{accept_language or '-'}"
+
+
+async def _session(vaxport_session: str | None = Cookie(default=None)) -> str:
+    return vaxport_session or "-"
+
+
 def _app(*, lean: bool, ran: list[int]) -> FastAPI:
     router = APIRouter()
 
@@ -216,13 +274,36 @@ def _app(*, lean: bool, ran: list[int]) -> FastAPI:
         response.status_code = 202
         return {"n": n}
 
+    @router.get("/t/{tenant}/{n}")
+    async def tree(
+        n: uuid.UUID,
+        who: Annotated[str, Depends(_tenant)],
+        lang: Annotated[str, Depends(_lang)],
+        cookie: Annotated[str, Depends(_session)],
+        fresh: Annotated[str, Depends(_tenant, use_cache=False)],
+        request: Request,
+        page: int = 1,
+    ) -> dict[str, object]:
+        calls = request.state.calls
+        return {
+            "n": str(n),
+            "who": who,
+            "lang": lang,
+            "cookie": cookie,
+            "page": page,
+            "fresh": fresh,
+            "calls": calls,
+        }
+
     app = FastAPI()
     app.include_router(router)
     if lean:
         flatten_included_routers(app)
         routes = [r for r in app.router.routes if isinstance(r, APIRoute)]
-        assert len(routes) == 5
-        assert all(lean_app(r, r.dependant) is not None for r in routes), LEAN
+        assert len(routes) == 6
+        handlers = [lean_app(r, r.dependant) for r in routes]
+        assert all(h is not None for h in handlers), LEAN
+        assert all(getattr(h, "plan", None) is not None for h in handlers), LEAN
     return app
 
 
@@ -249,6 +330,9 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("DELETE", "/items/4", {}),
     ("GET", "/raw", {}),
     ("PUT", "/status/7", {}),
+    ("GET", f"/t/demo/{uuid.UUID(int=7)}?page=2", {"headers": {"accept-language": "fr"}}),
+    ("GET", f"/t/demo/{uuid.UUID(int=7)}", {"headers": {"cookie": "vaxport_session=s"}}),
+    ("GET", "/t/demo/not-a-uuid?page=x", {}),
 ]
 
 

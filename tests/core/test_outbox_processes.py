@@ -7,6 +7,7 @@ The concurrent-workers test runs on both legs: on PostgreSQL it proves the row l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -206,10 +207,20 @@ async def test_concurrent_workers_never_handle_the_same_delivery_at_once(
     spans: dict[tuple[str, uuid.UUID], list[str]] = {}
     worker_of: dict[int, str] = {}
 
+    started: set[str] = set()
+    second = asyncio.Event()
+
     async def handle(subscriber: str, events: Sequence[Event], ctx: HandlerContext) -> None:
         keys = [(subscriber, e.id) for e in events]
         overlaps.extend(k for k in keys if k in active)
         active.update(keys)
+        started.add(worker_of[id(ctx.db)])
+        if len(started) >= 2:
+            second.set()
+        # The first worker to claim holds its lease until another has claimed too (or 5 s
+        # went by): the others must find work beside it, whoever connected first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(second.wait(), 5)
         # Long enough that one worker cannot drain the backlog before the others have
         # connected (seen on a loaded machine with 0-10 ms), short enough to stay cheap.
         await asyncio.sleep(random.uniform(0.02, 0.04))
@@ -240,9 +251,17 @@ async def test_concurrent_workers_never_handle_the_same_delivery_at_once(
                 concurrency=2,
             )
         )
+    # The workers poll until every delivery is done, as deployed ones do: a worker making
+    # one pass (``once``) could find the backlog still locked by another's fan-out and stop.
+    stop = asyncio.Event()
+    running = asyncio.gather(*(w.run(stop) for w in workers))
     try:
-        handled = await asyncio.gather(*(w.run(asyncio.Event(), once=True) for w in workers))
+        await wait_for(lambda: _delivered(odb, 160), limit=60)
+        stop.set()
+        handled = await running
     finally:
+        stop.set()
+        await asyncio.gather(running, return_exceptions=True)
         for db in dbs:
             await db.dispose()
 
@@ -262,6 +281,12 @@ async def test_concurrent_workers_never_handle_the_same_delivery_at_once(
         fanned = await session.scalar(select(func.count()).where(OutboxEvent.state == DELIVERED))
     assert states == {DELIVERED: 160}
     assert fanned == 80
+
+
+async def _delivered(db: Database, count: int) -> bool:
+    async with db.read() as session:
+        done = await session.scalar(select(func.count()).where(OutboxDelivery.state == DELIVERED))
+    return done == count
 
 
 async def _has_runs(db: Database) -> bool:

@@ -82,7 +82,15 @@ def test_the_composition_root_lists_each_contexts_subscribers() -> None:
         "scheduling.waitlist-offer",
         "scheduling.appointment-messages",
         "scheduling.cancel-sessions-of-closed-facility",
+        "scheduling.follow-region-of-changed-facility",
+        "immunization.aefi-admins",
+        "immunization.next-dose-reminders",
+        "certificates.issuance",
     )
+    assert [s.name for s in subs.for_type("dose.recorded")] == [
+        "immunization.next-dose-reminders",
+        "certificates.issuance",
+    ]
     assert [s.name for s in subs.for_type("appointment.booked")] == [
         "scheduling.appointment-messages"
     ]

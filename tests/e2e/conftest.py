@@ -100,9 +100,12 @@ async def live_server(
         await truncate_all(owner_db)  # cleanup needs the owner (append-only guards)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
-    """Headless Debian Chromium (the test skips with a reason when it is not installed)."""
+    """Headless Debian Chromium (the test skips with a reason when it is not installed).
+
+    One a worker: each test has its own browser context (cookies, storage), so starting
+    Chromium again for every test file only cost its start-up."""
     if not CHROMIUM_INSTALLED:
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium, or `make browser`)")
     from playwright.async_api import async_playwright

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
@@ -124,7 +125,9 @@ async def test_a_citizen_books_sees_the_code_moves_and_cancels(
     await page.locator(".offer-list a").first.click()
     await page.wait_for_url(f"{url}/sn/appointments/*/move/at/{centre}/{DAY.isoformat()}")
     await _accessible(page, "move: time")
-    assert await page.locator(".offer-list a").count() == 1  # not its own slot, not the full one
+    await expect(page.locator(".offer-list a")).to_have_count(
+        1
+    )  # not its own slot, not the full one
     await page.locator(f'a[href$="slot={slot_b}"]').click()
     await page.wait_for_url(f"{url}/sn/appointments/*/move/confirm?slot={slot_b}")
     await _accessible(page, "move: confirm")

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -40,7 +41,7 @@ async def test_a_citizen_signs_in_with_a_phone_code_and_signs_out(
     field = page.get_by_label("Numéro de téléphone mobile ou adresse e-mail")
     await field.fill("12")
     await page.get_by_role("button", name="M\u2019envoyer un code").click()
-    assert await page.get_by_role("alert").count() == 1
+    await expect(page.get_by_role("alert")).to_have_count(1)
     assert await field.get_attribute("aria-invalid") == "true"
     await _accessible(page, "sign-in error")
 
@@ -61,6 +62,6 @@ async def test_a_citizen_signs_in_with_a_phone_code_and_signs_out(
     await page.wait_for_url(live_server.url + "/sn/")
     await page.goto(live_server.url + "/sn/recover")
     await _accessible(page, "recover")
-    assert await page.get_by_role("radio").count() == 2
+    await expect(page.get_by_role("radio")).to_have_count(2)
     # The refused first attempt answers 422, which the browser logs itself.
     assert [e for e in errors if "status of 422" not in e] == []

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 
@@ -56,7 +57,7 @@ async def test_api_docs_render_operations_with_the_network_blocked(
     await page.locator(".opblock").first.wait_for()
     assert await page.locator(".opblock").count() > 30
     assert await page.locator(".opblock-tag").count() >= 3
-    assert await page.get_by_role("button", name="Authorize").count() == 1
+    await expect(page.get_by_role("button", name="Authorize")).to_have_count(1)
     assert await page.locator("#swagger-ui").get_attribute("data-openapi-url") == (
         "/api/openapi.json"
     )

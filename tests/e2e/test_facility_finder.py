@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import expect
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
@@ -58,7 +59,7 @@ async def test_find_a_centre_by_region(finder: str, new_page: NewPage) -> None:
     await page.get_by_role("button", name="Rechercher").click()
     await page.wait_for_url("**/sn/facilities?region=NOR-01*")
     results = page.locator(".facility")
-    assert await results.count() == 20  # a full first page ...
+    await expect(results).to_have_count(20)  # a full first page ...
     metas = await page.locator(".facility-meta").all_inner_texts()
     assert all("Hillcrest Town" in m or "Oakridge" in m for m in metas)
     await page.get_by_role("link", name="Plus de centres").click()  # ... and the next one

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -29,21 +30,24 @@ async def test_the_home_page_offers_what_exists_and_each_offer_leads_there(
     await page.goto(live_server.url + "/")
     await _accessible(page, "landing")
     features = await page.locator(".feature-names li").all_inner_texts()
-    assert features == ["Se connecter", "Inscrire votre famille", "Trouver un centre"]
-    assert "certificat" not in (await page.locator("main").inner_text()).lower()
+    assert features[:3] == ["Se connecter", "Inscrire votre famille", "Trouver un centre"]
+    assert features[3:] == ["Certificats de vaccination", "Vérifier un certificat"]
 
     await page.get_by_role("link", name="Sénégal").click()
     await page.wait_for_url(live_server.url + "/sn/")
     await _accessible(page, "tenant home")
     offers = page.locator(".offer-list a")
-    assert await offers.all_inner_texts() == [
+    assert (await offers.all_inner_texts())[:3] == [
         "Se connecter",
         "Inscrire votre famille",
         "Trouver un centre",
     ]
+    assert await offers.nth(3).get_attribute("href") == "/sn/certificates"
+    assert await offers.nth(4).get_attribute("href") == "/verify"
+    await expect(offers).to_have_count(5)
     main = await page.locator("main").inner_text()
     assert "jusqu\u2019à 6 personnes" in main
-    for word in ("réserv", "rendez-vous", "certificat"):
+    for word in ("réserv", "rendez-vous"):
         assert word not in main.lower(), word
     # The offers sit in the first screen, one under the other, and lead to their pages.
     box = await offers.nth(2).bounding_box()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -55,11 +56,16 @@ async def test_a_citizen_adds_a_family_member_and_sees_them_listed(
     await page.get_by_label("Date of birth").fill("1990-04-12")
     await page.get_by_label("ID number").fill("12")
     await page.get_by_role("button", name="Add this person").click()
-    assert await page.get_by_role("alert").count() == 1
+    await expect(page.get_by_role("alert")).to_have_count(1)
     assert await page.get_by_label("ID number").get_attribute("aria-invalid") == "true"
     await _accessible(page, "add member error")
 
     await page.get_by_label("ID number").fill(national_id())
+    await (
+        page.get_by_role("group", name="Occupation (optional)")
+        .get_by_label("Health or care worker")
+        .check()
+    )
     await page.get_by_role("button", name="Add this person").click()
     await page.wait_for_url(live_server.url + "/sn/family?done=added")
     assert "Aminata Sow" in await page.locator("main").inner_text()
@@ -70,6 +76,7 @@ async def test_a_citizen_adds_a_family_member_and_sees_them_listed(
     await page.go_back()
     await page.get_by_role("link", name="Change details").click()
     await _accessible(page, "edit details")
+    assert await page.get_by_label("Health or care worker").is_checked()
     await page.get_by_role("link", name="Change phone or e-mail").click()
     await _accessible(page, "contact change")
     # The refused first attempt answers 422, which the browser logs itself.
@@ -101,19 +108,23 @@ async def test_staff_review_queues_are_accessible(
 
     await page.goto(live_server.url + "/sn/staff/duplicates?lang=en")
     await _accessible(page, "duplicates")
-    await page.get_by_role("link", name="Compare").first.click()
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Compare").first.click()
     await _accessible(page, "compare")
-    await page.get_by_role("button", name="Merge the records").click()
-    assert await page.get_by_role("alert").count() == 1  # no survivor chosen
+    async with page.expect_navigation():
+        await page.get_by_role("button", name="Merge the records").click()
+    await expect(page.get_by_role("alert")).to_have_count(1)  # no survivor chosen
     await _accessible(page, "compare error")
     await page.get_by_role("radio").first.check()
     await page.get_by_role("button", name="Merge the records").click()
     await page.wait_for_url(live_server.url + "/sn/staff/duplicates?done=merged")
     await _accessible(page, "duplicates after merge")
 
-    await page.get_by_role("link", name="Corrections").click()
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Corrections").click()
     await _accessible(page, "corrections")
-    await page.locator("tbody a").first.click()
+    async with page.expect_navigation():
+        await page.locator("tbody a").first.click()
     await _accessible(page, "correction")
     await page.get_by_label("Note for the record (optional)").fill("Seen the certificate")
     await page.get_by_role("button", name="Approve and change the record").click()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_registration_pages import _session
@@ -58,7 +59,7 @@ async def test_a_manager_publishes_and_cancels_a_session_on_a_phone(
     await page.get_by_label("Minutes per slot").fill("15")
     await page.get_by_label("People per slot").fill("3")
     await page.get_by_role("button", name="Publish").click()
-    assert await page.get_by_role("alert").count() == 1
+    await expect(page.get_by_role("alert")).to_have_count(1)
     await _accessible(page, "publish form with a problem")
     await page.get_by_label("End time").fill("10:00")
     await page.get_by_role("button", name="Publish").click()

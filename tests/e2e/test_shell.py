@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from PIL import Image
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 
@@ -63,7 +64,7 @@ async def test_landing_page_lists_tenants_and_links_to_their_home(
     assert await page.locator("html").get_attribute("lang") == "en"
     assert await page.locator("h1").inner_text() == "Vaccination programmes"
     links = page.locator(".tenant-list a")
-    assert await links.count() == 2
+    await expect(links).to_have_count(2)
     assert await links.nth(0).get_attribute("href") == "/es/"
     assert await links.nth(1).get_attribute("href") == "/sn/"
     await page.get_by_role("link", name="Sénégal").click()
@@ -85,7 +86,7 @@ async def test_language_switch_changes_the_page_and_is_remembered(
     await page.wait_for_url("**/?lang=fr")
     assert await page.locator("html").get_attribute("lang") == "fr"
     assert await page.locator("h1").inner_text() == "Programmes de vaccination"
-    assert await page.get_by_role("link", name="Aller au contenu principal").count() == 1
+    await expect(page.get_by_role("link", name="Aller au contenu principal")).to_have_count(1)
 
     cookies = {c["name"]: c for c in await page.context.cookies()}
     assert cookies["lang"]["value"] == "fr"
@@ -99,7 +100,7 @@ async def test_language_switch_changes_the_page_and_is_remembered(
     # ...and so does a tenant that offers French.
     await page.goto(live_server.url + "/sn/")
     assert await page.locator("html").get_attribute("lang") == "fr"
-    assert await page.get_by_role("link", name="Accueil").count() == 1
+    await expect(page.get_by_role("link", name="Accueil")).to_have_count(1)
 
 
 PAGES = [("landing", "/"), ("tenant home", "/sn/"), ("not found", "/nowhere/")]

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_staff_pages import _accessible
@@ -80,7 +81,7 @@ async def test_without_a_script_a_person_finds_a_slot_and_reaches_its_booking_li
     await page.get_by_role("button", name="Search").click()
     await page.wait_for_url("**region=SOU*")
     slots = page.locator(".slot")
-    assert await slots.count() == 9
+    await expect(slots).to_have_count(9)
     assert all("Clinique du Soleil" in t for t in await slots.all_inner_texts())
     book = page.get_by_role("link", name="Book").first
     assert "/sn/book?slot=" in (await book.get_attribute("href") or "")
@@ -93,7 +94,7 @@ async def test_the_calendar_reads_as_cards_on_a_phone_and_links_to_a_days_slots(
     page = await new_page(java_script_enabled=False, viewport=PHONES[1], locale="en-GB")
     await page.goto(slots_url + "/calendar?lang=en&region=NOR")
     rows = page.locator("table.calendar tbody tr")
-    assert await rows.count() == 1
+    await expect(rows).to_have_count(1)
     labels = await page.evaluate(
         "() => [...document.querySelectorAll('.table-stack tbody tr:first-child td')]"
         ".map(td => getComputedStyle(td, '::before').content)"
@@ -102,5 +103,5 @@ async def test_the_calendar_reads_as_cards_on_a_phone_and_links_to_a_days_slots(
     assert len(labels) == 8
     await page.get_by_role("link", name="12 places").first.click()
     await page.wait_for_url("**facility_id=*")
-    assert await page.locator(".slot").count() == 3
-    assert await page.locator(".slot-day").count() == 1
+    await expect(page.locator(".slot")).to_have_count(3)
+    await expect(page.locator(".slot-day")).to_have_count(1)

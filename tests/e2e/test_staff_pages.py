@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -33,6 +34,9 @@ PHONE = {"width": 320, "height": 640}
 
 
 async def _accessible(page: Any, name: str) -> None:
+    # A click that navigates returns before the next page has loaded; axe on a page being
+    # replaced finds no document.
+    await page.wait_for_load_state("load")
     results = await Axe().run(page)
     assert results.violations_count == 0, f"{name}:\n{results.generate_report()}"
     overflow = await page.evaluate(
@@ -56,7 +60,7 @@ async def test_admin_signs_in_with_a_code_and_manages_the_team(
     await page.get_by_label("Nom d\u2019utilisateur").fill(admin.username)
     await page.get_by_label("Mot de passe").fill("not the password!")
     await page.get_by_role("button", name="Continuer").click()
-    assert await page.get_by_role("alert").count() == 1
+    await expect(page.get_by_role("alert")).to_have_count(1)
     await _accessible(page, "login error")
 
     await page.get_by_label("Mot de passe").fill(PASSWORD)
@@ -87,7 +91,7 @@ async def test_admin_signs_in_with_a_code_and_manages_the_team(
     await page.goto(live_server.url + "/sn/staff/team")
     await page.get_by_role("button", name="Désactiver moussa.ba").click()
     await page.wait_for_url(live_server.url + "/sn/staff/team")
-    assert await page.get_by_role("button", name="Activer moussa.ba").count() == 1
+    await expect(page.get_by_role("button", name="Activer moussa.ba")).to_have_count(1)
 
     await page.get_by_role("button", name="Se déconnecter").click()
     await page.wait_for_url("**/sn/staff/login")
@@ -124,7 +128,7 @@ async def test_invited_staff_set_up_their_authenticator_from_a_qr_code(
     secret = (await page.locator("code.secret").inner_text()).replace(" ", "")
     await page.get_by_label("Código de la aplicación").fill(totp.code_at(secret, clock.utcnow()))
     await page.get_by_role("button", name="Confirmar e iniciar sesión").click()
-    assert await page.locator(".codes li").count() == 10
+    await expect(page.locator(".codes li")).to_have_count(10)
     await _accessible(page, "recovery codes")
     await page.get_by_role("link", name="He guardado mis códigos").click()
     await page.wait_for_url(live_server.url + "/es/staff/")

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -48,12 +49,12 @@ async def test_a_vaccinator_works_the_day_on_a_phone(
     await page.get_by_label("Code", exact=True).fill(vaccinator.code())
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(live_server.url + "/sn/staff/today")
-    assert await page.get_by_text("Ada Okafor", exact=True).count() == 1
+    await expect(page.get_by_text("Ada Okafor", exact=True)).to_have_count(1)
     await _accessible(page, "today")
 
     await page.get_by_label("Booking code").fill(ada.code.lower())
     await page.get_by_role("button", name="Find the booking").click()
-    assert await page.get_by_role("heading", name=f"Booking {ada.code}").count() == 1
+    await expect(page.get_by_role("heading", name=f"Booking {ada.code}")).to_have_count(1)
     await _accessible(page, "code found")
 
     await page.get_by_role("button", name=re.compile(r"^Mark seen\W+Ada Okafor$")).click()

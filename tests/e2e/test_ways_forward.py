@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_INSTALLED, LiveServer
 from tests.e2e.test_shell import watch_for_errors
@@ -73,7 +74,7 @@ async def test_a_regional_vaccinator_finds_nobody_then_registers_a_walk_in_at_a_
     await page.get_by_label("Rechercher par").select_option("national-id")
     await page.get_by_label("Numéro, téléphone ou référence").fill(number)
     await page.get_by_role("button", name="Rechercher", exact=True).click()
-    assert await page.get_by_role("heading", name="0 personne trouvée").count() == 1
+    await expect(page.get_by_role("heading", name="0 personne trouvée")).to_have_count(1)
     await _accessible(page, "nobody found")
 
     await page.get_by_role("link", name="Inscrire sans rendez-vous").click()
@@ -100,7 +101,7 @@ async def test_a_regional_vaccinator_finds_nobody_then_registers_a_walk_in_at_a_
     await _accessible(page, "walk-in registered")
 
     await page.goto(live_server.url + "/sn/staff/people?by=reference&q=" + reference)
-    assert await page.get_by_role("heading", name="1 personne trouvée").count() == 1
+    await expect(page.get_by_role("heading", name="1 personne trouvée")).to_have_count(1)
     assert "Fatou Diallo" in await page.locator("#results").inner_text()
     await _accessible(page, "person found")
     assert [e for e in errors if "status of 422" not in e] == []
@@ -151,19 +152,19 @@ async def test_recovery_asks_one_way_at_a_time_with_a_date_hint_like_the_picker(
     page = await new_page(viewport=PHONE, locale="fr-FR")
     errors = watch_for_errors(page)
     await page.goto(live_server.url + "/sn/recover")
-    assert await page.get_by_label("Adresse e-mail de votre compte").count() == 0
-    assert await page.get_by_label("Numéro de la pièce").count() == 0
+    await expect(page.get_by_label("Adresse e-mail de votre compte")).to_have_count(0)
+    await expect(page.get_by_label("Numéro de la pièce")).to_have_count(0)
     await _accessible(page, "recovery: choose a way")
     await page.get_by_label("Mon ancien numéro et la pièce d\u2019identité", exact=False).check()
     await page.get_by_role("button", name="Continuer").click()
-    assert await page.get_by_label("Adresse e-mail de votre compte").count() == 0
     birth = page.get_by_label("Date de naissance de cette personne")
-    hint = await page.locator("#birth_date-hint").inner_text()
+    hint = await page.locator("#birth_date-hint").inner_text()  # waits for the next step
+    await expect(page.get_by_label("Adresse e-mail de votre compte")).to_have_count(0)
     assert "17/01/1992" in hint  # the French picker's day/month/year order
     assert await birth.get_attribute("type") == "date"
     await _accessible(page, "recovery: by ID document")
     await page.get_by_role("link", name="Le prouver autrement").click()
-    assert await page.get_by_role("radio").count() == 2
+    await expect(page.get_by_role("radio")).to_have_count(2)
     assert errors == []
 
 
@@ -209,7 +210,7 @@ async def test_find_a_centre_shows_the_count_and_results_first_on_a_phone(
     errors = watch_for_errors(page)
     await page.goto(live_server.url + "/sn/facilities?q=Kaolack")
     heading = page.get_by_role("heading", name="2 centres trouvés")
-    assert await heading.count() == 1
+    await expect(heading).to_have_count(1)
     box = await page.locator(".facility-list li").first.bounding_box()
     assert box is not None
     assert box["y"] < PHONE["height"]  # visible without scrolling

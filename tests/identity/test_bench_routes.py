@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select
 
 from tests.conftest import requires_postgres
 from tests.identity.helpers import Staff, api_login, bearer, make_staff
 from vaxport.app import create_app
-from vaxport.core import roundtrips
+from vaxport.core import pgpool, roundtrips
 from vaxport.core.cache import Cache
 from vaxport.core.crypto import get_keyring
 from vaxport.core.db import Database
 from vaxport.core.fastread import fetch_one
+from vaxport.identity.access import authn, edge
 from vaxport.identity.models import Account
 from vaxport.settings import Settings
 from vaxport.tenancy.schemas import TenantInfo
@@ -118,10 +120,10 @@ async def test_the_hot_read_is_one_round_trip_and_leaves_no_tenant_on_its_connec
         assert row == (person.username,)
         assert trace.round_trips == 1
         # The scope ended with the statement: the next one on that connection has none.
-        async with one.engine.connect() as conn:
-            left = await conn.scalar(text("SELECT current_setting('vaxport.tenant', true)"))
+        async with pgpool.connection(one) as conn:
+            left = await conn.fetchval("SELECT current_setting('vaxport.tenant', true)")
             assert left in (None, "")
-            assert await conn.scalar(select(Account.username)) is None  # so RLS shows nothing
+            assert await conn.fetchval("SELECT username FROM accounts") is None  # RLS: none
     finally:
         await one.dispose()
 
@@ -139,3 +141,32 @@ async def test_the_hot_read_cannot_lock_or_write_rows(
     assert await fetch_one(clean_db, by_id, {"id": person.id}, tenant_id=tenant.id) == (
         person.username,
     )
+
+
+async def test_an_authenticated_request_looks_its_tenant_up_once(
+    bench_client: httpx.AsyncClient,
+    clean_db: Database,
+    settings: Settings,
+    tenant: TenantInfo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    person = await make_staff(clean_db, settings, tenant, role="analyst")
+    auth = bearer(str((await api_login(bench_client, person))["access_token"]))
+    lookups: list[str] = []
+
+    def counted(real: Any) -> Any:
+        async def lookup(**kwargs: Any) -> Any:
+            lookups.append(kwargs["code"])
+            return await real(**kwargs)
+
+        return lookup
+
+    for module in (authn, edge):
+        monkeypatch.setattr(module, "get_tenant_or_404", counted(module.get_tenant_or_404))
+    r = await bench_client.get(f"/bench/{tenant.code}/accounts/{person.id}/plain", headers=auth)
+    assert r.status_code == 200
+    assert lookups == [tenant.code]  # authentication's; the path's {tenant} reuses it
+    lookups.clear()
+    r = await bench_client.get(f"/bench/{tenant.code}/accounts/{person.id}/plain")
+    assert r.status_code == 200
+    assert lookups == [tenant.code]  # anonymous: the path's own lookup

@@ -51,12 +51,15 @@ async def test_every_non_public_route_refuses_anonymous_callers(
                 continue
             assert permission in PERMISSIONS, f"{path} needs {permission!r}, which no role has"
             url = _fill(path, tenant.code)
+            # FHIR answers its errors as OperationOutcome (docs/fhir.md).
+            fhir = path.startswith("/fhir/")
+            media = "application/fhir+json" if fhir else "application/problem+json"
             for method in sorted(route.methods - {"HEAD"}):
                 for headers in ({}, {"Authorization": "Bearer not.a.token"}):
                     r = await client.request(method, url, headers=headers)
                     assert r.status_code == 401, (method, path, r.status_code, r.text)
                     assert r.headers["www-authenticate"].startswith('Bearer realm="vaxport"')
-                    assert r.headers["content-type"] == "application/problem+json"
+                    assert r.headers["content-type"] == media
                 checked.append(f"{method} {path}")
     # The walk reached the included routers (or this test proves nothing).
     assert {
@@ -66,6 +69,7 @@ async def test_every_non_public_route_refuses_anonymous_callers(
         "PATCH /api/v1/{tenant}/me",
         "GET /{tenant}/staff/team",
         "POST /{tenant}/staff/team/invite",
+        "GET /fhir/{tenant}/Patient/{patient_id}",
     } <= set(checked)
 
 

@@ -86,6 +86,10 @@ NOT_AUDITED: dict[RouteKey, str] = {
         "proposes a new TOTP secret kept pending; the account changes only at "
         "/me/totp/confirm, which is audited"
     ),
+    ("POST", "/api/v1/verify"): (
+        "verifies a certificate anyone holds: reads the trust list, writes nothing, and the "
+        "answer discloses only what the certificate itself shows its verifier"
+    ),
     ("POST", "/api/v1/{tenant}/notifications/callbacks/{channel_name}"): (
         "a provider's signed delivery report: sets a message's delivery status, writes no "
         "personal data and reads no one's record; the actor is the provider, not a person"

@@ -63,6 +63,14 @@ async def _facility_errors(w: World, _tmp: Path) -> httpx.Response:
     return await w.client.post(url, content=_canary_csv(FACILITY_HEADER), headers=headers)
 
 
+@export("POST", "/api/v1/{tenant}/lots/import")
+async def _lot_errors(w: World, _tmp: Path) -> httpx.Response:
+    headers = {**w.admin_auth, "content-type": "text/csv", "accept": "text/csv"}
+    url = f"{w.api}/lots/import"
+    header = ["product_id", "lot_number", "manufacturer", "expires_on", "doses_per_vial"]
+    return await w.client.post(url, content=_canary_csv(header), headers=headers)
+
+
 @export("GET", "/api/v1/{tenant}/beneficiaries/imports/{import_id}/errors")
 async def _people_errors(w: World, tmp: Path) -> httpx.Response:
     path = tmp / "canaries.csv"

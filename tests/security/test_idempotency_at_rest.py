@@ -219,6 +219,7 @@ PUBLIC_READS: dict[str, str] = {
     "/api/v1/{tenant}/slots": "open slots and their seats left (public search, no person in it)",
     "/api/v1/{tenant}/slots/calendar": "open seats per centre and day (public, no person in it)",
     "/api/v1/{tenant}/$bulk-publish": "the availability feed's manifest (SMART Scheduling Links)",
+    "/api/v1/trust-list": "the signed bundle of public keys and revocations verifiers refresh",
 }
 
 

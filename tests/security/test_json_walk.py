@@ -9,6 +9,7 @@ caller, and must answer 4xx problem+json with no traceback logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -96,6 +97,76 @@ async def test_every_json_route_refuses_hostile_json(
     assert statuses.get(422, 0) > sum(statuses.values()) / 2, statuses
     tracebacks = [r.getMessage()[:200] for r in caplog.records if "Traceback" in _text(r)]
     assert not tracebacks, tracebacks
+
+
+def _twice(body: dict[str, Any]) -> tuple[str, bytes] | None:
+    """``body`` as JSON text with its first field sent again (the same value)."""
+    first = next(iter(body))
+    fields = [f"{json.dumps(k)}:{json.dumps(v)}" for k, v in [*body.items(), (first, body[first])]]
+    return first, ("{" + ",".join(fields) + "}").encode()
+
+
+def _nul(body: dict[str, Any]) -> tuple[str, bytes] | None:
+    """``body`` with a NUL inside its first text field."""
+    name = next((k for k, v in body.items() if isinstance(v, str)), None)
+    if name is None:
+        return None
+    return name, json.dumps({**body, name: "a\x00" + body[name]}).encode()
+
+
+def _boolean(body: dict[str, Any]) -> tuple[str, bytes] | None:
+    """``body`` with ``true`` for its first number field (pydantic's lax mode read it as 1:
+    ``"capacity_per_slot": true`` published sessions of one seat a slot)."""
+    name = next(
+        (k for k, v in body.items() if isinstance(v, int | float) and not isinstance(v, bool)),
+        None,
+    )
+    if name is None:
+        return None
+    return name, json.dumps({**body, name: True}).encode()
+
+
+SPOILED = {"a field sent twice": _twice, "a NUL in a text": _nul, "true for a number": _boolean}
+
+
+@pytest.mark.parametrize("spoil", SPOILED)
+async def test_every_json_route_refuses_a_spoiled_body_naming_the_field_and_writes_nothing(
+    app: Any, world: World, spoil: str
+) -> None:
+    """Each recipe's own body, spoiled one way, must be a 422 naming the field and change no
+    table. A repeated key: ``json.loads`` kept the last silently, where a proxy or a log
+    may read the first. A NUL: PostgreSQL text cannot hold one and the audit log refused
+    it (``POST /sync/batches`` with one in ``device_id`` answered 500)."""
+    from tests.security.test_target_reach_walk import _digest
+
+    load_recipes()
+    routes = [k for k in json_routes(app) if k in RECIPES]
+    failures: list[str] = []
+    walked = 0
+    for method, path in routes:
+        call = await RECIPES[method, path](world)
+        spoiled = SPOILED[spoil](call.json) if isinstance(call.json, dict) and call.json else None
+        if spoiled is None:
+            continue
+        walked += 1
+        field, content = spoiled
+        url = path.format_map(_Params(tenant=world.tenant.code, **call.path))
+        headers = {**call.headers, "content-type": "application/json"}
+        before = await _digest(world)
+        resp = await world.client.request(
+            method, url, headers=headers, content=content, params=call.params
+        )
+        changed = sorted(t for t, d in (await _digest(world)).items() if before[t] != d)
+        problem = "problem+json" in resp.headers.get("content-type", "")
+        named = [e.get("field") for e in resp.json().get("errors", [])] if problem else []
+        if resp.status_code != 422 or not problem:
+            failures.append(f"{method} {path}: {resp.status_code} {resp.text[:160]}")
+        elif field not in named:
+            failures.append(f"{method} {path}: names {named}, not {field}")
+        if changed:
+            failures.append(f"{method} {path}: changed {changed}")
+    assert walked >= (4 if spoil == "true for a number" else 15), f"too few bodies: {walked}"
+    assert not failures, "\n".join(failures)
 
 
 def _text(record: logging.LogRecord) -> str:

@@ -115,6 +115,25 @@ async def _region_admin_registers_elsewhere(w: World) -> Send:
     return lambda: w.client.post(f"{w.api}/beneficiaries", json=body, headers=auth)
 
 
+@case("POST", API + "/doses")
+async def _vaccinator_records_a_dose_at_another_centre(w: World) -> Send:
+    from tests.immunization.support import add_lot
+
+    _, auth = await _vaccinator(w)
+    other = await w.facility(region_code=OUTSIDE)
+    made = await w.ok(
+        "POST", "/beneficiaries/walk-ins", json=member(region_code="NOR-01-02"), headers=auth
+    )
+    await add_lot(w.db, w.tenant, "covid-mrna", "REACH-1")
+    body = {
+        "beneficiary_id": made.json()["id"],
+        "product_id": "covid-mrna",
+        "lot_number": "REACH-1",
+        "facility_id": str(other),
+    }
+    return lambda: w.client.post(f"{w.api}/doses", json=body, headers=auth)
+
+
 @case("POST", API + "/beneficiaries/walk-ins")
 async def _vaccinator_names_another_centre(w: World) -> Send:
     _, auth = await _vaccinator(w)

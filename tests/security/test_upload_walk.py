@@ -98,12 +98,16 @@ def test_reading_a_hostile_file_is_refused_quickly_in_bounded_memory(
 
 
 def upload_routes(app: Any) -> list[tuple[str, str]]:
-    """``(method, path)`` of every route whose declared body is a file."""
+    """``(method, path)`` of every route whose declared body is a spreadsheet file.
+
+    Routes taking other files (photos at ``/api/v1/verify``) refuse these with 415 and
+    are walked with hostile images in ``tests/certificates``.
+    """
     found = []
     for path, route, _deps in iter_routes(app.routes):
         extra = getattr(route, "openapi_extra", None) or {}
         content = extra.get("requestBody", {}).get("content", {})
-        if any(m != "application/json" for m in content):
+        if any(m in MEDIA.values() for m in content):
             found.extend((m, path) for m in sorted(getattr(route, "methods", ()) or ()))
     return found
 

@@ -33,13 +33,26 @@ async def test_tenant_home_lists_the_features_that_exist_and_the_vaccines_it_off
         ("/dm/sign-in", "Sign in"),
         ("/dm/family", "Register your family"),
         ("/dm/facilities", "Find a centre"),
+        ("/dm/certificates", "Vaccination certificates"),
+        ("/verify", "Check a certificate"),
     ]
     assert "up to 6 people on one account" in r.text
     assert '<a href="/dm/staff/login">Staff sign-in</a>' in r.text
     assert "Vaccines in this programme" in r.text
-    # Nothing the product cannot do yet is promised.
-    for word in ("book", "Book", "certificate", "Certificate", "appointment"):
+    # Nothing the product cannot do yet is promised (no booking page is wired).
+    for word in ("book", "Book", "appointment"):
         assert word not in r.text, word
+
+
+async def test_a_tenant_without_certificate_formats_is_not_offered_certificates(
+    client: httpx.AsyncClient, clean_db: Database
+) -> None:
+    await load_tenant(clean_db, code="dm", changes={"certificates": {"formats": []}})
+    r = await client.get("/dm/?lang=en")
+    offered = [url for url, _ in _offers(r.text)]
+    assert "/dm/certificates" not in offered
+    assert "/verify" in offered  # anyone's certificate can still be checked
+    assert "Vaccination certificates" not in r.text
 
 
 async def test_a_tenant_of_single_people_is_not_offered_family_registration(
@@ -49,16 +62,26 @@ async def test_a_tenant_of_single_people_is_not_offered_family_registration(
         clean_db, code="solo", changes={"family": {"max_beneficiaries_per_account": 1}}
     )
     r = await client.get("/solo/?lang=en")
-    assert [url for url, _ in _offers(r.text)] == ["/solo/sign-in", "/solo/facilities"]
+    assert [url for url, _ in _offers(r.text)] == [
+        "/solo/sign-in",
+        "/solo/facilities",
+        "/solo/certificates",
+        "/verify",
+    ]
 
 
-async def test_landing_names_the_features_without_promising_booking_or_certificates(
+async def test_landing_names_the_features_the_installation_serves_without_promising_booking(
     client: httpx.AsyncClient,
 ) -> None:
     r = await client.get("/?lang=en")
     names = re.findall(r"<li>([^<]+)</li>", r.text.split('class="feature-names"', 1)[1])
-    assert names == ["Sign in", "Register your family", "Find a centre"]
-    assert "certificate" not in r.text.lower()
+    assert names == [
+        "Sign in",
+        "Register your family",
+        "Find a centre",
+        "Vaccination certificates",
+        "Check a certificate",
+    ]
     assert "book" not in r.text.lower()
 
 

@@ -48,6 +48,26 @@ _PARSE_REASONS = {
 }
 
 
+class E164(str):
+    """A phone number as :func:`normalise_phone` returned it (checked, in E.164).
+
+    Normalising it again gives itself without parsing it again: a registration's phone
+    is checked once by validation, and its blind index (which normalises what it is
+    given, whoever gives it) reuses the result instead of a second libphonenumber parse.
+    """
+
+    __slots__ = ()
+
+
+class CheckedEmail(str):
+    """An e-mail address as :func:`normalise_email` returned it (checked, lower-cased):
+    normalising it again gives itself, as :class:`E164` does for phones (a registration's
+    address is checked by validation; its blind index no longer runs email-validator a
+    second time)."""
+
+    __slots__ = ()
+
+
 def normalise_phone(
     raw: str, *, region: str | None, field: str = "phone", require_sms: bool = False
 ) -> str:
@@ -56,6 +76,8 @@ def normalise_phone(
     ``region`` is the tenant's ISO 3166 alpha-2 phone region (None: international form
     only). ``require_sms`` also refuses numbers that cannot receive SMS (fixed lines...).
     """
+    if type(raw) is E164 and not require_sms:
+        return raw  # ours, checked already (E.164 does not depend on the region)
     text = (raw or "").strip()
     if not text:
         raise invalid(field, N_("is required"))
@@ -71,11 +93,13 @@ def normalise_phone(
         raise invalid(field, NOT_VALID_PHONE)
     if require_sms and phonenumbers.number_type(number) not in _SMS_CAPABLE:
         raise invalid(field, N_("cannot receive SMS (not a mobile number)"))
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return E164(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def normalise_email(raw: str, *, field: str = "email") -> str:
     """A syntactically valid address, trimmed and lower-cased (IDN domains in Unicode)."""
+    if type(raw) is CheckedEmail:
+        return raw  # ours, checked already
     text = (raw or "").strip()
     if not text:
         raise invalid(field, N_("is required"))
@@ -90,7 +114,7 @@ def normalise_email(raw: str, *, field: str = "email") -> str:
     except EmailNotValidError:
         # The library's message quotes the input; ours does not.
         raise invalid(field, NOT_VALID_EMAIL) from None
-    return str(result.normalized).lower()
+    return CheckedEmail(str(result.normalized).lower())
 
 
 def example_phone(region: str) -> str:

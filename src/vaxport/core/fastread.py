@@ -16,6 +16,9 @@ and drops the rest, in ONE round trip:
 - the outer statement is compiled once per process (per statement object) and asyncpg
   prepares it once per connection (its own statement cache); the inner query is planned
   per call (dynamic SQL: planned after the scope is set);
+- the connection comes from the database's hot pool (``core.pgpool``: asyncpg's pool,
+  kept open, no greenlet hop, nothing sent on release), not SQLAlchemy's; a read whose
+  connection turns out dead is sent once more on another;
 - parameters travel as text (``args``, cast back to their column types in the query):
   UUIDs, strings, numbers, booleans, dates and times, or None;
 - values pass through the columns' own result processing (UTC datetimes, ciphertext
@@ -38,8 +41,8 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.util import greenlet_spawn
 
+from vaxport.core import pgpool
 from vaxport.core.db import Database
 
 Processor = Callable[[Any], Any] | None
@@ -61,16 +64,15 @@ async def fetch_one(
         _as_text(params[n] if (p := binds[i]) is None else p(params[n]))
         for i, n in enumerate(names)
     ]
-    raw = await db.engine.raw_connection()
     try:
-        driver: Any = raw.driver_connection
-        record = await driver.fetchrow(sql, tenant_id, args)
-    except BaseException:
-        # Cancelled or failed mid-conversation: the pool must not hand this one out again.
-        await greenlet_spawn(raw.invalidate)
-        raise
-    finally:
-        await greenlet_spawn(raw.close)
+        async with pgpool.connection(db) as conn:
+            record = await conn.fetchrow(sql, tenant_id, args)
+    except Exception as exc:
+        if not pgpool.connection_lost(exc):
+            raise
+        # Dead since its last use (a restart, an idle cut): a read is safe to send again.
+        async with pgpool.connection(db) as conn:
+            record = await conn.fetchrow(sql, tenant_id, args)
     if record is None:
         return None
     return tuple(v if p is None else p(v) for v, p in zip(record, results, strict=True))

@@ -10,6 +10,7 @@ headers, and the ID-number formats tenants register from their configuration).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Mapping
@@ -85,8 +86,10 @@ def normalise_key(key: str) -> str:
     return key.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_personal_key(key: str) -> bool:
-    """True when a value stored under ``key`` must be treated as personal data."""
+    """True when a value stored under ``key`` must be treated as personal data (remembered:
+    keys are a small vocabulary, asked again by every log line and audit entry)."""
     k = normalise_key(key)
     if k in _EXACT_KEYS:
         return True

@@ -7,8 +7,10 @@ Re-exported by ``service``; administrators' reads take ``within_region`` like wr
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
@@ -58,6 +60,52 @@ async def facility_region(
             )
         )
         return region
+
+
+async def facility_region_in(
+    session: AsyncSession, tenant_id: uuid.UUID, facility_id: uuid.UUID
+) -> str | None:
+    """:func:`facility_region` in the caller's transaction."""
+    region: str | None = await session.scalar(
+        select(Facility.region_code).where(
+            Facility.tenant_id == tenant_id, Facility.id == facility_id
+        )
+    )
+    return region
+
+
+async def names_in(
+    session: AsyncSession, tenant: TenantInfo, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """Each facility's name in the tenant's default language (else its first name, else
+    its code), by id, in the caller's transaction: one statement for any number of ids;
+    ids of no facility of the tenant are left out."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Facility.id, Facility.name, Facility.code).where(
+            Facility.tenant_id == tenant.id, Facility.id.in_(wanted)
+        )
+    )
+    locale = tenant.config.default_locale
+    return {
+        fid: (name or {}).get(locale) or next(iter((name or {}).values()), code)
+        for fid, name, code in rows.all()
+    }
+
+
+def region_of(
+    tenant_id: ColumnElement[uuid.UUID], facility_id: ColumnElement[uuid.UUID]
+) -> ScalarSelect[str]:
+    """A facility's region as a scalar subquery of the caller's statement (NULL when the
+    tenant has no such facility): read with the caller's own rows, no round trip of its
+    own. The arguments are the statement's columns or ``bindparam``s."""
+    return (
+        select(Facility.region_code)
+        .where(Facility.tenant_id == tenant_id, Facility.id == facility_id)
+        .scalar_subquery()
+    )
 
 
 async def get_by_code(*, db: Database, tenant: TenantInfo, code: str) -> FacilityOut:

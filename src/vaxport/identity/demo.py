@@ -33,6 +33,9 @@ class DemoLogin:
     totp_uri: str
     scope: str
     login_url_path: str
+    account_id: uuid.UUID | None = None
+    region_code: str | None = None
+    facility_id: uuid.UUID | None = None
 
 
 def _password() -> str:
@@ -112,6 +115,9 @@ async def create_demo_staff(
                 ),
                 scope=scope,
                 login_url_path=f"/{tenant.code}/staff/login",
+                account_id=account.id,
+                region_code=region,
+                facility_id=facility,
             )
         )
     return out
@@ -128,6 +134,7 @@ class DemoCitizen:
     phone: str
     email: str
     login_url_path: str
+    account_id: uuid.UUID | None = None
 
 
 async def create_demo_citizen(
@@ -150,4 +157,5 @@ async def create_demo_citizen(
         phone=DEMO_CITIZEN_PHONE,
         email=DEMO_CITIZEN_EMAIL,
         login_url_path=f"/{tenant.code}/sign-in",
+        account_id=account.id,
     )

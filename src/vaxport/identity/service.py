@@ -74,6 +74,7 @@ from vaxport.identity.staff.admin import (
 )
 from vaxport.identity.staff.admin import manageable as manageable_staff
 from vaxport.identity.staff.admin import set_status as set_staff_status
+from vaxport.identity.staff.reachable import admins_over, staff_contact
 
 __all__ = [
     "AUDITOR",
@@ -101,6 +102,7 @@ __all__ = [
     "ThrottlePolicy",
     "Throttled",
     "activate",
+    "admins_over",
     "authorize",
     "can",
     "change_staff",
@@ -131,6 +133,7 @@ __all__ = [
     "session_cookie",
     "set_csrf_cookie_if_new",
     "set_staff_status",
+    "staff_contact",
     "start_enrolment",
     "start_recovery",
     "throttle_attempt",

@@ -105,7 +105,7 @@ async def update_preferences(
         "updated_at": now,
     }
     async with db.transaction(tenant_id=tenant_id) as uow:
-        dialect = uow.session.get_bind().dialect.name
+        dialect = uow.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # An upsert: two first-time saves racing both succeed, the later one winning.
         stmt = insert(NotificationPreference).values(

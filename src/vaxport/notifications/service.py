@@ -360,11 +360,18 @@ async def send_staff_invitation(
 
 
 async def cancel_for_reason(
-    uow: UnitOfWork, *, tenant_id: uuid.UUID, reason_type: str, reason_id: str | uuid.UUID
+    uow: UnitOfWork,
+    *,
+    tenant_id: uuid.UUID,
+    reason_type: str,
+    reason_id: str | uuid.UUID,
+    keep_dedup_key: str | None = None,
 ) -> int:
     """Cancel the messages still waiting about (type, id); how many were cancelled.
 
-    A message already being sent cannot be called back; it goes out.
+    ``keep_dedup_key``: the one about to be (re)queued under that key stays, so a
+    redelivered event does not withdraw its own message. A message already being sent
+    cannot be called back; it goes out.
     """
     if uow.tenant_id != tenant_id:
         raise ValueError("cancel_for_reason needs a unit of work scoped to the tenant")
@@ -376,6 +383,7 @@ async def cancel_for_reason(
             Message.reason_type == reason_type,
             Message.reason_id == str(reason_id),
             Message.status == QUEUED,
+            *(() if keep_dedup_key is None else (Message.dedup_key != keep_dedup_key,)),
         )
         .values(status=CANCELLED, status_reason="withdrawn", data_enc=None, updated_at=now)
         .execution_options(synchronize_session=False)

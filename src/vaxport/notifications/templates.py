@@ -147,6 +147,51 @@ MESSAGE_EVENTS: tuple[EventSpec, ...] = (
         sample=_APPOINTMENT,
         description="the day before the appointment (dropped if it changed meanwhile)",
     ),
+    EventSpec(
+        name="dose_next_due",
+        sample={
+            "dose_number": 12,
+            "date": "Wednesday, September 30, 2026",
+            "url": "https://vaccination.ministry-of-health.example/example-in/slots",
+        },
+        description="the next dose of a series is due (dropped if it was given meanwhile)",
+    ),
+)
+# Adverse events (the immunization context queues these for admins, see
+# immunization/aefi/messages.py): product and region names, the lot number and a link;
+# never the person or their symptoms.
+_AEFI: Mapping[str, Any] = MappingProxyType(
+    {
+        "product": "Comirnaty Original/Omicron BA.4-5 (Pfizer-BioNTech) 30 mcg",
+        "lot": "ABCDEFGHIJKLMNOP-0123456789",
+        "region": "Saint-Jean-Baptiste-de-la-Salle-des-Hauts-Plateaux",
+        "url": "https://vaccination.ministry-of-health.example/api/v1/example-in/aefi/"
+        "0190f7a2-8a5c-7c3e-9f1a-2b3c4d5e6f70",
+    }
+)
+MESSAGE_EVENTS += (
+    EventSpec(
+        name="aefi_serious",
+        sample=_AEFI,
+        description="a serious adverse event was reported in the admin's region",
+        essential=True,
+    ),
+    EventSpec(
+        name="lot_flagged",
+        sample=_AEFI,
+        description="serious adverse event reports on a lot reached the threshold",
+        essential=True,
+    ),
+)
+# Certificates (the certificates context queues this when it issues or reissues one):
+# a link to the person's certificate page. Essential: a certificate is what travels.
+MESSAGE_EVENTS += (
+    EventSpec(
+        name="certificate_ready",
+        sample={"url": "https://vaccination.ministry-of-health.example/example-in/certificates"},
+        description="a certificate was issued or reissued: the link to the certificate page",
+        essential=True,
+    ),
 )
 EVENTS: Mapping[str, EventSpec] = MappingProxyType({e.name: e for e in MESSAGE_EVENTS})
 

@@ -92,9 +92,10 @@ async def create_beneficiary(
 ) -> CreatedMemberOut:
     """A citizen adds a family member; staff register a person in their jurisdiction."""
     keep = service.kept_answer(claim_of(request), _where(tenant.code), CreatedMemberOut)
-    created = await service.register_member(
-        db=ctx.db, tenant=tenant, actor=actor, body=body, keep=keep
-    )
+    async with service.disclosure_budget(request.scope, actor):
+        created = await service.register_member(
+            db=ctx.db, tenant=tenant, actor=actor, body=body, keep=keep
+        )
     _person_answer(request, created.id)
     _location(response, tenant.code, created.id)
     return created
@@ -221,7 +222,8 @@ async def get_beneficiary(
     BASE + "/{beneficiary_id}",
     dependencies=[WRITE],
     operation_id="update_beneficiary",
-    summary="Change sex, region, language, guardian relation or contact details",
+    summary="Change sex, region, language, guardian relation, contact details or the "
+    "declared risk groups and occupations",
 )
 async def update_beneficiary(
     *,

@@ -1,10 +1,11 @@
 """Changing and erasing a person.
 
 An update changes the fields that do not identify the person (sex, region, language,
-guardian relation, and contact details); names, birth date and ID numbers change only
-through a correction request with a reason and a staff decision. A citizen's phone or
-e-mail change must be proved by a one-time code sent to the new destination
-(``contacts.py``); staff change them directly.
+guardian relation, contact details, and the declared risk groups and occupations, which
+whoever may change the person may set: the family's citizen or staff in reach); names,
+birth date and ID numbers change only through a correction request with a reason and a
+staff decision. A citizen's phone or e-mail change must be proved by a one-time code
+sent to the new destination (``contacts.py``); staff change them directly.
 
 Erasure (a citizen deleting a family member, staff, or ``vaxport person erase``) is for
 people never vaccinated: their rows are deleted and their own key destroyed
@@ -83,6 +84,11 @@ async def update_member(
     """
     cols = validate_update(body, config=tenant.config)
     if actor.kind == "citizen":
+        if body.contact_code is not None:
+            # Reach first: a code is spent (or its attempts counted) only by a caller who
+            # may change the person.
+            async with db.transaction(tenant_id=tenant.id) as uow:
+                await _person_for_write(uow, tenant, actor, beneficiary_id)
         await check_contact_proof(
             db=db,
             settings=settings,
@@ -107,6 +113,8 @@ async def update_member(
         if changed:
             for key in changed:
                 setattr(person, key, cols[key])
+            # Field names only: the values (a risk group is health data) stay out of the
+            # audit log, the outbox and the logs.
             await record_change(
                 uow,
                 person,
@@ -133,8 +141,19 @@ async def delete_member(
 async def erase_in(
     uow: UnitOfWork, tenant: TenantInfo, person: Beneficiary, acting: Principal
 ) -> None:
-    """Hard-delete ``person`` and destroy their key, in ``uow``; audited without PII."""
-    if person.vaccinated_at is not None:
+    """Hard-delete ``person`` and destroy their key, in ``uow``; audited without PII.
+
+    Refused once the person is vaccinated, as the row stands under its lock: a dose's
+    transaction marks the person under the same lock (``vaccination.mark_vaccinated``), so
+    a dose racing the erasure either waits for it (and finds no one) or wins (and is seen
+    here), whatever the caller read before.
+    """
+    vaccinated_at = await uow.session.scalar(
+        select(Beneficiary.vaccinated_at)
+        .where(Beneficiary.tenant_id == tenant.id, Beneficiary.id == person.id)
+        .with_for_update()
+    )
+    if vaccinated_at is not None or person.vaccinated_at is not None:
         years = tenant.config.retention.vaccinated_records_years
         raise RetainedRecord(
             f"this person has been vaccinated: the record is kept for {years} years "

@@ -15,6 +15,7 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any, Literal, cast
 
 from sqlalchemy import Select, Table, bindparam, func, literal_column, select
@@ -23,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
-from vaxport.core.crypto import SubjectKey, get_keyring, seal_new
+from vaxport.core.crypto import SubjectKey, get_keyring, seal_values
 from vaxport.core.crypto.blind import blind_index_candidates_sync
 from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.db import Rows, UnitOfWork, write_batch
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import OutboxEvent, event_row
 from vaxport.core.principal import Principal
+from vaxport.registration.declared import declared_value
 from vaxport.registration.models import (
     STATUS_ACTIVE,
     Beneficiary,
@@ -67,21 +69,29 @@ OUTBOX = cast(Table, OutboxEvent.__table__)
 
 @dataclass(frozen=True, slots=True)
 class NewMember:
-    """One person to add: their checked values, and where they belong."""
+    """One person to add: their checked values, and where they belong. ``person_id``: an
+    id chosen by the client (an offline device's UUID for the record), else a new one."""
 
     member: NormalisedMember
     account_id: uuid.UUID | None = None
     facility_id: uuid.UUID | None = None
     claim_code: str | None = None
+    person_id: uuid.UUID | None = None
 
 
 @dataclass(slots=True)
 class Added:
-    """A person added: its position in the batch, its rows and its look-alike flags."""
+    """A person added: its position in the batch, its row and its documents' and its
+    look-alike flags.
+
+    The rows are plain values read as the ORM's are (``person.region_code``), never ORM
+    objects: the plaintext fields the answer is shown from and, once sealed in the
+    transaction, the ciphertexts and blind indexes written (``person.match_bidx``).
+    """
 
     index: int
-    person: Beneficiary
-    documents: list[BeneficiaryDocument]
+    person: SimpleNamespace
+    documents: list[SimpleNamespace]
     flags: int = field(default=0)
 
 
@@ -207,25 +217,14 @@ async def _write_together(  # noqa: PLR0917 - the batch and what add_members was
     registration resembling no one, nearly always), else written after, with the flags.
     """
 
-    def seal(s: Session) -> tuple[list[dict[str, Any]], Wanted, list[Rows]]:
-        keyring = get_keyring()
-        keys = keyring.new_subject_keys(s, tenant_id, [a.person.id for a in added])
-        for a in added:
-            seal_new(s, a.person)
-            for doc in a.documents:
-                seal_new(s, doc)
-        return keys, _match_keys(s, tenant_id, added), list(also(s, added) if also else ())
+    def seal(s: Session) -> tuple[list[Rows], Wanted, list[Rows]]:
+        rows = _sealed(s, tenant_id=tenant_id, added=added)
+        return rows, _match_keys(s, tenant_id, added), list(also(s, added) if also else ())
 
-    key_rows, wanted, first = await uow.session.run_sync(seal)
+    rows, wanted, first = await uow.run_sync(seal)
     earlier = _flag_within(wanted)
     query, params = _lookalikes(tenant_id, wanted)
-    writes = [
-        *first,
-        Rows(SUBJECT_KEYS, key_rows),
-        Rows(PEOPLE, [_row(PEOPLE, a.person) for a in added]),
-        Rows(DOCUMENTS, [_row(DOCUMENTS, d) for a in added for d in a.documents]),
-        _events(uow, added, created_via),
-    ]
+    writes = [*first, *rows, _events(uow, added, created_via)]
     if not earlier:
         writes.append(replace(_audit(uow, added, acting, created_via, details), unless_found=True))
     try:
@@ -253,42 +252,73 @@ def _new(
     acting: Principal,
     now: dt.datetime,
 ) -> Added:
-    """The rows of one person (not yet in the session)."""
+    """The rows of one person and their documents (plaintext fields: not sealed yet)."""
     m = new.member
-    person = Beneficiary(
-        id=uuid7(),
+    person = SimpleNamespace(
+        id=new.person_id or uuid7(),
         tenant_id=tenant_id,
         account_id=new.account_id,
         reference=new_reference(),
         status=STATUS_ACTIVE,
+        merged_into_id=None,
+        given_name=m.given_name,
+        family_name=m.family_name,
+        birth_date=m.birth_date,
         birth_year=m.birth_year,
         sex=m.sex,
+        phone=m.phone,
+        email=m.email,
+        match=m.match,
+        claim_code=new.claim_code,
+        # Written for everyone, declarations or not (padded): see declared.py.
+        declared=declared_value(m.risk_groups, m.occupations),
         region_code=m.region_code,
         facility_id=new.facility_id,
         preferred_locale=m.preferred_locale,
         guardian_relation=m.guardian_relation,
         created_via=created_via,
         created_by=acting.id,
+        vaccinated_at=None,
         version=1,
         created_at=now,
         updated_at=now,
     )
-    person.given_name = m.given_name
-    person.family_name = m.family_name
-    person.birth_date = m.birth_date
-    person.phone = m.phone
-    person.email = m.email
-    person.match = m.match
-    person.claim_code = new.claim_code
-    documents = []
-    for doc in m.documents:
-        row = BeneficiaryDocument(
-            id=uuid7(), tenant_id=tenant_id, beneficiary_id=person.id, id_type=doc.id_type
+    documents = [
+        SimpleNamespace(
+            id=uuid7(),
+            tenant_id=tenant_id,
+            beneficiary_id=person.id,
+            id_type=doc.id_type,
+            number=doc.number,
+            created_at=now,
         )
-        row.number = doc.number
-        row.created_at = now
-        documents.append(row)
+        for doc in m.documents
+    ]
     return Added(index, person, documents)
+
+
+def _sealed(s: Session, *, tenant_id: uuid.UUID, added: list[Added]) -> list[Rows]:
+    """The new people's keys, their rows and their documents' with every personal field
+    sealed under the person's own new key (in ``s``'s transaction: the keys commit with
+    the rows)."""
+    keys = get_keyring().new_subject_keys(s, tenant_id, [a.person.id for a in added])
+    return [
+        Rows(SUBJECT_KEYS, keys),
+        Rows(PEOPLE, [_sealed_row(s, PEOPLE, Beneficiary, a.person) for a in added]),
+        Rows(
+            DOCUMENTS,
+            [_sealed_row(s, DOCUMENTS, BeneficiaryDocument, d) for a in added for d in a.documents],
+        ),
+    ]
+
+
+def _sealed_row(s: Session, table: Table, model: type, row: SimpleNamespace) -> dict[str, Any]:
+    """Every column of ``table`` (in its order, so a batch's statement is always the same
+    text) from ``row``, its fields sealed; the ciphertexts and blind indexes are kept on
+    ``row`` too, as on an ORM row after a flush."""
+    values = vars(row)
+    values.update(seal_values(s, model, values))
+    return {c.key: values.get(c.key) for c in table.c}
 
 
 async def _registered(
@@ -306,7 +336,7 @@ async def _registered(
                     out[(doc.id_type, bidx)] = i
         return out
 
-    wanted = await uow.session.run_sync(candidates)
+    wanted = await uow.run_sync(candidates)
     if not wanted:
         return set()
     found = await uow.session.execute(
@@ -328,7 +358,6 @@ async def _insert_one_by_one(
     now: dt.datetime,
 ) -> list[Added]:
     """Each person in a savepoint of its own; one whose document appeared meanwhile exists."""
-    session = uow.session
 
     def warm(s: Session) -> None:
         # Keys a savepoint might otherwise create and then roll back under our feet.
@@ -336,7 +365,7 @@ async def _insert_one_by_one(
         keyring.active(s, tenant_id, PURPOSE_DATA)
         keyring.active(s, tenant_id, PURPOSE_INDEX)
 
-    await session.run_sync(warm)
+    await uow.run_sync(warm)
     added: list[Added] = []
     for i, new in enumerate(members):
         for attempt in range(_ROW_ATTEMPTS):
@@ -344,11 +373,11 @@ async def _insert_one_by_one(
                 break
             one = _new(i, new, tenant_id=tenant_id, created_via=created_via, acting=acting, now=now)
             try:
-                async with session.begin_nested():
-                    session.add(one.person)
-                    await session.flush()
-                    session.add_all(one.documents)
-                    await session.flush()
+                async with uow.savepoint():
+                    rows = await uow.run_sync(
+                        functools.partial(_sealed, tenant_id=tenant_id, added=[one])
+                    )
+                    await write_batch(uow, rows)
             except IntegrityError:
                 if attempt == _ROW_ATTEMPTS - 1:
                     raise
@@ -356,12 +385,6 @@ async def _insert_one_by_one(
             added.append(one)
             break
     return added
-
-
-def _row(table: Table, obj: object) -> dict[str, Any]:
-    """The column values of a new, sealed ORM object (every column; unset ones NULL)."""
-    d = obj.__dict__
-    return {c.key: d.get(c.key) for c in table.c}
 
 
 def _match_keys(s: Session, tenant_id: uuid.UUID, added: list[Added]) -> Wanted:
@@ -422,7 +445,7 @@ def _lookalikes(tenant_id: uuid.UUID, wanted: Wanted) -> tuple[Select[Any], dict
 async def _lookalikes_now(
     uow: UnitOfWork, tenant_id: uuid.UUID, added: list[Added]
 ) -> tuple[Wanted, list[Any]]:
-    wanted = await uow.session.run_sync(lambda s: _match_keys(s, tenant_id, added))
+    wanted = await uow.run_sync(lambda s: _match_keys(s, tenant_id, added))
     if not wanted:
         return wanted, []
     query, params = _lookalikes(tenant_id, wanted)

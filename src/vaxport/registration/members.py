@@ -16,14 +16,14 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vaxport.core.db import Database, Rows
+from vaxport.core.db import Database, Rows, UnitOfWork
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.core.i18n import N_
 from vaxport.core.idempotency import Claim, Keep
 from vaxport.facilities import service as facilities
 from vaxport.identity.service import Actor, Resource, can
 from vaxport.registration.intake import Added, NewMember, add_members
-from vaxport.registration.presenters import member_out
+from vaxport.registration.presenters import registered_out
 from vaxport.registration.schemas import CreatedMemberOut, MemberIn, WalkInIn
 from vaxport.registration.validation import NormalisedMember, validate_member
 from vaxport.registration.writes import (
@@ -34,7 +34,14 @@ from vaxport.registration.writes import (
 )
 from vaxport.tenancy.service import TenantInfo
 
-__all__ = ["FamilyFull", "kept_answer", "register_member", "register_walk_in"]
+__all__ = [
+    "FamilyFull",
+    "add_walk_ins",
+    "check_walk_in",
+    "kept_answer",
+    "register_member",
+    "register_walk_in",
+]
 
 CREATE_ATTEMPTS = 3
 WRITE = "beneficiaries:write"
@@ -116,6 +123,55 @@ async def register_walk_in(
     )
 
 
+async def check_walk_in(
+    *, db: Database, tenant: TenantInfo, actor: Actor, body: WalkInIn, person_id: uuid.UUID
+) -> NewMember:
+    """A walk-in recorded elsewhere (an offline device) checked as :func:`register_walk_in`
+    checks one, to add with :func:`add_walk_ins`; raises the same refusals. Its id is
+    ``person_id`` (the device's UUID for the record) and it gets no claim code: the
+    person asks for one later (``request_claim_code``)."""
+    if actor.kind == "citizen":
+        raise Forbidden(N_("walk-ins are registered by staff at a vaccination centre"))
+    member = validate_member(body, config=tenant.config)
+    facility_id = await _walk_in_facility(db, tenant, actor, body.facility_id)
+    # The sync route's permission is the dose's: registering needs this context's own
+    # (a centre's staff; staff of a region were checked on the centre just now).
+    where = Resource(tenant.id, region_code=member.region_code, facility_id=facility_id)
+    if actor.facility_id is not None and not can(actor, WRITE, where):
+        raise Forbidden(N_("you cannot register walk-ins"))
+    return NewMember(member, None, facility_id, None, person_id=person_id)
+
+
+async def add_walk_ins(
+    uow: UnitOfWork,
+    *,
+    tenant: TenantInfo,
+    actor: Actor,
+    walk_ins: list[NewMember],
+    details: dict[str, object] | None = None,
+) -> None:
+    """Register checked walk-ins (:func:`check_walk_in`) together in ``uow``, in a
+    savepoint: on :class:`AlreadyRegistered` (a document registered already) or another
+    integrity error (an id taken) nothing of them is written and the error is raised,
+    for the caller to add them one by one. ``details`` go in each audit entry."""
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            async with uow.savepoint():
+                await add_members(
+                    uow,
+                    walk_ins,
+                    acting=actor.principal,
+                    tenant_id=tenant.id,
+                    tenant_code=tenant.code,
+                    created_via="walk_in",
+                    details=details,
+                )
+            return
+        except ReferenceTakenError:
+            if attempt == CREATE_ATTEMPTS - 1:
+                raise
+
+
 async def _walk_in_facility(
     db: Database, tenant: TenantInfo, actor: Actor, requested: uuid.UUID | None
 ) -> uuid.UUID:
@@ -188,9 +244,7 @@ async def _create(
             answers: list[CreatedMemberOut] = answers,
         ) -> list[Rows]:
             [one] = added
-            out = CreatedMemberOut(
-                **member_out(one.person, one.documents).model_dump(), claim_code=claim_code
-            )
+            out = registered_out(one.person, one.documents, claim_code)
             answers.append(out)
             return [keep.render(s, out)] if keep is not None else []
 

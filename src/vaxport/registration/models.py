@@ -32,6 +32,7 @@ from vaxport.core.crypto import encrypted
 from vaxport.core.crypto.fields import BlindIndexBytes
 from vaxport.core.db import Base
 from vaxport.core.ids import uuid7
+from vaxport.registration.declared import codes_of, declared_value
 
 SEXES = ("female", "male", "other", "unknown")
 CREATED_VIA = ("self", "walk_in", "import", "staff")
@@ -74,6 +75,15 @@ class Beneficiary(Base):
             postgresql_where=text("status = 'active'"),
             sqlite_where=text("status = 'active'"),
         ),
+        # The records merged into a person (``vaccination.with_merged``, read with every
+        # dose's history): merged ones only, a small index.
+        Index(
+            "ix_beneficiaries_merged_into",
+            "tenant_id",
+            "merged_into_id",
+            postgresql_where=text("status = 'merged'"),
+            sqlite_where=text("status = 'merged'"),
+        ),
         CheckConstraint("sex IN ('female', 'male', 'other', 'unknown')", name="sex_known"),
         CheckConstraint("status IN ('active', 'merged')", name="status_known"),
         CheckConstraint(
@@ -105,6 +115,9 @@ class Beneficiary(Base):
     # staff, import): with an ID number it lets a citizen claim the record. Only its
     # blind index is compared; cleared once claimed.
     claim_code = encrypted("text", index=True, subject="id")
+    # The risk groups and occupations the person declared (health data), both sets in
+    # one padded value (``declared.py``); read and set through the properties below.
+    declared = encrypted("json", subject="id")
     # encrypted() adds the blind-index columns; declared here too for type checkers.
     phone_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
     email_bidx: Mapped[bytes | None] = mapped_column(BlindIndexBytes())
@@ -122,6 +135,24 @@ class Beneficiary(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def risk_groups(self) -> tuple[str, ...]:
+        """The declared risk groups (tenant codes, in the tenant's order)."""
+        return codes_of(self.declared, "risk_groups")
+
+    @risk_groups.setter
+    def risk_groups(self, codes: tuple[str, ...]) -> None:
+        self.declared = declared_value(codes, self.occupations)
+
+    @property
+    def occupations(self) -> tuple[str, ...]:
+        """The declared occupations (tenant codes, in the tenant's order)."""
+        return codes_of(self.declared, "occupations")
+
+    @occupations.setter
+    def occupations(self, codes: tuple[str, ...]) -> None:
+        self.declared = declared_value(self.risk_groups, codes)
 
 
 class BeneficiaryDocument(Base):

@@ -2,8 +2,9 @@
 
 The export holds everything the registration context keeps about the person, decrypted:
 the record, ID documents, correction requests (with previous values), duplicate flags
-and merges naming them, their notification preferences, and the audit entries about
-them or their corrections, flags and merges. Notification messages sent to them are not
+and merges naming them, their notification preferences, the audit entries about
+them or their corrections, flags and merges, and what other contexts add through
+``export_sections`` (their dose records). Notification messages sent to them are not
 included: the notifications context offers no per-person message listing yet (messages
 carry ``subject_id``; the export should add them once such a read exists).
 
@@ -28,6 +29,7 @@ from vaxport.core.principal import OPERATOR
 from vaxport.identity.service import AUDITOR
 from vaxport.notifications.service import read_preferences
 from vaxport.registration.changes import erase_in
+from vaxport.registration.export_sections import extra_sections
 from vaxport.registration.models import (
     Beneficiary,
     BeneficiaryDocument,
@@ -194,6 +196,8 @@ async def export_person(
                 "no per-person message listing yet"
             ],
         }
+        # Records other contexts keep about the person (doses, adverse events).
+        data.update(await extra_sections(s, tenant.id, pid))
         await audit.record(
             uow,
             by=OPERATOR,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.identity.service import CITIZEN, Actor, Resource
+from vaxport.registration.declared import codes_of
 from vaxport.registration.models import Beneficiary, BeneficiaryDocument
-from vaxport.registration.schemas import DocumentOut, MemberOut
+from vaxport.registration.schemas import CreatedMemberOut, DocumentOut, MemberOut
+
+Out = TypeVar("Out", bound=MemberOut)
 
 
 def resource(person: Beneficiary) -> Resource:
@@ -60,26 +65,55 @@ async def documents_of(
 
 def member_out(person: Beneficiary, documents: Sequence[BeneficiaryDocument]) -> MemberOut:
     """The allow-listed answer for one person (decrypts their fields)."""
-    return MemberOut(
-        id=person.id,
-        reference=person.reference,
-        status=person.status,
-        given_name=person.given_name or "",
-        family_name=person.family_name,
-        sex=person.sex,
-        birth_date=person.birth_date,
-        birth_year=person.birth_year,
-        documents=[DocumentOut(id_type=d.id_type, number=d.number or "") for d in documents],
-        phone=person.phone,
-        email=person.email,
-        region_code=person.region_code,
-        facility_id=person.facility_id,
-        preferred_locale=person.preferred_locale,
-        guardian_relation=person.guardian_relation,
-        created_via=person.created_via,
-        claimed=person.account_id is not None,
-        vaccinated=person.vaccinated_at is not None,
-        version=person.version,
-        created_at=person.created_at,
-        updated_at=person.updated_at,
+    return _shown(
+        MemberOut, lambda name: getattr(person, name), [(d.id_type, d.number) for d in documents]
+    )
+
+
+def registered_out(
+    person: SimpleNamespace, documents: Sequence[SimpleNamespace], claim_code: str | None
+) -> CreatedMemberOut:
+    """The answer to a registration, from the plain rows the person was written with
+    (nothing read back or decrypted): what :func:`member_out` shows of the stored row,
+    and the slip's ``claim_code``."""
+    return _shown(
+        CreatedMemberOut,
+        vars(person).__getitem__,
+        [(d.id_type, d.number) for d in documents],
+        claim_code=claim_code,
+    )
+
+
+def _shown(
+    shape: type[Out],
+    get: Callable[[str], Any],
+    documents: list[tuple[str, str | None]],
+    **extra: Any,
+) -> Out:
+    declared = get("declared")
+    return shape(
+        id=get("id"),
+        reference=get("reference"),
+        status=get("status"),
+        given_name=get("given_name") or "",
+        family_name=get("family_name"),
+        sex=get("sex"),
+        birth_date=get("birth_date"),
+        birth_year=get("birth_year"),
+        documents=[DocumentOut(id_type=t, number=n or "") for t, n in documents],
+        phone=get("phone"),
+        email=get("email"),
+        region_code=get("region_code"),
+        facility_id=get("facility_id"),
+        preferred_locale=get("preferred_locale"),
+        guardian_relation=get("guardian_relation"),
+        risk_groups=list(codes_of(declared, "risk_groups")),
+        occupations=list(codes_of(declared, "occupations")),
+        created_via=get("created_via"),
+        claimed=get("account_id") is not None,
+        vaccinated=get("vaccinated_at") is not None,
+        version=get("version"),
+        created_at=get("created_at"),
+        updated_at=get("updated_at"),
+        **extra,
     )

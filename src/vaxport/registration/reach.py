@@ -24,17 +24,36 @@ from vaxport.registration.models import Beneficiary
 from vaxport.registration.presenters import resource, scope_filter
 from vaxport.tenancy.service import TenantInfo
 
-__all__ = ["BookedAt", "install_booked_at", "reach_filter", "reaches"]
+__all__ = [
+    "BOOKED_PARAMS",
+    "BookedAt",
+    "booked_extends",
+    "booked_today",
+    "install_booked_at",
+    "reach_filter",
+    "reaches",
+]
 
-# (tenant, facility id) -> SELECT of the ids of the people booked there today.
+# (tenant, facility id) -> SELECT of the ids of the people booked there today, its values
+# as parameters named ``BOOKED_PARAMS`` (a statement built with it once is given the
+# values of each request: ``facts_read``).
 BookedAt = Callable[[TenantInfo, uuid.UUID], Select[Any]]
+BOOKED_PARAMS = ("booked_tenant", "booked_facility", "booked_day")
 
 _booked_at: BookedAt | None = None
 
-# What the day's appointments open to facility staff: finding and reading the person, and
-# their appointments (booking the next dose); changing their record stays with their own
-# registration's jurisdiction.
-EXTENDED = frozenset({"beneficiaries:read", "appointments:read", "appointments:write"})
+# What the day's appointments open to facility staff: finding and reading the person,
+# their appointments (booking the next dose) and their doses (recording the one given
+# today); changing their record stays with their own registration's jurisdiction.
+EXTENDED = frozenset(
+    {
+        "beneficiaries:read",
+        "appointments:read",
+        "appointments:write",
+        "doses:read",
+        "doses:write",
+    }
+)
 
 
 def install_booked_at(port: BookedAt | None) -> None:
@@ -43,21 +62,29 @@ def install_booked_at(port: BookedAt | None) -> None:
     _booked_at = port
 
 
-def _booked_today(actor: Actor, tenant: TenantInfo, permission: str) -> Select[Any] | None:
-    if (
+def booked_extends(actor: Actor, permission: str) -> bool:
+    """Whether the people booked at ``actor``'s facility today are in their reach for
+    ``permission`` too (without building the subquery)."""
+    return not (
         _booked_at is None
         or actor.kind != "staff"
         or actor.facility_id is None
         or permission not in EXTENDED
         or not actor.has(permission)
-    ):
+    )
+
+
+def booked_today(actor: Actor, tenant: TenantInfo, permission: str) -> Select[Any] | None:
+    """The people booked at ``actor``'s facility today, when that extends their reach for
+    ``permission`` (a subquery of ids); None when it does not."""
+    if _booked_at is None or actor.facility_id is None or not booked_extends(actor, permission):
         return None
     return _booked_at(tenant, actor.facility_id)
 
 
 def reach_filter(actor: Actor, tenant: TenantInfo, permission: str) -> ColumnElement[bool]:
     """The people ``actor`` reaches for ``permission``, as a WHERE clause."""
-    booked = _booked_today(actor, tenant, permission)
+    booked = booked_today(actor, tenant, permission)
     if booked is None:
         return scope_filter(actor)
     return or_(scope_filter(actor), Beneficiary.id.in_(booked))
@@ -69,7 +96,7 @@ async def reaches(
     """Whether ``actor`` may exercise ``permission`` on ``person`` (one query at most)."""
     if can(actor, permission, resource(person)):
         return True
-    booked = _booked_today(actor, tenant, permission)
+    booked = booked_today(actor, tenant, permission)
     if booked is None:
         return False
     found = await session.scalar(select(exists(booked.where(_is(booked, person.id)))))

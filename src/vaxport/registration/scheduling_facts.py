@@ -9,46 +9,20 @@ caller audits what it does), :func:`person_facts` for the worker's jobs (no acto
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vaxport.core.db import UnitOfWork
+from vaxport.core.db import UnitOfWork, fetch_in
 from vaxport.core.errors import NotFound
 from vaxport.core.i18n import N_
-from vaxport.identity.service import Actor, Resource
+from vaxport.identity.service import Actor
+from vaxport.registration.facts import PersonFacts
+from vaxport.registration.facts_read import person_read
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 from vaxport.registration.reach import reaches
 from vaxport.registration.reads import load_person
 from vaxport.tenancy.service import TenantInfo
-
-
-@dataclass(frozen=True, slots=True)
-class PersonFacts:
-    """A registered person as booking sees them: who manages them, where they sit, their
-    birth and declared attributes (none are recorded yet: the sets are empty)."""
-
-    id: uuid.UUID
-    tenant_id: uuid.UUID
-    account_id: uuid.UUID | None
-    region_code: str
-    facility_id: uuid.UUID | None
-    birth_date: dt.date | None
-    birth_year: int
-    risk_groups: frozenset[str] = frozenset()
-    occupations: frozenset[str] = frozenset()
-
-    @property
-    def resource(self) -> Resource:
-        """The person for ``policy.authorize``: region, facility, managing account."""
-        return Resource(
-            tenant_id=self.tenant_id,
-            region_code=self.region_code,
-            facility_id=self.facility_id,
-            owner_id=self.account_id,
-        )
 
 
 def _facts(person: Beneficiary) -> PersonFacts:
@@ -60,6 +34,8 @@ def _facts(person: Beneficiary) -> PersonFacts:
         facility_id=person.facility_id,
         birth_date=person.birth_date,
         birth_year=person.birth_year,
+        risk_groups=frozenset(person.risk_groups),
+        occupations=frozenset(person.occupations),
     )
 
 
@@ -81,7 +57,15 @@ async def person_in_reach(
     beneficiary_id: uuid.UUID,
     permission: str,
 ) -> PersonFacts:
-    """The person when ``actor`` reaches them for ``permission``; 404 otherwise."""
+    """The person when ``actor`` reaches them for ``permission``; 404 otherwise.
+
+    One statement (the person, their key and the facility's booked-today reach:
+    ``facts_read``); a merged record (its survivor) or a destroyed key the long way."""
+    read = person_read(tenant=tenant, actor=actor, permission=permission)
+    rows = await fetch_in(uow, read.alone(), read.params(tenant, actor, beneficiary_id))
+    facts = await read.facts_in(uow, actor, rows[0] if rows else None)
+    if facts is not None:
+        return facts
     person = await load_person(uow.session, tenant.id, beneficiary_id)
     if (
         person is None

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from vaxport.core.schemas import RequestModel, ResponseModel, example
+from vaxport.registration.declared import MAX_DECLARED
 
 NAME_MAX = 100
 MAX_DOCUMENTS = 5
@@ -28,6 +29,10 @@ Locale = Annotated[str, StringConstraints(min_length=2, max_length=16)]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 Reference = Annotated[str, StringConstraints(min_length=4, max_length=16)]
 ClaimCode = Annotated[str, StringConstraints(min_length=4, max_length=32)]
+# A code of the tenant's ``eligibility.risk_groups`` / ``occupations`` (checked against
+# the tenant's list by validation; duplicates are folded).
+AttributeCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Declared = Annotated[list[AttributeCode], Field(max_length=MAX_DECLARED)]
 
 
 class DocumentIn(RequestModel):
@@ -41,7 +46,8 @@ class MemberIn(RequestModel):
     """A person to register (a family member, a walk-in, an imported row).
 
     ``birth_date`` is required unless the tenant registers birth years only
-    (``registration.birth: year``), where ``birth_year`` is enough.
+    (``registration.birth: year``), where ``birth_year`` is enough. ``risk_groups`` and
+    ``occupations`` are codes of the tenant's ``eligibility`` lists (priority groups).
     """
 
     model_config = example(
@@ -68,6 +74,8 @@ class MemberIn(RequestModel):
     region_code: ShortCode
     preferred_locale: Locale | None = None
     guardian_relation: Word | None = None
+    risk_groups: Declared = Field(default_factory=list)
+    occupations: Declared = Field(default_factory=list)
 
 
 class WalkInIn(MemberIn):
@@ -112,6 +120,7 @@ class MemberUpdate(RequestModel):
     """The fields a PATCH may change; absent fields stay as they are.
 
     Names, birth date and ID numbers change only through a correction request.
+    ``risk_groups`` / ``occupations`` replace the declared set (``[]`` or ``null`` clears it).
     """
 
     model_config = example({"region_code": "NOR-01-02", "preferred_locale": "fr"})
@@ -122,6 +131,8 @@ class MemberUpdate(RequestModel):
     guardian_relation: Word | None = None
     phone: Phone | None = None
     email: Email | None = None
+    risk_groups: Declared | None = None
+    occupations: Declared | None = None
     # Proof of a citizen's contact change: the one-time code sent to the new destination.
     contact_code: ContactProof | None = None
 
@@ -176,6 +187,8 @@ class MemberOut(ResponseModel):
     facility_id: uuid.UUID | None
     preferred_locale: str | None
     guardian_relation: str | None
+    risk_groups: list[str]
+    occupations: list[str]
     created_via: str
     claimed: bool
     vaccinated: bool

@@ -17,6 +17,9 @@ Decisions:
   :data:`MAX_AGE_YEARS` back.
 - **ID age limits** (``min_age``/``max_age`` of an ID type) are checked against the birth
   date; with a birth year only, a document is refused only when *no* day of that year fits.
+- **Declared attributes** (risk groups, occupations) are codes of the tenant's
+  ``eligibility`` lists; duplicates are folded and the sets kept in the tenant's order
+  (``declared.py``).
 - **Phones and e-mails** follow core's one contact rule (:mod:`vaxport.core.contacts`:
   E.164 read in the tenant's phone region, addresses trimmed and lower-cased); **names**
   NFC-normalised with inner whitespace collapsed.
@@ -33,6 +36,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.errors import ONE_OF, ValidationFailed, field_error
 from vaxport.core.i18n import N_, Age
+from vaxport.registration.declared import check_declared
 from vaxport.registration.models import SEXES
 from vaxport.registration.schemas import MemberIn, MemberUpdate
 from vaxport.tenancy.service import (
@@ -95,6 +99,8 @@ class NormalisedMember:
     region_code: str
     preferred_locale: str | None
     guardian_relation: str | None
+    risk_groups: tuple[str, ...] = ()
+    occupations: tuple[str, ...] = ()
 
     @property
     def match(self) -> str:
@@ -296,7 +302,11 @@ def _contact(
 
 def _common(config: TenantConfig, values: dict[str, Any], p: str, errors: Errors) -> dict[str, Any]:
     """Check the fields a create and an update share (only those present in ``values``)."""
-    return _place(config, values, p, errors) | _contact(config, values, p, errors)
+    return (
+        _place(config, values, p, errors)
+        | _contact(config, values, p, errors)
+        | check_declared(config, values, p, errors)
+    )
 
 
 def validate_member(
@@ -329,6 +339,8 @@ def validate_member(
         region_code=common["region_code"],
         preferred_locale=common.get("preferred_locale"),
         guardian_relation=common["guardian_relation"],
+        risk_groups=common["risk_groups"],
+        occupations=common["occupations"],
     )
 
 

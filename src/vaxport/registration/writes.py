@@ -8,19 +8,22 @@ registered already (:class:`AlreadyRegistered`) and to a reference collision
 
 from __future__ import annotations
 
-import hashlib
 import uuid
+from contextlib import AbstractAsyncContextManager, nullcontext
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from starlette.types import Scope
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
-from vaxport.core.db import UnitOfWork
+from vaxport.core.db import UnitOfWork, serialize_on
 from vaxport.core.errors import Conflict, field_error
+from vaxport.core.http.ratelimit import outcome_budget
 from vaxport.core.i18n import N_
 from vaxport.core.ids import short_code
 from vaxport.core.outbox import emit
 from vaxport.core.principal import Principal
+from vaxport.identity.service import CITIZEN, Actor
 from vaxport.registration.models import STATUS_ACTIVE, Beneficiary
 
 REFERENCE_LENGTH = 8
@@ -57,6 +60,16 @@ class AlreadyRegistered(Conflict):
         )
 
 
+def disclosure_budget(scope: Scope, actor: Actor) -> AbstractAsyncContextManager[None]:
+    """Around a citizen's registration: few answers "already registered" per account and
+    address (``VAXPORT_RATE_LIMIT_ID_CHECK_*``), since each says whether an ID number is
+    registered; once spent, 429 whatever the document. Staff find people by document
+    anyway, each search audited."""
+    if actor.role != CITIZEN:
+        return nullcontext()
+    return outcome_budget(scope, "id_check", counts=(AlreadyRegistered,))
+
+
 class FamilyFull(Conflict):
     """The account already manages as many people as the tenant allows."""
 
@@ -90,12 +103,7 @@ async def lock_account(uow: UnitOfWork, account_id: uuid.UUID) -> None:
     PostgreSQL: a transaction-scoped advisory lock on the account (identity owns the
     account row, so it is not locked). SQLite: writers already queue at BEGIN IMMEDIATE.
     """
-    if uow.session.get_bind().dialect.name != "postgresql":
-        return
-    key = int.from_bytes(hashlib.sha256(b"vaxport.family\x00" + account_id.bytes).digest()[:8])
-    await uow.session.execute(
-        text("SELECT pg_advisory_xact_lock(:k)"), {"k": key - (1 << 63) if key >= 1 << 63 else key}
-    )
+    await serialize_on(uow.session, "vaxport.family", account_id.bytes)
 
 
 async def family_size(uow: UnitOfWork, tenant_id: uuid.UUID, account_id: uuid.UUID) -> int:

@@ -34,18 +34,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session as OrmSession
 
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
-from vaxport.core.db import Database, Rows, UnitOfWork, write_batch
+from vaxport.core.db import Database, UnitOfWork, write_batch
 from vaxport.core.errors import Conflict, Problem, invalid
 from vaxport.core.i18n import N_
-from vaxport.core.idempotency import Claim, Keep, KeyTaken
-from vaxport.core.idempotency.store import lookup as stored_key
+from vaxport.core.idempotency import Claim, Keep, kept_created
 from vaxport.identity.service import Actor
 from vaxport.registration import service as registration
 from vaxport.scheduling.appointments import Seat, book_in, end
@@ -82,19 +79,7 @@ CHANGED = N_("the appointment changed meanwhile: read it again and retry")
 def kept_answer(claim: Claim | None, location: str) -> Keep[AppointmentOut] | None:
     """The request's Idempotency-Key kept with the booking: 201, the appointment, and
     ``Location`` = ``location`` + its id (sealed under the person's key)."""
-    if claim is None:
-        return None
-
-    def render(session: OrmSession, out: AppointmentOut) -> Rows:
-        return claim.answer(
-            session,
-            status=201,
-            body=orjson.dumps(out.model_dump(mode="json")),
-            headers=[["location", f"{location}{out.id}"]],
-            subject_id=out.beneficiary_id,
-        )
-
-    return Keep(claim, render)
+    return kept_created(claim, location, lambda out: out.beneficiary_id)
 
 
 @dataclass(slots=True)
@@ -251,14 +236,9 @@ async def _take(
 async def _keep(uow: UnitOfWork, keep: Keep[AppointmentOut] | None, out: AppointmentOut) -> None:
     if keep is None:
         return
-    rows = await uow.session.run_sync(lambda s: keep.render(s, out))
+    rows = await uow.run_sync(lambda s: keep.render(s, out))
     await write_batch(uow, [rows])
     keep.claim.kept_with(uow)
-
-
-async def _key_held(db: Database, claim: Claim) -> bool:
-    async with db.read(tenant_id=claim.tenant_id) as session:
-        return await stored_key(session, claim.scope, claim.key) is not None
 
 
 def _collided_code(exc: IntegrityError) -> bool:
@@ -273,9 +253,8 @@ async def _settle_conflict(
     if keep is not None:
         if isinstance(exc, IntegrityError) and (taken := keep.claim.refused(exc)) is not None:
             return taken
-        if await _key_held(db, keep.claim):
-            keep.claim.taken = True
-            return KeyTaken(N_("this Idempotency-Key is in use"), headers={"Retry-After": "1"})
+        if (taken := await keep.claim.held(db)) is not None:
+            return taken
     if isinstance(exc, IntegrityError):
         return refused([Refusal("already-booked")])
     return exc

@@ -1,11 +1,15 @@
-"""May this person take a seat in this slot? The engine, the session's rules and the limits.
+"""May this person take a seat? The engine, the session's rules and the limits.
 
-The answer is judged on the slot's day (a second dose may be booked for the day its
-interval allows, not only once that day has come) over the person's history, which
-:func:`history_of` reads: the one place that says where doses come from. Until the
-immunization context records doses (issue 15), a completed appointment is a dose given
-on its day; live appointments (booked or held) are doses to come. Each refusal is a
-machine code and its parameters (:class:`Refusal`); booking turns them into problems.
+One check for every way to a seat: booking a slot, a release ticket, a waitlist place
+and its offer (``fairness/eligibility.py`` asks :func:`refusals` too). The answer is
+judged on the seat's day (a second dose may be booked for the day its interval allows,
+not only once that day has come) over the person's history, which :func:`history_of`
+reads: the one place that says where doses come from and what ``booking.limits``
+counts. Doses are the immunization context's records, read through
+:mod:`vaxport.scheduling.doses_port` (a completed appointment without a dose record is
+not a dose); live appointments (booked or held) are doses to come. Each refusal is a
+machine code and its parameters (:class:`Refusal`); ``refusals.py`` turns them into
+problems and holds their sentences.
 """
 
 from __future__ import annotations
@@ -14,22 +18,54 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, String, and_, literal, null, or_, select, union_all
 
 from vaxport.core.db import UnitOfWork
 from vaxport.registration.service import PersonFacts
+from vaxport.scheduling.doses_port import doses_of
 from vaxport.scheduling.engine import Offer, Reason, assess_product, booking_limit_refusals
 from vaxport.scheduling.history import Booked, Dose, Person, age_window
-from vaxport.scheduling.models import LIVE_STATUSES, Appointment
+from vaxport.scheduling.models import (
+    LIVE_STATUSES,
+    Appointment,
+    ReleaseTicket,
+    WaitlistEntry,
+)
 from vaxport.scheduling.rules import windows_of
 from vaxport.tenancy.service import TenantConfig
 
-__all__ = ["History", "Refusal", "SlotView", "history_of", "refusals"]
+__all__ = [
+    "LASTING",
+    "History",
+    "Refusal",
+    "SeatTerms",
+    "SessionTerms",
+    "SlotView",
+    "history_of",
+    "refusals",
+]
 
-# A dose given, until immunization records are read instead (issue 15).
-GIVEN = "completed"
+# What else ``booking.limits`` counts beside live appointments, as history rows say it.
+_TICKET, _PLACE = "ticket", "place"
+# Refusals waiting does not lift (until something else changes: a cancellation, a dose):
+# a release ticket or a waitlist place is pointless with one.
+LASTING = frozenset(
+    {
+        "product-withdrawn",
+        "too-old",
+        "not-in-eligible-group",
+        "wrong-product-sequence",
+        "series-complete",
+        "boosters-complete",
+        "already-booked",
+        "dose-not-offered",
+        "not-in-session-group",
+        "person-booking-limit",
+        "account-booking-limit",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +75,46 @@ class Refusal:
     code: str
     params: Mapping[str, str | int] = field(default_factory=dict)
 
+    @property
+    def lasting(self) -> bool:
+        """True when waiting does not lift it (see :data:`LASTING`)."""
+        return self.code in LASTING
+
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """A person's doses and appointments to come, and the live counts limits apply to."""
+    """A person's doses and appointments to come, and what ``booking.limits`` counts:
+    live appointments, waiting release tickets and waiting waitlist places (an offered
+    place holds an appointment, which counts instead), the person's and their account's."""
 
     doses: tuple[Dose, ...]
     booked: tuple[Booked, ...]
     person_live: int
     account_live: int | None
+
+
+class SeatTerms(Protocol):
+    """What the rules read of a seat: its product, its day, its session's rules."""
+
+    @property
+    def product_id(self) -> str: ...
+    @property
+    def day(self) -> dt.date: ...
+    @property
+    def dose_numbers(self) -> tuple[int, ...]: ...
+    @property
+    def eligibility(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTerms:
+    """A seat not yet tied to a slot: a session's (a release ticket), or any session's of
+    a product (a waitlist place: no dose numbers, no narrowing)."""
+
+    product_id: str
+    day: dt.date
+    dose_numbers: tuple[int, ...] = ()
+    eligibility: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,56 +138,76 @@ async def history_of(
     tenant_id: uuid.UUID,
     person: PersonFacts,
     *,
-    excluding: uuid.UUID | None = None,
+    excluding: uuid.UUID | Sequence[uuid.UUID] | None = None,
 ) -> History:
-    """The person's history in one query (``excluding``: an appointment being replaced).
+    """The person's recorded doses, live appointments and what the limits count.
 
-    The account's live appointments come along when the person has an account, for the
-    per-account limit.
+    ``excluding``: what the seat asked for replaces, so it does not count against the
+    person (an appointment being rescheduled, the ticket being drawn, the waitlist place
+    being offered). The account's live appointments, tickets and places come along when
+    the person has an account, for the per-account limit.
     """
-    mine = Appointment.beneficiary_id == person.id
-    live = Appointment.status.in_(LIVE_STATUSES)
-    who = (
-        mine
-        if person.account_id is None
-        else or_(mine, and_(Appointment.account_id == person.account_id, live))
-    )
-    rows = (
-        await uow.session.execute(
-            select(
-                Appointment.id,
-                Appointment.beneficiary_id,
-                Appointment.product_id,
-                Appointment.day,
-                Appointment.dose_number,
-                Appointment.status,
-            ).where(
-                Appointment.tenant_id == tenant_id,
-                who,
-                Appointment.status.in_((*LIVE_STATUSES, GIVEN)),
-            )
-        )
-    ).all()
-    doses, booked = [], []
+    skip = {excluding} if isinstance(excluding, uuid.UUID) else set(excluding or ())
+    rows = (await uow.session.execute(_history_query(tenant_id, person))).all()
+    booked = []
     person_live = account_live = 0
     for row_id, beneficiary_id, product_id, day, number, status in rows:
-        if row_id == excluding:
+        if row_id in skip:
             continue
-        if status in LIVE_STATUSES:
-            account_live += 1
+        account_live += 1
         if beneficiary_id != person.id:
             continue
-        if status == GIVEN:
-            doses.append(Dose(product_id, day, number))
-        else:
+        if status in LIVE_STATUSES:
             booked.append(Booked(product_id, day, number))
-            person_live += 1
+        person_live += 1
     return History(
-        doses=tuple(doses),
+        doses=await doses_of(uow.session, tenant_id, person.id),
         booked=tuple(booked),
         person_live=person_live,
         account_live=account_live if person.account_id is not None else None,
     )
+
+
+def _history_query(tenant_id: uuid.UUID, person: PersonFacts) -> Any:
+    """The person's live appointments, and the waiting tickets and places
+    of the person and their account, as rows of ``(id, beneficiary_id, product_id, day,
+    dose_number, status)``: one round trip, each part on its table's own index."""
+
+    def who(table: Any, live: ColumnElement[bool]) -> ColumnElement[bool]:
+        mine: ColumnElement[bool] = table.beneficiary_id == person.id
+        if person.account_id is None:
+            return mine
+        return or_(mine, and_(table.account_id == person.account_id, live))
+
+    appointment_live = Appointment.status.in_(LIVE_STATUSES)
+    appointments = select(
+        Appointment.id,
+        Appointment.beneficiary_id,
+        Appointment.product_id,
+        Appointment.day,
+        Appointment.dose_number,
+        Appointment.status,
+    ).where(
+        Appointment.tenant_id == tenant_id,
+        who(Appointment, appointment_live),
+        appointment_live,
+    )
+
+    def waiting(table: Any, kind: str) -> Any:
+        return select(
+            table.id,
+            table.beneficiary_id,
+            null(),
+            null(),
+            null(),
+            literal(kind, String),
+        ).where(
+            table.tenant_id == tenant_id,
+            table.status == "waiting",
+            who(table, table.status == "waiting"),
+        )
+
+    return union_all(appointments, waiting(ReleaseTicket, _TICKET), waiting(WaitlistEntry, _PLACE))
 
 
 def engine_person(config: TenantConfig, person: PersonFacts) -> Person:
@@ -135,9 +222,10 @@ def engine_person(config: TenantConfig, person: PersonFacts) -> Person:
 
 
 def refusals(
-    config: TenantConfig, person: PersonFacts, history: History, slot: SlotView
+    config: TenantConfig, person: PersonFacts, history: History, slot: SeatTerms
 ) -> tuple[Offer | None, list[Refusal]]:
-    """The engine's offer of the slot's product on its day, and every refusal of the seat."""
+    """The engine's offer of the seat's product on its day, and every refusal of the seat
+    (``slot``: a slot booked, or a session's terms for a ticket or a waitlist place)."""
     if slot.product_id not in config.products:
         return None, [Refusal("product-withdrawn", {"product": slot.product_id})]
     who = engine_person(config, person)
@@ -176,7 +264,7 @@ def _years(value: Any) -> str | None:
     return f"{value}y" if isinstance(value, int) else str(value)
 
 
-def _session_rules(config: TenantConfig, who: Person, slot: SlotView) -> list[Refusal]:
+def _session_rules(config: TenantConfig, who: Person, slot: SeatTerms) -> list[Refusal]:
     """The session's own narrowing: ages (in years) and priority groups."""
     rules = slot.eligibility or {}
     out: list[Refusal] = []

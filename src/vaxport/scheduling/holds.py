@@ -38,10 +38,9 @@ from vaxport.scheduling.events import (
     APPOINTMENT_BOOKED,
     appointment_event,
 )
-from vaxport.scheduling.fairness.eligibility import _eligible
+from vaxport.scheduling.fairness.eligibility import eligible
 from vaxport.scheduling.fairness.schemas import AcceptedOut
 from vaxport.scheduling.models import Appointment, Session, Slot, WaitlistEntry
-from vaxport.scheduling.reach import local_today
 from vaxport.scheduling.release import fairness_of, release_state
 from vaxport.tenancy.service import TenantInfo
 
@@ -167,7 +166,7 @@ async def _candidates(
             | ((WaitlistEntry.created_at == after[0]) & (WaitlistEntry.id > after[1]))
         )
     query = query.order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(_CANDIDATES)
-    if uow.session.get_bind().dialect.name == "postgresql":
+    if uow.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list((await uow.session.scalars(query)).all())
 
@@ -185,27 +184,27 @@ async def _try(
     ``"full"`` when the slot has no seat left, None when this place cannot have it.
 
     A place whose person can never have it (gone, limits, booked elsewhere...) is closed;
-    one that must wait (too early on this day) stays for a later seat.
+    one that must wait (too early on this day), or that this session's own terms refuse
+    (a dose it does not give, its ages or groups), stays for another seat.
     """
     person = await person_facts(uow.session, tenant.id, place.beneficiary_id)
     verdict = None
     if person is not None:
-        verdict = await _eligible(
-            uow.session,
+        verdict = await eligible(
+            uow,
             tenant,
             person,
             product_id=slot.product_id,
             day=slot.day,
-            today=local_today(tenant, now),
             dose_numbers=session.dose_numbers,
             session_rules=session.eligibility,
-            counted=1,
+            excluding=(place.id,),
         )
         if verdict.ok:
             seat = Seat(person.id, person.account_id, verdict.series, verdict.dose_number, None)
             hold = now + dt.timedelta(minutes=fairness_of(tenant).hold_minutes)
             try:
-                async with uow.session.begin_nested():
+                async with uow.savepoint():
                     made = await book_in(uow, tenant.id, slot.id, seat, hold_until=hold)
             except IntegrityError:
                 made = None  # a live appointment for this dose appeared meanwhile
@@ -216,7 +215,9 @@ async def _try(
                 return made.id
     lasting = person is None or verdict is None or verdict.lasting
     if lasting:
-        reason = "person-gone" if verdict is None else verdict.refusals[0].code
+        reason = "person-gone"
+        if verdict is not None:
+            reason = next((r.code for r in verdict.refusals if r.lasting), "refused")
         await _move(uow, place, "closed", now, reason=reason)
     return None
 

@@ -9,9 +9,9 @@ cancelled and released ones gave theirs back. A partial unique index allows one 
 appointment per person per series and dose number.
 
 Rows copy the facility's region (and the session's product and day) so scope checks and
-searches need no join. A centre whose region is corrected keeps its published sessions
-under the old region until they are cancelled and published again (a known gap: the
-facilities context does not yet ask scheduling before a region change).
+searches need no join. When a centre's region is corrected, its sessions and slots from
+the tenant's local today on, and its appointments of those days or still live, follow
+(``sessions/relocation.py``, on ``facility.changed``); the past stays where it happened.
 """
 
 from __future__ import annotations
@@ -63,6 +63,14 @@ class Session(Base):
     __table_args__ = (
         Index("ix_scheduling_sessions_tenant_facility_day", "tenant_id", "facility_id", "day"),
         Index("ix_scheduling_sessions_tenant_region_day", "tenant_id", "region_code", "day"),
+        # The worker's closing of sessions whose day is over reads only the open ones.
+        Index(
+            "ix_scheduling_sessions_open_day",
+            "tenant_id",
+            "day",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
         CheckConstraint(_in("status", SESSION_STATUSES), name="status_known"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),

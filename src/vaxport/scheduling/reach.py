@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, Uuid, bindparam, select
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
@@ -45,11 +45,15 @@ def local_today(tenant: TenantInfo, now: dt.datetime | None = None) -> dt.date:
 
 
 def booked_at(tenant: TenantInfo, facility_id: uuid.UUID) -> Select[Any]:
-    """The ids of the people with an appointment at ``facility_id`` today (a subquery)."""
+    """The ids of the people with an appointment at ``facility_id`` today (a subquery).
+
+    Its values are parameters named as registration's port says (``booked_tenant``,
+    ``booked_facility``, ``booked_day``): a statement built with it once serves every
+    facility and day, given their values."""
     return select(Appointment.beneficiary_id).where(
-        Appointment.tenant_id == tenant.id,
-        Appointment.facility_id == facility_id,
-        Appointment.day == local_today(tenant),
+        Appointment.tenant_id == bindparam("booked_tenant", tenant.id, type_=Uuid()),
+        Appointment.facility_id == bindparam("booked_facility", facility_id, type_=Uuid()),
+        Appointment.day == bindparam("booked_day", local_today(tenant), type_=Date()),
         Appointment.status.in_(AT_THE_CENTRE),
     )
 

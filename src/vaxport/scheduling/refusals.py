@@ -1,5 +1,9 @@
 """Booking's refusals as RFC 9457 problems: one type per reason, with what to do next.
 
+:data:`REASONS` is the one table of the sentences said for each refusal, whichever way
+the seat was asked for: booking, and the release queue's and waitlist's ``not-eligible``
+(``fairness/eligibility.py``).
+
 The problem's ``type`` ends with the reason's code (``.../slot-full``, ``.../too-early``);
 ``errors`` names the field at fault with the same code and a sentence; ``refusals`` lists
 every reason with its parameters (``{"code": "too-early", "on": "2025-03-01", ...}``).
@@ -21,6 +25,9 @@ from vaxport.core.i18n import N_
 from vaxport.scheduling.eligibility import Refusal
 
 __all__ = [
+    "REASONS",
+    "SLOT_FIELD",
+    "UNKNOWN_REASON",
     "AppointmentEnded",
     "CutoffPassed",
     "SlotFull",
@@ -57,34 +64,43 @@ ORDER = (
     "too-far-ahead",
 )
 
+# The field of a refusal about the seat itself (another request names its own field).
+SLOT_FIELD = "slot_id"
+UNKNOWN_REASON = N_("cannot be booked here")
 # The sentence for each reason (a message id; ``{name}``s from its parameters) and the
 # field at fault.
 REASONS: dict[str, tuple[str, str]] = {
-    "slot-full": ("slot_id", N_("has no seat left: choose another slot")),
+    "slot-full": (SLOT_FIELD, N_("has no seat left: choose another slot")),
     "already-booked": (
         "beneficiary_id",
         N_("is already booked for dose {dose_number} on {on}: reschedule that appointment"),
     ),
     "person-booking-limit": (
         "beneficiary_id",
-        N_("already holds {limit} appointment(s) to come: cancel one before booking another"),
+        N_(
+            "already holds {limit} appointments, release tickets or waitlist places: cancel "
+            "one before asking for another"
+        ),
     ),
     "account-booking-limit": (
         "beneficiary_id",
-        N_("your family already holds {limit} appointments to come: cancel one first"),
+        N_(
+            "your family already holds {limit} appointments, release tickets or waitlist "
+            "places: cancel one first"
+        ),
     ),
-    "slot-closed": ("slot_id", N_("is no longer open for booking: choose another slot")),
-    "slot-started": ("slot_id", N_("has already started: choose a later slot")),
-    "not-released-yet": ("slot_id", N_("opens for booking at {on}: come back then")),
+    "slot-closed": (SLOT_FIELD, N_("is no longer open for booking: choose another slot")),
+    "slot-started": (SLOT_FIELD, N_("has already started: choose a later slot")),
+    "not-released-yet": (SLOT_FIELD, N_("opens for booking at {on}: come back then")),
     "in-release-queue": (
-        "slot_id",
+        SLOT_FIELD,
         N_("is being released by a draw until {on}: ask for a ticket for its session"),
     ),
     "release-drawing": (
-        "slot_id",
+        SLOT_FIELD,
         N_("is being drawn among the people who asked in time: try again in a minute"),
     ),
-    "product-withdrawn": ("slot_id", N_("is for a vaccine no longer given: choose another slot")),
+    "product-withdrawn": (SLOT_FIELD, N_("is for a vaccine no longer given: choose another slot")),
     "too-young": (
         "beneficiary_id",
         N_("is too young for this vaccine on that day (minimum {min_age}): book on or after {on}"),
@@ -99,14 +115,14 @@ REASONS: dict[str, tuple[str, str]] = {
         N_("has had every booster this vaccine allows ({max_boosters})"),
     ),
     "wrong-product-sequence": (
-        "slot_id",
+        SLOT_FIELD,
         N_(
             "is for {product}, which cannot follow {previous_product}: choose a slot for a "
             "vaccine that may follow it"
         ),
     ),
     "too-early": (
-        "slot_id",
+        SLOT_FIELD,
         N_(
             "is too early for dose {dose_number} ({min_days} days after the previous dose): "
             "choose a slot on or after {on}"
@@ -121,24 +137,28 @@ REASONS: dict[str, tuple[str, str]] = {
         N_("is not in a group eligible for this vaccine now"),
     ),
     "not-in-session-group": (
-        "slot_id",
+        SLOT_FIELD,
         N_("is reserved for other groups ({groups}): choose another session"),
     ),
     "dose-not-offered": (
-        "slot_id",
+        SLOT_FIELD,
         N_("gives doses {offered}, not dose {dose_number}: choose another session"),
     ),
     "not-same-series": (
-        "slot_id",
+        SLOT_FIELD,
         N_("is for another disease: book it as a new appointment instead"),
     ),
-    "too-far-ahead": ("slot_id", N_("is too far ahead: book at most {days} days ahead")),
+    "too-far-ahead": (SLOT_FIELD, N_("is too far ahead: book at most {days} days ahead")),
 }
 _DETAILS: dict[str, str] = {
     "slot-full": N_("This slot is full."),
     "already-booked": N_("This person is already booked for this dose."),
-    "person-booking-limit": N_("This person holds as many appointments as allowed."),
-    "account-booking-limit": N_("Your family holds as many appointments as allowed."),
+    "person-booking-limit": N_(
+        "This person holds as many appointments, tickets and waitlist places as allowed."
+    ),
+    "account-booking-limit": N_(
+        "Your family holds as many appointments, tickets and waitlist places as allowed."
+    ),
 }
 _NOT_ELIGIBLE = N_("This person cannot be booked in this slot.")
 _NOT_NOW = N_("This slot cannot be booked now.")
@@ -172,7 +192,7 @@ def refused(reasons: Sequence[Refusal]) -> Problem:
     first = ordered[0]
     errors: list[dict[str, str]] = []
     for r in ordered:
-        where, reason = REASONS.get(r.code, ("beneficiary_id", N_("cannot be booked here")))
+        where, reason = REASONS.get(r.code, ("beneficiary_id", UNKNOWN_REASON))
         errors.append(field_error(where, reason, code=r.code, **dict(r.params)))
     listing = [{"code": r.code, **r.params} for r in ordered]
     earliest = first.params.get("on")

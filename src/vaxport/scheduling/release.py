@@ -25,7 +25,7 @@ from vaxport.core.errors import Conflict, NotFound
 from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor, Resource, authorize
 from vaxport.registration.service import PersonFacts, person_facts
-from vaxport.scheduling.fairness.eligibility import _eligible, not_eligible
+from vaxport.scheduling.fairness.eligibility import eligible, not_eligible
 from vaxport.scheduling.fairness.schemas import TicketOut
 from vaxport.scheduling.models import (
     Appointment,
@@ -33,7 +33,6 @@ from vaxport.scheduling.models import (
     ReleaseTicket,
     Session,
 )
-from vaxport.scheduling.reach import local_today
 from vaxport.tenancy.service import BookingFairness, TenantInfo
 
 READ = "appointments:read"
@@ -189,18 +188,17 @@ async def request_ticket(
             )
         )
         if ticket is None:
-            verdict = await _eligible(
-                uow.session,
+            verdict = await eligible(
+                uow,
                 tenant,
                 person,
                 product_id=session.product_id,
                 day=session.day,
-                today=local_today(tenant, now),
                 dose_numbers=session.dose_numbers,
                 session_rules=session.eligibility,
             )
             if not verdict.ok:
-                raise not_eligible(verdict)
+                raise not_eligible(verdict, seat_field="session_id")
             ticket = await _add_ticket(
                 uow, tenant, actor, session=session, person=person, waitlist=waitlist, now=now
             )
@@ -239,7 +237,7 @@ async def _add_ticket(
         created_at=now,
     )
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             uow.session.add(ticket)
     except IntegrityError:
         # The same person's ticket, asked for at the same moment: answer that one.

@@ -33,7 +33,7 @@ from vaxport.registration.service import person_facts
 from vaxport.scheduling.appointments import Seat, book_in
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import RELEASE_DRAWN, RELEASE_TICKET_LOST
-from vaxport.scheduling.fairness.eligibility import _eligible
+from vaxport.scheduling.fairness.eligibility import eligible
 from vaxport.scheduling.models import (
     ReleaseDraw,
     ReleaseTicket,
@@ -186,12 +186,9 @@ async def _allocate(
             )
         ).all()
     )
-    today = local_today(tenant, now)
     winners = 0
     for position, ticket in enumerate(tickets, start=1):
-        appointment_id, lost_as = await _seat_for(
-            uow, tenant, session, ticket=ticket, slots=slots, today=today
-        )
+        appointment_id, lost_as = await _seat_for(uow, tenant, session, ticket=ticket, slots=slots)
         if appointment_id is not None:
             await _decide(
                 uow,
@@ -254,7 +251,6 @@ async def _seat_for(
     *,
     ticket: ReleaseTicket,
     slots: list[uuid.UUID],
-    today: dt.date,
 ) -> tuple[uuid.UUID | None, str]:
     """``(appointment id, "booked")`` for a seat given to the ticket's person, else
     ``(None, "full")`` (no seat left) or ``(None, "ineligible")`` (they may no longer
@@ -264,16 +260,15 @@ async def _seat_for(
     person = await person_facts(uow.session, tenant.id, ticket.beneficiary_id)
     if person is None:
         return None, "ineligible"
-    verdict = await _eligible(
-        uow.session,
+    verdict = await eligible(
+        uow,
         tenant,
         person,
         product_id=session.product_id,
         day=session.day,
-        today=today,
         dose_numbers=session.dose_numbers,
         session_rules=session.eligibility,
-        counted=1,
+        excluding=(ticket.id,),
     )
     if not verdict.ok:
         return None, "ineligible"
@@ -282,7 +277,7 @@ async def _seat_for(
     )
     while slots:
         try:
-            async with uow.session.begin_nested():
+            async with uow.savepoint():
                 made = await book_in(uow, tenant.id, slots[0], seat)
         except IntegrityError:
             # A live appointment for this dose appeared meanwhile (booked elsewhere).

@@ -1,6 +1,6 @@
 """The scheduling context's front door: other contexts and the pages import only this.
 
-For now it publishes the schedule engine (:mod:`vaxport.scheduling.engine`, over
+It publishes the schedule engine (:mod:`vaxport.scheduling.engine`, over
 :mod:`vaxport.scheduling.history`): pure functions over the tenant configuration and a
 person's dose history.
 
@@ -17,10 +17,17 @@ from __future__ import annotations
 
 # The day at a centre (attendance/): today's list, a person seen, a session closed.
 # ``complete_in`` is the seam dose recording (issue 15) calls in its own transaction.
+from vaxport.scheduling.attendance.completing import (
+    AppointmentFacts,
+    appointment_read,
+    booking_code_of,
+    completion,
+)
+from vaxport.scheduling.attendance.completing import facts as appointment_facts
 from vaxport.scheduling.attendance.day import find_by_code as find_by_booking_code
 from vaxport.scheduling.attendance.day import list_day as list_centre_day
 from vaxport.scheduling.attendance.day import session_day
-from vaxport.scheduling.attendance.marks import appointment_in, complete_in
+from vaxport.scheduling.attendance.marks import appointment_by_code_in, appointment_in, complete_in
 from vaxport.scheduling.attendance.marks import close_session as close_session_attendance
 from vaxport.scheduling.attendance.marks import complete as complete_appointment
 from vaxport.scheduling.attendance.schemas import (
@@ -44,6 +51,7 @@ from vaxport.scheduling.booking_schemas import (
     AppointmentQuery,
     RescheduleIn,
 )
+from vaxport.scheduling.doses_port import install_dose_source
 from vaxport.scheduling.eligibility import history_of
 from vaxport.scheduling.engine import (
     Assessment,
@@ -112,6 +120,7 @@ __all__ = [
     "CALENDAR_DAYS",
     "AcceptedOut",
     "AlreadyWaiting",
+    "AppointmentFacts",
     "AppointmentIn",
     "AppointmentOut",
     "AppointmentQuery",
@@ -155,11 +164,15 @@ __all__ = [
     "WaitlistQuery",
     "accept_offer",
     "age_window",
+    "appointment_by_code_in",
+    "appointment_facts",
     "appointment_in",
+    "appointment_read",
     "assess",
     "assess_product",
     "book",
     "booked_at",
+    "booking_code_of",
     "booking_limit_refusals",
     "booking_path",
     "cancel",
@@ -169,12 +182,14 @@ __all__ = [
     "close_session_attendance",
     "complete_appointment",
     "complete_in",
+    "completion",
     "count_series",
     "find_by_booking_code",
     "get_appointment",
     "get_session",
     "get_ticket",
     "history_of",
+    "install_dose_source",
     "join_waitlist",
     "kept_answer",
     "leave_waitlist",

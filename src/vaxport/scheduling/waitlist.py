@@ -30,7 +30,7 @@ from vaxport.registration.service import person_facts
 from vaxport.scheduling.appointments import end
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import APPOINTMENT_CANCELLED
-from vaxport.scheduling.fairness.eligibility import _eligible, not_eligible
+from vaxport.scheduling.fairness.eligibility import eligible, not_eligible
 from vaxport.scheduling.fairness.schemas import WaitlistEntryOut, WaitlistIn, WaitlistPage
 from vaxport.scheduling.models import LIVE_WAITLIST, Appointment, WaitlistEntry
 from vaxport.scheduling.reach import local_today
@@ -125,19 +125,14 @@ async def join(
         authorize(actor, WRITE, person.resource, what="beneficiary")
         if await _live_place(uow, tenant, person.id, body.product_id) is not None:
             raise AlreadyWaiting(N_("this person is already waiting for this vaccine"))
-        verdict = await _eligible(
-            uow.session,
-            tenant,
-            person,
-            product_id=body.product_id,
-            day=max(body.from_day, today),
-            today=today,
+        verdict = await eligible(
+            uow, tenant, person, product_id=body.product_id, day=max(body.from_day, today)
         )
         later = (
             not verdict.lasting and verdict.earliest is not None and verdict.earliest <= body.to_day
         )
         if not (verdict.ok or later):
-            raise not_eligible(verdict)
+            raise not_eligible(verdict, seat_field="product_id")
         holder = Holder(person.id, person.account_id, person.region_code, person.facility_id)
         entry_id, created = await join_in(
             uow,
@@ -207,7 +202,7 @@ async def join_in(
         updated_at=now,
     )
     try:
-        async with uow.session.begin_nested():
+        async with uow.savepoint():
             uow.session.add(entry)
     except IntegrityError:
         return await _live_place(uow, tenant, holder.beneficiary_id, product_id), False

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vaxport.tenancy.config_immunization import ImmunizationSettings
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_schedule import (
     BookingFairness,
@@ -250,17 +251,56 @@ class BookingRules(ConfigModel):
     limits: BookingLimits | None = Field(default=None, exclude_if=_absent)
     # Randomized release and waitlist holds (vaxport.tenancy.config_schedule).
     fairness: BookingFairness | None = Field(default=None, exclude_if=_absent)
+    # Days after a session's (local) day when the worker closes its attendance (its people
+    # still booked become no-shows); absent: the next day (scheduling.attendance.closing).
+    close_sessions_after_days: int | None = Field(default=None, ge=1, le=30, exclude_if=_absent)
+
+
+# The UVCI's issuer part (eHN UVCI guidelines): A-Z, 0-9, "/" between parts.
+UVCI_PREFIX_RE = r"^(?:[A-Z0-9]{1,16}/){0,3}$"
+DEFAULT_CERTIFICATE_VALIDITY_DAYS = 365
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 class CertificateSettings(ConfigModel):
     formats: list[CertificateFormat] = Field(default_factory=list)
     issuer: ShortText | None = None
     country: CountryAlpha2 | None = None
+    # The SMART Health Card issuer (``iss``): keys at ``{shc_issuer}/.well-known/jwks.json``.
+    # Absent: ``{VAXPORT_PUBLIC_URL}/shc/{tenant}``, served by vaxport itself.
+    shc_issuer: str | None = Field(default=None, max_length=200, exclude_if=_absent)
+    # How long an issued certificate is valid (its ``exp``); absent: 365 days.
+    validity_days: int | None = Field(default=None, ge=1, le=3650, exclude_if=_absent)
+    # The UVCI's issuer part before the random part, e.g. ``MOH/`` (absent: none).
+    uvci_prefix: str | None = Field(
+        default=None, pattern=UVCI_PREFIX_RE, max_length=30, exclude_if=_absent
+    )
 
     @field_validator("formats")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         return no_duplicates(value)
+
+    @field_validator("shc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, sep, rest = value.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        hostname = host if host.startswith("[") else host.split(":", 1)[0]
+        if not sep or not hostname or any(c in value for c in "?#@ \t"):
+            raise _error("must be an absolute URL without query, fragment or user info")
+        if value.endswith("/"):
+            raise _error("must not end with '/' (verifiers append /.well-known/jwks.json)")
+        if scheme != "https" and not (scheme == "http" and hostname in _LOCAL_HOSTS):
+            raise _error("must use https (the SMART Health Cards spec requires it)")
+        return value
+
+    @property
+    def validity(self) -> int:
+        """Days an issued certificate is valid (``validity_days`` or the default)."""
+        return self.validity_days or DEFAULT_CERTIFICATE_VALIDITY_DAYS
 
     @model_validator(mode="after")
     def _dcc_needs_country(self) -> CertificateSettings:
@@ -326,6 +366,8 @@ class TenantConfig(ConfigModel):
     registration: RegistrationSettings | None = Field(default=None, exclude_if=lambda v: v is None)
     # Priority groups and declared attributes (vaxport.tenancy.config_schedule).
     eligibility: EligibilitySettings | None = Field(default=None, exclude_if=_absent)
+    # Adverse event terms and the lot threshold (vaxport.tenancy.config_immunization).
+    immunization: ImmunizationSettings | None = Field(default=None, exclude_if=_absent)
     # A language served before its catalog is complete, the gaps filled from another of
     # the tenant's languages (``{fi: sv}``): declared, never implied (see languages.py).
     language_fallbacks: dict[LocaleId, LocaleId] | None = Field(

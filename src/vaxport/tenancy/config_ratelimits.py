@@ -51,6 +51,7 @@ class RateLimitOverrides(_Section):
     booking: ClassRateLimits | None = None
     write: ClassRateLimits | None = None
     default: ClassRateLimits | None = None
+    id_check: ClassRateLimits | None = None
 
     def as_rules(self) -> dict[str, dict[str, str]]:
         """``{class: {dimension: rule}}`` of what this tenant sets (nothing else)."""

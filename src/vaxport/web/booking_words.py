@@ -32,10 +32,12 @@ SENTENCES: dict[str, str] = {
         "that appointment instead of booking another."
     ),
     "person-booking-limit": N_(
-        "{name} already has {limit} appointment(s) to come. Cancel one before booking another."
+        "{name} already has {limit} appointments, release tickets or waitlist places. Cancel "
+        "one before booking another."
     ),
     "account-booking-limit": N_(
-        "Your family already has {limit} appointments to come. Cancel one before booking another."
+        "Your family already has {limit} appointments, release tickets or waitlist places. "
+        "Cancel one before booking another."
     ),
     "slot-closed": N_("This slot is no longer open for booking. Choose another slot."),
     "slot-started": N_("This slot has already started. Choose a later slot."),

@@ -1,5 +1,6 @@
 """Citizen pages: "My family" — the people an account manages, adding one, changing their
-details, and asking for a correction of a name, birth date or ID number.
+details (the risk groups and occupations they declare among them), and asking for a
+correction of a name, birth date or ID number.
 
 Pages need a signed-in citizen (others are sent to the sign-in page); every form posts
 with its CSRF token and answers with a redirect (303) on success, or the same page with
@@ -105,10 +106,11 @@ async def add_submit(
     tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
     """Register the member under the account."""
-    form = await person_form.read(request)
+    form = await person_form.read(request) | await person_form.read_declared(request, tenant)
     try:
         body = MemberIn.model_validate(person_form.member_body(form))
-        await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
+        async with service.disclosure_budget(request.scope, actor):
+            await service.register_member(db=ctx.db, tenant=tenant, actor=actor, body=body)
     except (Problem, ValidationError) as exc:
         status = exc.status if isinstance(exc, Problem) else 422
         if status >= 500:
@@ -145,7 +147,8 @@ async def edit_form(
     if me is None:
         return _to_sign_in(tenant)
     member = await _member(ctx, tenant, me, beneficiary_id)
-    form = {k: str(getattr(member, k) or "") for k in EDITABLE}
+    form: dict[str, Any] = {k: str(getattr(member, k) or "") for k in EDITABLE}
+    form |= {k: getattr(member, k) for k in person_form.declared_kinds(tenant)}
     return person_form.form_page(request, tenant, EDIT, form, nav_current="family", member=member)
 
 
@@ -155,7 +158,8 @@ async def edit_submit(
 ) -> Response:
     """Save the changed details."""
     form = await person_form.read(request, EDITABLE)
-    changes: dict[str, Any] = {k: (form[k] or None) for k in EDITABLE}
+    declared = await person_form.read_declared(request, tenant)
+    changes: dict[str, Any] = {k: (form[k] or None) for k in EDITABLE} | declared
     try:
         body = MemberUpdate.model_validate(changes)
         await service.update_member(
@@ -176,7 +180,7 @@ async def edit_submit(
             request,
             tenant,
             EDIT,
-            form,
+            form | declared,
             status=status,
             errors=errors,
             nav_current="family",

@@ -63,6 +63,19 @@ FEATURES: tuple[Feature, ...] = (
         N_("Search vaccination centres by place, vaccine or what is near you."),
     ),
     Feature(
+        "certificates",
+        "/{tenant}/certificates",
+        N_("Vaccination certificates"),
+        N_("Show or download the certificates of your family, with QR codes checked abroad."),
+        offered=lambda config: bool(config.certificates.formats),
+    ),
+    Feature(
+        "verify",
+        "/verify",
+        N_("Check a certificate"),
+        N_("Check any vaccination certificate's QR code: ours or another country's."),
+    ),
+    Feature(
         "staff-sign-in",
         "/{tenant}/staff/login",
         N_("Staff sign-in"),
@@ -97,7 +110,7 @@ class Offer:
 
 
 def wired(app: Starlette, features: Iterable[Feature] = FEATURES) -> list[Feature]:
-    """The features whose page this app serves."""
+    """The features whose page this app serves (and whose work the installation does)."""
     paths = _page_paths(app)
     return [f for f in features if f.path in paths]
 

@@ -179,6 +179,9 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """Render ``template`` in the page's language; remember an explicit choice in a cookie."""
+    # The layouts mark the current menu entry for whoever is signed in, on any page: one
+    # that sets none (a staff activation link opened while signed in) marks none.
+    context.setdefault("nav_current", None)
     body = (
         environment()
         .get_template(template)

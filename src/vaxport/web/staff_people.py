@@ -83,4 +83,7 @@ async def find_person(
         kinds=id_type_names(tenant, locale),
         regions=region_labels(tenant, locale),
         can_register=actor.has("beneficiaries:write"),
+        can_read_doses=actor.kind == "staff" and actor.has("doses:read"),
+        can_record=actor.kind == "staff" and actor.has("doses:write"),
+        can_read_certificates=actor.kind == "staff" and actor.has("certificates:read"),
     )

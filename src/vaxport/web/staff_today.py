@@ -203,6 +203,7 @@ async def _today_page(
         products=_products(tenant),
         notice=notice if notice in NOTICES else None,
         can_mark=actor.has("appointments:write"),
+        can_record=actor.has("doses:write"),
         today_url=today_url,
     )
 

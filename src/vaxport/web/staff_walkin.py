@@ -8,6 +8,8 @@ form (a citizen account can claim the record later with them).
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
@@ -31,7 +33,7 @@ async def _form_page(
     ctx: Context,
     tenant: TenantInfo,
     actor: Actor,
-    form: dict[str, str],
+    form: dict[str, Any],
     *,
     status: int = 200,
     errors: list[FormError] | None = None,
@@ -64,11 +66,12 @@ async def walk_in_submit(
     tenant: PathTenant, ctx: Ctx, actor: CurrentActor, request: Request
 ) -> Response:
     """Register the person; show the slip's reference and claim code."""
-    form = await person_form.read(request, (*person_form.FIELDS, "facility_id"))
+    fields = await person_form.read(request, (*person_form.FIELDS, "facility_id"))
+    form = fields | await person_form.read_declared(request, tenant)
     try:
         body = person_form.member_body(form)
         if actor.facility_id is None:
-            centre = await centre_picker.resolve(ctx.db, tenant, actor, form["facility_id"])
+            centre = await centre_picker.resolve(ctx.db, tenant, actor, fields["facility_id"])
             body["facility_id"] = str(centre)
         made = await service.register_walk_in(
             db=ctx.db, tenant=tenant, actor=actor, body=WalkInIn.model_validate(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import os
 import uuid
 
@@ -122,3 +123,17 @@ def test_blind_index_is_keyed_versioned_and_separated_by_kind() -> None:
     assert compute(KEY, 3, "id_number", "AB1") == a
     assert compute(os.urandom(32), 3, "id_number", "AB1") != a
     assert compute(KEY, 3, "text", "AB1") != a
+
+
+@given(
+    key=st.binary(min_size=16, max_size=100),
+    kind=st.sampled_from(["id_number", "text", "phone"]),
+    value=st.text(max_size=60),
+)
+def test_blind_index_is_the_hmac_of_domain_kind_and_value(
+    key: bytes, kind: str, value: str
+) -> None:
+    # Stored indexes must not change however the MAC is computed (prepared key states).
+    mac = hmac.new(key, b"vaxport.bidx.v1\x00" + kind.encode() + b"\x00" + value.encode(), "sha256")
+    assert compute(key, 2, kind, value) == b"\x00\x02" + mac.digest()
+    assert compute(key, 2, kind, value) == b"\x00\x02" + mac.digest()  # prepared, reused

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, CompileError, StatementError
+from sqlalchemy.exc import ArgumentError, CompileError, IntegrityError, StatementError
 
 from tests.core.crypto.conftest import Note, Person
 from vaxport.core.crypto import (
@@ -20,11 +20,13 @@ from vaxport.core.crypto import (
     DecryptionError,
     InvalidFieldValueError,
     blind_match,
+    seal_values,
 )
 from vaxport.core.crypto.envelope import CLASS_SUBJECT, CLASS_TENANT, parse_header
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.models import SubjectKey
-from vaxport.core.db import Database
+from vaxport.core.db import Database, Rows, write_batch
+from vaxport.core.ids import uuid7
 
 PLAINTEXTS = {
     "given_name": "Amélie",
@@ -351,3 +353,31 @@ async def test_a_new_subject_gets_its_key_without_a_lookup_and_an_old_one_keeps_
     async with people.read(tenant_id=tenant) as s:
         person = (await s.execute(select(Person).where(Person.id == pid))).scalar_one()
         assert person.notes == PLAINTEXTS["notes"]
+
+
+async def test_a_row_sealed_from_plain_values_reads_back_as_the_orm_would_have_written_it(
+    people: Database, tenant: uuid.UUID
+) -> None:
+    """``seal_values`` (a new row for ``write_batch``, no ORM object) writes what a flush
+    would: fields that open on read, the subject's own key, blind indexes that match."""
+    pid = uuid7()
+    values = {"id": pid, "tenant_id": tenant, "status": "active", **PLAINTEXTS, "email": None}
+    async with people.transaction(tenant_id=tenant) as uow:
+        sealed = await uow.run_sync(lambda s: seal_values(s, Person, values))
+        await write_batch(uow, [Rows(Person.__table__, [sealed])])  # type: ignore[arg-type]
+    assert not set(PLAINTEXTS) & set(sealed)
+    assert sealed["email_enc"] is None
+    assert sealed["email_bidx"] is None
+    assert parse_header(sealed["notes_enc"]).key_class == CLASS_SUBJECT
+    assert parse_header(sealed["phone_enc"]).key_class == CLASS_TENANT
+    async with people.read(tenant_id=tenant) as s:
+        person = (await s.execute(select(Person).where(Person.id == pid))).scalar_one()
+        for name, value in {**PLAINTEXTS, "email": None}.items():
+            assert getattr(person, name) == value, name
+        clause = await blind_match(
+            s, Person.phone_bidx, tenant_id=tenant, kind="phone", value="+33 6 12 34 56 78"
+        )
+        assert (await s.execute(select(Person.id).where(clause))).scalar() == pid
+    # The same ID number through the ORM meets the plain row's blind index: one person.
+    with pytest.raises(IntegrityError):
+        await _add(people, tenant, national_id=PLAINTEXTS["national_id"])

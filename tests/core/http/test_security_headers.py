@@ -10,7 +10,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from vaxport.app import create_app
-from vaxport.core.http.security_headers import PAGE_CSP, SecurityHeadersMiddleware
+from vaxport.core.http.middleware import RequestMiddleware
+from vaxport.core.http.security_headers import PAGE_CSP, SecurityHeaders
 from vaxport.settings import Settings
 
 HTML = {"Accept": "text/html"}
@@ -110,7 +111,7 @@ async def test_a_response_that_sets_its_own_policy_keeps_it() -> None:
         )
         await response(scope, receive, send)
 
-    app = SecurityHeadersMiddleware(inner)
+    app = RequestMiddleware(inner, security=SecurityHeaders())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.get("/")
     assert r.headers.get_list("content-security-policy") == ["sandbox"]

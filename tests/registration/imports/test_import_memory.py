@@ -63,6 +63,11 @@ async def held_kib(db: Database, settings: Settings, tenant: TenantInfo, path: P
         snapshot = tracemalloc.take_snapshot().filter_traces(ours)
         held.append(sum(stat.size for stat in snapshot.statistics("filename")))
 
+    # What the process held before is neither traced nor garbage: frozen, the collections
+    # after each batch walk the import's objects alone (the whole heap of a worker that
+    # ran hundreds of tests took seconds a batch).
+    gc.collect()
+    gc.freeze()
     tracemalloc.start()
     try:
         await importer.run(
@@ -71,6 +76,7 @@ async def held_kib(db: Database, settings: Settings, tenant: TenantInfo, path: P
         )  # fmt: skip
     finally:
         tracemalloc.stop()
+        gc.unfreeze()
     done = await imports.status(db=db, tenant=tenant, import_id=started.id)
     assert done.rows_read == done.rows_created + done.rows_invalid
     return max(held) / 1024

@@ -15,6 +15,7 @@ from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
 from vaxport.core.ids import short_code, uuid7
 from vaxport.identity.service import Actor
+from vaxport.immunization.models import Dose
 from vaxport.registration.models import Beneficiary
 from vaxport.scheduling.models import Appointment, Slot
 from vaxport.tenancy.schemas import TenantInfo
@@ -106,8 +107,9 @@ async def given(
     series: str = "covid-19",
     status: str = "completed",
 ) -> uuid.UUID:
-    """An appointment of ``person_id`` on ``day`` in ``status`` (``completed``: a dose
-    given), written straight to the tables with its own session; its id."""
+    """An appointment of ``person_id`` on ``day`` in ``status``, written straight to the
+    tables with its own session; its id. ``completed`` also records the dose given (a
+    completed appointment alone is not a dose: :func:`record_given`)."""
     [slot_id] = await slot(db, tenant, facility_id, day=day, product_id=product_id)
     async with db.transaction(tenant_id=tenant.id) as uow:
         taken = await uow.session.get(Slot, slot_id)
@@ -134,7 +136,45 @@ async def given(
             updated_at=utcnow(),
         )
         uow.session.add(row)
+    if status == "completed":
+        await record_given(
+            db, tenant, facility_id, person_id, product_id=product_id, day=day,
+            dose_number=dose_number, series=series, appointment_id=row.id,
+        )  # fmt: skip
     return row.id
+
+
+async def record_given(
+    db: Database,
+    tenant: TenantInfo,
+    facility_id: uuid.UUID,
+    person_id: uuid.UUID,
+    *,
+    product_id: str,
+    day: dt.date,
+    dose_number: int = 1,
+    series: str = "covid-19",
+    appointment_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """A dose record of ``person_id`` given on ``day``, straight into immunization's table
+    (the person's history as scheduling reads it); its id."""
+    at = dt.datetime.combine(day, dt.time(10, 0), tzinfo=dt.UTC)
+    async with db.transaction(tenant_id=tenant.id) as uow:
+        dose = Dose(
+            id=uuid7(),
+            tenant_id=tenant.id,
+            beneficiary_id=person_id,
+            product_id=product_id,
+            series=series,
+            dose_number=dose_number,
+            administered_at=at,
+            day=day,
+            facility_id=facility_id,
+            region_code=REGION,
+            appointment_id=appointment_id,
+        )
+        uow.session.add(dose)
+    return dose.id
 
 
 async def seats(db: Database, tenant_id: uuid.UUID, slot_ids: Sequence[uuid.UUID]) -> list[int]:

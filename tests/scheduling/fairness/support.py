@@ -35,10 +35,18 @@ async def released_session(
     slots: int = 1,
     seats: int = 10,
     day: dt.date = DAY,
+    dose_numbers: tuple[int, ...] = (1, 2),
 ) -> Seeded:
     """An open session whose booking opened ``release_at`` (a minute ago by default)."""
     seeded = await open_session(
-        db, tenant.id, centre, region_code=REGION, day=day, slots=slots, seats=seats
+        db,
+        tenant.id,
+        centre,
+        region_code=REGION,
+        day=day,
+        slots=slots,
+        seats=seats,
+        dose_numbers=dose_numbers,
     )
     async with db.transaction(tenant_id=tenant.id) as uow:
         await uow.session.execute(

@@ -6,6 +6,7 @@ Public surface for the contexts:
 * :func:`blind_match` / :func:`blind_index` — equality lookups by a blind index.
 * :func:`erase_subject` — crypto-shred one person (fields under their own key).
 * :func:`seal_new` — seal a new object's fields now, for rows inserted by Core statements.
+* :func:`seal_values` — a new row's columns from plain values, sealed (no ORM object).
 * :func:`configure_keyring` — install the keyring the settings describe (app start-up).
 
 See ``docs/keys.md`` for operators.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from vaxport.core.crypto import orm as _orm  # noqa: F401 - installs the ORM hooks
 from vaxport.core.crypto.blind import blind_index, blind_match, set_phone_region_resolver
+from vaxport.core.crypto.direct import seal_values
 from vaxport.core.crypto.errors import (
     CryptoError,
     CryptoMisuseError,
@@ -55,6 +57,7 @@ __all__ = [
     "open_column",
     "registered_models",
     "seal_new",
+    "seal_values",
     "set_keyring",
     "set_phone_region_resolver",
 ]

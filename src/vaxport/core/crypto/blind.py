@@ -9,8 +9,8 @@ find rows it has not reached yet.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import re
 import struct
 import threading
@@ -86,10 +86,38 @@ def normalise(kind: str, value: Any, *, region: str | None = None) -> str:
 
 
 def compute(key: bytes, version: int, kind: str, normalised: str) -> bytes:
-    """The stored blind index of an already normalised value."""
-    mac = hmac.new(key, b"vaxport.bidx.v1\x00" + kind.encode() + b"\x00", hashlib.sha256)
+    """The stored blind index of an already normalised value:
+    ``HMAC-SHA256(key, domain || kind || value)`` after the key's version."""
+    inner, outer = _mac_prefix(key, kind)
+    mac = inner.copy()
     mac.update(normalised.encode())
-    return struct.pack(">H", version) + mac.digest()
+    out = outer.copy()
+    out.update(mac.digest())
+    digest: bytes = out.digest()
+    return _VERSION.pack(version) + digest
+
+
+_VERSION = struct.Struct(">H")
+_BLOCK = 64  # SHA-256's block size: HMAC pads (or hashes) its key to it
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@functools.lru_cache(maxsize=256)
+def _mac_prefix(key: bytes, kind: str) -> tuple[Any, Any]:
+    """HMAC-SHA256 under ``key`` with the domain and ``kind`` already absorbed: its inner
+    and outer hash states (RFC 2104), copied for each value instead of keying an HMAC
+    and hashing the prefix again (a fifth of the cost of ``hmac.new`` per index).
+
+    Index keys only (tenant-wide, never crypto-shredded; the keyring holds them too);
+    a few hundred at most are kept, the least recently used dropped first.
+    """
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\x00")
+    inner = hashlib.sha256(key.translate(_IPAD))
+    inner.update(b"vaxport.bidx.v1\x00" + kind.encode() + b"\x00")
+    return inner, hashlib.sha256(key.translate(_OPAD))
 
 
 def index_version(bidx: bytes) -> int:

@@ -120,10 +120,14 @@ def _unpad(data: bytes) -> bytes:
 
 def seal(key: bytes, header: Header, plaintext: bytes, aad_context: bytes) -> bytes:
     """Encrypt ``plaintext`` under ``key`` with a fresh random 96-bit nonce."""
-    head = header.pack()
+    return seal_with(AESGCM(key), header.pack(), plaintext, aad_context)
+
+
+def seal_with(cipher: AESGCM, head: bytes, plaintext: bytes, aad_context: bytes) -> bytes:
+    """:func:`seal` with the key's cipher and packed header made by the caller, once for
+    several values under one key (a new row's fields): the same ciphertext format."""
     nonce = os.urandom(NONCE_LEN)
-    ct = AESGCM(key).encrypt(nonce, _pad(plaintext), head + aad_context)
-    return head + nonce + ct
+    return head + nonce + cipher.encrypt(nonce, _pad(plaintext), head + aad_context)
 
 
 def open_sealed(key: bytes, blob: bytes, aad_context: bytes) -> bytes:

@@ -329,6 +329,18 @@ class Keyring:
         dk = self.key(session, tenant_id, PURPOSE_DATA, header.key_version)
         return open_sealed(dk, sealed, subject_key_aad(tenant_id=tenant_id, subject_id=subject_id))
 
+    def adopt_subject_key(
+        self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID, sealed: bytes
+    ) -> bytes:
+        """The subject's key from its stored (wrapped) form, read by the caller's own
+        statement beside the subject's row; kept for the transaction and the process, as
+        :meth:`subject_keys` keeps the keys it reads."""
+        key = self.open_subject_key(session, tenant_id, subject_id, sealed)
+        ck = (_session_db(session), "subject", tenant_id, subject_id)
+        self._tx(session)[ck] = key
+        self._put(ck, key)
+        return key
+
     def seal_subject_key(
         self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID, key: bytes
     ) -> tuple[int, bytes]:

@@ -24,7 +24,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from vaxport.core.crypto.blind import blind_index_sync
-from vaxport.core.crypto.direct import tenant_data_key
+from vaxport.core.crypto.direct import seal_values, tenant_data_key
 from vaxport.core.crypto.envelope import (
     CLASS_SUBJECT,
     Header,
@@ -190,12 +190,10 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: object) ->
 def _seal_params(
     session: Session, spec: ModelSpec, params: dict[str, Any], *, insert: bool
 ) -> dict[str, Any]:
-    names = [n for n in params if n in spec.fields]
-    if not names:
+    if not any(n in spec.fields for n in params):
         return params
     out = dict(params)
-    tenant_id = out.get("tenant_id")
-    if not isinstance(tenant_id, uuid.UUID):
+    if not isinstance(out.get("tenant_id"), uuid.UUID):
         raise CryptoMisuseError("bulk writes of encrypted fields need tenant_id in every row")
     pk = spec.pk_attr
     if out.get(pk) is None:
@@ -205,30 +203,7 @@ def _seal_params(
         if default is None or not default.is_callable:
             raise CryptoMisuseError(f"bulk insert needs {pk} in every row")
         out[pk] = default.arg(None)
-    for name in names:
-        f = spec.fields[name]
-        value = out.pop(name)
-        if value is None:
-            out[f.enc_attr] = None
-            if f.index:
-                out[f.bidx_attr] = None
-            continue
-        sid = None
-        if f.subject is not None:
-            sid = out.get(f.subject)
-            if not isinstance(sid, uuid.UUID):
-                raise CryptoMisuseError(f"bulk write of {name} needs {f.subject} in every row")
-        ct, bidx = _seal_value(
-            session, spec, f, tenant_id=tenant_id, row_id=out[pk], subject_id=sid, value=value
-        )
-        if f.index:
-            check_unique_during_rotation(
-                session, spec, f, tenant_id=tenant_id, row_id=out[pk], value=value, get=out.get
-            )
-        out[f.enc_attr] = ct
-        if f.index:
-            out[f.bidx_attr] = bidx
-    return out
+    return seal_values(session, spec.cls, out)
 
 
 def _bound_names(spec: ModelSpec) -> set[str]:

@@ -202,9 +202,11 @@ def open_column(
     row_id: object,
     raw: bytes | None,
     subject_id: uuid.UUID | None = None,
+    key: bytes | None = None,
 ) -> Any:
     """The plaintext of ``model.field`` read off the ORM (a Core or driver row), with the
-    keys this process already holds for ``bind``'s database.
+    keys this process already holds for ``bind``'s database (or ``key``: the subject's, as
+    ``Keyring.adopt_subject_key`` gave it).
 
     The same check and decryption as an attribute read (``read_field``); the key comes
     from the keyring's in-process cache only, so this never queries: when the key is not
@@ -224,7 +226,8 @@ def open_column(
         ref: tuple[Any, ...] = ("subject", tenant_id, subject_id)
     else:
         ref = ("key", tenant_id, PURPOSE_DATA, header.key_version)
-    key = get_keyring().peek(bind, ref)
+    if key is None or header.key_class != CLASS_SUBJECT:
+        key = get_keyring().peek(bind, ref)
     if key is None:
         raise KeyNotFoundError(f"{model.__name__}.{field}: its key is not cached here")
     if key == _DESTROYED:

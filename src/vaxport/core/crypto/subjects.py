@@ -3,8 +3,9 @@
 Fields declared with ``encrypted(..., subject="<column>")`` are sealed under a random key
 of that subject, itself wrapped by the tenant's data key (table ``subject_keys``).
 Erasing the subject deletes the key and clears those fields and their blind indexes in
-every registered table, so neither the live database nor any copy of the ciphertext
-(exports, replicas, dumps taken afterwards) can be decrypted again. See ``docs/keys.md``
+every registered table (append-only tables keep ciphertext no key opens any more), so
+neither the live database nor any copy of the ciphertext (exports, replicas, dumps taken
+afterwards) can be decrypted again. See ``docs/keys.md``
 for what this does and does not do for backups taken before the erasure.
 """
 
@@ -26,6 +27,10 @@ async def erase_subject(
     """Destroy the subject's key and clear their subject-keyed fields; return rows cleared."""
     cleared = 0
     for spec in registered_models():
+        if spec.table.info.get("append_only"):
+            # The app may not change an append-only table's rows (core/rls.py grants it
+            # INSERT and SELECT only); destroying the key below is what shreds them.
+            continue
         by_column: dict[str, dict[str, None]] = {}
         for f in spec.fields.values():
             if f.subject is None:
@@ -34,6 +39,10 @@ async def erase_subject(
             values[f.enc_attr] = None
             if f.index:
                 values[f.bidx_attr] = None
+        if spec.table.info.get("append_only"):
+            # Rows nobody may change (history kept as written): destroying the key below
+            # is what makes their ciphertext unreadable.
+            continue
         for subject_attr, values in by_column.items():
             table = spec.table
             subject_col = spec.column(subject_attr)

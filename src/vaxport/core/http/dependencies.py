@@ -24,7 +24,16 @@ ROUTE_CLASS_ATTR = "__vaxport_route_class__"
 # What a route costs and risks, for rate limits and body limits (see core/http/route_policy.py).
 # Undeclared: "write" for POST/PUT/PATCH/DELETE, "default" otherwise.
 RouteClass = Literal[
-    "code_request", "login", "public_search", "verification", "booking", "write", "default"
+    "code_request",
+    "login",
+    "public_search",
+    "verification",
+    "booking",
+    "write",
+    "default",
+    # Not a route's class but an outcome's: answers that disclose whether an identity
+    # document is registered (core/http/ratelimit.py ``outcome_budget``).
+    "id_check",
 ]
 ROUTE_CLASSES: tuple[str, ...] = get_args(RouteClass)
 

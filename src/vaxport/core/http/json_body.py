@@ -3,7 +3,9 @@
 ``json.loads`` recurses once per level: ``[`` * 100,000 raised RecursionError (a 500 with
 tracebacks, before authentication) and 5,000-deep objects exhausted the stack. No body of
 ours nests beyond a handful of levels, so a scan of the brackets outside strings refuses
-anything deeper than :data:`MAX_DEPTH` in linear time, before any recursion.
+anything deeper than :data:`MAX_DEPTH` in linear time, before any recursion. An object
+naming a key twice and a string holding a NUL are refused too (:class:`BodyError`: a
+422 naming the field, never a 500 from the database or the audit log).
 """
 
 from __future__ import annotations
@@ -12,10 +14,79 @@ import json
 import re
 from typing import Any
 
+from starlette.requests import Request
+
+from vaxport.core.errors import PayloadTooLarge, ValidationFailed, from_validation
+
 MAX_DEPTH = 32
 # A JSON string (escapes included), removed before counting brackets.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class BodyError(ValueError):
+    """A body that parses but that no route of ours takes, at a field."""
+
+    kind = "json_invalid"
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+    def problem(self) -> ValidationFailed:
+        """The 422 naming the field, for routes that parse their body themselves."""
+        return ValidationFailed(errors=from_validation([self.error()]))
+
+    def error(self) -> dict[str, Any]:
+        """As a pydantic-style validation error (its type names the message)."""
+        return {"type": self.kind, "loc": ("body", *self.loc), "msg": str(self)}
+
+
+class DuplicateKeyError(BodyError):
+    """An object of the body names the same key twice."""
+
+    kind = "json_duplicate_key"
+
+    def __init__(self, key: str) -> None:
+        super().__init__((key,), f"key {key!r} appears twice in one object")
+
+
+class NulError(BodyError):
+    """A string of the body holds a NUL character (PostgreSQL text cannot store one, and
+    no field of ours means one)."""
+
+    kind = "string_nul"
+
+
+def _nul_at(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        for key in value:
+            if "\x00" in key:
+                return (*loc, key)
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        found = _nul_at(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # ``json.loads`` keeps the last of repeated keys silently, while a proxy or another
+    # parser in front of us may act on the first: refuse rather than guess.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return obj
 
 
 class TooDeepError(ValueError):
@@ -43,6 +114,30 @@ def check_depth(raw: bytes, limit: int = MAX_DEPTH) -> None:
 
 
 def loads(raw: bytes) -> Any:
-    """``json.loads`` of ``raw`` after :func:`check_depth`."""
+    """``json.loads`` of ``raw`` after :func:`check_depth`; a :class:`BodyError` for an
+    object naming a key twice or a NUL in a string."""
     check_depth(raw)
-    return json.loads(raw)
+    doc = json.loads(raw, object_pairs_hook=_unique)
+    # JSON text carries a NUL only escaped (a raw control character is invalid JSON), so
+    # the common body is cleared by one scan of its bytes.
+    if b"\\u0000" in raw:
+        loc = _nul_at(doc)
+        if loc is not None:
+            raise NulError(loc, "a string holds a NUL character")
+    return doc
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body of a route that sets its own cap (declared an upload, so the middleware's
+    ordinary JSON cap does not apply first): 413 beyond ``limit`` bytes, checked on the
+    declared length before reading and on the bytes as they arrive."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes", limit_bytes=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes", limit_bytes=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

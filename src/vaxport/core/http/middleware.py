@@ -13,11 +13,21 @@ import random
 import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_plus
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaxport.core.errors import PROBLEM_JSON, PayloadTooLarge, Problem
+from vaxport.core.errors import (
+    PROBLEM_JSON,
+    BadRequest,
+    PayloadTooLarge,
+    Problem,
+    ValidationFailed,
+    from_validation,
+)
+from vaxport.core.i18n import N_
 from vaxport.core.logging import request_id_var
 from vaxport.core.metrics import HTTP
 
@@ -26,6 +36,77 @@ if TYPE_CHECKING:
     from vaxport.core.http.security_headers import SecurityHeaders
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def holds_nul(scope: Scope) -> bool:
+    """Whether the address (path or query) carries a NUL: no route of ours means one, and
+    PostgreSQL text refuses it (a 500 where it reached a query)."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
+_FORM = b"application/x-www-form-urlencoded"
+
+
+def form_nul_guard(scope: Scope, receive: Receive) -> Receive:
+    """``receive``, refusing a URL-encoded form body that holds a NUL (encoded or raw)
+    with a 422 naming the field, as JSON bodies are (``core.http.json_body``).
+
+    Pages read their forms in many places (Starlette's parser, FastAPI's ``Form``); the
+    bytes are checked here as they arrive instead, without buffering the body: only the
+    part after the last ``&`` is kept, to name the field and to find a ``%00`` split
+    across two chunks. The error is raised from the read, where the route's handler
+    answers it like any other refusal. Other bodies pass untouched (a NUL may be real
+    data in an upload; JSON is checked when parsed).
+    """
+    if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return receive
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            if not value.lower().startswith(_FORM):
+                return receive
+            break
+    else:
+        return receive
+    pending = b""
+
+    async def guarded() -> Message:
+        nonlocal pending
+        message = await receive()
+        chunk = message.get("body", b"")
+        if not chunk:
+            return message
+        seen = pending + chunk
+        if b"%00" in seen or b"\x00" in seen:
+            raise _form_nul(seen)
+        cut = seen.rfind(b"&")
+        pending = seen[cut + 1 :] if cut >= 0 else seen
+        if len(pending) > 300:  # a long value: its name and end are all still needed
+            eq = pending.find(b"=", 0, 256)
+            pending = (pending[: eq + 1] if eq >= 0 else b"") + pending[-2:]
+        return message
+
+    return guarded
+
+
+# Problem.headers is a dict, HTTPException's a Mapping: the same dict serves both.
+class FormNul(ValidationFailed, HTTPException):  # type: ignore[misc]
+    """The 422 of :func:`form_nul_guard`. An ``HTTPException`` too: FastAPI's form reading
+    lets those through and turns anything else raised while reading into a bare 400;
+    answered as the problem it is (the handlers look up the classes in order)."""
+
+    def __init__(self, field: str) -> None:
+        error = {"type": "string_nul", "loc": (field,), "msg": "a form field holds a NUL"}
+        ValidationFailed.__init__(self, errors=from_validation([error]))
+        self.status_code = self.status
+
+
+def _form_nul(seen: bytes) -> FormNul:
+    at = seen.find(b"%00") if b"%00" in seen else seen.find(b"\x00")
+    pair = seen[seen.rfind(b"&", 0, at) + 1 : at]
+    name, sep, _ = pair.partition(b"=")
+    field = unquote_plus(name.decode("latin-1")) if sep else ""
+    return FormNul(field or "form")
 
 
 async def send_problem(send: Send, problem: Problem, *, path: str | None = None) -> None:
@@ -72,7 +153,9 @@ class RequestMiddleware:
     *template* (bounded cardinality). With ``security``, every answer also gets the
     security headers (``core/http/security_headers.py``). One layer instead of three:
     each layer costs a coroutine and a ``send`` wrapper per message. ``probe`` is told of
-    every request's start and end (bench mode counts round trips so).
+    every request's start and end (bench mode counts round trips so). An address holding
+    a NUL is answered 400 here (:func:`holds_nul`), a form body holding one 422
+    (:func:`form_nul_guard`).
     """
 
     def __init__(
@@ -121,7 +204,12 @@ class RequestMiddleware:
         probe = self.probe
         begun = probe.begin(scope) if probe is not None else None
         try:
-            await self.app(scope, receive, send_with_id)
+            if holds_nul(scope):
+                await send_problem(
+                    send_with_id, BadRequest(N_("the address holds a NUL character"))
+                )
+            else:
+                await self.app(scope, form_nul_guard(scope, receive), send_with_id)
         finally:
             if probe is not None:
                 probe.end(scope, begun, status)

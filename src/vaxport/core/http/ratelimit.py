@@ -31,7 +31,8 @@ import asyncio
 import hashlib
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,10 +65,13 @@ Overrides = Mapping[str, Mapping[str, str]]
 OverridesLoader = Callable[[], Awaitable[Mapping[str, Overrides]]]
 ProblemResponder = Callable[[Scope, Receive, Send, Problem], Awaitable[None]]
 Rules = tuple[tuple[str, tuple[RateLimitItem, ...]], ...]
+_Ids = tuple[str, ...]
+_Check = tuple[str, RateLimitItem, _Ids]
 
 
 class _Window(Protocol):
     async def hit(self, item: RateLimitItem, *ids: str) -> bool: ...
+    async def test(self, item: RateLimitItem, *ids: str) -> bool: ...
     async def stats(self, item: RateLimitItem, *ids: str) -> WindowStats: ...
     async def close(self) -> None: ...
 
@@ -91,6 +95,9 @@ class _RedisWindow:
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         return await self.limiter.hit(item, *ids)
+
+    async def test(self, item: RateLimitItem, *ids: str) -> bool:
+        return await self.limiter.test(item, *ids)
 
     async def stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
         return await self.limiter.get_window_stats(item, *ids)
@@ -116,6 +123,9 @@ class _MemoryWindow:
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         return self.limiter.hit(item, *ids)
+
+    async def test(self, item: RateLimitItem, *ids: str) -> bool:
+        return self.limiter.test(item, *ids)
 
     async def stats(self, item: RateLimitItem, *ids: str) -> WindowStats:
         return self.limiter.get_window_stats(item, *ids)
@@ -237,25 +247,29 @@ class RateLimiter:
                 return code, per_tenant[route_class]
         return _NO_TENANT, self.defaults[route_class]
 
-    async def check(self, scope: Scope, route_class: str) -> Decision:
-        """The decision for one request (hits its counters when it is allowed)."""
-        if not self.enabled:
-            return _PASS
+    async def _checks(self, scope: Scope, route_class: str) -> list[_Check]:
+        """Every limit of ``route_class`` that applies to this request, with its key."""
         tenant, rules = await self.rules(route_class, scope["path"])
         if not rules:
-            return _PASS
+            return []
         client = scope.get("client")
         principal = (scope.get("state") or {}).get("principal_id")
         subjects = {
             "ip": self.ip_id(str(client[0])) if client else "none",
             "account": str(principal) if principal else "",
         }
-        checks: list[tuple[str, RateLimitItem, tuple[str, ...]]] = [
+        return [
             (dim, item, (route_class, dim, tenant, subjects[dim]))
             for dim, items in rules
             if subjects[dim]
             for item in items
         ]
+
+    async def check(self, scope: Scope, route_class: str) -> Decision:
+        """The decision for one request (hits its counters when it is allowed)."""
+        if not self.enabled:
+            return _PASS
+        checks = await self._checks(scope, route_class)
         if not checks:
             return _PASS
         if time.monotonic() < self._down_until:
@@ -267,28 +281,29 @@ class RateLimiter:
             self._down_until = time.monotonic() + _BREAKER_SECONDS
             return self._store_unavailable(route_class)
 
-    async def _hit(
-        self, route_class: str, checks: list[tuple[str, RateLimitItem, tuple[str, ...]]]
-    ) -> Decision:
+    async def _refusal(self, route_class: str, dim: str, item: RateLimitItem, ids: _Ids) -> Problem:
+        stats = await self.window.stats(item, *ids)
+        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        RATE_LIMITED.labels(route_class, dim).inc()
+        problem = TooManyRequests(
+            N_("too many {kind} requests; retry in {seconds} s"),
+            params={"kind": route_class.replace("_", " "), "seconds": retry},
+            retry_after=retry,
+        )
+        problem.headers.update(
+            {
+                "Retry-After": str(retry),
+                "RateLimit-Limit": str(item.amount),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(retry),
+            }
+        )
+        return problem
+
+    async def _hit(self, route_class: str, checks: list[_Check]) -> Decision:
         for dim, item, ids in checks:
             if not await self.window.hit(item, *ids):
-                stats = await self.window.stats(item, *ids)
-                retry = max(1, math.ceil(stats.reset_time - time.time()))
-                RATE_LIMITED.labels(route_class, dim).inc()
-                problem = TooManyRequests(
-                    N_("too many {kind} requests; retry in {seconds} s"),
-                    params={"kind": route_class.replace("_", " "), "seconds": retry},
-                    retry_after=retry,
-                )
-                problem.headers.update(
-                    {
-                        "Retry-After": str(retry),
-                        "RateLimit-Limit": str(item.amount),
-                        "RateLimit-Remaining": "0",
-                        "RateLimit-Reset": str(retry),
-                    }
-                )
-                return Decision(problem=problem)
+                return Decision(problem=await self._refusal(route_class, dim, item, ids))
         # The headers describe the caller's own budget: the account's when signed in,
         # else the address's. (Reading every window would double the store round trips;
         # an exhausted one still answers 429 with its own numbers.)
@@ -323,6 +338,70 @@ class RateLimiter:
             )
         RATE_LIMIT_STORE_ERRORS.labels(route_class, "open").inc()
         return _PASS
+
+    async def refused(self, scope: Scope, route_class: str) -> Problem | None:
+        """The 429 when ``route_class``'s budget is spent for this caller (counts nothing).
+
+        For an outcome's budget (:func:`outcome_budget`): what is counted is an answer,
+        not a request. The store unreachable: closed (503), since such a budget guards a
+        disclosure.
+        """
+        if not self.enabled:
+            return None
+        checks = await self._checks(scope, route_class)
+        if not checks:
+            return None
+        try:
+            for dim, item, ids in checks:
+                if not await self.window.test(item, *ids):
+                    return await self._refusal(route_class, dim, item, ids)
+        except Exception as exc:  # noqa: BLE001 - an unreachable store is policy, not a 500
+            log.warning("ratelimit.store_failed", route_class=route_class, error=type(exc).__name__)
+            RATE_LIMIT_STORE_ERRORS.labels(route_class, "closed").inc()
+            return ServiceUnavailable(
+                N_("rate limiting is unavailable; try again shortly"),
+                headers={"Retry-After": "5"},
+            )
+        return None
+
+    async def spend(self, scope: Scope, route_class: str) -> None:
+        """Count one answer against ``route_class``'s budget for this caller."""
+        if not self.enabled:
+            return
+        for _dim, item, ids in await self._checks(scope, route_class):
+            try:
+                await self.window.hit(item, *ids)
+            except Exception as exc:  # noqa: BLE001 - the answer stands; the next check fails closed
+                log.warning(
+                    "ratelimit.store_failed", route_class=route_class, error=type(exc).__name__
+                )
+                return
+
+
+@asynccontextmanager
+async def outcome_budget(
+    scope: Scope, route_class: str, *, counts: tuple[type[BaseException], ...]
+) -> AsyncIterator[None]:
+    """Limit how often a caller may get an answer of a kind, not how often they ask.
+
+    A body that raises one of ``counts`` spends one of ``route_class``'s budget; once it
+    is spent, the body is not run and 429 is raised instead, whatever its answer would
+    have been (so a refusal says nothing about the question). Without the application's
+    limiter (a bare test app), nothing is limited.
+    """
+    app = scope.get("app")
+    limiter: RateLimiter | None = getattr(getattr(app, "state", None), "rate_limiter", None)
+    if limiter is None:
+        yield
+        return
+    problem = await limiter.refused(scope, route_class)
+    if problem is not None:
+        raise problem
+    try:
+        yield
+    except counts:
+        await limiter.spend(scope, route_class)
+        raise
 
 
 async def _send_json_problem(scope: Scope, _receive: Receive, send: Send, problem: Problem) -> None:

@@ -3,9 +3,10 @@
 HTML gets a strict Content-Security-Policy with no inline script or style, so an
 injection that slips past autoescaping still cannot run. Everything else (JSON,
 problem+json, CSS, metrics) gets a policy that renders nothing and cannot be framed.
-A response that sets its own policy keeps it; a path may be given a policy of its own by
-name (none is today: the API docs page serves Swagger UI from our own origin under the
-page policy).
+A response that sets its own policy keeps it (CSP or Permissions-Policy: the verify page
+sends :data:`CAMERA_PERMISSIONS_POLICY`); a path may be given a CSP of its own by name
+(none is today: the API docs page serves Swagger UI from our own origin under the page
+policy).
 HSTS (with ``VAXPORT_FORCE_HTTPS``) goes on HTTPS answers only, as RFC 6797 asks; the
 scheme is the one the transport layer established (core/http/transport.py), so it is right
 behind a TLS-terminating proxy too.
@@ -19,8 +20,6 @@ max-age=...``: the public directory, configuration, JWKS) and keeps it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -36,6 +35,9 @@ PERMISSIONS_POLICY = (
     "midi=(), magnetometer=(), gyroscope=(), accelerometer=(), display-capture=(), "
     "idle-detection=(), xr-spatial-tracking=(), browsing-topics=()"
 )
+# A page that scans QR codes with the camera (the public verify page) sets this one on its
+# own answer; every other page keeps the camera off.
+CAMERA_PERMISSIONS_POLICY = PERMISSIONS_POLICY.replace("camera=()", "camera=(self)")
 HSTS = "max-age=63072000; includeSubDomains"
 # Paths whose answers default to ``Cache-Control: no-store`` (see the module docstring).
 PRIVATE_PREFIXES = ("/api/", "/fhir/")
@@ -108,35 +110,3 @@ class SecurityHeaders:
         if hsts and b"strict-transport-security" not in present:
             extra.append((b"strict-transport-security", HSTS.encode()))
         return headers + extra
-
-
-class SecurityHeadersMiddleware:
-    """:class:`SecurityHeaders` as a layer of its own (apps without ``RequestMiddleware``)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        hsts: bool = False,
-        path_policies: Mapping[str, str] | None = None,
-    ) -> None:
-        self.app = app
-        self.headers = SecurityHeaders(hsts=hsts, path_policies=path_policies)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        override, private = self.headers.for_path(scope["path"])
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self.headers.add(
-                    list(message.get("headers", [])),
-                    override,
-                    scheme=scope.get("scheme"),
-                    private=private,
-                )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

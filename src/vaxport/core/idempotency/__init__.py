@@ -15,6 +15,7 @@ from vaxport.core.idempotency.claim import (
     KeyTaken,
     claim_of,
     claims_in_transaction,
+    kept_created,
 )
 from vaxport.core.idempotency.marks import answer_concerns, withhold_from_replay
 from vaxport.core.idempotency.middleware import (
@@ -45,6 +46,7 @@ __all__ = [
     "claim_of",
     "claims_in_transaction",
     "fingerprint",
+    "kept_created",
     "purge_expired",
     "scope_hash",
     "tenant_segment",

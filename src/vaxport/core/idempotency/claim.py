@@ -19,8 +19,9 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
+import orjson
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,9 +29,10 @@ from starlette.requests import HTTPConnection
 
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto.direct import seal_bytes
-from vaxport.core.db import Rows, UnitOfWork
+from vaxport.core.db import Database, Rows, UnitOfWork
 from vaxport.core.errors import Conflict
-from vaxport.core.idempotency.store import DONE, IdempotencyKey
+from vaxport.core.i18n import N_
+from vaxport.core.idempotency.store import DONE, IdempotencyKey, lookup
 from vaxport.core.ids import uuid7
 
 T = TypeVar("T")
@@ -123,7 +125,21 @@ class Claim:
         if _HELD not in str(exc.orig) and "idempotency_keys" not in str(exc.orig):
             return None
         self.taken = True
-        return KeyTaken("this Idempotency-Key is in use", headers={"Retry-After": "1"})
+        return _key_taken()
+
+    async def held(self, db: Database) -> KeyTaken | None:
+        """The :class:`KeyTaken` to raise when the key is held already, else None: a
+        refused retry may have met its own first run's consequence (the middleware then
+        answers with the first answer, or 422 for another request under the same key)."""
+        async with db.read(tenant_id=self.tenant_id) as session:
+            if await lookup(session, self.scope, self.key) is None:
+                return None
+        self.taken = True
+        return _key_taken()
+
+
+def _key_taken() -> KeyTaken:
+    return KeyTaken(N_("this Idempotency-Key is in use"), headers={"Retry-After": "1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +149,39 @@ class Keep(Generic[T]):
 
     claim: Claim
     render: Callable[[Session, T], Rows]
+
+
+class Created(Protocol):
+    """An answer naming what a request created (a response model with an ``id``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=Created)
+
+
+def kept_created(
+    claim: Claim | None, location: str, subject: Callable[[C], uuid.UUID | None]
+) -> Keep[C] | None:
+    """The request's key kept with what it created: 201, the answer, ``Location`` =
+    ``location`` + its id, sealed under the key of the person ``subject`` names in it
+    (None: of no one)."""
+    if claim is None:
+        return None
+
+    def render(session: Session, out: C) -> Rows:
+        return claim.answer(
+            session,
+            status=201,
+            body=orjson.dumps(out.model_dump(mode="json")),
+            headers=[["location", f"{location}{out.id}"]],
+            subject_id=subject(out),
+        )
+
+    return Keep(claim, render)
 
 
 def claim_of(conn: HTTPConnection) -> Claim | None:

@@ -1,6 +1,7 @@
 """Turning credentials (a bearer token, a session cookie) into an :class:`Actor`.
 
-Used once per request by the authentication middleware. A credential is usable when
+Used once per request by the authentication middleware, which keeps the tenant found
+here for the request (``PathTenant`` then looks it up no second time). A credential is usable when
 it is authentic and unexpired *and* the account is still active, its token version
 unchanged (bearer) and its session not revoked: checked against the cached account
 state (``state``), so a disable or role change is felt on the next request.
@@ -64,8 +65,11 @@ _ACTORS: dict[str, tuple[tokens.AccessClaims, TenantInfo, state.AccountState, Ac
 _ACTORS_MAX = 10_000
 
 
-async def actor_from_bearer(*, db: Database, cache: Cache, settings: Settings, token: str) -> Actor:
-    """The actor of a bearer access token; :class:`InvalidToken` if it may not be used."""
+async def actor_from_bearer(
+    *, db: Database, cache: Cache, settings: Settings, token: str
+) -> tuple[Actor, TenantInfo]:
+    """The actor of a bearer access token and its tenant; :class:`InvalidToken` if it may
+    not be used."""
     claims = await tokens.verify_access_token(db=db, settings=settings, token=token)
     tenant = await _tenant(db, cache, claims.tenant_code, claims.tenant_id)
     st = await state.account_state(
@@ -77,13 +81,13 @@ async def actor_from_bearer(*, db: Database, cache: Cache, settings: Settings, t
     )
     seen = _ACTORS.get(claims.jti)
     if seen is not None and seen[0] is claims and seen[1] is tenant and seen[2] is st:
-        return seen[3]
+        return seen[3], tenant
     actor = _checked_actor(claims, tenant, st)
     assert st is not None  # checked: an account without state is refused
     if len(_ACTORS) >= _ACTORS_MAX:
         _ACTORS.clear()
     _ACTORS[claims.jti] = (claims, tenant, st, actor)
-    return actor
+    return actor, tenant
 
 
 def _checked_actor(
@@ -100,8 +104,11 @@ def _checked_actor(
     return _actor(tenant, st, session_id=claims.session_id, auth_time=claims.auth_time)
 
 
-async def actor_from_cookie(*, db: Database, cache: Cache, settings: Settings, value: str) -> Actor:
-    """The actor of a browser session cookie; :class:`InvalidToken` if it may not be used."""
+async def actor_from_cookie(
+    *, db: Database, cache: Cache, settings: Settings, value: str
+) -> tuple[Actor, TenantInfo]:
+    """The actor of a browser session cookie and its tenant; :class:`InvalidToken` if it
+    may not be used."""
     parts = sessions.parse_web_cookie(value)
     if parts is None:
         raise InvalidToken("malformed cookie")
@@ -124,4 +131,4 @@ async def actor_from_cookie(*, db: Database, cache: Cache, settings: Settings, v
     )
     if st is None or st.status != STATUS_ACTIVE:
         raise InvalidToken("account not active")
-    return _actor(tenant, st, session_id=session_id, auth_time=ws.auth_time)
+    return _actor(tenant, st, session_id=session_id, auth_time=ws.auth_time), tenant

@@ -41,6 +41,7 @@ from vaxport.tenancy.service import TenantInfo, get_tenant_or_404
 log = get_logger(__name__)
 
 SESSION_COOKIE = "vaxport_session"
+_TENANT = "actor_tenant"  # scope["state"] key: the authenticated actor's TenantInfo
 _MACHINE_PREFIXES = ("/api/", "/fhir/", "/.well-known/", "/static/")
 
 
@@ -84,10 +85,11 @@ def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
 class AuthenticationMiddleware:
     """Reads the bearer token or session cookie once per request (pure ASGI).
 
-    Sets ``scope["state"]``: ``actor`` (an :class:`Actor`) and ``principal_id`` (used by
-    the idempotency middleware) when the credential is usable; ``auth_error`` when one
-    was presented but is not; ``auth_via`` (``bearer`` | ``cookie``). It never refuses a
-    request itself: public routes stay reachable; ``requires`` decides.
+    Sets ``scope["state"]``: ``actor`` (an :class:`Actor`), ``principal_id`` (used by
+    the idempotency middleware) and the actor's tenant when the credential is usable;
+    ``auth_error`` when one was presented but is not; ``auth_via`` (``bearer`` |
+    ``cookie``). It never refuses a request itself: public routes stay reachable;
+    ``requires`` decides.
     """
 
     def __init__(self, app: ASGIApp, *, db: Database, cache: Cache, settings: Settings) -> None:
@@ -110,27 +112,28 @@ class AuthenticationMiddleware:
                 scheme, _, token = authorization.decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     raise authn.InvalidToken("not a bearer token")
-                actor = await authn.actor_from_bearer(
+                found = await authn.actor_from_bearer(
                     db=self.db, cache=self.cache, settings=self.settings, token=token.strip()
                 )
-                self._set(state, actor)
+                self._set(state, *found)
             else:
                 cookie = _cookie(headers, self.cookie_name)
                 if cookie:
                     state["auth_via"] = "cookie"
-                    actor = await authn.actor_from_cookie(
+                    found = await authn.actor_from_cookie(
                         db=self.db, cache=self.cache, settings=self.settings, value=cookie
                     )
-                    self._set(state, actor)
+                    self._set(state, *found)
         except authn.InvalidToken as exc:
             state["auth_error"] = exc.reason
             log.info("identity.credential_refused", reason=exc.reason, via=state.get("auth_via"))
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _set(state: dict[str, object], actor: Actor) -> None:
+    def _set(state: dict[str, object], actor: Actor, tenant: TenantInfo) -> None:
         state["actor"] = actor
         state["principal_id"] = str(actor.account_id)
+        state[_TENANT] = tenant  # the actor's, as found for this request (``path_tenant``)
 
 
 class SeeOther(Problem):
@@ -224,8 +227,12 @@ CurrentActor = Annotated[Actor, Depends(_current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(_request_actor)]
 
 
-async def path_tenant(tenant: str, ctx: Ctx) -> TenantInfo:
-    """The tenant named by the path's ``{tenant}`` (404 if there is none)."""
+async def path_tenant(tenant: str, ctx: Ctx, request: Request) -> TenantInfo:
+    """The tenant named by the path's ``{tenant}`` (404 if there is none): the one
+    authentication found for this request when it is the actor's, never looked up twice."""
+    known = request.scope.get("state", {}).get(_TENANT)
+    if isinstance(known, TenantInfo) and known.code == tenant:
+        return known
     return await get_tenant_or_404(db=ctx.db, cache=ctx.cache, code=tenant)
 
 

@@ -78,6 +78,18 @@ PERMISSIONS: dict[str, Permission] = {
     "slots:write": Permission("jurisdiction", False, "publish sessions and slots"),
     "doses:read": Permission("jurisdiction", True, "read dose records and AEFI"),
     "doses:write": Permission("jurisdiction", True, "record doses and adverse events"),
+    "doses:correct": Permission(
+        "jurisdiction", True, "correct or void dose records past the recorder's window"
+    ),
+    "doses:void-approve": Permission(
+        "jurisdiction", True, "approve another's void of a dose that has a certificate"
+    ),
+    "lots:read": Permission("tenant", False, "read vaccine lots"),
+    "lots:write": Permission(
+        "tenant", True, "register, correct and hold lots; list who received one"
+    ),
+    "aefi:report": Permission("own", True, "report an adverse event after a member's dose"),
+    "aefi:triage": Permission("jurisdiction", True, "triage adverse event reports"),
     "certificates:read": Permission("jurisdiction", True, "read certificates"),
     "certificates:revoke": Permission("jurisdiction", True, "revoke certificates"),
     "facilities:read": Permission("jurisdiction", False, "read vaccination centres"),
@@ -100,6 +112,9 @@ PERMISSIONS: dict[str, Permission] = {
         "tenant", False, "see when citizen accounts were recovered (no phone numbers)"
     ),
     "tenants:manage": Permission("national", False, "operate the tenant (keys, loads)"),
+    "trust:manage": Permission(
+        "national", False, "import foreign certificate signers and their revocations"
+    ),
 }
 
 _SELF = {"self:read", "self:write"}
@@ -115,6 +130,11 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:write",
             "slots:write",
             "doses:read",
+            "doses:correct",
+            "doses:void-approve",
+            "lots:read",
+            "lots:write",
+            "aefi:triage",
             "certificates:read",
             "certificates:revoke",
             "facilities:read",
@@ -129,6 +149,7 @@ TABLE: dict[str, frozenset[str]] = {
             "config:write",
             "audit:read",
             "accounts:recoveries",
+            "trust:manage",
         }
     ),
     REGION_ADMIN: frozenset(
@@ -141,6 +162,11 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:write",
             "slots:write",
             "doses:read",
+            "doses:correct",
+            "doses:void-approve",
+            "lots:read",
+            "lots:write",
+            "aefi:triage",
             "certificates:read",
             "facilities:read",
             "facilities:write",
@@ -160,6 +186,10 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:write",
             "slots:write",
             "doses:read",
+            "doses:correct",
+            "doses:void-approve",
+            "lots:read",
+            "aefi:triage",
             "certificates:read",
             "facilities:read",
             "staff:read",
@@ -176,6 +206,8 @@ TABLE: dict[str, frozenset[str]] = {
             "appointments:read",
             "appointments:write",
             "doses:read",
+            "lots:read",
+            "aefi:triage",
             "doses:write",
             "certificates:read",
             "facilities:read",
@@ -206,6 +238,9 @@ TABLE: dict[str, frozenset[str]] = {
             "beneficiaries:write",
             "appointments:read",
             "appointments:write",
+            # Their members' dose records (own reach, as every citizen permission).
+            "doses:read",
+            "aefi:report",
             "certificates:read",
             "notifications:preferences:read",
             "notifications:preferences:write",

@@ -32,11 +32,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core import clock
-from vaxport.core.db import Database
+from vaxport.core.db import Database, serialize_on
 from vaxport.core.errors import TooManyRequests, ValidationFailed, field_error, invalid
 from vaxport.core.i18n import N_
 from vaxport.identity.credentials.secrets import mac
@@ -123,9 +123,7 @@ def _check_purpose(purpose: str) -> None:
 
 async def _lock_destination(session: AsyncSession, dest_hash: bytes) -> None:
     """Serialise sends and tries of one destination (SQLite writers are serial already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(dest_hash[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    await serialize_on(session, "vaxport.otp-destination", dest_hash)
 
 
 def _retry_after(oldest: dt.datetime, window: dt.timedelta, now: dt.datetime) -> int:

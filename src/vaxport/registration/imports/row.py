@@ -17,6 +17,9 @@ email                        an e-mail address
 region_code        yes       the most precise region level of the tenant's tree
 preferred_locale             one of the tenant's languages (``en``, ``fr``...)
 guardian_relation            parent, guardian or other (for a minor)
+risk_groups                  codes of the tenant's ``eligibility.risk_groups``, separated
+                             by ``;`` (``immunocompromised;pregnancy``)
+occupations                  codes of the tenant's ``eligibility.occupations``, the same way
 =================  ========  ==========================================================
 
 (a) ``birth_date`` is a required column unless the tenant's ``registration.birth`` is
@@ -28,6 +31,7 @@ error fields are these column names, and reasons never repeat a cell's value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -52,7 +56,11 @@ COLUMNS = (
     "region_code",
     "preferred_locale",
     "guardian_relation",
+    "risk_groups",
+    "occupations",
 )
+# Columns holding a list of codes (tenant codes have no ";", "," or spaces).
+LISTS = ("risk_groups", "occupations")
 REQUIRED = ("given_name", "sex", "id_type", "id_number", "region_code")
 _ORDER = {name: i for i, name in enumerate(COLUMNS)}
 # Field paths of MemberIn / validate_member, as import columns.
@@ -99,8 +107,10 @@ def _member_input(cells: dict[str, str]) -> dict[str, object]:
     data: dict[str, object] = {
         name: cells.get(name) or None
         for name in COLUMNS
-        if name not in {"id_type", "id_number", "sex"}
+        if name not in {"id_type", "id_number", "sex", *LISTS}
     }
+    for name in LISTS:
+        data[name] = [c for c in re.split(r"[;,\s]+", cells.get(name) or "") if c]
     data["sex"] = cells.get("sex", "").lower()
     data["documents"] = [
         {"id_type": cells.get("id_type", ""), "number": cells.get("id_number", "")}

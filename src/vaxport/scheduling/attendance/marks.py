@@ -5,7 +5,9 @@ ends (at the version read; a live one's seat goes back to its slot in the same
 transaction). :func:`complete_in` is the seam dose recording calls inside its own
 transaction (issue 15): today staff mark a person seen by hand, later the recorded dose
 does it. Closing is idempotent: the session's status changes once (a conditional UPDATE
-that also serializes two closers), and a retry finds nothing left to mark.
+that also serializes two closers), and a retry finds nothing left to mark. Staff close a
+session by hand (:func:`close_session`); the worker closes the sessions whose day is over
+(:mod:`vaxport.scheduling.attendance.closing`) through the same :func:`close_in`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork, affected
-from vaxport.core.errors import Conflict, NotFound
+from vaxport.core.errors import Conflict, NotFound, ValidationFailed
 from vaxport.core.i18n import N_
+from vaxport.core.principal import Principal
 from vaxport.identity.service import Actor
 from vaxport.scheduling.appointments import end
 from vaxport.scheduling.attendance import reach
-from vaxport.scheduling.attendance.day import session_view, status_counts
+from vaxport.scheduling.attendance.day import normalise_code, session_view, status_counts
 from vaxport.scheduling.attendance.schemas import AppointmentOut, ClosedOut
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import (
@@ -48,6 +51,22 @@ async def appointment_in(
     return await uow.session.scalar(
         select(Appointment)
         .where(Appointment.tenant_id == tenant_id, Appointment.id == appointment_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+async def appointment_by_code_in(
+    uow: UnitOfWork, tenant_id: uuid.UUID, code: str
+) -> Appointment | None:
+    """The appointment with this booking code (as read aloud: any case, O for 0...);
+    None when there is none, or ``code`` cannot be a booking code."""
+    try:
+        wanted = normalise_code(code)
+    except ValidationFailed:
+        return None
+    return await uow.session.scalar(
+        select(Appointment)
+        .where(Appointment.tenant_id == tenant_id, Appointment.booking_code == wanted)
         .execution_options(populate_existing=True)
     )
 
@@ -140,6 +159,26 @@ async def _mark_no_shows(uow: UnitOfWork, session: Session) -> list[Appointment]
     return [row for row in booked if await end(uow, row, "no_show", event=APPOINTMENT_NO_SHOW)]
 
 
+async def close_in(
+    uow: UnitOfWork, session: Session, *, by: Principal
+) -> tuple[bool, list[Appointment]]:
+    """Close ``session``'s attendance in the caller's transaction: the session ``closed``
+    (once: ``session.closed``), each still-booked appointment a ``no_show``
+    (``appointment.no_show``), audited as ``by``. ``(whether this call closed it, the
+    appointments it marked)``; 409 when the session is cancelled."""
+    flipped = await _flip_to_closed(uow, session)
+    if flipped:
+        await session_event(uow, SESSION_CLOSED, session.id)
+    else:
+        await uow.session.refresh(session)
+        if session.status != "closed":  # cancelled meanwhile
+            raise Conflict(N_("a cancelled session has no attendance to close"))
+    marked = await _mark_no_shows(uow, session)
+    if flipped or marked:
+        await _audit_close(uow, by, session, marked)
+    return flipped, marked
+
+
 async def close_session(
     *, db: Database, cache: Cache, tenant: TenantInfo, actor: Actor, session_id: uuid.UUID
 ) -> ClosedOut:
@@ -163,16 +202,7 @@ async def close_session(
                 N_("a session is closed on or after its day ({day})"),
                 params={"day": session.day.isoformat()},
             )
-        flipped = await _flip_to_closed(uow, session)
-        if flipped:
-            await session_event(uow, SESSION_CLOSED, session.id)
-        else:
-            await uow.session.refresh(session)
-            if session.status != "closed":  # cancelled meanwhile
-                raise Conflict(N_("a cancelled session has no attendance to close"))
-        marked = await _mark_no_shows(uow, session)
-        if flipped or marked:
-            await _audit_close(uow, actor, session, marked)
+        _, marked = await close_in(uow, session, by=actor.principal)
         if marked:
             uow.after_commit(lambda: slots_changed(cache, tenant.id))
         await uow.session.refresh(session)
@@ -182,7 +212,7 @@ async def close_session(
 
 
 async def _audit_close(
-    uow: UnitOfWork, actor: Actor, session: Session, marked: list[Appointment]
+    uow: UnitOfWork, by: Principal, session: Session, marked: list[Appointment]
 ) -> None:
     entries: list[audit.EntryFields] = [
         {
@@ -201,4 +231,4 @@ async def _audit_close(
         }
         for row in marked
     ]
-    await audit.record_many(uow, by=actor.principal, entries=entries)
+    await audit.record_many(uow, by=by, entries=entries)

@@ -6,9 +6,11 @@
   the place an ended offer belonged to is settled first (declined, lapsed, or waiting
   again when its session was cancelled). Idempotent: a redelivered event finds no free
   seat, or offers one that is free.
-- :func:`run_fairness_jobs` (a worker companion): every few seconds, per tenant, draws
-  the released sessions whose window closed, ends lapsed holds and closes places whose
-  days have passed. Every worker may run it: each step is safe to run twice at once.
+- :func:`run_fairness_jobs` (a worker companion, scheduling's): every few seconds, per
+  tenant, draws the released sessions whose window closed, ends lapsed holds, closes
+  places whose days have passed and closes the attendance of sessions whose day is over
+  (:mod:`vaxport.scheduling.attendance.closing`). Every worker may run it: each step is
+  safe to run twice at once, and reads before it writes.
   A companion has no cache: the seats a draw or an expiry changed make the public search
   stale through their events' subscriber (here), whose cache is the process's.
 """
@@ -30,6 +32,7 @@ from vaxport.core.db import Database
 from vaxport.core.logging import get_logger
 from vaxport.core.outbox import Event, HandlerContext, Subscriber
 from vaxport.scheduling import hold_expiry, holds, release_draw
+from vaxport.scheduling.attendance import closing
 from vaxport.scheduling.availability import slots_changed
 from vaxport.scheduling.events import (
     APPOINTMENT_CANCELLED,
@@ -123,6 +126,7 @@ class Round:
     drawn: int = 0
     expired: int = 0
     closed: int = 0
+    sessions_closed: int = 0
 
 
 async def run_once(
@@ -134,14 +138,15 @@ async def run_once(
 ) -> Round:
     """One round of the jobs over every tenant (``rng``: a seeded one in tests only)."""
     now = now or utcnow()
-    drawn = expired = closed = 0
+    drawn = expired = closed = sessions_closed = 0
     for tenant_id in await tenant_ids(db):
         async with db.read(tenant_id=tenant_id) as session:
             tenant = await get_tenant_in(session=session, tenant_id=tenant_id)
         drawn += await release_draw.draw_due(db=db, cache=cache, tenant=tenant, now=now, rng=rng)
         expired += await hold_expiry.expire_holds(db=db, cache=cache, tenant=tenant, now=now)
         closed += await hold_expiry.close_passed(db=db, tenant=tenant, now=now)
-    return Round(drawn, expired, closed)
+        sessions_closed += await closing.close_ended(db=db, cache=cache, tenant=tenant, now=now)
+    return Round(drawn, expired, closed, sessions_closed)
 
 
 async def run_fairness_jobs(
@@ -154,12 +159,13 @@ async def run_fairness_jobs(
     while not stop.is_set():
         try:
             done = await run_once(db=db)
-            if done.drawn or done.expired or done.closed:
+            if done.drawn or done.expired or done.closed or done.sessions_closed:
                 log.info(
                     "scheduling.fairness_round",
                     drawn=done.drawn,
                     expired=done.expired,
                     closed=done.closed,
+                    sessions_closed=done.sessions_closed,
                 )
         except Exception:
             log.exception("scheduling.fairness_round_failed")

@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session as OrmSession
 
 from vaxport.core import audit
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, Rows, UnitOfWork, write_batch
-from vaxport.core.idempotency import Claim, Keep
+from vaxport.core.idempotency import Claim, Keep, kept_created
 from vaxport.core.ids import uuid7
 from vaxport.core.outbox import OutboxEvent, event_row
 from vaxport.core.principal import Principal
@@ -180,18 +178,7 @@ def answer(written: Sequence[Written], tz: zoneinfo.ZoneInfo) -> PublishedOut:
 def kept_answer(claim: Claim | None, location: str) -> Keep[PublishedOut] | None:
     """The request's Idempotency-Key kept with the sessions: the answer as sent (201, body,
     ``Location`` = ``location`` + the first session's id)."""
-    if claim is None:
-        return None
-
-    def render(session: OrmSession, out: PublishedOut) -> Rows:
-        return claim.answer(
-            session,
-            status=201,
-            body=orjson.dumps(out.model_dump(mode="json")),
-            headers=[["location", f"{location}{out.id}"]],
-        )
-
-    return Keep(claim, render)
+    return kept_created(claim, location, lambda _out: None)
 
 
 async def publish(
@@ -224,7 +211,7 @@ async def publish(
         async with db.transaction(tenant_id=tenant.id) as uow:
             first: list[Rows] = []
             if keep is not None:
-                first.append(await uow.session.run_sync(lambda s: keep.render(s, out)))
+                first.append(await uow.run_sync(lambda s: keep.render(s, out)))
             await write_sessions(uow, written, by=actor.principal, first=first)
             if keep is not None:
                 keep.claim.kept_with(uow)

@@ -1,0 +1,1 @@
+"""Offline batch sync: a vaccinator's device uploads the walk-ins and doses it recorded."""
