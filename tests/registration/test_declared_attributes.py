@@ -155,12 +155,16 @@ async def test_a_patch_replaces_one_set_keeps_the_other_and_is_audited_without_v
     async with clean_db.read(tenant_id=tenant.id) as s:
         entries = (
             await s.scalars(
-                select(AuditEntry.details).where(AuditEntry.action == "beneficiary.update")
+                select(AuditEntry.details)
+                .where(AuditEntry.action == "beneficiary.update")
+                .order_by(AuditEntry.id)
             )
         ).all()
         events = (
             await s.scalars(
-                select(OutboxEvent.payload).where(OutboxEvent.event_type == "beneficiary.updated")
+                select(OutboxEvent.payload)
+                .where(OutboxEvent.event_type == "beneficiary.updated")
+                .order_by(OutboxEvent.id)
             )
         ).all()
     assert [e["fields"] for e in entries] == [["occupations"], ["risk_groups"]]
