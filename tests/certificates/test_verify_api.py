@@ -173,8 +173,8 @@ async def test_an_image_that_is_no_image_is_a_200_decode_failure(
 @pytest.mark.parametrize(
     ("kwargs", "status"),
     [
-        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
-        ({"content": b"[" * 10_000, "headers": {"Content-Type": "application/json"}}, 400),
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 422),
+        ({"content": b"[" * 10_000, "headers": {"Content-Type": "application/json"}}, 422),
         ({"json": {"payload": "HC1:X", "extra": 1}}, 422),
         ({"json": {}}, 422),
         ({"json": {"payload": ""}}, 422),
@@ -273,3 +273,16 @@ async def test_the_trust_list_is_public_signed_and_verifies_offline(
     )
     assert done.exit_code == 2
     assert "signature" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"\xff\xfe", b"[" * 10_000, b'{"payload": "a", "payload": "b"}']
+)
+async def test_a_body_that_is_not_one_json_document_names_the_field(
+    client: httpx.AsyncClient, tenant: TenantInfo, body: bytes
+) -> None:
+    r = await client.post(URL, content=body, headers={"Content-Type": "application/json"})
+
+    [error] = problem(r, 422)["errors"]
+    assert error["field"] == ("payload" if b"payload" in body else "body")
+    assert error["reason"]

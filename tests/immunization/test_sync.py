@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 import httpx
+import pytest
 
 from tests.immunization.support import audited, doses, person_at
 from tests.immunization.sync_support import (
@@ -238,3 +239,35 @@ async def test_a_batch_over_the_limit_is_413(
 
     assert r.status_code == 413
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        (b'{"device_id": "t", "records": [', "body", "json_invalid"),
+        (b"\xff\xfe not text", "body", "json_invalid"),
+        (b"[" * 100 + b"]" * 100, "body", "json_too_deep"),
+        (b'{"device_id": "t", "device_id": "u", "records": []}', "device_id", None),
+    ],
+)
+async def test_a_batch_that_is_not_json_is_a_422_naming_the_body_and_writes_nothing(
+    client: httpx.AsyncClient,
+    clean_db: Database,
+    tenant: TenantInfo,
+    vaccinator: Person,
+    body: bytes,
+    field: str,
+    code: str | None,
+) -> None:
+    r = await client.post(
+        sync_url(tenant),
+        content=body,
+        headers=vaccinator.headers | {"content-type": "application/json"},
+    )
+
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    [error] = r.json()["errors"]
+    assert error["field"] == field
+    assert code is None or error["code"] == code
+    assert await doses(clean_db, tenant) == []

@@ -12,7 +12,6 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -32,7 +31,6 @@ from vaxport.certificates.trust import service as trust
 from vaxport.certificates.trust import withdraw
 from vaxport.core.errors import (
     BadRequest,
-    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
     from_validation,
@@ -86,32 +84,6 @@ _VERIFY_BODY: dict[str, Any] = {
 }
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body exceeds {limit} bytes", limit_bytes=limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes", limit_bytes=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _payload_from_json(raw: bytes) -> str:
-    try:
-        doc = json_body.loads(raw)
-    except json_body.BodyError as exc:
-        raise exc.problem() from None
-    except (ValueError, RecursionError):
-        raise BadRequest(N_("the body is not valid JSON")) from None
-    try:
-        return VerifyRequest.model_validate(doc).payload
-    except ValidationError as exc:
-        raise ValidationFailed(errors=from_validation(exc.errors())) from None
-
-
 async def _from_form(request: Request, raw: bytes, limit: int) -> tuple[str | bytes, bool]:
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": raw, "more_body": False}
@@ -150,13 +122,15 @@ async def verify(request: Request, ctx: Ctx) -> Response:
     """
     limit = ctx.settings.verify_image_max_bytes
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    read = json_body.read_capped
     if media == "application/json":
-        payload: str | bytes = _payload_from_json(await _body(request, min(limit, _JSON_CAP)))
+        raw = await read(request, min(limit, _JSON_CAP))
+        payload: str | bytes = json_body.validated(raw, VerifyRequest).payload
         image = False
     elif media == "multipart/form-data":
-        payload, image = await _from_form(request, await _body(request, limit), limit)
+        payload, image = await _from_form(request, await read(request, limit), limit)
     elif media in _IMAGE_TYPES:
-        payload, image = await _body(request, limit), True
+        payload, image = await read(request, limit), True
     else:
         raise UnsupportedMediaType(
             N_("send application/json, multipart/form-data, image/png or image/jpeg")

@@ -186,6 +186,7 @@ _PYDANTIC: dict[str, str] = {
     "bool_parsing": N_("must be true or false"),
     "string_type": N_("must be text"),
     "json_invalid": N_("is not valid JSON: check the request body"),
+    "json_too_deep": N_("nests deeper than {limit} levels: send a flatter document"),
     "json_duplicate_key": N_("appears twice: send each field once"),
     "string_nul": N_("holds a NUL character: remove it"),
 }

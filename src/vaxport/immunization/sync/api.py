@@ -13,13 +13,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
 
 from vaxport.core.errors import (
-    BadRequest,
     UnsupportedMediaType,
-    ValidationFailed,
-    from_validation,
 )
 from vaxport.core.http import json_body
 from vaxport.core.http.dependencies import Ctx, requires
@@ -93,16 +89,7 @@ async def sync_batch(
     if media != "application/json":
         raise UnsupportedMediaType(N_("send application/json"))
     raw = await json_body.read_capped(request, ctx.settings.sync_max_bytes)
-    try:
-        doc = json_body.loads(raw)
-    except json_body.BodyError as exc:
-        raise exc.problem() from None
-    except (ValueError, RecursionError):
-        raise BadRequest(N_("the body is not valid JSON")) from None
-    try:
-        envelope = SyncEnvelope.model_validate(doc)
-    except ValidationError as exc:
-        raise ValidationFailed(errors=from_validation(exc.errors())) from None
+    envelope = json_body.validated(raw, SyncEnvelope)
     return await batch.apply_batch(db=ctx.db, tenant=tenant, actor=actor, envelope=envelope)
 
 
