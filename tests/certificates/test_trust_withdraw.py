@@ -72,9 +72,9 @@ async def _import_dsc(
 async def _audited(db: Database, tenant: TenantInfo, action: str) -> list[dict[str, Any]]:
     async with db.read(tenant_id=tenant.id) as s:
         rows = await s.scalars(
-            select(AuditEntry.details).where(
-                AuditEntry.tenant_id == tenant.id, AuditEntry.action == action
-            )
+            select(AuditEntry.details)
+            .where(AuditEntry.tenant_id == tenant.id, AuditEntry.action == action)
+            .order_by(AuditEntry.id)  # uuid7: the order they were written in
         )
         return [dict(d or {}) for d in rows]
 

@@ -225,7 +225,7 @@ async def test_failed_and_successful_logins_are_audited_without_personal_data(
                     AuditEntry.action, AuditEntry.outcome, AuditEntry.object_id, AuditEntry.details
                 )
                 .where(AuditEntry.action == "auth.login")
-                .order_by(AuditEntry.occurred_at)
+                .order_by(AuditEntry.occurred_at, AuditEntry.id)
             )
         ).all()
     rows = rows[-2:]  # before them: the login that ended the account's set-up

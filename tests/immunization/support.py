@@ -87,9 +87,9 @@ async def vaccinated_at(db: Database, tenant: TenantInfo, person_id: uuid.UUID) 
 async def events(db: Database, tenant: TenantInfo, event_type: str) -> list[dict[str, Any]]:
     async with db.read(tenant_id=tenant.id) as s:
         rows = await s.scalars(
-            select(OutboxEvent.payload).where(
-                OutboxEvent.tenant_id == tenant.id, OutboxEvent.event_type == event_type
-            )
+            select(OutboxEvent.payload)
+            .where(OutboxEvent.tenant_id == tenant.id, OutboxEvent.event_type == event_type)
+            .order_by(OutboxEvent.id)  # uuid7: the order they were emitted in
         )
         return [dict(p) for p in rows]
 
@@ -98,9 +98,9 @@ async def audited(db: Database, tenant: TenantInfo, action: str) -> list[AuditEn
     async with db.read(tenant_id=tenant.id) as s:
         rows = list(
             await s.scalars(
-                select(AuditEntry).where(
-                    AuditEntry.tenant_id == tenant.id, AuditEntry.action == action
-                )
+                select(AuditEntry)
+                .where(AuditEntry.tenant_id == tenant.id, AuditEntry.action == action)
+                .order_by(AuditEntry.id)  # uuid7: the order they were written in
             )
         )
         s.expunge_all()

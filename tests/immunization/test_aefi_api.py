@@ -211,7 +211,7 @@ async def test_a_citizen_reports_for_their_member_and_staff_triage_it(
             await session.scalars(
                 select(AuditEntry.action)
                 .where(AuditEntry.object_id == report["id"])
-                .order_by(AuditEntry.occurred_at)
+                .order_by(AuditEntry.occurred_at, AuditEntry.id)
             )
         )
     assert events == ["aefi.serious"]  # made serious once, by the triage

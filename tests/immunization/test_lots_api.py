@@ -142,7 +142,7 @@ async def test_hold_and_release_are_audited_and_published_with_a_version_check(
             await session.scalars(
                 select(AuditEntry.action)
                 .where(AuditEntry.object_id == lot["id"])
-                .order_by(AuditEntry.occurred_at)
+                .order_by(AuditEntry.occurred_at, AuditEntry.id)
             )
         )
         kinds = list(
