@@ -126,34 +126,42 @@ async def export_person(
             raise NotFound("beneficiary not found")
         docs = list(
             await s.scalars(
-                select(BeneficiaryDocument).where(
+                select(BeneficiaryDocument)
+                .where(
                     BeneficiaryDocument.tenant_id == tenant.id,
                     BeneficiaryDocument.beneficiary_id == pid,
                 )
+                .order_by(BeneficiaryDocument.id)
             )
         )
         corrections = list(
             await s.scalars(
-                select(CorrectionRequest).where(
+                select(CorrectionRequest)
+                .where(
                     CorrectionRequest.tenant_id == tenant.id,
                     CorrectionRequest.beneficiary_id == pid,
                 )
+                .order_by(CorrectionRequest.id)
             )
         )
         flags = list(
             await s.scalars(
-                select(DuplicateFlag).where(
+                select(DuplicateFlag)
+                .where(
                     DuplicateFlag.tenant_id == tenant.id,
                     or_(DuplicateFlag.beneficiary_id == pid, DuplicateFlag.candidate_id == pid),
                 )
+                .order_by(DuplicateFlag.id)
             )
         )
         merges = list(
             await s.scalars(
-                select(Merge).where(
+                select(Merge)
+                .where(
                     Merge.tenant_id == tenant.id,
                     or_(Merge.merged_id == pid, Merge.survivor_id == pid),
                 )
+                .order_by(Merge.id)
             )
         )
         prefs = await read_preferences(s, tenant_id=tenant.id, subject_id=pid)
