@@ -95,11 +95,11 @@ class UnitOfWork:
 
     On PostgreSQL the transaction is begun on a pooled asyncpg connection (``BEGIN`` and the
     tenant scope in one message) and the ORM session is made on that same connection the
-    first time the use case asks for it (:attr:`session`, :meth:`run_sync`): a use case
-    that reads with :func:`fetch_in` and writes with :func:`write_batch` never pays for
-    the ORM's session, its connection and commit machinery or the greenlet bridge around
-    them (~0.3 ms of CPU a transaction). Elsewhere (SQLite) the session holds the
-    transaction from the start.
+    first time the use case asks for it (:attr:`session`): a use case that reads with
+    :func:`fetch_in`, seals with :meth:`run_sync` and writes with :func:`write_batch`
+    never pays for the ORM's session, its connection and commit machinery or the
+    greenlet bridge around them (~0.3 ms of CPU a transaction). Elsewhere (SQLite) the
+    session holds the transaction from the start.
     """
 
     __slots__ = (
