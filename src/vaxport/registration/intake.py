@@ -20,11 +20,10 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Select, Table, bindparam, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from vaxport.core import audit
 from vaxport.core.clock import utcnow
-from vaxport.core.crypto import SubjectKey, get_keyring, seal_values
+from vaxport.core.crypto import KeySession, SubjectKey, get_keyring, seal_values
 from vaxport.core.crypto.blind import blind_index_candidates_sync
 from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.db import Rows, UnitOfWork, write_batch
@@ -56,7 +55,7 @@ _ROW_ATTEMPTS = 3
 
 Registered = Literal["refuse", "skip"]
 # Rows to write first in a batch, made from its people in the transaction's sync session.
-Also = Callable[[Session, list["Added"]], Sequence[Rows]]
+Also = Callable[[KeySession, list["Added"]], Sequence[Rows]]
 # (match blind index under one live index key, region) -> positions in the batch.
 Wanted = dict[tuple[bytes, str], list[int]]
 
@@ -217,7 +216,7 @@ async def _write_together(  # noqa: PLR0917 - the batch and what add_members was
     registration resembling no one, nearly always), else written after, with the flags.
     """
 
-    def seal(s: Session) -> tuple[list[Rows], Wanted, list[Rows]]:
+    def seal(s: KeySession) -> tuple[list[Rows], Wanted, list[Rows]]:
         rows = _sealed(s, tenant_id=tenant_id, added=added)
         return rows, _match_keys(s, tenant_id, added), list(also(s, added) if also else ())
 
@@ -297,7 +296,7 @@ def _new(
     return Added(index, person, documents)
 
 
-def _sealed(s: Session, *, tenant_id: uuid.UUID, added: list[Added]) -> list[Rows]:
+def _sealed(s: KeySession, *, tenant_id: uuid.UUID, added: list[Added]) -> list[Rows]:
     """The new people's keys, their rows and their documents' with every personal field
     sealed under the person's own new key (in ``s``'s transaction: the keys commit with
     the rows)."""
@@ -312,7 +311,7 @@ def _sealed(s: Session, *, tenant_id: uuid.UUID, added: list[Added]) -> list[Row
     ]
 
 
-def _sealed_row(s: Session, table: Table, model: type, row: SimpleNamespace) -> dict[str, Any]:
+def _sealed_row(s: KeySession, table: Table, model: type, row: SimpleNamespace) -> dict[str, Any]:
     """Every column of ``table`` (in its order, so a batch's statement is always the same
     text) from ``row``, its fields sealed; the ciphertexts and blind indexes are kept on
     ``row`` too, as on an ORM row after a flush."""
@@ -326,7 +325,7 @@ async def _registered(
 ) -> set[int]:
     """Positions (in ``members``) of people one of whose documents is registered already."""
 
-    def candidates(s: Session) -> dict[tuple[str, bytes], int]:
+    def candidates(s: KeySession) -> dict[tuple[str, bytes], int]:
         out: dict[tuple[str, bytes], int] = {}
         for i, new in enumerate(members):
             for doc in new.member.documents:
@@ -359,7 +358,7 @@ async def _insert_one_by_one(
 ) -> list[Added]:
     """Each person in a savepoint of its own; one whose document appeared meanwhile exists."""
 
-    def warm(s: Session) -> None:
+    def warm(s: KeySession) -> None:
         # Keys a savepoint might otherwise create and then roll back under our feet.
         keyring = get_keyring()
         keyring.active(s, tenant_id, PURPOSE_DATA)
@@ -387,7 +386,7 @@ async def _insert_one_by_one(
     return added
 
 
-def _match_keys(s: Session, tenant_id: uuid.UUID, added: list[Added]) -> Wanted:
+def _match_keys(s: KeySession, tenant_id: uuid.UUID, added: list[Added]) -> Wanted:
     """(match blind index under each live index key, region) -> positions in ``added``."""
     out: dict[tuple[bytes, str], list[int]] = {}
     for i, a in enumerate(added):

@@ -14,8 +14,8 @@ import uuid
 
 import orjson
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from vaxport.core.crypto import KeySession
 from vaxport.core.db import Database, Rows, UnitOfWork
 from vaxport.core.errors import Forbidden, field_error, invalid
 from vaxport.core.i18n import N_
@@ -206,7 +206,7 @@ def kept_answer(
     if claim is None:
         return None
 
-    def render(session: Session, created: CreatedMemberOut) -> Rows:
+    def render(session: KeySession, created: CreatedMemberOut) -> Rows:
         body = shape.model_validate(created.model_dump()).model_dump(mode="json")
         body["claim_code"] = None
         return claim.answer(
@@ -238,7 +238,7 @@ async def _create(
         answers: list[CreatedMemberOut] = []
 
         def answer(
-            s: Session,
+            s: KeySession,
             added: list[Added],
             claim_code: str | None = claim_code,
             answers: list[CreatedMemberOut] = answers,

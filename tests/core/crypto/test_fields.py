@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, CompileError, IntegrityError, StatementError
+from sqlalchemy.orm import Session
 
 from tests.core.crypto.conftest import Note, Person
 from vaxport.core.crypto import (
@@ -20,11 +21,13 @@ from vaxport.core.crypto import (
     DecryptionError,
     InvalidFieldValueError,
     blind_match,
+    seal_new,
     seal_values,
 )
 from vaxport.core.crypto.envelope import CLASS_SUBJECT, CLASS_TENANT, parse_header
-from vaxport.core.crypto.keyring import Keyring
-from vaxport.core.crypto.models import SubjectKey
+from vaxport.core.crypto.fields import Pending
+from vaxport.core.crypto.keyring import Keyring, KeySession
+from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX, DataKey, SubjectKey
 from vaxport.core.db import Database, Rows, write_batch
 from vaxport.core.ids import uuid7
 
@@ -381,3 +384,106 @@ async def test_a_row_sealed_from_plain_values_reads_back_as_the_orm_would_have_w
     # The same ID number through the ORM meets the plain row's blind index: one person.
     with pytest.raises(IntegrityError):
         await _add(people, tenant, national_id=PLAINTEXTS["national_id"])
+
+
+async def test_a_unit_of_work_seals_without_an_orm_session_and_keeps_every_guarantee(
+    people: Database, tenant: uuid.UUID, keyring: Keyring
+) -> None:
+    """``uow.run_sync`` gives the keyring the transaction itself (no ORM session when the
+    use case has none): keys it must create are created in the transaction, commit or
+    roll back with the rows, and reach no cache before they are committed; objects sealed
+    in a rolled-back transaction get their plaintext back; warm caches send nothing."""
+    on_pg = people.is_postgres
+
+    def person(pid: uuid.UUID) -> dict[str, Any]:
+        return {
+            "id": pid,
+            "tenant_id": tenant,
+            "status": "active",
+            **PLAINTEXTS,
+            "national_id": f"ZX-{pid.int % 10**6:06d}",
+        }
+
+    async def tenant_keys() -> int:
+        async with people.read(tenant_id=tenant) as s:
+            return int(
+                await s.scalar(
+                    select(func.count()).select_from(DataKey).where(DataKey.tenant_id == tenant)
+                )
+                or 0
+            )
+
+    async def rolled_back(lost: uuid.UUID, note: Note) -> None:
+        async with people.transaction(tenant_id=tenant) as uow:
+            assert await uow.run_sync(lambda s: isinstance(s, Session)) is not on_pg
+            sealed = await uow.run_sync(lambda s: seal_values(s, Person, person(lost)))
+            await write_batch(uow, [Rows(Person.__table__, [sealed])])  # type: ignore[arg-type]
+            note.person_id = lost
+            await uow.run_sync(lambda s: seal_new(s, note))
+            assert note.__dict__["body_enc"] is not None
+            raise RuntimeError("rolled back")
+
+    # A new tenant: its first data and index keys and the person's key are made in the
+    # transaction, on a connection asked for then; the rollback takes all with it.
+    lost, note = uuid7(), Note(id=uuid7(), tenant_id=tenant, body="first dose deferred")
+    with pytest.raises(RuntimeError):
+        await rolled_back(lost, note)
+    assert await tenant_keys() == 0
+    assert keyring.peek(people.engine.sync_engine, ("key", tenant, PURPOSE_DATA, 1)) is None
+    assert isinstance(note.__dict__["body_enc"], Pending)  # sealed again on a retry
+
+    pid = uuid7()
+    async with people.transaction(tenant_id=tenant) as uow:
+        sealed = await uow.run_sync(lambda s: seal_values(s, Person, person(pid)))
+        await write_batch(uow, [Rows(Person.__table__, [sealed])])  # type: ignore[arg-type]
+        note.person_id = pid
+        await uow.run_sync(lambda s: seal_new(s, note))
+        uow.session.add(note)
+    assert await tenant_keys() == 2
+
+    # Warm caches: a new person's rows are sealed without a statement, and an ORM session
+    # made later in the same transaction seals under the key made before it (no lookup,
+    # no second key).
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    async with people.transaction(tenant_id=tenant) as uow:  # the keys read (cached) once
+
+        def warm(s: KeySession) -> None:
+            keyring.active(s, tenant, PURPOSE_DATA)
+            keyring.active(s, tenant, PURPOSE_INDEX)
+            keyring.live(s, tenant, PURPOSE_INDEX)
+
+        await uow.run_sync(warm)
+    engine = people.engine.sync_engine
+    new = uuid7()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with people.transaction(tenant_id=tenant) as uow:
+            keys = await uow.run_sync(lambda s: keyring.new_subject_keys(s, tenant, [new]))
+            sealed = await uow.run_sync(lambda s: seal_values(s, Person, person(new)))
+            sent = list(statements)
+            await write_batch(
+                uow,
+                [Rows(SubjectKey.__table__, keys), Rows(Person.__table__, [sealed])],  # type: ignore[arg-type]
+            )
+            uow.session.add(Note(tenant_id=tenant, person_id=new, body="booked"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    if on_pg:
+        assert sent == []
+    assert not [s for s in statements if "SUBJECT_KEYS" in s and s.startswith("SELECT")]
+    async with people.read(tenant_id=tenant) as s:
+        for who in (pid, new):
+            row = (await s.execute(select(Person).where(Person.id == who))).scalar_one()
+            assert row.notes == PLAINTEXTS["notes"]
+        bodies = (await s.execute(select(Note).order_by(Note.id))).scalars().all()
+        assert [n.body for n in bodies] == ["first dose deferred", "booked"]
+        assert (
+            await s.scalar(
+                select(func.count()).select_from(SubjectKey).where(SubjectKey.tenant_id == tenant)
+            )
+            == 2
+        )

@@ -110,7 +110,7 @@ def _content(
     if isinstance(object_id, str) and (len(object_id) > 128 or contains_personal_data(object_id)):
         raise ValueError("audit object_id must be a short identifier, never personal data")
     checked = dict(details or {})
-    hashing.check_details(checked)
+    details_json = hashing.check_details(checked)
     rid = request_id if request_id is not None else request_id_var.get()
     content: dict[str, Any] = {
         "format": hashing.FORMAT,
@@ -127,7 +127,8 @@ def _content(
         "client_ip_hash": hashing.client_ip_hash(client_ip, _secret()) if client_ip else None,
         "details": checked,
     }
-    return {**content, "entry_hash": hashing.entry_hash(**content)}
+    # The details' canonical JSON of the size check goes into the hash: encoded once.
+    return {**content, "entry_hash": hashing.entry_hash(**content, details_json=details_json)}
 
 
 async def record(

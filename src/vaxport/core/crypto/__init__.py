@@ -7,6 +7,7 @@ Public surface for the contexts:
 * :func:`erase_subject` — crypto-shred one person (fields under their own key).
 * :func:`seal_new` — seal a new object's fields now, for rows inserted by Core statements.
 * :func:`seal_values` — a new row's columns from plain values, sealed (no ORM object).
+* :class:`KeySession` — what sealing needs of a transaction (``uow.run_sync`` gives one).
 * :func:`configure_keyring` — install the keyring the settings describe (app start-up).
 
 See ``docs/keys.md`` for operators.
@@ -29,6 +30,7 @@ from vaxport.core.crypto.errors import (
     SubjectKeyDestroyedError,
 )
 from vaxport.core.crypto.fields import EncryptedField, encrypted, registered_models
+from vaxport.core.crypto.keyring import KeySession
 from vaxport.core.crypto.models import DataKey, SubjectKey
 from vaxport.core.crypto.orm import seal_new
 from vaxport.core.crypto.orm_read import open_column
@@ -45,6 +47,7 @@ __all__ = [
     "KeyFileError",
     "KeyNotFoundError",
     "KeyProviderError",
+    "KeySession",
     "RetireRefusedError",
     "SubjectKey",
     "SubjectKeyDestroyedError",

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.crypto.errors import InvalidFieldValueError
+from vaxport.core.crypto.keyring import KeySession
 from vaxport.core.crypto.models import PURPOSE_INDEX
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.errors import ValidationFailed
@@ -126,7 +127,7 @@ def index_version(bidx: bytes) -> int:
 
 
 def blind_index_sync(
-    session: Session,
+    session: KeySession,
     *,
     tenant_id: uuid.UUID,
     kind: str,
@@ -144,7 +145,7 @@ def blind_index_sync(
 
 
 def blind_index_candidates_sync(
-    session: Session, *, tenant_id: uuid.UUID, kind: str, value: Any, region: str | None = None
+    session: KeySession, *, tenant_id: uuid.UUID, kind: str, value: Any, region: str | None = None
 ) -> list[bytes]:
     """The blind index under every live index key (several only while rotate-index runs)."""
     norm = normalise(kind, value, region=region or region_for(tenant_id))

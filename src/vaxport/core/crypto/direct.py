@@ -6,9 +6,10 @@ registration's person and documents go in one ``write_batch``). The ciphertext i
 exactly what the ORM hooks would write for the same field (same header, key and
 associated data), so rotation, re-encryption and crypto-shredding treat it like any
 other: the field must be declared on its model with
-:func:`vaxport.core.crypto.encrypted`. The functions take the caller's *sync* session
-(``await session.run_sync(...)``), so a key created here commits or rolls back with the
-row it protects.
+:func:`vaxport.core.crypto.encrypted`. The functions take the caller's transaction as the
+keyring sees it (a sync session, ``await session.run_sync(...)``, or
+``await uow.run_sync(...)``), so a key created here commits or rolls back with the row it
+protects.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.orm import Session
 
 from vaxport.core.crypto.blind import compute, normalise, region_for
 from vaxport.core.crypto.envelope import (
@@ -34,7 +34,7 @@ from vaxport.core.crypto.envelope import (
 )
 from vaxport.core.crypto.errors import CryptoMisuseError, SubjectKeyDestroyedError
 from vaxport.core.crypto.fields import EncryptedField, ModelSpec, spec_for
-from vaxport.core.crypto.keyring import Keyring
+from vaxport.core.crypto.keyring import Keyring, KeySession
 from vaxport.core.crypto.models import PURPOSE_DATA, PURPOSE_INDEX
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.crypto.uniqueness import check_unique_during_rotation
@@ -54,7 +54,7 @@ def _aad(spec: ModelSpec, name: str, tenant_id: uuid.UUID, row_id: object) -> by
 
 
 def tenant_data_key(
-    keyring: Keyring, session: Session, tenant_id: uuid.UUID
+    keyring: Keyring, session: KeySession, tenant_id: uuid.UUID
 ) -> tuple[bytes, Header]:
     """The tenant's active data key and the header that names its version (fields not
     sealed under a subject's key)."""
@@ -65,7 +65,7 @@ def tenant_data_key(
 
 
 def seal_bytes(
-    session: Session,
+    session: KeySession,
     model: type,
     name: str,
     *,
@@ -95,7 +95,7 @@ def seal_bytes(
 
 
 def open_bytes(
-    session: Session,
+    session: KeySession,
     model: type,
     name: str,
     *,
@@ -123,7 +123,7 @@ def open_bytes(
     return open_sealed(key, blob, _aad(spec, name, tenant_id, row_id))
 
 
-def seal_values(session: Session, model: type, values: Mapping[str, Any]) -> dict[str, Any]:
+def seal_values(session: KeySession, model: type, values: Mapping[str, Any]) -> dict[str, Any]:
     """The columns of a new row of ``model`` for a Core insert: ``values`` with each declared
     field's plaintext replaced by its ciphertext (``<field>_enc``) and, for an indexed field,
     its blind index (``<field>_bidx``), exactly as the ORM flush seals a new object's.
@@ -179,7 +179,7 @@ class _RowKeys:
 
     __slots__ = ("_ciphers", "_index", "_rotating", "keyring", "session", "tenant_id")
 
-    def __init__(self, session: Session, tenant_id: uuid.UUID) -> None:
+    def __init__(self, session: KeySession, tenant_id: uuid.UUID) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.keyring = get_keyring()

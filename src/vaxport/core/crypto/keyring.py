@@ -1,8 +1,10 @@
 """The keyring: finds, creates and caches unwrapped data keys, index keys and subject keys.
 
-It works on the caller's own (sync) session connection, so key rows are read and created
-inside the caller's transaction: a tenant's first key commits or rolls back together with
-the first data encrypted under it, and SQLite never sees two writers deadlock. Calls to the
+It works on the caller's own transaction (a :class:`KeySession`: a sync ORM session, or a
+unit of work's :class:`vaxport.core.db.TxKeys` when the use case has no ORM session), so
+key rows are read and created inside it: a tenant's first key commits or rolls back
+together with the first data encrypted under it, and SQLite never sees two writers
+deadlock. A transaction's connection is asked for only when a key is not cached. Calls to the
 key provider (network for KMS/Vault) run in a thread when we are inside SQLAlchemy's async
 greenlet, so the event loop keeps serving.
 
@@ -22,12 +24,11 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy.util.concurrency as _sa_concurrency
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto.envelope import (
@@ -92,7 +93,21 @@ def _db_name(conn: Connection | Engine) -> str:
     return name
 
 
-def _session_db(session: Session) -> str:
+class KeySession(Protocol):
+    """What the keyring needs of the caller's transaction: a dictionary that lives as long
+    as it (the keys it created, kept there until it ends: ``TX_KEYS``), what the process
+    cache keys on (its engine's database), and its connection, asked for only when a key
+    is not cached (in SQLAlchemy's greenlet). A sync ORM :class:`Session` is one."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+    def get_bind(self) -> Engine | Connection: ...
+
+    def connection(self) -> Connection: ...
+
+
+def _session_db(session: KeySession) -> str:
     """The cache namespace of the session's database (memoised on the session)."""
     name: str | None = session.info.get(DB_NAME)
     if name is None:
@@ -149,11 +164,11 @@ class Keyring:
         return value if isinstance(value, bytes) else None
 
     @staticmethod
-    def _tx(session: Session) -> dict[tuple[Any, ...], Any]:
+    def _tx(session: KeySession) -> dict[tuple[Any, ...], Any]:
         tx: dict[tuple[Any, ...], Any] = session.info.setdefault(TX_KEYS, {})
         return tx
 
-    def _lookup(self, session: Session, key: tuple[Any, ...]) -> Any:
+    def _lookup(self, session: KeySession, key: tuple[Any, ...]) -> Any:
         tx = session.info.get(TX_KEYS)
         if tx and key in tx:
             return tx[key]
@@ -176,7 +191,7 @@ class Keyring:
             raise CryptoError("unwrapped data key has the wrong length")
         return key
 
-    def key(self, session: Session, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
+    def key(self, session: KeySession, tenant_id: uuid.UUID, purpose: str, version: int) -> bytes:
         """One version of a tenant key (any state: old rows still decrypt)."""
         ck = (_session_db(session), "key", tenant_id, purpose, version)
         hit = self._lookup(session, ck)
@@ -195,7 +210,7 @@ class Keyring:
         return key
 
     def active(
-        self, session: Session, tenant_id: uuid.UUID, purpose: str, *, create: bool = True
+        self, session: KeySession, tenant_id: uuid.UUID, purpose: str, *, create: bool = True
     ) -> tuple[int, bytes] | None:
         """The version and key new values use; created (version 1) on first use."""
         ck = (_session_db(session), "active", tenant_id, purpose)
@@ -219,7 +234,9 @@ class Keyring:
             self._put(ck, version)
         return int(version), self.key(session, tenant_id, purpose, int(version))
 
-    def live(self, session: Session, tenant_id: uuid.UUID, purpose: str) -> list[tuple[int, bytes]]:
+    def live(
+        self, session: KeySession, tenant_id: uuid.UUID, purpose: str
+    ) -> list[tuple[int, bytes]]:
         """Every non-retired version (active first): what lookups must try during rotation."""
         ck = (_session_db(session), "live", tenant_id, purpose)
         versions = self._lookup(session, ck)
@@ -250,7 +267,7 @@ class Keyring:
         return [(v, self.key(session, tenant_id, purpose, v)) for v in versions]
 
     def _create_first(
-        self, session: Session, tenant_id: uuid.UUID, purpose: str
+        self, session: KeySession, tenant_id: uuid.UUID, purpose: str
     ) -> tuple[int, bytes] | None:
         conn = session.connection()
         exists = conn.execute(
@@ -290,7 +307,7 @@ class Keyring:
     # ------------------------------------------------------------------ subject keys
 
     def subject_keys(
-        self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
+        self, session: KeySession, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, bytes]:
         """Existing keys of several subjects (destroyed or never-created ones are absent)."""
         db = _session_db(session)
@@ -320,7 +337,7 @@ class Keyring:
         return found
 
     def open_subject_key(
-        self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID, sealed: bytes
+        self, session: KeySession, tenant_id: uuid.UUID, subject_id: uuid.UUID, sealed: bytes
     ) -> bytes:
         """Unwrap a stored subject key with the tenant data key version its header names."""
         header = parse_header(sealed)
@@ -330,7 +347,7 @@ class Keyring:
         return open_sealed(dk, sealed, subject_key_aad(tenant_id=tenant_id, subject_id=subject_id))
 
     def adopt_subject_key(
-        self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID, sealed: bytes
+        self, session: KeySession, tenant_id: uuid.UUID, subject_id: uuid.UUID, sealed: bytes
     ) -> bytes:
         """The subject's key from its stored (wrapped) form, read by the caller's own
         statement beside the subject's row; kept for the transaction and the process, as
@@ -342,7 +359,7 @@ class Keyring:
         return key
 
     def seal_subject_key(
-        self, session: Session, tenant_id: uuid.UUID, subject_id: uuid.UUID, key: bytes
+        self, session: KeySession, tenant_id: uuid.UUID, subject_id: uuid.UUID, key: bytes
     ) -> tuple[int, bytes]:
         """Wrap a subject key under the tenant's active data key."""
         active = self.active(session, tenant_id, PURPOSE_DATA)
@@ -353,7 +370,7 @@ class Keyring:
 
     def subject_key(
         self,
-        session: Session,
+        session: KeySession,
         tenant_id: uuid.UUID,
         subject_id: uuid.UUID,
         *,
@@ -394,7 +411,7 @@ class Keyring:
         return again[subject_id]
 
     def create_subject_keys(
-        self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
+        self, session: KeySession, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
     ) -> None:
         """Create keys for several new subjects in one statement (bulk inserts of people).
 
@@ -406,7 +423,7 @@ class Keyring:
             session.connection().execute(SK.insert(), rows)
 
     def new_subject_keys(
-        self, session: Session, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
+        self, session: KeySession, tenant_id: uuid.UUID, subject_ids: Iterable[uuid.UUID]
     ) -> list[dict[str, Any]]:
         """Keys for new subjects, kept on the transaction; the ``subject_keys`` rows the
         caller must insert in it (see :meth:`create_subject_keys`)."""

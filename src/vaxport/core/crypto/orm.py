@@ -44,7 +44,7 @@ from vaxport.core.crypto.fields import (
     spec_for_table,
     subject_uuid,
 )
-from vaxport.core.crypto.keyring import TX_KEYS
+from vaxport.core.crypto.keyring import TX_KEYS, KeySession
 from vaxport.core.crypto.orm_read import LOADED, prepare_loaded
 from vaxport.core.crypto.state import get_keyring
 from vaxport.core.crypto.uniqueness import check_unique_during_rotation
@@ -58,7 +58,7 @@ _DESTROYED = b""  # marker in an object's key slot: the subject's key no longer 
 
 
 def _seal_value(
-    session: Session,
+    session: KeySession,
     spec: ModelSpec,
     f: EncryptedField[Any],
     *,
@@ -119,7 +119,7 @@ def _refuse_rebinding(obj: Any, spec: ModelSpec) -> bool:
     return False
 
 
-def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
+def _seal_pending(session: KeySession, obj: Any, spec: ModelSpec) -> None:
     new_row = _refuse_rebinding(obj, spec)
     d = obj.__dict__
     pending = [
@@ -171,7 +171,7 @@ def _seal_pending(session: Session, obj: Any, spec: ModelSpec) -> None:
         sealed.append((obj, f, value))
 
 
-def seal_new(session: Session, obj: Any) -> None:
+def seal_new(session: KeySession, obj: Any) -> None:
     """Seal the pending fields of a new ``obj`` now, as a flush would (for rows written by
     Core statements instead of the unit of work: :func:`vaxport.core.db.write_batch`)."""
     spec = spec_for(type(obj))
@@ -286,11 +286,16 @@ def _do_orm_execute(state: ORMExecuteState) -> Any:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_soft_rollback(session: Session, _previous: Any) -> None:
-    # Keys created in a rolled-back transaction no longer exist: forget them, and put the
-    # plaintext back on new objects sealed under them, so a retried flush seals again.
-    session.info.pop(TX_KEYS, None)
-    session.info.pop(LOADED, None)
-    for obj, f, value in session.info.pop(SEALED, []):
+    forget_transaction(session.info)
+
+
+def forget_transaction(info: dict[Any, Any]) -> None:
+    """A transaction rolled back (``info``: its session's, or its unit of work's keys'):
+    keys created in it no longer exist, so forget them, and put the plaintext back on new
+    objects sealed under them, so a retried flush (or :func:`seal_new`) seals again."""
+    info.pop(TX_KEYS, None)
+    info.pop(LOADED, None)
+    for obj, f, value in info.pop(SEALED, []):
         st = inspect(obj)
         if st.transient or st.pending:
             setattr(obj, f.enc_attr, Pending(value))

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint, exists, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from vaxport.core.crypto.blind import compute, normalise, region_for
 from vaxport.core.crypto.errors import CryptoError
 from vaxport.core.crypto.fields import EncryptedField, ModelSpec
+from vaxport.core.crypto.keyring import KeySession
 from vaxport.core.crypto.models import PURPOSE_INDEX
 from vaxport.core.crypto.state import get_keyring
 
@@ -41,7 +41,7 @@ def _unique_groups(spec: ModelSpec, column: Any) -> list[list[Any]]:
 
 
 def check_unique_during_rotation(
-    session: Session,
+    session: KeySession,
     spec: ModelSpec,
     f: EncryptedField[Any],
     *,

@@ -24,11 +24,11 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 import orjson
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from vaxport.core.clock import utcnow
 from vaxport.core.crypto.direct import seal_bytes
+from vaxport.core.crypto.keyring import KeySession
 from vaxport.core.db import Database, Rows, UnitOfWork
 from vaxport.core.errors import Conflict
 from vaxport.core.i18n import N_
@@ -65,7 +65,7 @@ class Claim:
 
     def answer(
         self,
-        session: Session,
+        session: KeySession,
         *,
         status: int,
         body: bytes,
@@ -78,8 +78,8 @@ class Claim:
         a person), for the use case's batch: its gate, so a held key is what fails.
 
         ``body`` is the answer as kept: fields named in ``withheld`` already ``null``.
-        ``session`` is the transaction's sync session (inside ``run_sync``), so a subject key
-        created by the same transaction seals it.
+        ``session`` is the transaction as the keyring sees it (inside ``uow.run_sync``), so a
+        subject key created by the same transaction seals it.
         """
         row_id = uuid7()
         name = "person_answer" if subject_id is not None else "answer"
@@ -148,7 +148,7 @@ class Keep(Generic[T]):
     of the use case's result as the key's row (:meth:`Claim.answer`)."""
 
     claim: Claim
-    render: Callable[[Session, T], Rows]
+    render: Callable[[KeySession, T], Rows]
 
 
 class Created(Protocol):
@@ -172,7 +172,7 @@ def kept_created(
     if claim is None:
         return None
 
-    def render(session: Session, out: C) -> Rows:
+    def render(session: KeySession, out: C) -> Rows:
         return claim.answer(
             session,
             status=201,

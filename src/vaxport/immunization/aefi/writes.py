@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import cast
 
 from sqlalchemy import Table
-from sqlalchemy.orm import Session as OrmSession
 
 from vaxport.core import audit
-from vaxport.core.crypto import seal_new
+from vaxport.core.crypto import KeySession, seal_new
 from vaxport.core.db import Rows, UnitOfWork, write_batch
 from vaxport.core.idempotency import Keep
 from vaxport.core.outbox import OutboxEvent, event_row
@@ -38,7 +37,7 @@ async def write_report(
     answer; the answer."""
     out = report_out(report)  # from the values given, before they are sealed
 
-    def seal(s: OrmSession) -> list[Rows]:
+    def seal(s: KeySession) -> list[Rows]:
         seal_new(s, report)
         return [keep.render(s, out)] if keep is not None else []
 

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import Table
-from sqlalchemy.orm import Session as OrmSession
 
 from vaxport.core import audit
-from vaxport.core.crypto import seal_new
+from vaxport.core.crypto import KeySession, seal_new
 from vaxport.core.db import Rows, UnitOfWork, write_batch
 from vaxport.core.errors import NotFound
 from vaxport.core.i18n import N_
@@ -79,7 +78,7 @@ async def write_one(
     event); False when it had changed since: only the kept answer is written, and the
     caller completes it the long way, then writes the dose with :func:`write_rows`."""
 
-    def seal(s: OrmSession) -> list[Rows]:
+    def seal(s: KeySession) -> list[Rows]:
         seal_new(s, row)
         return [keep.render(s, out)] if keep is not None and out is not None else []
 
@@ -128,7 +127,7 @@ async def write_many(
                 return False
         return True
 
-    def seal(s: OrmSession) -> None:
+    def seal(s: KeySession) -> None:
         for row in rows:
             seal_new(s, row)
 
