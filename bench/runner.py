@@ -11,6 +11,7 @@ moments apart. Each measured run is preceded by a warm-up run of the same reques
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -111,7 +112,20 @@ def server_env(opts: Options, data_dir: Path) -> dict[str, str]:
             "VAXPORT_RATE_LIMIT_VERIFICATION_IP": "unlimited",
         }
     )
+    if opts.database_url:
+        # A database given by URL outlives the run, and so do the keys wrapped in it: the
+        # next run against it must hold the same key-encryption keys, or every request
+        # touching a person answers 500 (the key file does not hold their KEK).
+        env["VAXPORT_KEY_FILE"] = str(_key_file_for(opts.database_url))
     return env
+
+
+def _key_file_for(database_url: str) -> Path:
+    """The key file kept for runs against ``database_url`` (under the ignored results)."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    folder = RESULTS_DIR / "keys"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / f"{digest}.json"
 
 
 def _servers(opts: Options, env: dict[str, str], tmp: Path) -> tuple[Server, Server]:
