@@ -14,7 +14,7 @@ from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, CompileError, IntegrityError, StatementError
 
-from tests.core.crypto.conftest import Note, Person
+from tests.core.crypto.models import Note, Person
 from vaxport.core.crypto import (
     CryptoMisuseError,
     DecryptionError,
