@@ -8,19 +8,24 @@ commands, and hands every command the parts (``ctx.obj``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vaxport import wiring
 from vaxport.certificates.cli import COMMANDS as CERTIFICATE_KEY_COMMANDS
-from vaxport.core import migrate
 from vaxport.core.cli_support import run_with_db
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.outbox.cli import worker_command
 from vaxport.identity.cli import rotate_signing
 from vaxport.settings import UnsafeConfigurationError, get_settings
 
-PARTS = wiring.build()
+if TYPE_CHECKING:
+    from vaxport.core import migrate
+
+# A command serves no requests: the parts without the HTTP routes and pages, whose
+# imports are most of a process's start-up (`serve` and `demo` build the app's own).
+PARTS = wiring.build(http=False)
 
 app = typer.Typer(help="vaxport: a national vaccination platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -82,6 +87,8 @@ def serve(
 
 
 def _migration_plan() -> migrate.MigrationPlan:
+    from vaxport.core import migrate  # alembic: only the db commands load it
+
     settings = get_settings()
     plan = migrate.migration_plan(settings)
     if plan.problem:
@@ -111,7 +118,7 @@ def demo(
     if "VAXPORT_LOG_JSON" not in os.environ:  # a person reads this terminal
         settings = settings.model_copy(update={"log_json": False})
     try:
-        asyncio.run(demo_module.run(settings, host=host, port=port, parts=PARTS))
+        asyncio.run(demo_module.run(settings, host=host, port=port, parts=wiring.build()))
     except KeyboardInterrupt:
         pass
     except FileNotFoundError as exc:
@@ -122,6 +129,8 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the schema up (as the owner), then secure it: app role, grants, RLS."""
+    from vaxport.core import migrate
+
     plan = _migration_plan()
     run_with_db(
         lambda db: migrate.upgrade(
@@ -139,6 +148,8 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1.")) -> None:
     """Migrate the schema down (as the owner)."""
+    from vaxport.core import migrate
+
     plan = _migration_plan()
     run_with_db(lambda db: migrate.downgrade(db, revision), url=plan.owner_url)
     typer.echo(f"database at {revision}")
@@ -147,6 +158,8 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target, e.g. -1.")) -
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of this code."""
+    from vaxport.core import migrate
+
     rev = run_with_db(migrate.current)
     typer.echo(f"database: {rev or 'empty'}; code head: {migrate.head()}")
 

@@ -6,6 +6,8 @@ context needs from the ones above it (ports, resolvers, configuration checks). T
 (``app.create_app``), the CLI (``cli.py``), the worker and ``vaxport demo`` take them from
 here; nothing registers itself by being imported and nothing is found by scanning
 packages. A test builds a smaller or different set with :func:`dataclasses.replace`.
+The HTTP parts are imported inside :func:`_with_http`, still here, so that a command
+(``build(http=False)``) does not load the HTTP APIs and pages it never serves.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType, ModuleType
 
 import typer
@@ -37,86 +39,53 @@ import vaxport.notifications.models
 import vaxport.registration.models
 import vaxport.scheduling.models
 import vaxport.tenancy.models
-from vaxport.audit.api import router as audit_router
 from vaxport.audit.cli import app as audit_app
 from vaxport.audit.runner import run_sealer
 from vaxport.certificates import service as certificates_service
 from vaxport.certificates import verify_cli as certificates_verify_cli
-from vaxport.certificates.api import router as certificates_router
-from vaxport.certificates.issuance.api import router as issuance_router
-from vaxport.certificates.verify_api import router as verify_router
 from vaxport.core.cache import Cache
 from vaxport.core.crypto import set_phone_region_resolver
 from vaxport.core.crypto.blind import RegionResolver
 from vaxport.core.crypto.cli import app as keys_app
 from vaxport.core.db import Base, Database, UnitOfWork
 from vaxport.core.errors import Problem
-from vaxport.core.http import bench_probe, ops
 from vaxport.core.http.openapi import Link
 from vaxport.core.outbox import Subscriptions
 from vaxport.core.outbox.cli import outbox_app
 from vaxport.core.outbox.worker import Companion
 from vaxport.facilities import events as facilities_events
-from vaxport.facilities import links as facilities_links
 from vaxport.facilities import service as facilities_service
-from vaxport.facilities.api import router as facilities_router
 from vaxport.facilities.cli import app as facility_app
 from vaxport.facilities.demo import load_demo_facilities
 from vaxport.identity import service as identity_service
-from vaxport.identity.api import links as identity_links
-from vaxport.identity.api.citizen import router as citizen_router
-from vaxport.identity.api.recovery import router as recovery_router
-from vaxport.identity.api.staff import router as identity_router
-from vaxport.identity.bench import router as identity_bench_router
 from vaxport.identity.cli import app as user_app
 from vaxport.identity.ports import IdentityPorts, install_ports
-from vaxport.immunization import api as immunization_api
 from vaxport.immunization import reminders as immunization_reminders
 from vaxport.immunization import service as immunization_service
-from vaxport.immunization.aefi.api import router as aefi_router
-from vaxport.immunization.corrections import api as corrections_api
-from vaxport.immunization.fhir import api as fhir_api
-from vaxport.immunization.lots.api import router as lots_router
 from vaxport.immunization.lots.demo import load_demo_lots
-from vaxport.immunization.sync.api import router as sync_router
 from vaxport.notifications import config_checks as notification_checks
 from vaxport.notifications import events as notifications_events
 from vaxport.notifications import service as notifications_service
-from vaxport.notifications.api import dev_router as notifications_dev_router
-from vaxport.notifications.api import router as notifications_router
 from vaxport.notifications.cli import app as notify_app
 from vaxport.notifications.events import RelevanceCheck, install_relevance_checks
 from vaxport.notifications.recipients import Contact, ContactResolver, install_contact_resolvers
 from vaxport.registration import lookup as registration_lookup
-from vaxport.registration.api import router as registration_router
 from vaxport.registration.cli import app as person_app
 from vaxport.registration.events import beneficiary_contact
 from vaxport.registration.imports import events as registration_import_events
-from vaxport.registration.imports.api import router as registration_import_router
 from vaxport.registration.imports.cli import app as beneficiaries_app
 from vaxport.registration.reach import BookedAt, install_booked_at
-from vaxport.registration.review.api import router as registration_review_router
 from vaxport.registration.service import SectionExporter, install_export_sections
-from vaxport.scheduling import appointments_api as scheduling_appointments
 from vaxport.scheduling import messages as scheduling_messages
-from vaxport.scheduling import search_api as scheduling_search_api
 from vaxport.scheduling import service as scheduling_service
-from vaxport.scheduling.attendance import links as attendance_links
-from vaxport.scheduling.attendance.api import router as attendance_router
 from vaxport.scheduling.doses_port import DoseSource
 from vaxport.scheduling.fairness import jobs as fairness_jobs
-from vaxport.scheduling.fairness import links as fairness_links
-from vaxport.scheduling.fairness.api import router as fairness_router
 from vaxport.scheduling.sessions import events as scheduling_session_events
-from vaxport.scheduling.sessions import links as scheduling_session_links
-from vaxport.scheduling.sessions.api import router as scheduling_sessions_router
 from vaxport.scheduling.sessions.demo import load_demo_sessions
 from vaxport.settings import Settings
 from vaxport.tenancy import service as tenancy_service
-from vaxport.tenancy.api import router as tenancy_router
 from vaxport.tenancy.cli import app as tenant_app
 from vaxport.tenancy.validation import ConfigRules
-from vaxport.web.router import build_router as build_pages
 
 # A context's demo data: (db, cache, settings, tenant code, base URL) -> lines for the
 # banner ``vaxport demo`` prints.
@@ -203,11 +172,114 @@ class Parts:
     certificate_exists: immunization_service.CertificateExists | None = None
 
 
-def build() -> Parts:
-    """Every part of vaxport, as the processes run it."""
-    return Parts(
+def build(*, http: bool = True) -> Parts:
+    """Every part of vaxport, as the processes run it.
+
+    ``http=False`` leaves out the HTTP routes, pages, links and error formats (empty):
+    the command line builds its parts so, as a command that serves no requests need not
+    import the HTTP APIs and pages (most of a process's start-up). Whatever serves HTTP
+    (``app.create_app``, ``vaxport serve``, ``vaxport demo``) builds every part.
+    """
+    parts = Parts(
         models=MODELS,
         metadata=Base.metadata,
+        routers=(),
+        bench_routers=(),
+        dev_routers=(),
+        pages=None,
+        links=(),
+        cli_apps=(
+            ("audit", audit_app),
+            ("outbox", outbox_app),
+            ("tenant", tenant_app),
+            ("keys", keys_app),
+            ("facility", facility_app),
+            ("user", user_app),
+            ("notify", notify_app),
+            ("person", person_app),
+            ("beneficiaries", beneficiaries_app),
+            ("trust", certificates_verify_cli.trust_app),
+        ),
+        cli_commands=(("verify", certificates_verify_cli.verify_command),),
+        demo_steps=(
+            load_demo_facilities,
+            load_demo_sessions,
+            load_demo_lots,
+            certificates_service.init_demo_keys,
+        ),
+        config_rules=ConfigRules(
+            checks=(
+                notification_checks.check_notification_templates,
+                certificates_service.check_dcc_codes,
+            ),
+            locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
+        ),
+        contact_resolvers=(beneficiary_contact, _staff_contact),
+        relevance_checks=MappingProxyType(
+            {**scheduling_messages.RELEVANCE_CHECKS, **immunization_reminders.RELEVANCE_CHECKS}
+        ),
+        phone_region=tenancy_service.phone_region,
+        identity_ports=IdentityPorts(
+            send_code=notifications_service.send_login_code,
+            member_lookup=registration_lookup.account_holds_member,
+            facility_region=_facility_region,
+            send_recovery_notice=notifications_service.send_recovery_notice,
+            send_invitation=notifications_service.send_staff_invitation,
+        ),
+        booked_at=scheduling_service.booked_at,
+        dose_source=immunization_service.recorded_doses,
+        certificate_exists=certificates_service.dose_certified,
+        export_sections=MappingProxyType(
+            {
+                "doses": immunization_service.export_section,
+                "aefi_reports": immunization_service.export_aefi,
+            }
+        ),
+    )
+    return _with_http(parts) if http else parts
+
+
+def _with_http(parts: Parts) -> Parts:
+    """``parts`` with the HTTP routes, pages, links and error formats.
+
+    Imported here rather than at the top so that only a process serving HTTP loads them.
+    """
+    from vaxport.audit.api import router as audit_router
+    from vaxport.certificates.api import router as certificates_router
+    from vaxport.certificates.issuance.api import router as issuance_router
+    from vaxport.certificates.verify_api import router as verify_router
+    from vaxport.core.http import bench_probe, ops
+    from vaxport.facilities import links as facilities_links
+    from vaxport.facilities.api import router as facilities_router
+    from vaxport.identity.api import links as identity_links
+    from vaxport.identity.api.citizen import router as citizen_router
+    from vaxport.identity.api.recovery import router as recovery_router
+    from vaxport.identity.api.staff import router as identity_router
+    from vaxport.identity.bench import router as identity_bench_router
+    from vaxport.immunization import api as immunization_api
+    from vaxport.immunization.aefi.api import router as aefi_router
+    from vaxport.immunization.corrections import api as corrections_api
+    from vaxport.immunization.fhir import api as fhir_api
+    from vaxport.immunization.lots.api import router as lots_router
+    from vaxport.immunization.sync.api import router as sync_router
+    from vaxport.notifications.api import dev_router as notifications_dev_router
+    from vaxport.notifications.api import router as notifications_router
+    from vaxport.registration.api import router as registration_router
+    from vaxport.registration.imports.api import router as registration_import_router
+    from vaxport.registration.review.api import router as registration_review_router
+    from vaxport.scheduling import appointments_api as scheduling_appointments
+    from vaxport.scheduling import search_api as scheduling_search_api
+    from vaxport.scheduling.attendance import links as attendance_links
+    from vaxport.scheduling.attendance.api import router as attendance_router
+    from vaxport.scheduling.fairness import links as fairness_links
+    from vaxport.scheduling.fairness.api import router as fairness_router
+    from vaxport.scheduling.sessions import links as scheduling_session_links
+    from vaxport.scheduling.sessions.api import router as scheduling_sessions_router
+    from vaxport.tenancy.api import router as tenancy_router
+    from vaxport.web.router import build_router as build_pages
+
+    return replace(
+        parts,
         routers=(
             ops.router,
             tenancy_router,
@@ -249,54 +321,7 @@ def build() -> Parts:
             *immunization_api.LINKS,
             *corrections_api.LINKS,
         ),
-        cli_apps=(
-            ("audit", audit_app),
-            ("outbox", outbox_app),
-            ("tenant", tenant_app),
-            ("keys", keys_app),
-            ("facility", facility_app),
-            ("user", user_app),
-            ("notify", notify_app),
-            ("person", person_app),
-            ("beneficiaries", beneficiaries_app),
-            ("trust", certificates_verify_cli.trust_app),
-        ),
-        cli_commands=(("verify", certificates_verify_cli.verify_command),),
-        demo_steps=(
-            load_demo_facilities,
-            load_demo_sessions,
-            load_demo_lots,
-            certificates_service.init_demo_keys,
-        ),
-        config_rules=ConfigRules(
-            checks=(
-                notification_checks.check_notification_templates,
-                certificates_service.check_dcc_codes,
-            ),
-            locators=MappingProxyType({"notifications": notification_checks.locate_problem}),
-        ),
-        contact_resolvers=(beneficiary_contact, _staff_contact),
-        relevance_checks=MappingProxyType(
-            {**scheduling_messages.RELEVANCE_CHECKS, **immunization_reminders.RELEVANCE_CHECKS}
-        ),
-        phone_region=tenancy_service.phone_region,
-        identity_ports=IdentityPorts(
-            send_code=notifications_service.send_login_code,
-            member_lookup=registration_lookup.account_holds_member,
-            facility_region=_facility_region,
-            send_recovery_notice=notifications_service.send_recovery_notice,
-            send_invitation=notifications_service.send_staff_invitation,
-        ),
-        booked_at=scheduling_service.booked_at,
         problem_formats=((fhir_api.PREFIX, fhir_api.outcome_response),),
-        dose_source=immunization_service.recorded_doses,
-        certificate_exists=certificates_service.dose_certified,
-        export_sections=MappingProxyType(
-            {
-                "doses": immunization_service.export_section,
-                "aefi_reports": immunization_service.export_aefi,
-            }
-        ),
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import sys
 import uuid
 from typing import Any
 
@@ -13,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from tests.conftest import ROOT
 from tests.core.helpers import auditor, make_tenant, new_id, record_entries, tamper
+from tests.support.cli import run_command
 from vaxport.audit.service import list_entries
 from vaxport.core import audit
 from vaxport.core.audit import hashing
@@ -168,29 +166,17 @@ async def test_audit_route_requires_authentication(client: httpx.AsyncClient) ->
     assert r.headers["content-type"] == "application/problem+json"
 
 
-async def _cli(database_url: str, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "VAXPORT_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT / "src")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from vaxport.cli import main; main()",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
-
-
 async def test_cli_verify_names_the_first_broken_entry(
-    clean_db: Database, owner_db: Database, app_database_url: str
+    clean_db: Database, owner_db: Database, app_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    async def _cli(*args: str) -> tuple[int, str]:
+        return await run_command(monkeypatch, *args, VAXPORT_DATABASE_URL=app_database_url)
+
     tenant = await make_tenant(clean_db)
     ids = [i for _ in range(3) for i in await record_entries(clean_db, tenant.id)]
-    code, out = await _cli(app_database_url, "audit", "seal", "--tenant", tenant.code)
+    code, out = await _cli("audit", "seal", "--tenant", tenant.code)
     assert (code, "sealed 3 entries") == (0, out.strip().splitlines()[-1])
-    code, out = await _cli(app_database_url, "audit", "verify", "--tenant", tenant.code)
+    code, out = await _cli("audit", "verify", "--tenant", tenant.code)
     assert code == 0
     assert "ok: 3 sealed" in out
     await tamper(
@@ -198,10 +184,10 @@ async def test_cli_verify_names_the_first_broken_entry(
         "audit_entries",
         update(AuditEntry).where(AuditEntry.id == ids[1]).values(object_type="forged"),
     )
-    code, out = await _cli(app_database_url, "audit", "verify", "--tenant", tenant.code)
+    code, out = await _cli("audit", "verify", "--tenant", tenant.code)
     assert code == 1
     assert f"position 2, entry {ids[1]}" in out
-    code, _ = await _cli(app_database_url, "audit", "verify", "--tenant", "nope")
+    code, _ = await _cli("audit", "verify", "--tenant", "nope")
     assert code == 2
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import inspect
 
-from tests.conftest import PG_URL, ROOT
+from tests.conftest import PG_URL
 from tests.identity.helpers import PASSWORD
+from tests.support.cli import run_command
 from tests.support.parts import METADATA
 from vaxport.core import clock, migrate
 from vaxport.core.db import Database
@@ -65,32 +63,27 @@ async def test_identity_tables_are_under_row_level_security(owner_db: Database) 
     assert secured == TABLES - {"signing_keys"}
 
 
-async def _cli(database_url: str, key_file: Path, *args: str) -> tuple[int, str]:
-    env = {
-        **os.environ,
-        "VAXPORT_DATABASE_URL": database_url,
-        "VAXPORT_KEY_FILE": str(key_file),
-        "VAXPORT_ENV": "test",
-        "PYTHONPATH": str(ROOT / "src"),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from vaxport.cli import main; main()",
+async def _cli(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, key_file: Path, *args: str
+) -> tuple[int, str]:
+    return await run_command(
+        monkeypatch,
         *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        VAXPORT_DATABASE_URL=database_url,
+        VAXPORT_KEY_FILE=str(key_file),
+        VAXPORT_ENV="test",
     )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
 
 
 async def test_user_create_prints_a_working_activation_link(
-    client: httpx.AsyncClient, tenant: TenantInfo, app_database_url: str, key_file: Path
+    client: httpx.AsyncClient,
+    tenant: TenantInfo,
+    app_database_url: str,
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     code, out = await _cli(
-        app_database_url, key_file,
+        monkeypatch, app_database_url, key_file,
         "user", "create", "--tenant", tenant.code, "--username", "ops.lead",
         "--role", "national_admin",
     )  # fmt: skip
@@ -104,7 +97,7 @@ async def test_user_create_prints_a_working_activation_link(
     assert r.json()["status"] == "enrolment_required"
 
     code, out = await _cli(
-        app_database_url, key_file,
+        monkeypatch, app_database_url, key_file,
         "user", "create", "--tenant", tenant.code, "--username", "x", "--role", "region_admin",
     )  # fmt: skip
     assert code == 1
@@ -113,10 +106,14 @@ async def test_user_create_prints_a_working_activation_link(
 
 
 async def test_rotate_signing_command_keeps_the_old_key_published(
-    client: httpx.AsyncClient, tenant: TenantInfo, app_database_url: str, key_file: Path
+    client: httpx.AsyncClient,
+    tenant: TenantInfo,
+    app_database_url: str,
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = {k["kid"] for k in (await client.get("/.well-known/jwks.json")).json()["keys"]}
-    code, out = await _cli(app_database_url, key_file, "keys", "rotate-signing")
+    code, out = await _cli(monkeypatch, app_database_url, key_file, "keys", "rotate-signing")
     assert code == 0, out
     assert "is active" in out
     from vaxport.identity.credentials import signing

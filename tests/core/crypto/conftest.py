@@ -1,4 +1,4 @@
-"""Test-only encrypted models (their own metadata) and a fresh keyring per test.
+"""The test-only encrypted tables (``models.py``) and a fresh keyring per test.
 
 The registration context's tables do not exist yet, so these tests declare a person
 table of their own, created and dropped around each test on the session database.
@@ -11,57 +11,18 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import ForeignKey, MetaData, String, UniqueConstraint, Uuid, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import text
 
 from tests.conftest import APP_ROLE
+from tests.core.crypto.models import _SPECS, TestBase
 from tests.support.parts import METADATA
 from vaxport.core import migrate
-from vaxport.core.crypto import encrypted, get_keyring, set_keyring
+from vaxport.core.crypto import get_keyring, set_keyring
 from vaxport.core.crypto.fields import _registry
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.crypto.providers import LocalKeyFileProvider
-from vaxport.core.db import NAMING_CONVENTION, Database
+from vaxport.core.db import Database
 from vaxport.core.ids import uuid7
-
-
-class TestBase(DeclarativeBase):
-    __test__ = False
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {uuid.UUID: Uuid()}
-
-
-class Person(TestBase):
-    __tablename__ = "crypto_test_people"
-    __table_args__ = (UniqueConstraint("tenant_id", "national_id_bidx"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
-    tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    status: Mapped[str] = mapped_column(String(20), default="active")
-    given_name = encrypted("text")
-    family_name = encrypted("text", index=True)
-    phone = encrypted("phone", index=True)
-    email = encrypted("email", index=True)
-    national_id = encrypted("id_number", index=True)
-    birth_date = encrypted("date")
-    address = encrypted("json")
-    notes = encrypted("text", subject="id")
-
-
-class Note(TestBase):
-    """A clinical note about a person, under that person's own key."""
-
-    __tablename__ = "crypto_test_notes"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
-    tenant_id: Mapped[uuid.UUID] = mapped_column()
-    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crypto_test_people.id"))
-    body = encrypted("text", subject="person_id")
-
-
-# Registered only while a test of this package runs: other suites must not see tables
-# that exist only here.
-_SPECS = {cls: _registry.pop(cls) for cls in (Person, Note)}
 
 
 @pytest.fixture

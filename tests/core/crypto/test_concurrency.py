@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.core.crypto.conftest import Note, Person
+from tests.core.crypto.models import Note, Person
 from vaxport.core.crypto import SubjectKeyDestroyedError, blind_match, erase_subject
 from vaxport.core.crypto.keyring import Keyring
 from vaxport.core.db import Database

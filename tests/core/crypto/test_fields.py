@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, CompileError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from tests.core.crypto.conftest import Note, Person
+from tests.core.crypto.models import Note, Person
 from vaxport.core.crypto import (
     CryptoMisuseError,
     DecryptionError,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.core.crypto.conftest import Person
+from tests.core.crypto.models import Person
 from tests.support.parts import METADATA
 from vaxport.core.crypto import KeyFileError, KeyProviderError, set_keyring
 from vaxport.core.crypto.kek import rotate_kek

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tests.core.crypto.conftest import Note, Person
+from tests.core.crypto.models import Note, Person
 from tests.support.parts import METADATA
 from vaxport.core.audit.models import AuditEntry
 from vaxport.core.crypto import RetireRefusedError, blind_match, set_keyring
@@ -209,7 +209,7 @@ async def test_rotate_kek_rewraps_every_data_key(
 _JOB = """
 import asyncio, sys, time
 from pathlib import Path
-from tests.core.crypto.conftest import _SPECS
+from tests.core.crypto.models import _SPECS
 from vaxport.core.crypto import set_keyring
 from vaxport.core.crypto.fields import _registry
 from vaxport.core.crypto.keyring import Keyring
