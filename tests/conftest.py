@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher, Type
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -31,6 +32,7 @@ from vaxport import wiring
 from vaxport.core import migrate
 from vaxport.core.cache import Cache, MemoryBackend, RedisBackend
 from vaxport.core.db import Database
+from vaxport.identity.login import passwords
 from vaxport.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -348,6 +350,21 @@ def _keyring_restored(_session_keyring: Any) -> None:
 
     if get_keyring() is not _session_keyring:
         set_keyring(_session_keyring)
+
+
+# argon2id with the same algorithm and pass count at a tiny memory cost: the production
+# cost (46 MiB, ~65 ms a hash) spent ~1,400 times a leg was ~90 s of CPU. A hash names
+# its parameters, so verifying, the same work for unknown users and re-hashing on a
+# change of parameters behave the same; tests of the production cost ask for it.
+_TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID)
+
+
+@pytest.fixture(autouse=True)
+def _password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff passwords hash cheaply unless the test is marked ``production_password_hash``
+    (autouse, so it is in place before any fixture makes an account)."""
+    if request.node.get_closest_marker("production_password_hash") is None:
+        monkeypatch.setattr(passwords, "HASHER", _TEST_HASHER)
 
 
 @pytest.fixture

@@ -86,6 +86,7 @@ async def test_activation_refuses_a_common_password_and_keeps_the_link_valid(
     assert again.status_code == 422  # single use
 
 
+@pytest.mark.production_password_hash
 async def test_passwords_are_stored_as_argon2id_hashes(
     clean_db: Database, vaccinator: Staff, tenant: TenantInfo
 ) -> None:
@@ -97,6 +98,7 @@ async def test_passwords_are_stored_as_argon2id_hashes(
     assert PASSWORD not in stored
 
 
+@pytest.mark.production_password_hash
 async def test_unknown_user_and_wrong_password_get_the_same_answer_for_the_same_work(
     client: httpx.AsyncClient,
     vaccinator: Staff,

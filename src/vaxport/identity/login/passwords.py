@@ -54,10 +54,11 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    # Verified against when the account does not exist, so both cases cost the same.
-    return HASHER.hash("vaxport: no such account, equivalent work")
+@functools.lru_cache(maxsize=2)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verified against when the account does not exist, so both cases cost the same: made
+    # by the hasher in use, so it costs what a real account's hash costs.
+    return hasher.hash("vaxport: no such account, equivalent work")
 
 
 def normalise(password: str) -> str:
@@ -129,7 +130,7 @@ async def verify_password(stored: str | None, password: str) -> tuple[bool, str 
     a fixed hash and the answer is always False.
     """
     candidate = normalise(password)[: MAX_LENGTH * 4]
-    target = stored or _dummy_hash()
+    target = stored or _dummy_hash(HASHER)
     async with _slot():
         ok: bool
         try:
