@@ -23,6 +23,7 @@ from tests.immunization.support import (
 from tests.registration.conftest import Person, citizen_token, make_facility
 from tests.scheduling.booking.support import record_given
 from tests.scheduling.conftest import REGION
+from tests.support.clock import tenant_today
 from tests.support.tenants import load_tenant
 from tests.tenancy.helpers import demo_config
 from vaxport.core.cache import Cache
@@ -102,9 +103,8 @@ async def test_each_refusal_has_its_type_field_and_reason_and_records_nothing(
 ) -> None:
     person = await person_at(clean_db, tenant, centre, birth_date=dt.date(2000, 5, 1))
     await add_lot(clean_db, tenant, "covid-protein", "PROT-1")
-    await add_lot(
-        clean_db, tenant, "covid-mrna", "OLD-1", expires_on=dt.date.today() - dt.timedelta(days=1)
-    )
+    yesterday = tenant_today(tenant) - dt.timedelta(days=1)
+    await add_lot(clean_db, tenant, "covid-mrna", "OLD-1", expires_on=yesterday)
     await add_lot(clean_db, tenant, "covid-mrna", "HOLD-1", on_hold=True)
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
     cases: list[tuple[dict[str, Any], int, str, str]] = [

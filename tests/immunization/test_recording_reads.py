@@ -17,6 +17,7 @@ from tests.immunization.support import add_lot, body, doses, doses_url, person_a
 from tests.registration.conftest import Person, make_facility, staff_token
 from tests.scheduling.booking.support import given, record_given
 from tests.scheduling.conftest import REGION
+from tests.support.clock import tenant_today
 from vaxport.core.cache import Cache
 from vaxport.core.db import Database
 from vaxport.registration.models import Beneficiary
@@ -113,7 +114,7 @@ async def test_people_booked_at_a_centre_today_are_in_reach_of_its_staff_only(
     other = await staff_token(
         client, clean_db, settings, tenant, "vaccinator", facility_id=elsewhere
     )
-    today = dt.date.today()
+    today = tenant_today(tenant)
     first = await person_at(clean_db, tenant, home)
     second = await person_at(clean_db, tenant, home)
     for person in (first, second):

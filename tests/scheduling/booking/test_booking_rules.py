@@ -21,6 +21,7 @@ from tests.scheduling.booking.support import (
     slot,
 )
 from tests.scheduling.conftest import REGION
+from tests.support.clock import tenant_today
 from tests.support.tenants import load_tenant
 from tests.tenancy.helpers import demo_config
 from vaxport.core.audit.models import AuditEntry
@@ -176,7 +177,7 @@ async def test_a_session_for_another_dose_or_a_closed_or_full_slot_is_refused(
     await _book(clean_db, cache, conf, tenant, people[0], tiny)
     full = await _refused(clean_db, cache, conf, tenant, people[1], tiny)
     assert (full.status, full.to_dict()["type"]) == (409, "https://vaxport.org/problems/slot-full")
-    [past] = await slot(clean_db, tenant, centre, day=dt.date.today() - dt.timedelta(days=1))
+    [past] = await slot(clean_db, tenant, centre, day=tenant_today(tenant) - dt.timedelta(days=1))
     started = await _refused(clean_db, cache, conf, tenant, people[2], past)
     assert started.to_dict()["type"].endswith("/slot-started")
     unknown = await _refused(clean_db, cache, conf, tenant, people[2], uuid.uuid4())

@@ -23,6 +23,7 @@ from tests.scheduling.fairness.support import (
     seats_and_owners,
 )
 from tests.scheduling.seed import open_session
+from tests.support.clock import tenant_today
 from tests.support.tenants import load_tenant
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
@@ -383,8 +384,8 @@ async def test_an_account_s_tickets_and_places_count_toward_its_limit(
     place = {
         "beneficiary_id": str(second),
         "region_code": "NOR",
-        "from": dt.date.today().isoformat(),
-        "to": (dt.date.today() + dt.timedelta(days=7)).isoformat(),
+        "from": tenant_today(strict).isoformat(),
+        "to": (tenant_today(strict) + dt.timedelta(days=7)).isoformat(),
         "product_id": "covid-mrna",
     }
     await join_waitlist(db=clean_db, tenant=strict, actor=me, body=WaitlistIn.model_validate(place))

@@ -26,6 +26,7 @@ from tests.scheduling.fairness.support import (
     seats_and_owners,
 )
 from tests.scheduling.seed import open_session
+from tests.support.clock import tenant_today
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
 from vaxport.core.db import Database
@@ -238,7 +239,7 @@ async def test_joining_refuses_bad_requests_and_people_who_cannot_wait(
 ) -> None:
     citizen, member = await _family(clean_db, settings, tenant)
     [baby] = await people(clean_db, tenant, 1, account_id=citizen.id, birth_date=dt.date.today())
-    today = dt.date.today()
+    today = tenant_today(tenant)
     cases = [
         (place(member, region_code="ATLANTIS"), 422, "region_code"),
         (place(member, product_id="elixir"), 422, "product_id"),
