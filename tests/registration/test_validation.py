@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.registration.helpers import member
 from tests.support.parts import RULES
+from vaxport.core import clock
 from vaxport.core.errors import ValidationFailed
 from vaxport.registration.schemas import MemberIn, MemberUpdate
 from vaxport.registration.validation import match_key, validate_member, validate_update
@@ -223,3 +224,20 @@ def test_verhoeff_aadhaar_numbers_accepted_valid_refused_with_a_wrong_check_digi
     ]
     with pytest.raises(ValidationFailed):
         validate_member(MemberIn.model_validate(body), config=india, today=TODAY)
+
+
+def test_a_birth_is_in_the_future_by_the_tenants_date_not_utcs(
+    demo: TenantConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 20:00 UTC on 7 December is 01:30 on the 8th in Kolkata and 15:00 on the 7th in
+    # Toronto: a baby born in Kolkata tonight is born today there.
+    monkeypatch.setattr(clock, "utcnow", lambda: dt.datetime(2026, 12, 7, 20, 0, tzinfo=dt.UTC))
+    kolkata = demo.model_copy(update={"timezone": "Asia/Kolkata"})
+    toronto = demo.model_copy(update={"timezone": "America/Toronto"})
+    papers = [{"id_type": "birth-certificate", "number": "BC2026000123"}]
+    newborn = MemberIn.model_validate(member(birth_date="2026-12-08", documents=papers))
+
+    assert validate_member(newborn, config=kolkata).birth_date == dt.date(2026, 12, 8)
+    with pytest.raises(ValidationFailed) as exc:
+        validate_member(newborn, config=toronto)
+    assert "future" in fields(exc)["birth_date"]

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -34,7 +33,6 @@ from sqlalchemy import (
     select,
 )
 
-from vaxport.core.clock import utcnow
 from vaxport.core.crypto import SubjectKey, get_keyring, open_column
 from vaxport.core.db import UnitOfWork
 from vaxport.core.errors import NotFound
@@ -75,7 +73,7 @@ class PersonRead:
         the caller's statement names the person, :meth:`where_for`)."""
         values: dict[str, Any] = {"pr_tenant": tenant.id, "pr_person": beneficiary_id}
         if self.booked:
-            day = utcnow().astimezone(ZoneInfo(tenant.config.timezone)).date()
+            day = tenant.config.local_today()
             values.update(zip(BOOKED_PARAMS, (tenant.id, actor.facility_id, day), strict=True))
         return values
 

@@ -32,7 +32,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from vaxport.core.clock import utcnow
 from vaxport.core.contacts import normalise_email, normalise_phone
 from vaxport.core.errors import ONE_OF, ValidationFailed, field_error
 from vaxport.core.i18n import N_, Age
@@ -313,7 +312,7 @@ def validate_member(
     member: MemberIn, *, config: TenantConfig, today: dt.date | None = None, prefix: str = ""
 ) -> NormalisedMember:
     """The person in stored form, or ValidationFailed listing every field's problem."""
-    today = today or utcnow().date()
+    today = today or config.local_today()
     errors: Errors = []
     given = _name(member.given_name, f"{prefix}given_name", errors)
     family = (

@@ -17,12 +17,10 @@ import base64
 import datetime as dt
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Select, Uuid, bindparam, select
 
 from vaxport.core import audit
-from vaxport.core.clock import utcnow
 from vaxport.core.db import Database, UnitOfWork
 from vaxport.core.errors import NotFound, invalid
 from vaxport.core.i18n import N_
@@ -41,7 +39,7 @@ AT_THE_CENTRE = ("booked", "completed", "no_show")
 
 def local_today(tenant: TenantInfo, now: dt.datetime | None = None) -> dt.date:
     """Today's date in the tenant's time zone."""
-    return (now or utcnow()).astimezone(ZoneInfo(tenant.config.timezone)).date()
+    return tenant.config.local_today(now)
 
 
 def booked_at(tenant: TenantInfo, facility_id: uuid.UUID) -> Select[Any]:

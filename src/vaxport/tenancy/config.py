@@ -8,7 +8,9 @@ so they can report every problem at once.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -24,6 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from vaxport.core import clock
 from vaxport.tenancy.config_immunization import ImmunizationSettings
 from vaxport.tenancy.config_ratelimits import RateLimitOverrides
 from vaxport.tenancy.config_schedule import (
@@ -402,6 +405,17 @@ class TenantConfig(ConfigModel):
                     f"{up.path if up else '/'}{member}/",
                 )
         return index
+
+    @cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The tenant's time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_today(self, now: dt.datetime | None = None) -> dt.date:
+        """The tenant's date at ``now`` (an aware time; default: now). Days people live by
+        (a birth, a session, a lot's expiry) are the tenant's, not UTC's: at 02:00 UTC it
+        is already tomorrow in Kolkata and still yesterday in Toronto."""
+        return (now or clock.utcnow()).astimezone(self.zone).date()
 
     @property
     def fallbacks(self) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +22,6 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from vaxport.core.clock import utcnow
 from vaxport.core.errors import ValidationFailed, from_validation
 from vaxport.core.http.conditional import etag_matches
 from vaxport.core.http.dependencies import Ctx, requires
@@ -173,7 +171,7 @@ async def find_a_centre(tenant: str, request: Request, ctx: Ctx) -> Response:
         except ValidationFailed as exc:
             problem = exc
     errors = field_errors(problem) if problem else []
-    today = utcnow().astimezone(zoneinfo.ZoneInfo(info.config.timezone)).date()
+    today = info.config.local_today()
     regions = _region_options(info, page)
     names = {r.code: r.label for r in regions}
     items = [_view(i, info, page, today, names) for i in (results or {}).get("items", [])]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +142,7 @@ async def _form_page(
 
 
 def _local_today(tenant: TenantInfo) -> dt.date:
-    return dt.datetime.now(zoneinfo.ZoneInfo(tenant.config.timezone)).date()
+    return tenant.config.local_today()
 
 
 @router.api_route(SESSIONS, methods=["GET", "HEAD"], dependencies=[WRITE])

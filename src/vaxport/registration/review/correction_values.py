@@ -11,7 +11,6 @@ import datetime as dt
 import unicodedata
 from typing import Any
 
-from vaxport.core import clock
 from vaxport.core.errors import ONE_OF, invalid
 from vaxport.core.i18n import N_
 from vaxport.registration.models import CORRECTABLE_FIELDS, Beneficiary, BeneficiaryDocument
@@ -54,13 +53,13 @@ def check_name(value: str, *, field: str) -> str:
     return text
 
 
-def check_birth_date(value: str, *, field: str) -> dt.date:
-    """An ISO birth date, neither in the future nor beyond registration's oldest age."""
+def check_birth_date(value: str, *, field: str, today: dt.date) -> dt.date:
+    """An ISO birth date, neither in the future (after the tenant's ``today``) nor beyond
+    registration's oldest age."""
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise invalid(field, N_("must be a date (YYYY-MM-DD)")) from None
-    today = clock.utcnow().date()
     if day > today:
         raise invalid(field, N_("is in the future"))
     if day.year < today.year - MAX_AGE_YEARS:
@@ -73,7 +72,8 @@ def proposal(tenant: TenantInfo, field: str, value: str, id_type: str | None) ->
     if field in ("given_name", "family_name"):
         return {"value": check_name(value, field="value")}
     if field == "birth_date":
-        return {"value": check_birth_date(value, field="value").isoformat()}
+        day = check_birth_date(value, field="value", today=tenant.config.local_today())
+        return {"value": day.isoformat()}
     if not id_type:
         raise invalid("id_type", N_("is required to correct an ID number"))
     number = validate_id_number(

@@ -64,7 +64,7 @@ class Plan:
 
 def local_today(config: TenantConfig, now: dt.datetime) -> dt.date:
     """The tenant's local date at ``now``."""
-    return now.astimezone(zoneinfo.ZoneInfo(config.timezone)).date()
+    return config.local_today(now)
 
 
 def local_instant(tz: zoneinfo.ZoneInfo, day: dt.date, hhmm: str) -> dt.datetime | None:
