@@ -176,7 +176,7 @@ async def history_of(
             booked.append(Booked(product_id, day, number))
         person_live += 1
     return History(
-        doses=await doses_of(uow.session, tenant_id, person.id),
+        doses=await doses_of(uow, tenant_id, person.id),
         booked=tuple(booked),
         person_live=person_live,
         account_live=account_live if person.account_id is not None else None,
