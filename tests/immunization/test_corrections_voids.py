@@ -131,8 +131,8 @@ async def test_a_void_frees_the_number_withdraws_the_reminder_and_dose_1_is_due_
         vaccinator.id,
         "recorded for the wrong person",
     )
-    async with clean_db.read(tenant_id=tenant.id) as s:
-        assert await doses_of(s, tenant.id, reachable) == ()
+    async with clean_db.transaction(tenant_id=tenant.id) as uow:
+        assert await doses_of(uow, tenant.id, reachable) == ()
     history = (await client.get(history_url(tenant, reachable), headers=vaccinator.headers)).json()
     [series] = [x for x in history["series"] if x["series"] == "covid-19"]
     assert (series["doses_given"], series["next_dose_number"]) == (0, 1)

@@ -680,7 +680,10 @@ async def fetch_in(
     """
     dialect = uow.dialect
     if dialect.name != "postgresql":
-        conn = await uow.session.connection()
+        session = uow.session
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # the ORM's pending rows first, as ``driver()`` does
+        conn = await session.connection()
         return [tuple(r) for r in (await conn.execute(query, dict(params or {}))).all()]
     driver = await uow.driver()
     sql, names, values = _compiled_query(query, dialect)

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vaxport.core import audit
-from vaxport.core.db import Database, UnitOfWork
+from vaxport.core.db import Database, UnitOfWork, fetch_in
 from vaxport.core.errors import NotFound
 from vaxport.core.i18n import N_
 from vaxport.identity.service import Actor
@@ -61,20 +61,22 @@ async def _rows(
     return (await session.scalars(query.order_by(Dose.day, Dose.dose_number, Dose.id))).all()
 
 
+_DOSE_TENANT = bindparam("rd_tenant", None, type_=Uuid())
+_DOSE_PERSON = bindparam("rd_person", None, type_=Uuid())
+# Built once: fetch_in compiles it once per process and sends it off the ORM.
+_RECORDED: Any = select(Dose.product_id, Dose.day, Dose.dose_number).where(
+    Dose.tenant_id == _DOSE_TENANT,
+    Dose.beneficiary_id.in_(registration.with_merged(_DOSE_TENANT, _DOSE_PERSON)),
+    Dose.status == RECORDED,
+)
+
+
 async def recorded_doses(
-    session: AsyncSession, tenant_id: uuid.UUID, person_id: uuid.UUID
+    uow: UnitOfWork, tenant_id: uuid.UUID, person_id: uuid.UUID
 ) -> tuple[scheduling.Dose, ...]:
     """The person's recorded (not voided) doses as the schedule engine counts them:
     scheduling's dose source (``wiring``), and recording's history check. One query."""
-    rows = (
-        await session.execute(
-            select(Dose.product_id, Dose.day, Dose.dose_number).where(
-                Dose.tenant_id == tenant_id,
-                Dose.beneficiary_id.in_(registration.with_merged(tenant_id, person_id)),
-                Dose.status == RECORDED,
-            )
-        )
-    ).all()
+    rows = await fetch_in(uow, _RECORDED, {"rd_tenant": tenant_id, "rd_person": person_id})
     return tuple(scheduling.Dose(product, day, number) for product, day, number in rows)
 
 

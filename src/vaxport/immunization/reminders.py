@@ -86,7 +86,7 @@ async def resync_reminders(
     person = await registration.person_facts(uow.session, tenant.id, person_id)
     due: scheduling.DiseaseStatus | None = None
     if person is not None:
-        doses = await recorded_doses(uow.session, tenant.id, person.id)
+        doses = await recorded_doses(uow, tenant.id, person.id)
         today = scheduling.local_today(tenant)
         who = engine_person(tenant.config, person)
         due = scheduling.assess(tenant.config, who, doses, today=today).diseases.get(series)

@@ -34,12 +34,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from vaxport.core.cache import Cache
 from vaxport.core.clock import utcnow
-from vaxport.core.db import Database, UnitOfWork, write_batch
+from vaxport.core.db import Database, UnitOfWork, fetch_in, write_batch
 from vaxport.core.errors import Conflict, Problem, invalid
 from vaxport.core.i18n import N_
 from vaxport.core.idempotency import Claim, Keep, kept_created
@@ -119,30 +119,36 @@ async def _through_gate(
         await gate.seed(tenant_id, slot_id, ticket.seats_left)
 
 
+_SLOT = (
+    select(
+        Slot.session_id,
+        Slot.product_id,
+        Slot.day,
+        Slot.starts_at,
+        Slot.status,
+        Slot.capacity - Slot.booked,
+        SessionRow.status,
+        SessionRow.dose_numbers,
+        SessionRow.eligibility,
+        SessionRow.release_at,
+    )
+    .join(SessionRow, SessionRow.id == Slot.session_id)
+    .where(
+        Slot.tenant_id == bindparam("slot_tenant", None, type_=Uuid()),
+        Slot.id == bindparam("slot_id", None, type_=Uuid()),
+    )
+)
+
+
 async def _slot(uow: UnitOfWork, tenant_id: uuid.UUID, slot_id: uuid.UUID) -> SlotView:
-    row = (
-        await uow.session.execute(
-            select(
-                Slot.session_id,
-                Slot.product_id,
-                Slot.day,
-                Slot.starts_at,
-                Slot.status,
-                Slot.capacity - Slot.booked,
-                SessionRow.status,
-                SessionRow.dose_numbers,
-                SessionRow.eligibility,
-                SessionRow.release_at,
-            )
-            .join(SessionRow, SessionRow.id == Slot.session_id)
-            .where(Slot.tenant_id == tenant_id, Slot.id == slot_id)
-        )
-    ).one_or_none()
-    if row is None:
+    """The slot and its session (one plain read: :data:`_SLOT`, compiled once)."""
+    rows = await fetch_in(uow, _SLOT, {"slot_tenant": tenant_id, "slot_id": slot_id})
+    if not rows:
         raise invalid(
             "slot_id", N_("is not a slot of this country: choose one from the search"),
             code="unknown-slot",
         )  # fmt: skip
+    row = rows[0]
     session_id, product, day, starts_at, status, left, session_status, doses, rules, release = row
     return SlotView(
         id=slot_id,

@@ -13,14 +13,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from vaxport.core.db import UnitOfWork
 from vaxport.scheduling.history import Dose
 
 __all__ = ["DoseSource", "doses_of", "install_dose_source"]
 
-# (session, tenant id, person id) -> the person's recorded doses.
-DoseSource = Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[tuple[Dose, ...]]]
+# (unit of work, tenant id, person id) -> the person's recorded doses.
+DoseSource = Callable[[UnitOfWork, uuid.UUID, uuid.UUID], Awaitable[tuple[Dose, ...]]]
 
 _source: DoseSource | None = None
 
@@ -31,10 +30,8 @@ def install_dose_source(source: DoseSource | None) -> None:
     _source = source
 
 
-async def doses_of(
-    session: AsyncSession, tenant_id: uuid.UUID, person_id: uuid.UUID
-) -> tuple[Dose, ...]:
+async def doses_of(uow: UnitOfWork, tenant_id: uuid.UUID, person_id: uuid.UUID) -> tuple[Dose, ...]:
     """The person's recorded doses, as the installed source reads them (none without one)."""
     if _source is None:
         return ()
-    return await _source(session, tenant_id, person_id)
+    return await _source(uow, tenant_id, person_id)

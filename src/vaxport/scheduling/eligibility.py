@@ -20,9 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, and_, literal, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
-from vaxport.core.db import UnitOfWork
+from vaxport.core.db import UnitOfWork, fetch_in
 from vaxport.registration.service import PersonFacts
 from vaxport.scheduling.doses_port import doses_of
 from vaxport.scheduling.engine import Offer, Reason, assess_product, booking_limit_refusals
@@ -148,7 +159,11 @@ async def history_of(
     the person has an account, for the per-account limit.
     """
     skip = {excluding} if isinstance(excluding, uuid.UUID) else set(excluding or ())
-    rows = (await uow.session.execute(_history_query(tenant_id, person))).all()
+    query = _HISTORY_WITH_ACCOUNT if person.account_id is not None else _HISTORY_ALONE
+    params: dict[str, Any] = {"hist_tenant": tenant_id, "hist_person": person.id}
+    if person.account_id is not None:
+        params["hist_account"] = person.account_id
+    rows = await fetch_in(uow, query, params)
     booked = []
     person_live = account_live = 0
     for row_id, beneficiary_id, product_id, day, number, status in rows:
@@ -161,23 +176,32 @@ async def history_of(
             booked.append(Booked(product_id, day, number))
         person_live += 1
     return History(
-        doses=await doses_of(uow.session, tenant_id, person.id),
+        doses=await doses_of(uow, tenant_id, person.id),
         booked=tuple(booked),
         person_live=person_live,
         account_live=account_live if person.account_id is not None else None,
     )
 
 
-def _history_query(tenant_id: uuid.UUID, person: PersonFacts) -> Any:
+_TENANT = bindparam("hist_tenant", None, type_=Uuid())
+_PERSON = bindparam("hist_person", None, type_=Uuid())
+_ACCOUNT = bindparam("hist_account", None, type_=Uuid())
+
+
+def _history_query(*, with_account: bool) -> Any:
     """The person's live appointments, and the waiting tickets and places
     of the person and their account, as rows of ``(id, beneficiary_id, product_id, day,
-    dose_number, status)``: one round trip, each part on its table's own index."""
+    dose_number, status)``: one round trip, each part on its table's own index.
+
+    Built once per shape (a person with or without an account), its values given as the
+    parameters ``hist_tenant``, ``hist_person`` and ``hist_account``: :func:`fetch_in`
+    compiles it once per process and sends it off the ORM."""
 
     def who(table: Any, live: ColumnElement[bool]) -> ColumnElement[bool]:
-        mine: ColumnElement[bool] = table.beneficiary_id == person.id
-        if person.account_id is None:
+        mine: ColumnElement[bool] = table.beneficiary_id == _PERSON
+        if not with_account:
             return mine
-        return or_(mine, and_(table.account_id == person.account_id, live))
+        return or_(mine, and_(table.account_id == _ACCOUNT, live))
 
     appointment_live = Appointment.status.in_(LIVE_STATUSES)
     appointments = select(
@@ -188,7 +212,7 @@ def _history_query(tenant_id: uuid.UUID, person: PersonFacts) -> Any:
         Appointment.dose_number,
         Appointment.status,
     ).where(
-        Appointment.tenant_id == tenant_id,
+        Appointment.tenant_id == _TENANT,
         who(Appointment, appointment_live),
         appointment_live,
     )
@@ -202,12 +226,16 @@ def _history_query(tenant_id: uuid.UUID, person: PersonFacts) -> Any:
             null(),
             literal(kind, String),
         ).where(
-            table.tenant_id == tenant_id,
+            table.tenant_id == _TENANT,
             table.status == "waiting",
             who(table, table.status == "waiting"),
         )
 
     return union_all(appointments, waiting(ReleaseTicket, _TICKET), waiting(WaitlistEntry, _PLACE))
+
+
+_HISTORY_ALONE = _history_query(with_account=False)
+_HISTORY_WITH_ACCOUNT = _history_query(with_account=True)
 
 
 def engine_person(config: TenantConfig, person: PersonFacts) -> Person:

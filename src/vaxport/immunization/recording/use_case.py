@@ -136,7 +136,7 @@ async def _read(  # noqa: PLR0917 - what the dose's checks read, and a batch's r
             uow.session, tenant.id, product_id=body.product_id, lot_id=body.lot_id,
             lot_number=body.lot_number, day=day, lookups=seen,
         )  # fmt: skip
-        doses = await recorded_doses(uow.session, tenant.id, person.id)
+        doses = await recorded_doses(uow, tenant.id, person.id)
         return (person, facility_id, region, LotFacts.of(row), doses), None
     if facility_id is not None:
         seen.regions.setdefault(facility_id, facts.region)  # a batch's reads keep it too
